@@ -1,0 +1,207 @@
+/**
+ * The ports the core depends on. The core never imports an SDK: the embedded default
+ * (a directory, a SQLite file, an in-process worker pool) and the AWS adapters (S3,
+ * DynamoDB, SQS) both implement these, and core tests pass in-memory fakes.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Digest } from '../digest.ts';
+
+// ───────────────────────────── domain records ─────────────────────────────
+
+/** Checksums a source publishes for an asset, lowercase hex. sha256 is not always there. */
+export interface Checksums {
+  sha256?: string | undefined;
+  sha1?: string | undefined;
+  md5?: string | undefined;
+  sha512?: string | undefined;
+}
+
+/**
+ * One unit of copy work: one artifact (or, later, one image tag). Idempotent by `id`:
+ * the same asset content always yields the same id, so duplicates from re-scans and
+ * webhooks collapse.
+ */
+export interface RawCopyTask {
+  kind: 'raw';
+  id: string;
+  sourceRepository: string;
+  /** Asset path as Nexus reports it, normalised to start with `/`. */
+  path: string;
+  targetRepository: string;
+  checksums: Checksums;
+  size?: number | undefined;
+  lastModified?: string | undefined;
+}
+
+export type CopyTask = RawCopyTask;
+
+/** A staged, not yet sealed (pending) or sealed record of what must exist on the far side. */
+export interface StagedEntry {
+  kind: 'raw';
+  sourceRepository: string;
+  path: string;
+  targetRepository: string;
+  digest: Digest;
+  size: number;
+  checksums: Checksums;
+}
+
+export interface PendingEntry extends StagedEntry {
+  /** Monotonic staging order; bundles keep this order so the importer applies it. */
+  seq: number;
+}
+
+export interface BundleRecord {
+  sourceId: string;
+  sequence: number;
+  /** Digest of the bundle's signed manifest bytes: the bundle's identity and chain link. */
+  digest: Digest;
+  name: string;
+  size: number;
+  sealedAt: string;
+}
+
+export interface ScanCheckpoint {
+  /** Clock time at which this scan started: becomes the watermark when the scan completes. */
+  startedAt: string;
+  /** lastModified threshold this scan uses (previous watermark less the overlap). */
+  since: string | null;
+  /** Token of the next page to read; null once the listing is exhausted. */
+  continuationToken: string | null;
+}
+
+// ───────────────────────────── ports ─────────────────────────────
+
+/** Something that can be streamed more than once (for retries) and whose size is known. */
+export interface BlobSource {
+  size: number;
+  open(): Promise<Readable>;
+}
+
+/**
+ * Content-addressed storage for blobs (`blobs/sha256/<hex>`) and sealed bundles.
+ * Writes are atomic: a blob or bundle is visible only once it is complete and verified.
+ */
+export interface ObjectStore {
+  statBlob(digest: Digest): Promise<{ size: number } | undefined>;
+  /**
+   * Streams `content` in and commits it under its sha256 only if the stream ends cleanly
+   * (a stream error, e.g. a checksum mismatch, leaves nothing behind). When the blob is
+   * already there it is kept and `existed` is true.
+   */
+  putBlob(
+    content: Readable,
+    options?: { expectedDigest?: Digest; expectedSize?: number },
+  ): Promise<{ digest: Digest; size: number; existed: boolean }>;
+  /** Fails with {@link BlobNotFoundError}-like error naming the digest when absent. */
+  getBlob(digest: Digest): Promise<BlobSource>;
+  /** Writes a bundle through `write`; it becomes visible under `name` only if `write` resolves. */
+  putBundle(name: string, write: (out: Writable) => Promise<void>): Promise<{ size: number; location: string }>;
+  deleteBundle(name: string): Promise<void>;
+  listBundles(): Promise<{ name: string; size: number; location: string }[]>;
+}
+
+/** Durable fan-out of copy tasks. Once `enqueue` resolves, the tasks survive a crash. */
+export interface TaskQueue {
+  enqueue(tasks: CopyTask[]): Promise<void>;
+}
+
+/** The export side's durable state: watermarks, checkpoints, the entry and blob ledgers, bundles. */
+export interface ExportState {
+  getWatermark(repository: string): Promise<string | undefined>;
+  /**
+   * Moves the watermark forward to `to` only if it still equals `expected` (undefined:
+   * none yet) and `to` is later. Returns false when another writer won or `to` is older.
+   */
+  advanceWatermark(repository: string, expected: string | undefined, to: string): Promise<boolean>;
+  getScanCheckpoint(repository: string): Promise<ScanCheckpoint | undefined>;
+  putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void>;
+
+  /** True when an entry (pending or sealed) exists for this asset with matching content. */
+  hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean>;
+  /** Records a pending entry; false (and no change) when the same content is already recorded. */
+  addPendingEntry(entry: StagedEntry): Promise<boolean>;
+  listPendingEntries(): Promise<PendingEntry[]>;
+
+  /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
+  shippedIn(digest: Digest): Promise<number | undefined>;
+  /** Records blobs the far side holds according to an imported receipt. */
+  recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void>;
+
+  getLastBundle(sourceId: string): Promise<BundleRecord | undefined>;
+  /**
+   * Atomically: the bundle becomes the last one (only if `bundle.sequence` is exactly one
+   * past the last), its entries leave the pending set, its included blobs enter the
+   * shipped ledger. Throws {@link SequenceConflictError}-like error otherwise.
+   */
+  recordSeal(bundle: BundleRecord, entrySeqs: number[], includedBlobs: Digest[]): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+// ───────────────────────────── source and target ─────────────────────────────
+
+export interface SourceAsset {
+  /** Normalised to start with `/` whatever the Nexus backend. */
+  path: string;
+  checksums: Checksums;
+  lastModified: string | null;
+  size: number | null;
+}
+
+export interface SourceComponent {
+  id: string;
+  repository: string;
+  format: string;
+  group: string | null;
+  name: string;
+  version: string | null;
+  assets: SourceAsset[];
+}
+
+export interface SourcePage {
+  items: SourceComponent[];
+  /** Token for the page after this one; null when this is the last page. */
+  continuationToken: string | null;
+}
+
+/** The read-only upstream: a connected Nexus. */
+export interface ArtifactSource {
+  /** Pages of components, starting after `continuationToken` (from the start when null). */
+  componentPages(repository: string, continuationToken?: string | null): AsyncIterable<SourcePage>;
+  /**
+   * Streams one asset to `consume` through a verifier: the stream errors before its end if
+   * the content does not match `expected`. Transient failures (5xx, 429, resets, a body cut
+   * short) re-run the whole download, `consume` included.
+   */
+  downloadAsset<T>(
+    repository: string,
+    path: string,
+    expected: { checksums: Checksums; size?: number | undefined },
+    consume: (body: Readable) => Promise<T>,
+  ): Promise<T>;
+}
+
+/** The isolated side's Nexus, as the importer needs it. */
+export interface ArtifactTarget {
+  /** Every asset of a repository with its checksums (paths normalised to start with `/`). */
+  listAssets(repository: string): AsyncIterable<{ path: string; checksums: Checksums }>;
+  uploadRaw(repository: string, path: string, content: BlobSource): Promise<void>;
+}
+
+/** The import runner's own durable progress, on the isolated side. */
+export interface ImportState {
+  /** The last bundle applied in sequence for this source, if any. */
+  lastImported(sourceId: string): Promise<{ sequence: number; digest: Digest } | undefined>;
+  /** Completed import of this exact bundle, with when. */
+  importedBundle(digest: Digest): Promise<{ sequence: number; importedAt: string } | undefined>;
+  /** Per-entry progress inside a bundle, so a killed import resumes without redoing work. */
+  entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined>;
+  recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void>;
+  /** Marks the bundle done and (unless it was a gap import) advances the chain, atomically. */
+  recordBundleImported(record: { sourceId: string; sequence: number; digest: Digest; importedAt: string; advancesChain: boolean }): Promise<void>;
+}
