@@ -99,6 +99,8 @@ export interface ObjectStore {
   putBundle(name: string, write: (out: Writable) => Promise<void>): Promise<{ size: number; location: string }>;
   deleteBundle(name: string): Promise<void>;
   listBundles(): Promise<{ name: string; size: number; location: string }[]>;
+  /** Every blob held; optional because only stores that back receipts need it. */
+  listBlobs?(): AsyncIterable<{ digest: Digest; size: number }>;
 }
 
 /** Durable fan-out of copy tasks. Once `enqueue` resolves, the tasks survive a crash. */

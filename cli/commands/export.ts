@@ -1,0 +1,145 @@
+/** `ferry export`: scan, copy (in-process worker pool), seal — once, or on an interval. */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config/export-config.ts';
+import { resolveCredentials } from '../../shared/config/credentials.ts';
+import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
+import { makeExporter } from '../../shared/core/exporter.ts';
+import { systemClock } from '../../shared/core/ports.ts';
+import { NexusClient } from '../../shared/nexus/index.ts';
+import { loadPrivateKey } from '../../shared/signing.ts';
+import { makeOutput, type Output } from '../output.ts';
+
+export interface ExportRunSummary {
+  scanned: number;
+  queued: number;
+  copied: { staged: number; deduplicated: number; known: number; bytes: number };
+  dead: { id: string; what: string; error: string }[];
+  bundles: { name: string; location: string; sequence: number; entries: number; bytes: number; blobsIncluded: number; blobsRequired: number }[];
+  problems: string[];
+}
+
+export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
+  const credentials = await resolveCredentials(config.source.credentials, process.env, (p) => path.resolve(config.configDir, p));
+  const signingKey = await loadPrivateKey(config.signing.privateKeyFile);
+  const db = openDatabase(path.join(config.workDir, 'state.db'));
+  const store = new DirObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
+  const state = new SqliteExportState(db);
+  const queue = new SqliteTaskQueue(db);
+  const source = new NexusClient({
+    baseUrl: config.source.url,
+    ...(credentials ?? {}),
+    onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
+  });
+  const exporter = makeExporter(
+    { source, store, queue, state, clock: systemClock, log: out.log, signingKey },
+    {
+      sourceId: config.sourceId,
+      repositories: config.source.repositories.map((r) => ({ name: r.name, format: r.format, target: r.target ?? r.name })),
+      overlapMs: config.scan.overlapSeconds * 1000,
+      scanConcurrency: config.scan.concurrency,
+      maxBundleBytes: config.bundles.maxBytes,
+    },
+  );
+  const summary: ExportRunSummary = {
+    scanned: 0,
+    queued: 0,
+    copied: { staged: 0, deduplicated: 0, known: 0, bytes: 0 },
+    dead: [],
+    bundles: [],
+    problems: [],
+  };
+  try {
+    // Tasks that ran out of attempts last time get another chance: nothing is dropped.
+    const revived = queue.requeueDead();
+    if (revived > 0) out.log.warn(`retrying ${revived} task(s) that failed in an earlier run`);
+
+    const scan = await exporter.scan();
+    summary.scanned = scan.results.reduce((n, r) => n + r.components, 0);
+    summary.queued = scan.results.reduce((n, r) => n + r.queued, 0);
+    for (const failure of scan.failures) summary.problems.push(`scan of ${failure.repository} failed: ${(failure.error as Error).message}`);
+
+    const pending = queue.counts().ready;
+    const bar = out.progress('copying', pending);
+    let finished = 0;
+    const drained = await queue.drain(
+      async (task) => {
+        const outcome = await exporter.copy(task);
+        if (outcome.status === 'known') summary.copied.known += 1;
+        else {
+          summary.copied[outcome.status] += 1;
+          summary.copied.bytes += outcome.bytes;
+        }
+      },
+      {
+        concurrency: config.copy.concurrency,
+        maxAttempts: config.copy.maxAttempts,
+        ...(signal ? { signal } : {}),
+        onEvent: (event) => {
+          if (event.type === 'done' || event.type === 'dead') bar.update(++finished, Math.max(pending, finished));
+          if (event.type === 'retry') out.log.warn(`task ${taskName(event.task)} failed (attempt ${event.attempt}), will retry: ${(event.error as Error)?.message}`);
+        },
+      },
+    );
+    bar.stop();
+    for (const dead of drained.dead) {
+      summary.dead.push({ id: dead.task.id, what: taskName(dead.task), error: dead.error });
+      summary.problems.push(`could not copy ${taskName(dead.task)}: ${dead.error}`);
+    }
+
+    const sealed = await exporter.seal();
+    for (const bundle of sealed.bundles) {
+      summary.bundles.push({
+        name: bundle.name,
+        location: path.join(config.bundlesDir, bundle.name),
+        sequence: bundle.sequence,
+        entries: bundle.entries,
+        bytes: bundle.size,
+        blobsIncluded: bundle.blobsIncluded,
+        blobsRequired: bundle.blobsRequired,
+      });
+    }
+    for (const oversized of sealed.oversized) summary.problems.push(oversized.message);
+    return summary;
+  } finally {
+    await source.close();
+    queue.close?.();
+    if (db.isOpen) db.close();
+  }
+}
+
+const taskName = (task: { sourceRepository: string; path: string }) => `${task.sourceRepository}${task.path}`;
+
+export async function exportCommand(options: { config: string; once?: boolean; interval: string; verbose?: boolean }): Promise<void> {
+  const config = await loadExportConfig(options.config);
+  const out = makeOutput({ verbose: options.verbose ?? false });
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    do {
+      const summary = await runExportOnce(config, out, controller.signal);
+      report(summary, out);
+      if (summary.problems.length > 0) process.exitCode = 1;
+      if (options.once) break;
+      await sleep(Number(options.interval) * 1000, undefined, { signal: controller.signal }).catch(() => undefined);
+    } while (!controller.signal.aborted);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function report(summary: ExportRunSummary, out: Output): void {
+  const c = summary.copied;
+  out.line(
+    `scanned ${summary.scanned} components, queued ${summary.queued} tasks; staged ${c.staged} new blobs, ` +
+      `${c.deduplicated} deduplicated, ${c.known} already known (${c.bytes} bytes)`,
+  );
+  if (summary.bundles.length === 0) out.line('nothing new to seal');
+  for (const b of summary.bundles) {
+    out.line(`sealed ${b.location}: sequence ${b.sequence}, ${b.entries} entries, ${b.blobsIncluded} blobs shipped, ${b.blobsRequired} required from earlier bundles, ${b.bytes} bytes`);
+  }
+  for (const problem of summary.problems) out.log.error(problem);
+}

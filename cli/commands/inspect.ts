@@ -1,0 +1,39 @@
+/** `ferry inspect`: what a bundle holds, without verifying it (use `verify` for that). */
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { readBundleSummary } from '../../shared/bundle/index.ts';
+import { makeOutput } from '../output.ts';
+
+export async function inspectCommand(file: string, options: { json?: boolean }): Promise<void> {
+  const out = makeOutput();
+  const summary = await readBundleSummary(createReadStream(file), path.basename(file));
+  const { manifest } = summary;
+  const bytes = summary.members.reduce((n, m) => n + m.size, 0);
+  if (options.json) {
+    out.line(JSON.stringify({ file: path.basename(file), digest: summary.manifestDigest, signedBy: summary.signature?.keyId ?? null, manifest, members: summary.members, bytes }, null, 2));
+    return;
+  }
+  out.line(`bundle      ${path.basename(file)}`);
+  out.line(`source      ${manifest.sourceId}, sequence ${manifest.sequence}, created ${manifest.createdAt}`);
+  out.line(`digest      ${summary.manifestDigest}`);
+  out.line(`previous    ${manifest.previous ?? '(first bundle)'}`);
+  out.line(`signed by   ${summary.signature?.keyId ?? '(no signature)'} (${summary.signature?.algorithm ?? '-'}; not verified here)`);
+  out.line(`blobs       ${manifest.blobs.included.length} included (${formatBytes(manifest.blobs.included.reduce((n, b) => n + b.size, 0))}), ${manifest.blobs.required.length} required from earlier bundles`);
+  out.line(`entries     ${manifest.entries.length}`);
+  for (const entry of manifest.entries) {
+    const shipped = manifest.blobs.included.some((b) => b.digest === entry.digest) ? 'shipped' : 'required';
+    out.line(`  ${entry.source.repository}${entry.source.path} → ${entry.target.repository}${entry.target.path}  ${formatBytes(entry.size)}  ${entry.digest.slice(0, 19)}…  ${shipped}`);
+  }
+  out.line(`tar members ${summary.members.length}, ${formatBytes(bytes)} of content`);
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

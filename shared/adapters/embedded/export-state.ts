@@ -1,0 +1,276 @@
+/**
+ * The export side's durable state in the embedded SQLite file: watermarks, scan
+ * checkpoints, the entry ledger, the shipped-blob ledger and the bundle chain.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { Digest } from '../../digest.ts';
+import type {
+  BundleRecord,
+  Checksums,
+  ExportState,
+  PendingEntry,
+  ScanCheckpoint,
+  StagedEntry,
+} from '../../core/ports.ts';
+import { integer, migrate, optionalText, text, transaction, useDatabase, type Row } from './database.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from './errors.ts';
+
+const MIGRATIONS = [
+  `
+  CREATE TABLE watermarks (
+    repository TEXT PRIMARY KEY,
+    value      TEXT NOT NULL
+  );
+  CREATE TABLE scan_checkpoints (
+    repository TEXT PRIMARY KEY,
+    json       TEXT NOT NULL
+  );
+  CREATE TABLE entries (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_repository TEXT NOT NULL,
+    path              TEXT NOT NULL,
+    target_repository TEXT NOT NULL,
+    digest            TEXT NOT NULL,
+    size              INTEGER NOT NULL,
+    sha1              TEXT,
+    md5               TEXT,
+    sha256            TEXT,
+    sha512            TEXT,
+    kind              TEXT NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('pending', 'sealed')),
+    bundle_sequence   INTEGER,
+    UNIQUE (source_repository, path, digest)
+  );
+  CREATE INDEX entries_pending ON entries (state, seq);
+  CREATE TABLE shipped_blobs (
+    digest          TEXT PRIMARY KEY,
+    bundle_sequence INTEGER NOT NULL,
+    via             TEXT NOT NULL CHECK (via IN ('bundle', 'receipt'))
+  );
+  CREATE TABLE bundles (
+    source_id TEXT NOT NULL,
+    sequence  INTEGER NOT NULL,
+    digest    TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    sealed_at TEXT NOT NULL,
+    PRIMARY KEY (source_id, sequence)
+  );
+  `,
+];
+
+/**
+ * Bundles are numbered from 1: with no bundle sealed yet for a source, the next
+ * `recordSeal` must carry sequence 1.
+ */
+export const FIRST_BUNDLE_SEQUENCE = 1;
+
+export class SqliteExportState implements ExportState {
+  readonly db: DatabaseSync;
+  readonly #owned: boolean;
+
+  /** `db`: an open database (shared with e.g. the task queue) or a file path to open. */
+  constructor(db: DatabaseSync | string) {
+    const used = useDatabase(db);
+    this.db = used.db;
+    this.#owned = used.owned;
+    migrate(this.db, 'export-state', MIGRATIONS);
+  }
+
+  /** Closes the database if this instance opened it. */
+  close(): void {
+    if (this.#owned && this.db.isOpen) this.db.close();
+  }
+
+  async getWatermark(repository: string): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT value FROM watermarks WHERE repository = ?').get(repository);
+    return row === undefined ? undefined : text(row, 'value');
+  }
+
+  /**
+   * Watermarks are stored normalised (`Date#toISOString`, UTC, millisecond precision), so
+   * comparing the stored strings compares instants; `expected` and `to` are normalised
+   * the same way before comparison. The check and the write are one statement, so of two
+   * writers (processes or connections) holding the same `expected`, exactly one wins.
+   */
+  async advanceWatermark(repository: string, expected: string | undefined, to: string): Promise<boolean> {
+    const next = normaliseInstant(`watermark for ${repository}`, to);
+    if (expected === undefined) {
+      const result = this.db
+        .prepare('INSERT INTO watermarks (repository, value) VALUES (?, ?) ON CONFLICT (repository) DO NOTHING')
+        .run(repository, next);
+      return Number(result.changes) === 1;
+    }
+    const previous = normaliseInstant(`expected watermark for ${repository}`, expected);
+    if (!(next > previous)) return false;
+    const result = this.db
+      .prepare('UPDATE watermarks SET value = ? WHERE repository = ? AND value = ?')
+      .run(next, repository, previous);
+    return Number(result.changes) === 1;
+  }
+
+  async getScanCheckpoint(repository: string): Promise<ScanCheckpoint | undefined> {
+    const row = this.db.prepare('SELECT json FROM scan_checkpoints WHERE repository = ?').get(repository);
+    return row === undefined ? undefined : (JSON.parse(text(row, 'json')) as ScanCheckpoint);
+  }
+
+  /** `undefined` clears the checkpoint (the scan completed). */
+  async putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void> {
+    if (checkpoint === undefined) {
+      this.db.prepare('DELETE FROM scan_checkpoints WHERE repository = ?').run(repository);
+      return;
+    }
+    const json = JSON.stringify({
+      startedAt: checkpoint.startedAt,
+      since: checkpoint.since,
+      continuationToken: checkpoint.continuationToken,
+    });
+    this.db
+      .prepare('INSERT INTO scan_checkpoints (repository, json) VALUES (?, ?) ON CONFLICT (repository) DO UPDATE SET json = excluded.json')
+      .run(repository, json);
+  }
+
+  /**
+   * Content matches by sha256 when the caller knows it (compared with the entry's content
+   * address, which is the sha256 of the stored bytes); otherwise by sha1 as the source
+   * published it. With neither, nothing can be matched and the answer is false.
+   */
+  async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
+    let row: Row | undefined;
+    if (checksums.sha256 !== undefined) {
+      row = this.db
+        .prepare('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND digest = ? LIMIT 1')
+        .get(sourceRepository, path, `sha256:${checksums.sha256.toLowerCase()}`);
+    } else if (checksums.sha1 !== undefined) {
+      row = this.db
+        .prepare('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND sha1 = ? LIMIT 1')
+        .get(sourceRepository, path, checksums.sha1.toLowerCase());
+    }
+    return row !== undefined;
+  }
+
+  async addPendingEntry(entry: StagedEntry): Promise<boolean> {
+    const { checksums } = entry;
+    const result = this.db
+      .prepare(
+        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+         ON CONFLICT (source_repository, path, digest) DO NOTHING`,
+      )
+      .run(
+        entry.sourceRepository,
+        entry.path,
+        entry.targetRepository,
+        entry.digest,
+        entry.size,
+        lower(checksums.sha1),
+        lower(checksums.md5),
+        lower(checksums.sha256),
+        lower(checksums.sha512),
+        entry.kind,
+      );
+    return Number(result.changes) === 1;
+  }
+
+  /** Pending entries in staging order (`seq` ascending). */
+  async listPendingEntries(): Promise<PendingEntry[]> {
+    const rows = this.db.prepare("SELECT * FROM entries WHERE state = 'pending' ORDER BY seq").all();
+    return rows.map(toPendingEntry);
+  }
+
+  async shippedIn(digest: Digest): Promise<number | undefined> {
+    const row = this.db.prepare('SELECT bundle_sequence FROM shipped_blobs WHERE digest = ?').get(digest);
+    return row === undefined ? undefined : integer(row, 'bundle_sequence');
+  }
+
+  /** Blobs already in the ledger keep their original record (the earliest proof wins). */
+  async recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void> {
+    transaction(this.db, () => {
+      const insert = this.db.prepare(
+        "INSERT INTO shipped_blobs (digest, bundle_sequence, via) VALUES (?, ?, 'receipt') ON CONFLICT (digest) DO NOTHING",
+      );
+      for (const digest of digests) insert.run(digest, receiptSequence);
+    });
+  }
+
+  async getLastBundle(sourceId: string): Promise<BundleRecord | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM bundles WHERE source_id = ? ORDER BY sequence DESC LIMIT 1')
+      .get(sourceId);
+    return row === undefined ? undefined : toBundleRecord(row);
+  }
+
+  /**
+   * One transaction: either the bundle, its sealed entries and its shipped blobs are all
+   * recorded, or (on a sequence conflict or an entry that is not pending) nothing is.
+   */
+  async recordSeal(bundle: BundleRecord, entrySeqs: number[], includedBlobs: Digest[]): Promise<void> {
+    transaction(this.db, () => {
+      const last = this.db
+        .prepare('SELECT MAX(sequence) AS sequence FROM bundles WHERE source_id = ?')
+        .get(bundle.sourceId);
+      const lastSequence = last?.sequence === null || last === undefined ? FIRST_BUNDLE_SEQUENCE - 1 : integer(last, 'sequence');
+      if (bundle.sequence !== lastSequence + 1) {
+        throw new SequenceConflictError(bundle.sourceId, lastSequence + 1, bundle.sequence);
+      }
+      this.db
+        .prepare('INSERT INTO bundles (source_id, sequence, digest, name, size, sealed_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(bundle.sourceId, bundle.sequence, bundle.digest, bundle.name, bundle.size, bundle.sealedAt);
+      const seal = this.db.prepare(
+        "UPDATE entries SET state = 'sealed', bundle_sequence = ? WHERE seq = ? AND state = 'pending'",
+      );
+      const notPending: number[] = [];
+      for (const seq of entrySeqs) {
+        if (Number(seal.run(bundle.sequence, seq).changes) !== 1) notPending.push(seq);
+      }
+      if (notPending.length > 0) throw new EntryNotPendingError(bundle.sequence, notPending);
+      const ship = this.db.prepare(
+        "INSERT INTO shipped_blobs (digest, bundle_sequence, via) VALUES (?, ?, 'bundle') ON CONFLICT (digest) DO NOTHING",
+      );
+      for (const digest of includedBlobs) ship.run(digest, bundle.sequence);
+    });
+  }
+}
+
+/** Parses an ISO 8601 instant and renders it in one canonical form so strings compare as instants. */
+export function normaliseInstant(what: string, value: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new InvalidTimestampError(what, value);
+  const iso = new Date(time).toISOString();
+  // Outside years 0000–9999 toISOString uses a ±YYYYYY form that no longer sorts as text.
+  if (!/^\d{4}-/.test(iso)) throw new InvalidTimestampError(what, value);
+  return iso;
+}
+
+function lower(value: string | undefined): string | null {
+  return value === undefined ? null : value.toLowerCase();
+}
+
+function toPendingEntry(row: Row): PendingEntry {
+  const checksums: Checksums = {};
+  for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
+    const value = optionalText(row, algorithm);
+    if (value !== undefined) checksums[algorithm] = value;
+  }
+  return {
+    seq: integer(row, 'seq'),
+    kind: text(row, 'kind') as PendingEntry['kind'],
+    sourceRepository: text(row, 'source_repository'),
+    path: text(row, 'path'),
+    targetRepository: text(row, 'target_repository'),
+    digest: text(row, 'digest') as Digest,
+    size: integer(row, 'size'),
+    checksums,
+  };
+}
+
+function toBundleRecord(row: Row): BundleRecord {
+  return {
+    sourceId: text(row, 'source_id'),
+    sequence: integer(row, 'sequence'),
+    digest: text(row, 'digest') as Digest,
+    name: text(row, 'name'),
+    size: integer(row, 'size'),
+    sealedAt: text(row, 'sealed_at'),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * The import runner's durable progress on the isolated side, in a SQLite file: which
+ * bundles are done, where each source's chain stands, and per-entry outcomes inside a
+ * bundle so a killed import resumes where it stopped.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { Digest } from '../../digest.ts';
+import type { ImportState } from '../../core/ports.ts';
+import { integer, migrate, text, transaction, useDatabase } from './database.ts';
+
+const MIGRATIONS = [
+  `
+  CREATE TABLE bundles_imported (
+    digest      TEXT PRIMARY KEY,
+    source_id   TEXT NOT NULL,
+    sequence    INTEGER NOT NULL,
+    imported_at TEXT NOT NULL
+  );
+  CREATE TABLE chain (
+    source_id TEXT PRIMARY KEY,
+    sequence  INTEGER NOT NULL,
+    digest    TEXT NOT NULL
+  );
+  CREATE TABLE entry_outcomes (
+    bundle_digest TEXT NOT NULL,
+    idx           INTEGER NOT NULL,
+    outcome       TEXT NOT NULL CHECK (outcome IN ('imported', 'present')),
+    PRIMARY KEY (bundle_digest, idx)
+  );
+  `,
+];
+
+export class SqliteImportState implements ImportState {
+  readonly db: DatabaseSync;
+  readonly #owned: boolean;
+
+  constructor(db: DatabaseSync | string) {
+    const used = useDatabase(db);
+    this.db = used.db;
+    this.#owned = used.owned;
+    migrate(this.db, 'import-state', MIGRATIONS);
+  }
+
+  close(): void {
+    if (this.#owned && this.db.isOpen) this.db.close();
+  }
+
+  async lastImported(sourceId: string): Promise<{ sequence: number; digest: Digest } | undefined> {
+    const row = this.db.prepare('SELECT sequence, digest FROM chain WHERE source_id = ?').get(sourceId);
+    return row === undefined ? undefined : { sequence: integer(row, 'sequence'), digest: text(row, 'digest') as Digest };
+  }
+
+  async importedBundle(digest: Digest): Promise<{ sequence: number; importedAt: string } | undefined> {
+    const row = this.db.prepare('SELECT sequence, imported_at FROM bundles_imported WHERE digest = ?').get(digest);
+    return row === undefined ? undefined : { sequence: integer(row, 'sequence'), importedAt: text(row, 'imported_at') };
+  }
+
+  async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {
+    const row = this.db
+      .prepare('SELECT outcome FROM entry_outcomes WHERE bundle_digest = ? AND idx = ?')
+      .get(bundleDigest, index);
+    return row === undefined ? undefined : (text(row, 'outcome') as 'imported' | 'present');
+  }
+
+  /** The latest outcome for an entry wins (a re-run may find present what it imported before). */
+  async recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO entry_outcomes (bundle_digest, idx, outcome) VALUES (?, ?, ?)
+         ON CONFLICT (bundle_digest, idx) DO UPDATE SET outcome = excluded.outcome`,
+      )
+      .run(bundleDigest, index, outcome);
+  }
+
+  /**
+   * Idempotent: re-recording a bundle keeps its first import time. The chain only moves
+   * forward: a record with a sequence at or below the chain's is kept as imported but
+   * does not move the chain back.
+   */
+  async recordBundleImported(record: {
+    sourceId: string;
+    sequence: number;
+    digest: Digest;
+    importedAt: string;
+    advancesChain: boolean;
+  }): Promise<void> {
+    transaction(this.db, () => {
+      this.db
+        .prepare(
+          `INSERT INTO bundles_imported (digest, source_id, sequence, imported_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (digest) DO NOTHING`,
+        )
+        .run(record.digest, record.sourceId, record.sequence, record.importedAt);
+      if (record.advancesChain) {
+        this.db
+          .prepare(
+            `INSERT INTO chain (source_id, sequence, digest) VALUES (?, ?, ?)
+             ON CONFLICT (source_id) DO UPDATE SET sequence = excluded.sequence, digest = excluded.digest
+             WHERE excluded.sequence > chain.sequence`,
+          )
+          .run(record.sourceId, record.sequence, record.digest);
+      }
+    });
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The embedded object store: a directory on the local disk.
+ *
+ * ```
+ * <root>/blobs/sha256/<hex>   content-addressed blobs
+ * <root>/bundles/<name>       sealed bundles
+ * <root>/tmp/<random>         writes in progress (same file system, so the commit is a rename)
+ * ```
+ *
+ * Bundles may live elsewhere (`bundlesDir`, e.g. the directory ops copy to media from);
+ * their writes in progress then sit in `<bundlesDir>/.ferry-tmp/` so the commit is still
+ * a rename within one file system.
+ *
+ * Every write goes to `tmp/`, is fsynced, then renamed into place, and the directory is
+ * fsynced: a reader (or a process restarted after a crash) sees a complete, verified file
+ * or nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
+import type { BlobSource, ObjectStore } from '../../core/ports.ts';
+import { BlobNotFoundError, InvalidBundleNameError, InvalidDigestError } from './errors.ts';
+
+export interface DirObjectStoreOptions {
+  /** Where sealed bundles go, instead of `<root>/bundles`. */
+  bundlesDir?: string;
+  /**
+   * Temp files older than this are removed on first use (leftovers of a crashed write).
+   * Younger ones are left alone because another process sharing the store may still be
+   * writing them; a leftover only costs disk space until the next start. Default: 1 hour.
+   */
+  staleTmpMs?: number;
+}
+
+export class DirObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly #blobDir: string;
+  readonly #bundleDir: string;
+  readonly #tmpDir: string;
+  readonly #bundleTmpDir: string;
+  readonly #staleTmpMs: number;
+  #ready: Promise<void> | undefined;
+
+  constructor(root: string, options: DirObjectStoreOptions = {}) {
+    this.root = path.resolve(root);
+    this.#blobDir = path.join(this.root, 'blobs', 'sha256');
+    this.#tmpDir = path.join(this.root, 'tmp');
+    if (options.bundlesDir === undefined) {
+      this.#bundleDir = path.join(this.root, 'bundles');
+      this.#bundleTmpDir = this.#tmpDir;
+    } else {
+      this.#bundleDir = path.resolve(options.bundlesDir);
+      this.#bundleTmpDir = path.join(this.#bundleDir, '.ferry-tmp');
+    }
+    this.#staleTmpMs = options.staleTmpMs ?? 60 * 60 * 1000;
+  }
+
+  /** Absolute path a blob is (or would be) stored at. */
+  blobPath(digest: Digest): string {
+    if (!isDigest(digest)) throw new InvalidDigestError('blob digest', digest);
+    return path.join(this.#blobDir, digestHex(digest));
+  }
+
+  async statBlob(digest: Digest): Promise<{ size: number } | undefined> {
+    const file = this.blobPath(digest);
+    const info = await statOrUndefined(file);
+    return info === undefined ? undefined : { size: info.size };
+  }
+
+  async putBlob(
+    content: Readable,
+    options: { expectedDigest?: Digest; expectedSize?: number } = {},
+  ): Promise<{ digest: Digest; size: number; existed: boolean }> {
+    const { expectedDigest, expectedSize } = options;
+    if (expectedDigest !== undefined && !isDigest(expectedDigest)) {
+      content.destroy();
+      throw new InvalidDigestError('expected blob digest', expectedDigest);
+    }
+    await this.#init();
+    const hasher = new HashingStream({
+      what: expectedDigest ?? 'blob',
+      ...(expectedDigest !== undefined ? { expected: { sha256: digestHex(expectedDigest) } } : {}),
+      ...(expectedSize !== undefined ? { expectedSize } : {}),
+    });
+    const tmp = this.#tmpPath(this.#tmpDir);
+    try {
+      await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', flush: true }));
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    const digest = hasher.digest;
+    const size = hasher.size;
+    const target = this.blobPath(digest);
+    try {
+      if ((await statOrUndefined(target)) !== undefined) {
+        await rm(tmp, { force: true });
+        return { digest, size, existed: true };
+      }
+      // Two writers of the same content may both get here; the rename is atomic and the
+      // bytes are identical, so the loser merely overwrites an equal file.
+      await rename(tmp, target);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    await fsyncDir(this.#blobDir);
+    return { digest, size, existed: false };
+  }
+
+  async getBlob(digest: Digest): Promise<BlobSource> {
+    const file = this.blobPath(digest);
+    const info = await statOrUndefined(file);
+    if (info === undefined) throw new BlobNotFoundError(digest, file);
+    return {
+      size: info.size,
+      open: async () => {
+        // Open eagerly so a blob removed since is reported as missing, not as a late stream error.
+        const handle = await open(file, 'r').catch((error: unknown) => {
+          if (isNotFound(error)) throw new BlobNotFoundError(digest, file, { cause: error });
+          throw error;
+        });
+        return createReadStream(file, { fd: handle });
+      },
+    };
+  }
+
+  async putBundle(name: string, write: (out: Writable) => Promise<void>): Promise<{ size: number; location: string }> {
+    const location = this.#bundlePath(name);
+    await this.#init();
+    const tmp = this.#tmpPath(this.#bundleTmpDir);
+    const out = createWriteStream(tmp, { flags: 'wx', flush: true });
+    // Capture errors from the moment the stream exists, so none goes unhandled while `write` runs.
+    let streamError: unknown;
+    out.on('error', (error) => {
+      streamError ??= error;
+    });
+    try {
+      await write(out);
+      if (streamError !== undefined) throw streamError;
+      await closeWritable(out);
+      if (streamError !== undefined) throw streamError;
+      const { size } = await stat(tmp);
+      await rename(tmp, location);
+      await fsyncDir(this.#bundleDir);
+      return { size, location };
+    } catch (error) {
+      if (!out.closed) {
+        out.destroy();
+        await once(out, 'close').catch(() => undefined);
+      }
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  async deleteBundle(name: string): Promise<void> {
+    const location = this.#bundlePath(name);
+    await rm(location, { force: true });
+    await fsyncDir(this.#bundleDir);
+  }
+
+  async listBundles(): Promise<{ name: string; size: number; location: string }[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.#bundleDir);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const bundles: { name: string; size: number; location: string }[] = [];
+    for (const name of names.sort(compareNames)) {
+      const location = path.join(this.#bundleDir, name);
+      const info = await statOrUndefined(location);
+      if (info?.isFile()) bundles.push({ name, size: info.size, location });
+    }
+    return bundles;
+  }
+
+  /** Every committed blob, in digest order (temp files live elsewhere, so never half-written ones). */
+  async *listBlobs(): AsyncIterable<{ digest: Digest; size: number }> {
+    let names: string[];
+    try {
+      names = await readdir(this.#blobDir);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for (const name of names.sort()) {
+      const digest = `sha256:${name}`;
+      if (!isDigest(digest)) continue;
+      const info = await statOrUndefined(path.join(this.#blobDir, name));
+      if (info?.isFile()) yield { digest, size: info.size };
+    }
+  }
+
+  #bundlePath(name: string): string {
+    if (name.length === 0) throw new InvalidBundleNameError(name, 'empty');
+    if (/[/\\]/.test(name)) throw new InvalidBundleNameError(name, 'contains a path separator');
+    if (name.includes('..')) throw new InvalidBundleNameError(name, "contains '..'");
+    if (name.startsWith('.')) throw new InvalidBundleNameError(name, "starts with '.'");
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f]/.test(name)) throw new InvalidBundleNameError(name, 'contains a control character');
+    return path.join(this.#bundleDir, name);
+  }
+
+  #tmpPath(dir: string): string {
+    return path.join(dir, `${randomUUID()}.part`);
+  }
+
+  /** Creates the layout and removes stale temp files, once per instance. */
+  #init(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(this.#blobDir, { recursive: true });
+      await mkdir(this.#bundleDir, { recursive: true });
+      const cutoff = Date.now() - this.#staleTmpMs;
+      for (const dir of new Set([this.#tmpDir, this.#bundleTmpDir])) {
+        await mkdir(dir, { recursive: true });
+        for (const name of await readdir(dir)) {
+          const file = path.join(dir, name);
+          const info = await statOrUndefined(file);
+          if (info !== undefined && info.mtimeMs <= cutoff) await rm(file, { force: true, recursive: true });
+        }
+      }
+    })().catch((error: unknown) => {
+      this.#ready = undefined; // let the next call try again
+      throw error;
+    });
+    return this.#ready;
+  }
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Ends `out` if the writer did not, and waits until its file descriptor is flushed and closed. */
+async function closeWritable(out: WriteStream): Promise<void> {
+  if (out.closed) return;
+  const closed = once(out, 'close');
+  if (!out.writableEnded) out.end();
+  await closed;
+}
+
+async function statOrUndefined(file: string) {
+  try {
+    return await stat(file);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** Makes a rename durable. Best effort: some platforms (Windows) cannot open a directory. */
+async function fsyncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Not supported here; the file itself is already fsynced.
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Errors of the bundle module. A refused bundle's message always starts with
+ * `bundle <file name>:` and, when one member is at fault, `member <name>:`, so an operator
+ * knows which file and which part of it failed.
+ */
+
+export type BundleErrorCode =
+  | 'UNSAFE_PATH'
+  | 'NON_REGULAR_MEMBER'
+  | 'UNKNOWN_MEMBER'
+  | 'DUPLICATE_MEMBER'
+  | 'MEMBER_OUT_OF_ORDER'
+  | 'MISSING_MEMBER'
+  | 'MEMBER_TOO_LARGE'
+  | 'INVALID_LAYOUT'
+  | 'INDEX_MISMATCH'
+  | 'BAD_SIGNATURE'
+  | 'INVALID_MANIFEST'
+  | 'BLOB_MISMATCH'
+  | 'UNLISTED_BLOB'
+  | 'MISSING_BLOB'
+  | 'MALFORMED_TAR';
+
+/** A bundle was refused while being read or verified. */
+export class BundleError extends Error {
+  override readonly name: string = 'BundleError';
+  readonly code: BundleErrorCode;
+  /** The bundle's file name (what the caller passed as `where`). */
+  readonly bundle: string;
+  /** The tar member at fault, when there is one. */
+  readonly member: string | undefined;
+  constructor(code: BundleErrorCode, bundle: string, member: string | undefined, detail: string, options?: ErrorOptions) {
+    super(`bundle ${bundle}: ${member !== undefined ? `member ${member}: ` : ''}${detail}`, options);
+    this.code = code;
+    this.bundle = bundle;
+    this.member = member;
+  }
+}
+
+/** Absolute path, `..` segment, backslash or NUL in a member name. */
+export class UnsafeMemberPathError extends BundleError {
+  override readonly name = 'UnsafeMemberPathError';
+  constructor(bundle: string, member: string, detail: string) {
+    super('UNSAFE_PATH', bundle, member, detail);
+  }
+}
+
+/** Symlink, hardlink, directory, device, fifo: a bundle holds regular files only. */
+export class NonRegularMemberError extends BundleError {
+  override readonly name = 'NonRegularMemberError';
+  constructor(bundle: string, member: string, type: string) {
+    super('NON_REGULAR_MEMBER', bundle, member, `is a ${type}, not a regular file`);
+  }
+}
+
+export class UnknownMemberError extends BundleError {
+  override readonly name = 'UnknownMemberError';
+  constructor(bundle: string, member: string) {
+    super('UNKNOWN_MEMBER', bundle, member, 'is not part of the bundle format');
+  }
+}
+
+export class DuplicateMemberError extends BundleError {
+  override readonly name = 'DuplicateMemberError';
+  constructor(bundle: string, member: string) {
+    super('DUPLICATE_MEMBER', bundle, member, 'appears more than once');
+  }
+}
+
+export class MemberOrderError extends BundleError {
+  override readonly name = 'MemberOrderError';
+  constructor(bundle: string, member: string, expected: string) {
+    super('MEMBER_OUT_OF_ORDER', bundle, member, `out of order (expected ${expected} here)`);
+  }
+}
+
+export class MissingMemberError extends BundleError {
+  override readonly name = 'MissingMemberError';
+  constructor(bundle: string, member: string) {
+    super('MISSING_MEMBER', bundle, member, 'is missing');
+  }
+}
+
+export class MemberTooLargeError extends BundleError {
+  override readonly name = 'MemberTooLargeError';
+  constructor(bundle: string, member: string, size: number, limit: number) {
+    super('MEMBER_TOO_LARGE', bundle, member, `is ${size} bytes, more than the ${limit} allowed`);
+  }
+}
+
+/** `oci-layout` or `index.json` is not what an OCI image layout requires. */
+export class InvalidLayoutError extends BundleError {
+  override readonly name = 'InvalidLayoutError';
+  constructor(bundle: string, member: string, detail: string, options?: ErrorOptions) {
+    super('INVALID_LAYOUT', bundle, member, detail, options);
+  }
+}
+
+/** `index.json` does not hash to the digest the signed manifest names. */
+export class IndexMismatchError extends BundleError {
+  override readonly name = 'IndexMismatchError';
+  constructor(bundle: string, expected: string, actual: string) {
+    super('INDEX_MISMATCH', bundle, 'index.json', `sha256 mismatch with manifest layout.index (expected ${expected}, got ${actual})`);
+  }
+}
+
+/** The manifest signature is malformed, by an untrusted key, or does not verify. Cause: the SignatureError. */
+export class BundleSignatureError extends BundleError {
+  override readonly name = 'BundleSignatureError';
+  constructor(bundle: string, member: string, detail: string, options?: ErrorOptions) {
+    super('BAD_SIGNATURE', bundle, member, detail, options);
+  }
+}
+
+/** The signed manifest breaks the schema or a consistency rule. Cause: the ManifestError. */
+export class InvalidManifestError extends BundleError {
+  override readonly name = 'InvalidManifestError';
+  constructor(bundle: string, member: string, detail: string, options?: ErrorOptions) {
+    super('INVALID_MANIFEST', bundle, member, detail, options);
+  }
+}
+
+/** A blob's bytes do not hash to its name, or its size differs from the manifest. */
+export class BlobMismatchError extends BundleError {
+  override readonly name = 'BlobMismatchError';
+  constructor(bundle: string, member: string, detail: string, options?: ErrorOptions) {
+    super('BLOB_MISMATCH', bundle, member, detail, options);
+  }
+}
+
+export class UnlistedBlobError extends BundleError {
+  override readonly name = 'UnlistedBlobError';
+  constructor(bundle: string, member: string) {
+    super('UNLISTED_BLOB', bundle, member, 'is not listed in the manifest blobs.included');
+  }
+}
+
+export class MissingBlobError extends BundleError {
+  override readonly name = 'MissingBlobError';
+  constructor(bundle: string, member: string) {
+    super('MISSING_BLOB', bundle, member, 'is listed in the manifest blobs.included but missing from the tar');
+  }
+}
+
+/** Not a readable tar: truncated, corrupt header, trailing garbage. */
+export class MalformedTarError extends BundleError {
+  override readonly name = 'MalformedTarError';
+  constructor(bundle: string, detail: string, options?: ErrorOptions) {
+    super('MALFORMED_TAR', bundle, undefined, `not a valid tar (${detail})`, options);
+  }
+}
+
+/** A manifest document breaks the schema or a consistency rule; lists every problem by field path. */
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+  readonly code = 'INVALID_MANIFEST';
+  readonly where: string;
+  /** `field.path: message` for each problem. */
+  readonly problems: string[];
+  constructor(where: string, problems: string[], options?: ErrorOptions) {
+    super(`${where}: ${problems.join('; ')}`, options);
+    this.where = where;
+    this.problems = problems;
+  }
+}
+
+/** Sealing failed: the manifest is invalid, or a staged blob is not what the manifest says. */
+export class BundleWriteError extends Error {
+  override readonly name = 'BundleWriteError';
+  readonly code: 'INVALID_MANIFEST' | 'STAGED_BLOB_MISMATCH' | 'STAGED_BLOB_UNAVAILABLE';
+  readonly digest: string | undefined;
+  constructor(
+    code: BundleWriteError['code'],
+    bundle: string,
+    digest: string | undefined,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`sealing ${bundle}: ${digest !== undefined ? `blob ${digest}: ` : ''}${detail}`, options);
+    this.code = code;
+    this.digest = digest;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The bundle manifest (`ferry/manifest.json`): what a bundle carries and where it belongs
+ * in its source's chain. It is a public interface, versioned by `format`; the exact rules
+ * are written down in docs/bundle-format.md and any change to them needs a format bump.
+ */
+import { z } from 'zod';
+import { isDigest, sha256Of, type Digest } from '../digest.ts';
+import { ManifestError } from './errors.ts';
+
+export const BUNDLE_FORMAT = 'ferry.bundle.v1';
+
+/** Upper bound on the manifest's size, so a reader can hold it in memory safely. */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** Nexus repository names: letters, digits, `_ - .`, not starting with `_` or `.`. */
+const REPOSITORY = /^[A-Za-z0-9-][A-Za-z0-9._-]{0,199}$/;
+
+const digestSchema = z.custom<Digest>((value) => typeof value === 'string' && isDigest(value), {
+  error: "must be 'sha256:' followed by 64 lowercase hex digits",
+});
+
+const sizeSchema = z.number().int('must be an integer').min(0, 'must not be negative').max(Number.MAX_SAFE_INTEGER);
+
+const repositorySchema = z
+  .string()
+  .regex(REPOSITORY, 'must be a Nexus repository name (letters, digits, _ - . ; not starting with _ or .)');
+
+const assetPathSchema = z.string().superRefine((path, ctx) => {
+  if (!path.startsWith('/')) ctx.addIssue({ code: 'custom', message: "must start with '/'" });
+  if (path.includes('\0')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL' });
+  if (path.split('/').includes('..')) ctx.addIssue({ code: 'custom', message: "must not contain a '..' segment" });
+  if (path === '/' || path.endsWith('/')) ctx.addIssue({ code: 'custom', message: "must name a file (not end with '/')" });
+});
+
+const hex = (length: number) => z.string().regex(new RegExp(`^[0-9a-f]{${length}}$`), `must be ${length} lowercase hex digits`);
+
+const checksumsSchema = z.strictObject({
+  sha256: hex(64).optional(),
+  sha1: hex(40).optional(),
+  md5: hex(32).optional(),
+  sha512: hex(128).optional(),
+});
+
+const coordinatesSchema = z.strictObject({ repository: repositorySchema, path: assetPathSchema });
+
+const rawEntrySchema = z.strictObject({
+  kind: z.literal('raw'),
+  source: coordinatesSchema,
+  target: coordinatesSchema,
+  digest: digestSchema,
+  size: sizeSchema,
+  checksums: checksumsSchema,
+});
+
+/** One discriminated union so that `image` entries can be added beside `raw`. */
+const entrySchema = z.discriminatedUnion('kind', [rawEntrySchema]);
+
+const manifestSchema = z.strictObject({
+  format: z.literal(BUNDLE_FORMAT),
+  sourceId: z.string().regex(SOURCE_ID, 'must match /^[a-z0-9][a-z0-9._-]{0,62}$/'),
+  sequence: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER),
+  previous: digestSchema.nullable(),
+  createdAt: z.iso.datetime({ error: 'must be an ISO 8601 UTC timestamp (e.g. 2026-11-23T19:00:00.000Z)' }),
+  entries: z.array(entrySchema),
+  blobs: z.strictObject({
+    included: z.array(z.strictObject({ digest: digestSchema, size: sizeSchema })),
+    required: z.array(
+      z.strictObject({
+        digest: digestSchema,
+        size: sizeSchema,
+        shippedIn: z.number().int('must be an integer').min(1, 'must be at least 1'),
+      }),
+    ),
+  }),
+  layout: z.strictObject({ index: digestSchema }),
+});
+
+export type BundleManifest = z.output<typeof manifestSchema>;
+export type BundleEntry = z.output<typeof entrySchema>;
+export type RawBundleEntry = z.output<typeof rawEntrySchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Rules across fields that the schema alone cannot express. */
+function consistencyProblems(manifest: BundleManifest): string[] {
+  const problems: string[] = [];
+  if (manifest.sequence === 1 && manifest.previous !== null) problems.push('previous: must be null for sequence 1');
+  if (manifest.sequence > 1 && manifest.previous === null) {
+    problems.push(`previous: must name the previous bundle's manifest digest for sequence ${manifest.sequence}`);
+  }
+  const included = new Map<Digest, number>();
+  manifest.blobs.included.forEach((blob, index) => {
+    const first = included.get(blob.digest);
+    if (first !== undefined) problems.push(`blobs.included[${index}].digest: duplicate of blobs.included[${first}]`);
+    else included.set(blob.digest, index);
+  });
+  const required = new Map<Digest, number>();
+  manifest.blobs.required.forEach((blob, index) => {
+    const first = required.get(blob.digest);
+    if (first !== undefined) problems.push(`blobs.required[${index}].digest: duplicate of blobs.required[${first}]`);
+    else required.set(blob.digest, index);
+    const alsoIncluded = included.get(blob.digest);
+    if (alsoIncluded !== undefined) {
+      problems.push(`blobs.required[${index}].digest: also listed in blobs.included[${alsoIncluded}]`);
+    }
+    if (blob.shippedIn >= manifest.sequence) {
+      problems.push(`blobs.required[${index}].shippedIn: must be an earlier bundle than ${manifest.sequence}`);
+    }
+  });
+  manifest.entries.forEach((entry, index) => {
+    const at = included.get(entry.digest);
+    const req = required.get(entry.digest);
+    const blob = at !== undefined ? manifest.blobs.included[at] : req !== undefined ? manifest.blobs.required[req] : undefined;
+    if (blob === undefined) {
+      problems.push(`entries[${index}].digest: ${entry.digest} is in neither blobs.included nor blobs.required`);
+    } else if (blob.size !== entry.size) {
+      problems.push(`entries[${index}].size: ${entry.size} differs from the blob's listed size ${blob.size}`);
+    }
+    if (entry.checksums.sha256 !== undefined && `sha256:${entry.checksums.sha256}` !== entry.digest) {
+      problems.push(`entries[${index}].checksums.sha256: differs from entries[${index}].digest`);
+    }
+  });
+  return problems;
+}
+
+/** Checks a manifest object against the schema and the consistency rules. */
+export function validateManifest(value: unknown, where: string): BundleManifest {
+  const result = manifestSchema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+    throw new ManifestError(where, problems);
+  }
+  const problems = consistencyProblems(result.data);
+  if (problems.length > 0) throw new ManifestError(where, problems);
+  return result.data;
+}
+
+/** Parses manifest bytes; errors name `where` and each offending field path. */
+export function parseManifest(bytes: Uint8Array, where: string): BundleManifest {
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new ManifestError(where, [`larger than ${MAX_MANIFEST_BYTES} bytes`]);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new ManifestError(where, [`not valid UTF-8 JSON (${(error as Error).message})`], { cause: error });
+  }
+  return validateManifest(value, where);
+}
+
+/**
+ * Deterministic bytes for a manifest: keys in schema order whatever the input's order,
+ * two-space indented JSON and a final newline. The signature covers exactly these bytes.
+ */
+export function serializeManifest(manifest: BundleManifest): Buffer {
+  const ordered = {
+    format: manifest.format,
+    sourceId: manifest.sourceId,
+    sequence: manifest.sequence,
+    previous: manifest.previous,
+    createdAt: manifest.createdAt,
+    entries: manifest.entries.map((entry) => ({
+      kind: entry.kind,
+      source: { repository: entry.source.repository, path: entry.source.path },
+      target: { repository: entry.target.repository, path: entry.target.path },
+      digest: entry.digest,
+      size: entry.size,
+      checksums: {
+        sha256: entry.checksums.sha256,
+        sha1: entry.checksums.sha1,
+        md5: entry.checksums.md5,
+        sha512: entry.checksums.sha512,
+      },
+    })),
+    blobs: {
+      included: manifest.blobs.included.map(({ digest, size }) => ({ digest, size })),
+      required: manifest.blobs.required.map(({ digest, size, shippedIn }) => ({ digest, size, shippedIn })),
+    },
+    layout: { index: manifest.layout.index },
+  };
+  // JSON.stringify drops the undefined checksum keys, keeping the output canonical.
+  return Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
+}
+
+/** A bundle's identity and chain link: the digest of its exact manifest bytes. */
+export function manifestDigest(bytes: Uint8Array): Digest {
+  return sha256Of(bytes);
+}
+
+/** `<sourceId>-<sequence zero-padded to 8>.tar`, e.g. `corp-nexus-00000003.tar`. */
+export function bundleFileName(sourceId: string, sequence: number): string {
+  if (!SOURCE_ID.test(sourceId)) throw new TypeError(`not a valid source id: ${JSON.stringify(sourceId)}`);
+  if (!Number.isSafeInteger(sequence) || sequence < 1) throw new TypeError(`not a valid bundle sequence: ${sequence}`);
+  return `${sourceId}-${String(sequence).padStart(8, '0')}.tar`;
+}

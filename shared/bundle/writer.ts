@@ -1,0 +1,213 @@
+/**
+ * Writes a bundle: a reproducible, uncompressed tar holding an OCI image layout plus
+ * Ferry's signed manifest. Blobs are streamed from staging through a verifier, so a blob
+ * that rotted in staging fails the seal instead of shipping, and memory stays flat
+ * whatever the blob sizes.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar, { type Header, type Pack } from 'tar-stream';
+import type { BlobSource } from '../core/ports.ts';
+import { digestHex, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
+import { serializeSignature, signDetached } from '../signing.ts';
+import { BundleWriteError, ManifestError } from './errors.ts';
+import {
+  blobMember,
+  EMPTY_OCI_INDEX,
+  FILE_MODE,
+  INDEX_MEMBER,
+  MANIFEST_MEMBER,
+  OCI_LAYOUT_BYTES,
+  OCI_LAYOUT_MEMBER,
+  SIGNATURE_MEMBER,
+} from './layout.ts';
+import { manifestDigest, serializeManifest, validateManifest, type BundleManifest } from './manifest.ts';
+
+export interface WriteBundleInput {
+  /** Everything but `layout`, which the writer derives from the index it writes. */
+  manifest: Omit<BundleManifest, 'layout'>;
+  /** The OCI image index to store as `index.json`; an empty index when absent. */
+  ociIndex?: object;
+  /** Opens a staged blob by digest; called once per included blob, in manifest order. */
+  blobs: (digest: Digest) => Promise<BlobSource>;
+  signingKey: KeyObject;
+}
+
+export interface WriteBundleResult {
+  manifestDigest: Digest;
+  manifestBytes: Buffer;
+  /** Bytes written to `out`. */
+  bytes: number;
+}
+
+/**
+ * Streams the bundle into `out` and ends it. On any failure (invalid manifest, a staged
+ * blob that is missing or does not match its digest/size, `out` failing) `out` is
+ * destroyed and the promise rejects: the caller must not publish what was written.
+ */
+export async function writeBundle(out: Writable, input: WriteBundleInput): Promise<WriteBundleResult> {
+  const name = displayName(input.manifest);
+  const indexBytes = Buffer.from(JSON.stringify(input.ociIndex ?? EMPTY_OCI_INDEX), 'utf8');
+
+  let manifest: BundleManifest;
+  try {
+    manifest = validateManifest({ ...input.manifest, layout: { index: sha256Of(indexBytes) } }, 'manifest');
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    out.destroy();
+    throw new BundleWriteError('INVALID_MANIFEST', name, undefined, error.message, { cause: error });
+  }
+  const manifestBytes = serializeManifest(manifest);
+  const signatureBytes = serializeSignature(signDetached(manifestBytes, input.signingKey));
+  // Whole seconds: that is all a ustar header holds, and it keeps the tar reproducible.
+  const mtime = new Date(Math.floor(Date.parse(manifest.createdAt) / 1000) * 1000);
+
+  const pack = tar.pack();
+  pack.on('error', ignore); // surfaces through `consuming`
+  const counter = new ByteCounter();
+
+  const produce = async (): Promise<void> => {
+    await addBuffer(pack, OCI_LAYOUT_MEMBER, OCI_LAYOUT_BYTES, mtime);
+    await addBuffer(pack, INDEX_MEMBER, indexBytes, mtime);
+    await addBuffer(pack, MANIFEST_MEMBER, manifestBytes, mtime);
+    await addBuffer(pack, SIGNATURE_MEMBER, signatureBytes, mtime);
+    for (const blob of manifest.blobs.included) await addBlob(pack, name, blob, input.blobs, mtime);
+    pack.finalize();
+  };
+
+  const producing = produce().catch((error: unknown) => {
+    pack.destroy(error as Error);
+    throw error;
+  });
+  const consuming = pipeline(Readable.from(pack), counter, out);
+  const [produced, consumed] = await Promise.allSettled([producing, consuming]);
+  // The producer's error says why (a rotten blob); the pipeline's is often its echo.
+  if (produced.status === 'rejected') throw produced.reason;
+  if (consumed.status === 'rejected') throw consumed.reason;
+  return { manifestDigest: manifestDigest(manifestBytes), manifestBytes, bytes: counter.bytes };
+}
+
+function displayName(manifest: Omit<BundleManifest, 'layout'>): string {
+  const sequence = typeof manifest.sequence === 'number' ? String(manifest.sequence).padStart(8, '0') : '?';
+  return `${String(manifest.sourceId)}-${sequence}.tar`;
+}
+
+function header(name: string, size: number, mtime: Date): Partial<Header> & { name: string } {
+  return { name, size, mode: FILE_MODE, uid: 0, gid: 0, uname: '', gname: '', mtime, type: 'file' };
+}
+
+function addBuffer(pack: Pack, name: string, content: Buffer, mtime: Date): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry(header(name, content.byteLength, mtime), content, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+async function addBlob(
+  pack: Pack,
+  bundle: string,
+  blob: { digest: Digest; size: number },
+  open: (digest: Digest) => Promise<BlobSource>,
+  mtime: Date,
+): Promise<void> {
+  let content: Readable;
+  try {
+    const source = await open(blob.digest);
+    if (source.size !== blob.size) {
+      throw new SizeMismatchError(`blob ${blob.digest}`, blob.size, source.size);
+    }
+    content = await source.open();
+  } catch (error) {
+    if (error instanceof SizeMismatchError) {
+      throw new BundleWriteError('STAGED_BLOB_MISMATCH', bundle, blob.digest, `staged size ${errorTail(error)}`, { cause: error });
+    }
+    throw new BundleWriteError('STAGED_BLOB_UNAVAILABLE', bundle, blob.digest, `cannot be opened: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+
+  let sink: ReturnType<Pack['entry']> | undefined;
+  const stored = new Promise<void>((resolve, reject) => {
+    sink = pack.entry(header(blobMember(blob.digest), blob.size, mtime), (error) => (error ? reject(error) : resolve()));
+  });
+  stored.catch(() => undefined); // awaited below, or superseded by the streaming error
+  const entry = sink as ReturnType<Pack['entry']>;
+  entry.on('error', ignore); // failures surface through `stored` and the pipeline below
+  const verifier = new HashingStream({
+    what: `blob ${blob.digest}`,
+    expected: { sha256: digestHex(blob.digest) },
+    expectedSize: blob.size,
+  });
+  try {
+    await pipeline(content, verifier, async (chunks: AsyncIterable<Buffer>) => {
+      let written = 0;
+      for await (const chunk of chunks) {
+        written += chunk.byteLength;
+        // Never let an overlong blob spill past its tar header's size.
+        if (written > blob.size) throw new SizeMismatchError(`blob ${blob.digest}`, blob.size, written);
+        if (!entry.write(chunk)) await drained(entry as unknown as Drainable);
+      }
+    });
+  } catch (error) {
+    if (error instanceof BundleWriteError) throw error;
+    const mismatch = error instanceof SizeMismatchError || (error as Error).name === 'ChecksumMismatchError';
+    throw new BundleWriteError(
+      mismatch ? 'STAGED_BLOB_MISMATCH' : 'STAGED_BLOB_UNAVAILABLE',
+      bundle,
+      blob.digest,
+      mismatch ? `staged content ${errorTail(error as Error)}` : `reading staged content failed: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  entry.end(undefined);
+  await stored;
+}
+
+/** `sha256 mismatch (...)` out of `blob sha256:…: sha256 mismatch (...)`. */
+function errorTail(error: Error): string {
+  const at = error.message.lastIndexOf(': ');
+  return at === -1 ? error.message : error.message.slice(at + 2);
+}
+
+/** Resolves on 'drain'; rejects if the stream closes or errors first. Works for streamx too. */
+type Drainable = EventEmitter & { destroyed: boolean };
+
+function drained(stream: Drainable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.destroyed) {
+      reject(new Error('stream closed'));
+      return;
+    }
+    const cleanup = () => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', onError);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('tar entry closed before it was complete'));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', onError);
+  });
+}
+
+function ignore(): void {}
+
+class ByteCounter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.byteLength;
+    callback(null, chunk);
+  }
+}

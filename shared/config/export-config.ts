@@ -1,0 +1,80 @@
+/** The export side's configuration file (YAML), validated before anything starts. */
+import { z } from 'zod';
+import { credentialsSchema } from './credentials.ts';
+import { loadConfigFile, resolveFrom } from './load.ts';
+
+const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Nexus repository name (letters, digits, . _ -)');
+
+/** `4GiB`, `650MB`, `1048576`: media sizes are easier to read with units. */
+export const byteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: 'expected a size such as 4GiB, 700MB or a number of bytes' });
+    return z.NEVER;
+  }
+  const units: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+  return Math.floor(Number(match[1]) * units[match[2] ?? 'B']!);
+});
+
+export const exportConfigSchema = z.strictObject({
+  sourceId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, . _ - (at most 63)'),
+  source: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    credentials: credentialsSchema.optional(),
+    repositories: z
+      .array(
+        z.strictObject({
+          name: repositoryName,
+          format: z.literal('raw', { error: 'only raw repositories are supported by this version' }),
+          /** Repository on the far side; defaults to the same name. */
+          target: repositoryName.optional(),
+        }),
+      )
+      .min(1, 'at least one repository is needed'),
+  }),
+  workDir: z.string().min(1).default('.ferry/export'),
+  bundles: z
+    .strictObject({
+      /** Where sealed bundles appear for ops to carry across; defaults to <workDir>/bundles. */
+      directory: z.string().min(1).optional(),
+      maxBytes: byteSize.default(4 * 2 ** 30),
+    })
+    .default({ maxBytes: 4 * 2 ** 30 }),
+  signing: z.strictObject({ privateKeyFile: z.string().min(1) }),
+  scan: z
+    .strictObject({
+      /** Look this far behind the watermark: absorbs clock skew and slow commits on the Nexus side. */
+      overlapSeconds: z.number().int().min(0).default(600),
+      concurrency: z.number().int().min(1).max(16).default(2),
+    })
+    .default({ overlapSeconds: 600, concurrency: 2 }),
+  copy: z
+    .strictObject({
+      concurrency: z.number().int().min(1).max(64).default(4),
+      maxAttempts: z.number().int().min(1).max(20).default(5),
+    })
+    .default({ concurrency: 4, maxAttempts: 5 }),
+});
+
+export type ExportConfig = z.infer<typeof exportConfigSchema>;
+
+/** The config with every path made absolute against the config file's directory. */
+export interface ResolvedExportConfig extends ExportConfig {
+  configFile: string;
+  configDir: string;
+  bundlesDir: string;
+}
+
+export async function loadExportConfig(file: string): Promise<ResolvedExportConfig> {
+  const { config, dir } = await loadConfigFile(file, exportConfigSchema);
+  const workDir = resolveFrom(dir, config.workDir);
+  return {
+    ...config,
+    workDir,
+    configFile: file,
+    configDir: dir,
+    bundlesDir: resolveFrom(dir, config.bundles.directory ?? `${workDir}/bundles`),
+    signing: { privateKeyFile: resolveFrom(dir, config.signing.privateKeyFile) },
+  };
+}

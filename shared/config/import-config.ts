@@ -1,0 +1,53 @@
+/** The import side's configuration file (YAML), validated before anything starts. */
+import { z } from 'zod';
+import { credentialsSchema } from './credentials.ts';
+import { loadConfigFile, resolveFrom } from './load.ts';
+
+const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Nexus repository name (letters, digits, . _ -)');
+
+export const importConfigSchema = z.strictObject({
+  target: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    credentials: credentialsSchema.optional(),
+    /** Bundle target repository → repository on this Nexus, where the names differ. */
+    repositories: z.record(repositoryName, repositoryName).default({}),
+  }),
+  trust: z.strictObject({
+    /** Public keys whose bundles are accepted (one per exporting site, or a rotation pair). */
+    publicKeyFiles: z.array(z.string().min(1)).min(1, 'at least one trusted public key is needed'),
+  }),
+  workDir: z.string().min(1).default('.ferry/import'),
+  receipts: z
+    .strictObject({
+      directory: z.string().min(1).optional(),
+      /** Signs receipts so the export side can trust what they say the far side holds. */
+      signingKeyFile: z.string().min(1).optional(),
+    })
+    .default({}),
+  concurrency: z.number().int().min(1).max(32).default(4),
+});
+
+export type ImportConfig = z.infer<typeof importConfigSchema>;
+
+export interface ResolvedImportConfig extends ImportConfig {
+  configFile: string;
+  configDir: string;
+  receiptsDir: string;
+}
+
+export async function loadImportConfig(file: string): Promise<ResolvedImportConfig> {
+  const { config, dir } = await loadConfigFile(file, importConfigSchema);
+  const workDir = resolveFrom(dir, config.workDir);
+  return {
+    ...config,
+    workDir,
+    configFile: file,
+    configDir: dir,
+    trust: { publicKeyFiles: config.trust.publicKeyFiles.map((f) => resolveFrom(dir, f)) },
+    receipts: {
+      ...config.receipts,
+      ...(config.receipts.signingKeyFile ? { signingKeyFile: resolveFrom(dir, config.receipts.signingKeyFile) } : {}),
+    },
+    receiptsDir: resolveFrom(dir, config.receipts.directory ?? `${workDir}/receipts`),
+  };
+}

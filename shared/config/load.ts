@@ -1,0 +1,54 @@
+/**
+ * Reads a YAML config file and validates it with a zod schema, turning every problem into
+ * a line that names the field path. Relative file paths in a config are resolved against
+ * the config file's own directory, so a config works whatever the caller's cwd.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/** `a.b[2].c` from a zod issue path. */
+export function formatFieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+/** One readable line per zod issue; a missing field reads `required`. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const where = formatFieldPath(issue.path);
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${where}: required`;
+    if (issue.code === 'unrecognized_keys') return `${where}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return `${where}: ${issue.message}`;
+  });
+}
+
+export async function loadConfigFile<S extends z.ZodType>(file: string, schema: S): Promise<{ config: z.output<S>; dir: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(file, [`cannot read the file (${code})`], { cause });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const result = schema.safeParse(doc.toJS() ?? {});
+  if (!result.success) throw new ConfigError(file, describeIssues(result.error));
+  return { config: result.data, dir: path.dirname(path.resolve(file)) };
+}
+
+export function resolveFrom(dir: string, p: string): string {
+  return path.resolve(dir, p);
+}

@@ -1,0 +1,123 @@
+/**
+ * The scan's promises, with in-memory ports: the watermark moves only after every task it
+ * covers is queued; a crash resumes from the checkpointed page; the overlap absorbs skew.
+ */
+import { describe, expect, it } from 'vitest';
+import { silentLog } from '../shared/core/log.ts';
+import { changedSince, rawTaskId, scanRepository } from '../shared/core/scan.ts';
+import type { SourceAsset, SourceComponent } from '../shared/core/ports.ts';
+import { FakeSource, MemoryExportState, MemoryQueue } from './support/fakes.ts';
+
+const repo = { name: 'raw-a', format: 'raw' as const, target: 'raw-a' };
+
+function component(i: number, lastModified: string | null): SourceComponent {
+  const asset: SourceAsset = { path: `/c/${i}.bin`, checksums: { sha1: i.toString(16).padStart(40, '0') }, lastModified, size: 10 };
+  return { id: `id${i}`, repository: 'raw-a', format: 'raw', group: '/c', name: `c/${i}.bin`, version: null, assets: [asset] };
+}
+
+function fixedClock(iso: string) {
+  return { now: () => new Date(iso) };
+}
+
+describe('scanRepository', () => {
+  it('queues every component on the first scan and sets the watermark to the scan start', async () => {
+    // Prepare
+    const source = new FakeSource();
+    source.pages = [
+      { items: [component(1, '2026-01-01T00:00:00.000Z'), component(2, '2026-01-02T00:00:00.000Z')], continuationToken: '1' },
+      { items: [component(3, null)], continuationToken: null },
+    ];
+    const state = new MemoryExportState();
+    const queue = new MemoryQueue();
+
+    // Act
+    const result = await scanRepository({ source, queue, state, clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog }, repo, { overlapMs: 0 });
+
+    // Assess
+    expect(result.queued).toBe(3);
+    expect(queue.tasks.size).toBe(3);
+    expect(state.watermarks.get('raw-a')).toBe('2026-02-01T00:00:00.000Z');
+    expect(state.checkpoints.size).toBe(0);
+  });
+
+  it('does not move the watermark when queueing fails, and resumes from the checkpointed page', async () => {
+    // Prepare: the queue fails on the second page
+    const source = new FakeSource();
+    source.pages = [
+      { items: [component(1, '2026-01-01T00:00:00.000Z')], continuationToken: '1' },
+      { items: [component(2, '2026-01-01T00:00:00.000Z')], continuationToken: '2' },
+      { items: [component(3, '2026-01-01T00:00:00.000Z')], continuationToken: null },
+    ];
+    const state = new MemoryExportState();
+    const queue = new MemoryQueue();
+    queue.failOnCall = 2;
+    const deps = { source, queue, state, clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog };
+
+    // Act
+    await expect(scanRepository(deps, repo, { overlapMs: 0 })).rejects.toThrow('queue unavailable');
+    const watermarkAfterCrash = state.watermarks.get('raw-a');
+    const checkpointAfterCrash = state.checkpoints.get('raw-a');
+    deps.clock = fixedClock('2026-03-01T00:00:00.000Z');
+    const resumed = await scanRepository(deps, repo, { overlapMs: 0 });
+
+    // Assess
+    expect(watermarkAfterCrash).toBeUndefined();
+    expect(checkpointAfterCrash?.continuationToken).toBe('1');
+    expect(resumed.resumed).toBe(true);
+    expect(source.tokensAsked).toEqual([null, '1']);
+    expect([...queue.tasks.values()].map((t) => t.path).sort()).toEqual(['/c/1.bin', '/c/2.bin', '/c/3.bin']);
+    // the watermark is the start of the scan that was resumed, not of the resumption
+    expect(state.watermarks.get('raw-a')).toBe('2026-02-01T00:00:00.000Z');
+  });
+
+  it('catches an asset stamped before the watermark by a Nexus clock that lags, thanks to the overlap', async () => {
+    // Prepare: watermark at 12:00 (our clock); Nexus lags 4 minutes and stamps a later upload 11:57
+    const source = new FakeSource();
+    source.pages = [{ items: [component(1, '2026-01-01T11:57:00.000Z'), component(2, '2026-01-01T10:00:00.000Z')], continuationToken: null }];
+    const state = new MemoryExportState();
+    state.watermarks.set('raw-a', '2026-01-01T12:00:00.000Z');
+    const queue = new MemoryQueue();
+
+    // Act
+    await scanRepository({ source, queue, state, clock: fixedClock('2026-01-01T13:00:00.000Z'), log: silentLog }, repo, { overlapMs: 10 * 60_000 });
+
+    // Assess: the skewed one is queued, the old one is not
+    expect([...queue.tasks.values()].map((t) => t.path)).toEqual(['/c/1.bin']);
+    expect(state.watermarks.get('raw-a')).toBe('2026-01-01T13:00:00.000Z');
+  });
+
+  it('does not queue an asset whose content is already recorded (re-scans are harmless)', async () => {
+    // Prepare
+    const source = new FakeSource();
+    const c = component(7, '2026-01-01T00:00:00.000Z');
+    source.pages = [{ items: [c], continuationToken: null }];
+    const state = new MemoryExportState();
+    await state.addPendingEntry({ kind: 'raw', sourceRepository: 'raw-a', path: '/c/7.bin', targetRepository: 'raw-a', digest: `sha256:${'a'.repeat(64)}`, size: 10, checksums: c.assets[0]!.checksums });
+    const queue = new MemoryQueue();
+
+    // Act
+    const result = await scanRepository({ source, queue, state, clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog }, repo, { overlapMs: 0 });
+
+    // Assess
+    expect(result.queued).toBe(0);
+  });
+});
+
+describe('task ids and change detection', () => {
+  it.each([
+    { a: { sha256: 'ab' }, b: { sha256: 'ab' }, same: true },
+    { a: { sha256: 'ab' }, b: { sha256: 'cd' }, same: false },
+    { a: { sha1: '01' }, b: { sha1: '01', md5: 'x' }, same: true },
+  ])('content $a vs $b → same id: $same', ({ a, b, same }) => {
+    expect(rawTaskId('r', '/p', a, null) === rawTaskId('r', '/p', b, null)).toBe(same);
+  });
+
+  it.each([
+    { lastModified: '2026-01-01T00:00:00.000Z', since: '2026-01-01T00:00:00.000Z', changed: true },
+    { lastModified: '2025-12-31T23:59:59.999Z', since: '2026-01-01T00:00:00.000Z', changed: false },
+    { lastModified: null, since: '2026-01-01T00:00:00.000Z', changed: true },
+    { lastModified: '2020-01-01T00:00:00.000Z', since: null, changed: true },
+  ])('lastModified $lastModified since $since → $changed', ({ lastModified, since, changed }) => {
+    expect(changedSince({ path: '/x', checksums: {}, lastModified, size: null }, since)).toBe(changed);
+  });
+});

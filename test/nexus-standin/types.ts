@@ -1,0 +1,89 @@
+/**
+ * Public shapes of the Nexus 3 stand-in. Kept apart from the implementation so tests and
+ * the demo can import types without pulling in the server.
+ */
+
+export interface StandinRepository {
+  name: string;
+  format: string;
+  type: 'hosted' | 'proxy' | 'group';
+  writePolicy?: 'allow' | 'allow_once' | 'deny';
+  memberNames?: string[];
+  online?: boolean;
+  /** Proxy repositories only: reported as `attributes.proxy.remoteUrl`. */
+  remoteUrl?: string;
+}
+
+export interface StandinOptions {
+  repositories: StandinRepository[];
+  /** Default 'sql'; affects ids, tokens, path leading '/', "" vs null version. */
+  backend?: 'sql' | 'orient';
+  /** Default 10 (OrientDB and SQL before 3.74); 100 mimics 3.74+. */
+  pageSize?: number;
+  /** When given, every /service/rest and /repository request needs basic auth. */
+  users?: { username: string; password: string }[];
+  /** For lastModified / blobCreated / webhook timestamps; default real time. */
+  clock?: () => Date;
+  /** Asset content is stored as files here (default: a temporary dir removed on close). */
+  dataDir?: string;
+  port?: number;
+}
+
+export type StandinFault = { method?: string; url: RegExp; times?: number } & (
+  | { kind: 'status'; status: number }
+  | { kind: 'retry-after'; status?: number; retryAfter: string }
+  | { kind: 'truncate'; afterBytes: number }
+  | { kind: 'corrupt' }
+  | { kind: 'reset' }
+  | { kind: 'delay'; ms: number }
+);
+
+export interface StandinWebhook {
+  repository: string;
+  url: string;
+  secret?: string;
+  events: ('component' | 'asset')[];
+}
+
+export interface RequestLogEntry {
+  method: string;
+  url: string;
+  status: number;
+}
+
+export interface NexusStandin {
+  /** 'http://127.0.0.1:<port>' */
+  readonly url: string;
+  close(): Promise<void>;
+  /**
+   * Seed directly (no HTTP): creates or replaces a raw asset (content replaced => lastModified
+   * changes, blobCreated/ids/listing position unchanged). Fires webhooks like an upload would.
+   */
+  putRawAsset(
+    repository: string,
+    path: string,
+    content: Buffer | string,
+    options?: { lastModified?: Date },
+  ): { componentId: string; assetId: string };
+  /** Current content and checksums of an asset, or undefined. path with or without leading '/'. */
+  getAsset(
+    repository: string,
+    path: string,
+  ): { content: Buffer; checksum: Record<string, string>; lastModified: string } | undefined;
+  /** Normalised with leading '/', creation order. */
+  assetPaths(repository: string): string[];
+  /** Every HTTP request handled: method, path+query, status (0 when the socket was cut). */
+  readonly requests: RequestLogEntry[];
+  /** Successful uploads (POST components or PUT) that wrote this repository/path. */
+  uploadCount(repository: string, path: string): number;
+  injectFault(fault: StandinFault): void;
+  clearFaults(): void;
+  /** Throws for group repositories (Nexus refuses the capability there) and unknown ones. */
+  addWebhook(hook: StandinWebhook): void;
+  /** Resolves when all webhook deliveries started so far have finished (success or failure). */
+  webhooksIdle(): Promise<void>;
+  /** Deliveries that failed (status >= 300, timeout, connection error); never retried. */
+  readonly webhookFailures: number;
+  /** Deliveries attempted so far. */
+  readonly webhookDeliveries: number;
+}

@@ -1,0 +1,147 @@
+/**
+ * A complete two-sided world on 127.0.0.1 for integration tests: a source and a target
+ * Nexus stand-in, a signing key pair, and export / import configs in a temp directory.
+ * Tests drive the real `ferry` CLI as a child process (`runFerry`) or call the core.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { generateSigningKeyPair } from '../../shared/signing.ts';
+import { startNexusStandin, type NexusStandin, type StandinOptions } from '../nexus-standin/index.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const FERRY_CLI = path.join(REPO_ROOT, 'cli/ferry.ts');
+
+export interface World {
+  dir: string;
+  source: NexusStandin;
+  target: NexusStandin;
+  exportConfig: string;
+  importConfig: string;
+  bundlesDir: string;
+  receiptsDir: string;
+  publicKeyFile: string;
+  env: NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  repositories?: string[];
+  targetRepositories?: string[];
+  exportOverrides?: Record<string, unknown>;
+  importOverrides?: Record<string, unknown>;
+  source?: Partial<StandinOptions>;
+  target?: Partial<StandinOptions>;
+}
+
+const SOURCE_USER = { username: 'ferry-reader', password: 'source-pa55' };
+const TARGET_USER = { username: 'ferry-writer', password: 'target-pa55' };
+
+export async function makeWorld(options: WorldOptions = {}): Promise<World> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ferry-world-'));
+  const repositories = options.repositories ?? ['raw-a', 'raw-b'];
+  const targetRepositories = options.targetRepositories ?? repositories;
+  const source = await startNexusStandin({
+    repositories: repositories.map((name) => ({ name, format: 'raw', type: 'hosted' as const })),
+    users: [SOURCE_USER],
+    ...options.source,
+  });
+  const target = await startNexusStandin({
+    repositories: targetRepositories.map((name) => ({ name, format: 'raw', type: 'hosted' as const })),
+    users: [TARGET_USER],
+    ...options.target,
+  });
+  const keys = generateSigningKeyPair();
+  await writeFile(path.join(dir, 'export.key'), keys.privateKeyPem, { mode: 0o600 });
+  await writeFile(path.join(dir, 'export.pub'), keys.publicKeyPem);
+  await writeFile(path.join(dir, 'target-password'), `${TARGET_USER.password}\n`, { mode: 0o600 });
+  const exportConfig = path.join(dir, 'export.yaml');
+  const importConfig = path.join(dir, 'import.yaml');
+  await writeFile(
+    exportConfig,
+    stringify({
+      sourceId: 'test-source',
+      source: {
+        url: source.url,
+        credentials: { username: SOURCE_USER.username, passwordEnv: 'FERRY_SOURCE_PASSWORD' },
+        repositories: repositories.map((name) => ({ name, format: 'raw' })),
+      },
+      workDir: 'export-work',
+      bundles: { directory: 'bundles' },
+      signing: { privateKeyFile: 'export.key' },
+      scan: { overlapSeconds: 60, concurrency: 2 },
+      copy: { concurrency: 4, maxAttempts: 3 },
+      ...options.exportOverrides,
+    }),
+  );
+  await writeFile(
+    importConfig,
+    stringify({
+      target: { url: target.url, credentials: { username: TARGET_USER.username, passwordFile: 'target-password' } },
+      trust: { publicKeyFiles: ['export.pub'] },
+      workDir: 'import-work',
+      receipts: { directory: 'receipts' },
+      concurrency: 4,
+      ...options.importOverrides,
+    }),
+  );
+  return {
+    dir,
+    source,
+    target,
+    exportConfig,
+    importConfig,
+    bundlesDir: path.join(dir, 'bundles'),
+    receiptsDir: path.join(dir, 'receipts'),
+    publicKeyFile: path.join(dir, 'export.pub'),
+    env: { ...process.env, FERRY_SOURCE_PASSWORD: SOURCE_USER.password, CI: 'true' },
+    async close() {
+      await Promise.all([source.close(), target.close()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface FerryRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI on Node 24 (the test runner's own node). */
+export function runFerry(args: string[], env: NodeJS.ProcessEnv, options: { killWhen?: (output: string) => boolean } = {}): Promise<FerryRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FERRY_CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (options.killWhen?.(stderr)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export function spawnFerry(args: string[], env: NodeJS.ProcessEnv) {
+  return spawn(process.execPath, [FERRY_CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Deterministic pseudo-random content of a given size, different per seed. */
+export function content(seed: string, size = 1024): Buffer {
+  const out = Buffer.alloc(size);
+  let x = 0;
+  for (const c of seed) x = (x * 31 + c.charCodeAt(0)) >>> 0;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
