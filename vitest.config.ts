@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Tests spawn the CLI and servers; two cores are all CI has.
+    maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -242,7 +242,7 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
           if (step.action === 'upload') {
             await target.uploadRaw(step.repository, entry.target.path, await held.getBlob(entry.digest));
             index.get(step.repository)?.set(entry.target.path, { sha256: entry.digest.slice(7), sha1: entry.checksums.sha1 });
-            log.info(`imported ${step.repository}${entry.target.path}`, { digest: entry.digest, size: entry.size });
+            log.debug(`imported ${step.repository}${entry.target.path}`, { digest: entry.digest, size: entry.size });
           }
           if (step.action !== 'done') await state.recordEntryOutcome(manifestDigest, step.index, step.action === 'upload' ? 'imported' : 'present');
           options.onProgress?.({ phase: 'apply', done: ++applied, total: plan.length });
