@@ -117,6 +117,22 @@ export function signDetached(payload: Uint8Array, privateKey: KeyObject): Detach
 }
 
 /**
+ * Whatever signs bundles and receipts: a local private key here, a KMS key in AWS. The
+ * result is the same detached signature either way, so verifiers need not know which.
+ */
+export interface Signer {
+  readonly keyId: string;
+  readonly algorithm: SigningAlgorithm;
+  sign(payload: Uint8Array): Promise<DetachedSignature>;
+}
+
+/** A {@link Signer} over a private key held in this process. */
+export function localSigner(privateKey: KeyObject): Signer {
+  const probe = signDetached(Buffer.alloc(0), privateKey);
+  return { keyId: probe.keyId, algorithm: probe.algorithm, sign: async (payload) => signDetached(payload, privateKey) };
+}
+
+/**
  * Checks `signature` over the exact `payload` bytes against the trusted keys. Only a key
  * whose id matches is tried, and it must be of the algorithm the signature claims.
  */

@@ -23,7 +23,7 @@ import {
   type BundleManifest,
   type VerifyOptions,
 } from '../shared/bundle/index.ts';
-import { generateSigningKeyPair } from '../shared/signing.ts';
+import { generateSigningKeyPair, localSigner } from '../shared/signing.ts';
 
 // ───────────────────────────── helpers ─────────────────────────────
 
@@ -75,7 +75,7 @@ async function smallBundle(): Promise<{ tar: Buffer; manifestBytes: Buffer; mani
   });
   const result = await writeBundle(out, {
     manifest,
-    signingKey: signer.privateKey,
+    signer: localSigner(signer.privateKey),
     blobs: async (digest) => bufferSource(store.get(digest) as Buffer),
   });
   return { tar: Buffer.concat(chunks), manifestBytes: result.manifestBytes, manifestDigest: result.manifestDigest };
@@ -265,7 +265,7 @@ describe('bundle writer and verifier', () => {
     // Act
     const written = await writeBundle(createWriteStream(file), {
       manifest: manifestFor(included),
-      signingKey: signer.privateKey,
+      signer: localSigner(signer.privateKey),
       blobs: async (digest) => sources.get(digest) as BlobSource,
     });
     const received: { digest: string; size: number; sha256: string }[] = [];
@@ -426,12 +426,12 @@ describe('bundle writer and verifier', () => {
     // Act
     const wrongBytes = await writeBundle(sameSizeOut, {
       manifest,
-      signingKey: signer.privateKey,
+      signer: localSigner(signer.privateKey),
       blobs: async () => bufferSource(rotten),
     }).then(unexpected, (error: unknown) => error as BundleWriteError);
     const wrongSize = await writeBundle(shortOut, {
       manifest,
-      signingKey: signer.privateKey,
+      signer: localSigner(signer.privateKey),
       blobs: async () => ({ size: content.length, open: async () => Readable.from([content.subarray(1)]) }),
     }).then(unexpected, (error: unknown) => error as BundleWriteError);
 
@@ -452,7 +452,7 @@ describe('bundle writer and verifier', () => {
     // Act
     const error = await writeBundle(new PassThrough(), {
       manifest,
-      signingKey: signer.privateKey,
+      signer: localSigner(signer.privateKey),
       blobs: async () => bufferSource(Buffer.alloc(0)),
     }).then(unexpected, (reason: unknown) => reason as BundleWriteError);
 

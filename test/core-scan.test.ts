@@ -121,3 +121,30 @@ describe('task ids and change detection', () => {
     expect(changedSince({ path: '/x', checksums: {}, lastModified, size: null }, since)).toBe(changed);
   });
 });
+
+describe('a scan cut short (a Lambda near its timeout)', () => {
+  it('stops after a durable page, keeps the watermark, and the next call continues from the checkpoint', async () => {
+    // Prepare
+    const source = new FakeSource();
+    source.pages = [
+      { items: [component(1, null)], continuationToken: '1' },
+      { items: [component(2, null)], continuationToken: '2' },
+      { items: [component(3, null)], continuationToken: null },
+    ];
+    const state = new MemoryExportState();
+    const queue = new MemoryQueue();
+    const deps = { source, queue, state, clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog };
+
+    // Act
+    const first = await scanRepository(deps, repo, { overlapMs: 0, shouldStop: () => true });
+    const second = await scanRepository(deps, repo, { overlapMs: 0 });
+
+    // Assess
+    expect(first.complete).toBe(false);
+    expect(first.pages).toBe(1);
+    expect(second.complete).toBe(true);
+    expect(source.tokensAsked).toEqual([null, '1']);
+    expect(queue.tasks.size).toBe(3);
+    expect(state.watermarks.get('raw-a')).toBe('2026-02-01T00:00:00.000Z');
+  });
+});

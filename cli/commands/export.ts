@@ -7,7 +7,7 @@ import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from
 import { makeExporter } from '../../shared/core/exporter.ts';
 import { systemClock } from '../../shared/core/ports.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
-import { loadPrivateKey } from '../../shared/signing.ts';
+import { loadPrivateKey, localSigner } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 
 export interface ExportRunSummary {
@@ -21,7 +21,7 @@ export interface ExportRunSummary {
 
 export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
   const credentials = await resolveCredentials(config.source.credentials, process.env, (p) => path.resolve(config.configDir, p));
-  const signingKey = await loadPrivateKey(config.signing.privateKeyFile);
+  const signer = localSigner(await loadPrivateKey(config.signing.privateKeyFile));
   const db = openDatabase(path.join(config.workDir, 'state.db'));
   const store = new DirObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
   const state = new SqliteExportState(db);
@@ -32,7 +32,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
   const exporter = makeExporter(
-    { source, store, queue, state, clock: systemClock, log: out.log, signingKey },
+    { source, store, queue, state, clock: systemClock, log: out.log, signer },
     {
       sourceId: config.sourceId,
       repositories: config.source.repositories.map((r) => ({ name: r.name, format: r.format, target: r.target ?? r.name })),

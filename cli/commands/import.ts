@@ -2,7 +2,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config/import-config.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
@@ -10,7 +9,7 @@ import { makeImporter, type BundleInput, type Importer } from '../../shared/core
 import { systemClock, type ArtifactTarget } from '../../shared/core/ports.ts';
 import { encodeReceipt } from '../../shared/core/receipt.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
-import { loadPrivateKey, loadPublicKey } from '../../shared/signing.ts';
+import { loadPrivateKey, loadPublicKey, localSigner, type Signer } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { UsageError } from '../usage.ts';
 
@@ -19,10 +18,10 @@ const bundleInput = (file: string): BundleInput => ({ name: path.basename(file),
 /** Bundle names sort by source and zero-padded sequence, so lexical order is apply order. */
 const inApplyOrder = (files: string[]) => [...files].sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
 
-async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: (importer: Importer, receiptKey: KeyObject | undefined) => Promise<T>): Promise<T> {
+async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: (importer: Importer, receiptSigner: Signer | undefined) => Promise<T>): Promise<T> {
   const credentials = await resolveCredentials(config.target.credentials, process.env, (p) => path.resolve(config.configDir, p));
   const trustedKeys = await Promise.all(config.trust.publicKeyFiles.map((f) => loadPublicKey(f)));
-  const receiptKey = config.receipts.signingKeyFile ? await loadPrivateKey(config.receipts.signingKeyFile) : undefined;
+  const receiptSigner = config.receipts.signingKeyFile ? localSigner(await loadPrivateKey(config.receipts.signingKeyFile)) : undefined;
   const db = openDatabase(path.join(config.workDir, 'state.db'));
   const held = new DirObjectStore(path.join(config.workDir, 'objects'));
   const target = new NexusClient({
@@ -35,7 +34,7 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
     { repositoryMap: config.target.repositories, concurrency: config.concurrency },
   );
   try {
-    return await work(importer, receiptKey);
+    return await work(importer, receiptSigner);
   } finally {
     await target.close();
     if (db.isOpen) db.close();
@@ -45,7 +44,7 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
 export async function importCommand(files: string[], options: { config: string; allowGap?: boolean; verbose?: boolean }): Promise<void> {
   const config = await loadImportConfig(options.config);
   const out = makeOutput({ verbose: options.verbose ?? false });
-  await withImporter(config, out, async (importer, receiptKey) => {
+  await withImporter(config, out, async (importer, receiptSigner) => {
     for (const file of inApplyOrder(files)) {
       const bar = out.progress(`importing ${path.basename(file)}`, 0);
       const report = await importer
@@ -57,7 +56,7 @@ export async function importCommand(files: string[], options: { config: string; 
       }
       await mkdir(config.receiptsDir, { recursive: true });
       const receiptFile = path.join(config.receiptsDir, `${report.bundle.name.replace(/\.tar$/, '')}.receipt.json`);
-      await writeFile(`${receiptFile}.tmp`, encodeReceipt(report.receipt, receiptKey));
+      await writeFile(`${receiptFile}.tmp`, await encodeReceipt(report.receipt, receiptSigner));
       await rename(`${receiptFile}.tmp`, receiptFile);
       out.line(
         `${report.bundle.name}: imported sequence ${report.bundle.sequence} of ${report.bundle.sourceId}: ` +

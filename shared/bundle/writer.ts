@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import tar, { type Header, type Pack } from 'tar-stream';
 import type { BlobSource } from '../core/ports.ts';
 import { digestHex, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
-import { serializeSignature, signDetached } from '../signing.ts';
+import { serializeSignature, type Signer } from '../signing.ts';
 import { BundleWriteError, ManifestError } from './errors.ts';
 import {
   blobMember,
@@ -32,7 +32,8 @@ export interface WriteBundleInput {
   ociIndex?: object;
   /** Opens a staged blob by digest; called once per included blob, in manifest order. */
   blobs: (digest: Digest) => Promise<BlobSource>;
-  signingKey: KeyObject;
+  /** Signs the manifest bytes: a local key or a KMS key. */
+  signer: Signer;
 }
 
 export interface WriteBundleResult {
@@ -60,7 +61,7 @@ export async function writeBundle(out: Writable, input: WriteBundleInput): Promi
     throw new BundleWriteError('INVALID_MANIFEST', name, undefined, error.message, { cause: error });
   }
   const manifestBytes = serializeManifest(manifest);
-  const signatureBytes = serializeSignature(signDetached(manifestBytes, input.signingKey));
+  const signatureBytes = serializeSignature(await input.signer.sign(manifestBytes));
   // Whole seconds: that is all a ustar header holds, and it keeps the tar reproducible.
   const mtime = new Date(Math.floor(Date.parse(manifest.createdAt) / 1000) * 1000);
 

@@ -2,7 +2,7 @@
  * The export side's core, with its ports passed in. Entry points (CLI, Lambdas) build the
  * adapters and decide how copy tasks are run: an in-process worker pool or SQS.
  */
-import type { KeyObject } from 'node:crypto';
+import type { Signer } from '../signing.ts';
 import { copyTask, type CopyOutcome } from './copy.ts';
 import type { Log } from './log.ts';
 import type { ArtifactSource, Clock, CopyTask, ExportState, ObjectStore, TaskQueue } from './ports.ts';
@@ -24,25 +24,25 @@ export interface ExporterPorts {
   state: ExportState;
   clock: Clock;
   log: Log;
-  signingKey: KeyObject;
+  signer: Signer;
 }
 
 export interface Exporter {
   /** Scans every configured repository (bounded parallelism); failures are collected, not hidden. */
-  scan(): Promise<{ results: ScanResult[]; failures: { repository: string; error: unknown }[] }>;
+  scan(options?: { shouldStop?: () => boolean }): Promise<{ results: ScanResult[]; failures: { repository: string; error: unknown }[] }>;
   copy(task: CopyTask): Promise<CopyOutcome>;
   seal(): Promise<SealResult>;
 }
 
 export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): Exporter {
-  const { source, store, queue, state, clock, log, signingKey } = ports;
+  const { source, store, queue, state, clock, log, signer } = ports;
   return {
-    async scan() {
+    async scan(options = {}) {
       const results: ScanResult[] = [];
       const failures: { repository: string; error: unknown }[] = [];
       await forEachLimited(settings.repositories, settings.scanConcurrency, async (repository) => {
         try {
-          results.push(await scanRepository({ source, queue, state, clock, log }, repository, { overlapMs: settings.overlapMs }));
+          results.push(await scanRepository({ source, queue, state, clock, log }, repository, { overlapMs: settings.overlapMs, ...options }));
         } catch (error) {
           log.error(`scan of ${repository.name} failed: ${(error as Error).message}`, { repository: repository.name });
           failures.push({ repository: repository.name, error });
@@ -51,7 +51,7 @@ export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): 
       return { results, failures };
     },
     copy: (task) => copyTask({ source, store, state, log }, task),
-    seal: () => sealPending({ store, state, clock, log, sourceId: settings.sourceId, signingKey }, { maxBytes: settings.maxBundleBytes }),
+    seal: () => sealPending({ store, state, clock, log, sourceId: settings.sourceId, signer }, { maxBytes: settings.maxBundleBytes }),
   };
 }
 

@@ -7,7 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
-import { signDetached, verifyDetached, type DetachedSignature } from '../signing.ts';
+import { verifyDetached, type DetachedSignature, type Signer } from '../signing.ts';
 
 export const RECEIPT_FORMAT = 'ferry.receipt.v1';
 
@@ -46,9 +46,9 @@ const receiptSchema = z.object({
   blobsHeld: z.array(z.object({ digest, size: z.number().int().min(0) })),
 });
 
-export function encodeReceipt(receipt: Receipt, signingKey: KeyObject | undefined): string {
+export async function encodeReceipt(receipt: Receipt, signer: Signer | undefined): Promise<string> {
   const payload = JSON.stringify(receipt);
-  const file: ReceiptFile = { payload, signature: signingKey ? signDetached(Buffer.from(payload), signingKey) : null };
+  const file: ReceiptFile = { payload, signature: signer ? await signer.sign(Buffer.from(payload)) : null };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 

@@ -30,7 +30,10 @@ export interface ScanResult {
   queued: number;
   /** True when this run continued a checkpointed scan rather than starting afresh. */
   resumed: boolean;
-  watermark: string;
+  /** False when `shouldStop` cut the scan short: the checkpoint holds the next page. */
+  complete: boolean;
+  /** The watermark now in force (unchanged when the scan is not complete). */
+  watermark: string | undefined;
 }
 
 /** Same asset content → same id, so a re-scan or a webhook for the same change collapses. */
@@ -58,7 +61,16 @@ export function changedSince(asset: SourceAsset, since: string | null): boolean 
   return Date.parse(asset.lastModified) >= Date.parse(since);
 }
 
-export async function scanRepository(deps: ScanDeps, repository: ScanRepository, options: { overlapMs: number }): Promise<ScanResult> {
+export interface ScanOptions {
+  overlapMs: number;
+  /**
+   * Asked after each durable page: true stops the scan there (a Lambda near its timeout).
+   * The checkpoint then names the next page, and the next call continues from it.
+   */
+  shouldStop?: () => boolean;
+}
+
+export async function scanRepository(deps: ScanDeps, repository: ScanRepository, options: ScanOptions): Promise<ScanResult> {
   const { source, queue, state, clock, log } = deps;
   let checkpoint = await state.getScanCheckpoint(repository.name);
   const resumed = checkpoint !== undefined;
@@ -92,6 +104,10 @@ export async function scanRepository(deps: ScanDeps, repository: ScanRepository,
     if (page.continuationToken !== null) {
       checkpoint = { ...checkpoint, continuationToken: page.continuationToken };
       await state.putScanCheckpoint(repository.name, checkpoint);
+      if (options.shouldStop?.()) {
+        log.info(`scan of ${repository.name} paused after ${pages} pages; it continues from the checkpoint`, { repository: repository.name });
+        return { repository: repository.name, pages, components, queued, resumed, complete: false, watermark: watermarkAtStart };
+      }
     }
   }
 
@@ -104,5 +120,5 @@ export async function scanRepository(deps: ScanDeps, repository: ScanRepository,
     components,
     queued,
   });
-  return { repository: repository.name, pages, components, queued, resumed, watermark: checkpoint.startedAt };
+  return { repository: repository.name, pages, components, queued, resumed, complete: true, watermark: checkpoint.startedAt };
 }

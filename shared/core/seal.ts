@@ -4,7 +4,7 @@
  * that shipped them. A size cap (the media) spills entries into the next bundle, in
  * staging order, so the importer applies changes in the order they were seen.
  */
-import type { KeyObject } from 'node:crypto';
+import type { Signer } from '../signing.ts';
 import { BUNDLE_FORMAT, bundleFileName, writeBundle, type BundleManifest } from '../bundle/index.ts';
 import type { Digest } from '../digest.ts';
 import { OversizedEntryError } from './errors.ts';
@@ -17,7 +17,7 @@ export interface SealDeps {
   clock: Clock;
   log: Log;
   sourceId: string;
-  signingKey: KeyObject;
+  signer: Signer;
 }
 
 export interface SealResult {
@@ -80,7 +80,7 @@ export async function planBundles(
 }
 
 export async function sealPending(deps: SealDeps, options: { maxBytes: number }): Promise<SealResult> {
-  const { store, state, clock, log, sourceId, signingKey } = deps;
+  const { store, state, clock, log, sourceId, signer } = deps;
   const pending = await state.listPendingEntries();
   const result: SealResult = { bundles: [], oversized: [] };
   if (pending.length === 0) return result;
@@ -114,7 +114,7 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
     const name = bundleFileName(sourceId, sequence);
     let manifestDigest: Digest | undefined;
     const written = await store.putBundle(name, async (out) => {
-      const w = await writeBundle(out, { manifest, blobs: (digest) => store.getBlob(digest), signingKey });
+      const w = await writeBundle(out, { manifest, blobs: (digest) => store.getBlob(digest), signer });
       manifestDigest = w.manifestDigest;
     });
     if (manifestDigest === undefined) throw new Error(`sealing ${name}: the writer returned no manifest digest`);
