@@ -479,7 +479,7 @@ describe('SqliteTaskQueue', () => {
     // Act
     const result = await queue.drain(
       async (t) => {
-        if (t.id === 'broken') throw new Error(`upstream 502 for ${t.path}`);
+        if (t.id === 'broken') throw new Error(`upstream 502 for ${t.id}`);
         if (flakyFailures++ === 0) throw new Error('reset');
       },
       {
@@ -492,7 +492,7 @@ describe('SqliteTaskQueue', () => {
 
     // Assess
     expect(result.done).toBe(1);
-    expect(result.dead).toEqual([{ task: task('broken'), error: 'upstream 502 for /files/broken' }]);
+    expect(result.dead).toEqual([{ task: task('broken'), error: 'upstream 502 for broken' }]);
     expect(events.filter((e) => e.includes(':broken:'))).toEqual([
       'start:broken:1',
       'retry:broken:1',
@@ -502,7 +502,7 @@ describe('SqliteTaskQueue', () => {
       'dead:broken:3',
     ]);
     expect(events.filter((e) => e.includes(':flaky:'))).toEqual(['start:flaky:1', 'retry:flaky:1', 'start:flaky:2', 'done:flaky:2']);
-    expect(queue.deadTasks()).toMatchObject([{ task: task('broken'), error: 'upstream 502 for /files/broken', attempts: 3 }]);
+    expect(queue.deadTasks()).toMatchObject([{ task: task('broken'), error: 'upstream 502 for broken', attempts: 3 }]);
     expect(queue.counts()).toEqual({ ready: 0, running: 0, done: 1, dead: 1 });
 
     // Act: the operator requeues the dead letter once upstream is fixed

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readBundleSummary } from '../shared/bundle/index.ts';
+import { coordinatesLabel, readBundleSummary } from '../shared/bundle/index.ts';
 import { createReadStream } from 'node:fs';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';
 
@@ -73,7 +73,7 @@ describe('raw artifacts end to end on the embedded default', () => {
     const two = await summary(files[1]!);
     expect(two.manifest.sequence).toBe(2);
     expect(two.manifest.previous).toBe(one.manifestDigest);
-    expect(two.manifest.entries.map((e) => `${e.source.repository}${e.source.path}`).sort()).toEqual(
+    expect(two.manifest.entries.map((e) => coordinatesLabel(e.source)).sort()).toEqual(
       ['raw-a/r/2.bin', 'raw-a/r/new-0.bin', 'raw-a/r/new-1.bin', 'raw-b/r/new-2.bin'].sort(),
     );
     const shippedFirst = new Set(one.manifest.blobs.included.map((b) => b.digest));

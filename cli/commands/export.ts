@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config/export-config.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
+import { taskLabel } from '../../shared/core/copy.ts';
 import { makeExporter } from '../../shared/core/exporter.ts';
 import { systemClock } from '../../shared/core/ports.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
@@ -77,14 +78,14 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
         ...(signal ? { signal } : {}),
         onEvent: (event) => {
           if (event.type === 'done' || event.type === 'dead') bar.update(++finished, Math.max(pending, finished));
-          if (event.type === 'retry') out.log.warn(`task ${taskName(event.task)} failed (attempt ${event.attempt}), will retry: ${(event.error as Error)?.message}`);
+          if (event.type === 'retry') out.log.warn(`task ${taskLabel(event.task)} failed (attempt ${event.attempt}), will retry: ${(event.error as Error)?.message}`);
         },
       },
     );
     bar.stop();
     for (const dead of drained.dead) {
-      summary.dead.push({ id: dead.task.id, what: taskName(dead.task), error: dead.error });
-      summary.problems.push(`could not copy ${taskName(dead.task)}: ${dead.error}`);
+      summary.dead.push({ id: dead.task.id, what: taskLabel(dead.task), error: dead.error });
+      summary.problems.push(`could not copy ${taskLabel(dead.task)}: ${dead.error}`);
     }
 
     const sealed = await exporter.seal();
@@ -108,7 +109,6 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
   }
 }
 
-const taskName = (task: { sourceRepository: string; path: string }) => `${task.sourceRepository}${task.path}`;
 
 export async function exportCommand(options: { config: string; once?: boolean; interval: string; verbose?: boolean }): Promise<void> {
   const config = await loadExportConfig(options.config);

@@ -1,7 +1,7 @@
 /** `ferry inspect`: what a bundle holds, without verifying it (use `verify` for that). */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { readBundleSummary } from '../../shared/bundle/index.ts';
+import { coordinatesLabel, readBundleSummary } from '../../shared/bundle/index.ts';
 import { makeOutput } from '../output.ts';
 
 export async function inspectCommand(file: string, options: { json?: boolean }): Promise<void> {
@@ -22,7 +22,7 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
   out.line(`entries     ${manifest.entries.length}`);
   for (const entry of manifest.entries) {
     const shipped = manifest.blobs.included.some((b) => b.digest === entry.digest) ? 'shipped' : 'required';
-    out.line(`  ${entry.source.repository}${entry.source.path} → ${entry.target.repository}${entry.target.path}  ${formatBytes(entry.size)}  ${entry.digest.slice(0, 19)}…  ${shipped}`);
+    out.line(`  ${entry.kind.padEnd(5)} ${coordinatesLabel(entry.source)} → ${coordinatesLabel(entry.target)}  ${formatBytes(entry.size)}  ${entry.digest.slice(0, 19)}…  ${shipped}`);
   }
   out.line(`tar members ${summary.members.length}, ${formatBytes(bytes)} of content`);
 }

@@ -53,8 +53,34 @@ const rawEntrySchema = z.strictObject({
   checksums: checksumsSchema,
 });
 
-/** One discriminated union so that `image` entries can be added beside `raw`. */
-const entrySchema = z.discriminatedUnion('kind', [rawEntrySchema]);
+/** Distribution-spec repository name (`team/app`) and tag grammar. */
+const imageNameSchema = z
+  .string()
+  .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'must be an image name (lowercase path components)')
+  .max(255);
+const tagSchema = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be an image tag');
+const mediaTypeSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$/, 'must be a media type');
+const descriptorSchema = z.strictObject({ mediaType: mediaTypeSchema, digest: digestSchema, size: sizeSchema });
+const imageCoordinatesSchema = z.strictObject({ repository: repositorySchema, name: imageNameSchema, tag: tagSchema });
+
+/**
+ * An image tag: the tagged manifest (`digest`, an image manifest or an index), the child
+ * manifests of an index, the configs and layers of all of them (`blobs`), and referrers
+ * (signatures, attestations, SBOMs) that travel with their subject.
+ */
+const imageEntrySchema = z.strictObject({
+  kind: z.literal('image'),
+  source: imageCoordinatesSchema,
+  target: imageCoordinatesSchema,
+  digest: digestSchema,
+  size: sizeSchema,
+  mediaType: mediaTypeSchema,
+  manifests: z.array(descriptorSchema),
+  blobs: z.array(z.strictObject({ digest: digestSchema, size: sizeSchema })),
+  referrers: z.array(z.strictObject({ mediaType: mediaTypeSchema, digest: digestSchema, size: sizeSchema, tag: tagSchema.optional() })),
+});
+
+const entrySchema = z.discriminatedUnion('kind', [rawEntrySchema, imageEntrySchema]);
 
 const manifestSchema = z.strictObject({
   format: z.literal(BUNDLE_FORMAT),
@@ -79,6 +105,23 @@ const manifestSchema = z.strictObject({
 export type BundleManifest = z.output<typeof manifestSchema>;
 export type BundleEntry = z.output<typeof entrySchema>;
 export type RawBundleEntry = z.output<typeof rawEntrySchema>;
+export type ImageBundleEntry = z.output<typeof imageEntrySchema>;
+
+/** `raw-a/dir/x.bin` or `docker-hosted/team/app:1.0`: an entry's side in words. */
+export function coordinatesLabel(side: BundleEntry['source']): string {
+  return 'path' in side ? `${side.repository}${side.path}` : `${side.repository}/${side.name}:${side.tag}`;
+}
+
+/** Every blob an entry needs on the far side, with the field that names it. */
+export function entryBlobs(entry: BundleEntry): { digest: Digest; size: number; field: string }[] {
+  if (entry.kind === 'raw') return [{ digest: entry.digest, size: entry.size, field: 'digest' }];
+  return [
+    { digest: entry.digest, size: entry.size, field: 'digest' },
+    ...entry.manifests.map((m, i) => ({ digest: m.digest, size: m.size, field: `manifests[${i}].digest` })),
+    ...entry.blobs.map((b, i) => ({ digest: b.digest, size: b.size, field: `blobs[${i}].digest` })),
+    ...entry.referrers.map((r, i) => ({ digest: r.digest, size: r.size, field: `referrers[${i}].digest` })),
+  ];
+}
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -116,15 +159,17 @@ function consistencyProblems(manifest: BundleManifest): string[] {
     }
   });
   manifest.entries.forEach((entry, index) => {
-    const at = included.get(entry.digest);
-    const req = required.get(entry.digest);
-    const blob = at !== undefined ? manifest.blobs.included[at] : req !== undefined ? manifest.blobs.required[req] : undefined;
-    if (blob === undefined) {
-      problems.push(`entries[${index}].digest: ${entry.digest} is in neither blobs.included nor blobs.required`);
-    } else if (blob.size !== entry.size) {
-      problems.push(`entries[${index}].size: ${entry.size} differs from the blob's listed size ${blob.size}`);
+    for (const needed of entryBlobs(entry)) {
+      const at = included.get(needed.digest);
+      const req = required.get(needed.digest);
+      const blob = at !== undefined ? manifest.blobs.included[at] : req !== undefined ? manifest.blobs.required[req] : undefined;
+      if (blob === undefined) {
+        problems.push(`entries[${index}].${needed.field}: ${needed.digest} is in neither blobs.included nor blobs.required`);
+      } else if (blob.size !== needed.size) {
+        problems.push(`entries[${index}].${needed.field}: size ${needed.size} differs from the blob's listed size ${blob.size}`);
+      }
     }
-    if (entry.checksums.sha256 !== undefined && `sha256:${entry.checksums.sha256}` !== entry.digest) {
+    if (entry.kind === 'raw' && entry.checksums.sha256 !== undefined && `sha256:${entry.checksums.sha256}` !== entry.digest) {
       problems.push(`entries[${index}].checksums.sha256: differs from entries[${index}].digest`);
     }
   });
@@ -166,7 +211,20 @@ export function serializeManifest(manifest: BundleManifest): Buffer {
     sequence: manifest.sequence,
     previous: manifest.previous,
     createdAt: manifest.createdAt,
-    entries: manifest.entries.map((entry) => ({
+    entries: manifest.entries.map(orderedEntry),
+    blobs: {
+      included: manifest.blobs.included.map(({ digest, size }) => ({ digest, size })),
+      required: manifest.blobs.required.map(({ digest, size, shippedIn }) => ({ digest, size, shippedIn })),
+    },
+    layout: { index: manifest.layout.index },
+  };
+  // JSON.stringify drops the undefined checksum keys, keeping the output canonical.
+  return Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
+}
+
+function orderedEntry(entry: BundleEntry): object {
+  if (entry.kind === 'raw') {
+    return {
       kind: entry.kind,
       source: { repository: entry.source.repository, path: entry.source.path },
       target: { repository: entry.target.repository, path: entry.target.path },
@@ -178,15 +236,20 @@ export function serializeManifest(manifest: BundleManifest): Buffer {
         md5: entry.checksums.md5,
         sha512: entry.checksums.sha512,
       },
-    })),
-    blobs: {
-      included: manifest.blobs.included.map(({ digest, size }) => ({ digest, size })),
-      required: manifest.blobs.required.map(({ digest, size, shippedIn }) => ({ digest, size, shippedIn })),
-    },
-    layout: { index: manifest.layout.index },
+    };
+  }
+  const coordinates = (c: ImageBundleEntry['source']) => ({ repository: c.repository, name: c.name, tag: c.tag });
+  return {
+    kind: entry.kind,
+    source: coordinates(entry.source),
+    target: coordinates(entry.target),
+    digest: entry.digest,
+    size: entry.size,
+    mediaType: entry.mediaType,
+    manifests: entry.manifests.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    blobs: entry.blobs.map(({ digest, size }) => ({ digest, size })),
+    referrers: entry.referrers.map(({ mediaType, digest, size, tag }) => ({ mediaType, digest, size, tag })),
   };
-  // JSON.stringify drops the undefined checksum keys, keeping the output canonical.
-  return Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
 }
 
 /** A bundle's identity and chain link: the digest of its exact manifest bytes. */

@@ -3,7 +3,8 @@
  * checksum into the content-addressed store and records a pending entry. Running a task
  * twice changes nothing: the entry ledger and the store both dedupe by content.
  */
-import type { ArtifactSource, CopyTask, ExportState, ObjectStore } from './ports.ts';
+import { copyImageTask, type ImageCopyDeps } from './image-copy.ts';
+import type { ArtifactSource, CopyTask, ExportState, ObjectStore, RawCopyTask } from './ports.ts';
 import type { Log } from './log.ts';
 
 export interface CopyDeps {
@@ -11,6 +12,8 @@ export interface CopyDeps {
   store: ObjectStore;
   state: ExportState;
   log: Log;
+  /** Registries for docker repositories; absent when none is configured. */
+  images?: Pick<ImageCopyDeps, 'registryFor' | 'settingsFor'> | undefined;
 }
 
 export type CopyOutcome =
@@ -22,6 +25,17 @@ export type CopyOutcome =
   | { status: 'known' };
 
 export async function copyTask(deps: CopyDeps, task: CopyTask): Promise<CopyOutcome> {
+  if (task.kind === 'raw') return copyRawTask(deps, task);
+  if (deps.images === undefined) throw new Error(`${task.sourceRepository}: image task ${task.id} but no docker repository is configured`);
+  return copyImageTask({ ...deps.images, store: deps.store, state: deps.state, log: deps.log }, task);
+}
+
+/** A human name for a task in logs and errors. */
+export function taskLabel(task: CopyTask): string {
+  return task.kind === 'raw' ? `${task.sourceRepository}${task.path}` : `${task.sourceRepository}/${task.name}:${task.tag}`;
+}
+
+async function copyRawTask(deps: CopyDeps, task: RawCopyTask): Promise<CopyOutcome> {
   const { source, store, state, log } = deps;
   if (await state.hasEntry(task.sourceRepository, task.path, task.checksums)) return { status: 'known' };
   const stored = await source.downloadAsset(

@@ -43,3 +43,16 @@ export class ExportIncompleteError extends Error {
     super(message, options);
   }
 }
+
+/** Some images of a bundle could not be imported; the others were. The bundle stays open. */
+export class ImageImportError extends Error {
+  override readonly name = 'ImageImportError';
+  readonly failures: { image: string; reason: string }[];
+  constructor(where: string, failures: { image: string; reason: string }[]) {
+    super(
+      `${where}: ${failures.length} image(s) could not be imported; the rest were, and a re-run resumes:\n` +
+        failures.map((f) => `  - ${f.image}: ${f.reason}`).join('\n'),
+    );
+    this.failures = failures;
+  }
+}

@@ -9,10 +9,11 @@ import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bundleFileName, verifyBundle, type BundleManifest } from '../bundle/index.ts';
 import type { Digest } from '../digest.ts';
-import { MissingBlobError, SequenceError } from './errors.ts';
-import { forEachLimited } from './exporter.ts';
+import { ImageImportError, SequenceError } from './errors.ts';
+import { applyImageEntries, type TargetRegistry } from './import-image.ts';
+import { applyRawSteps, planRawEntries, type RawImportDeps } from './import-raw.ts';
 import type { Log } from './log.ts';
-import type { ArtifactTarget, Checksums, Clock, ImportState, ObjectStore } from './ports.ts';
+import type { ArtifactTarget, Clock, ImportState, ObjectStore } from './ports.ts';
 import { RECEIPT_FORMAT, type Receipt, type ReceiptEntry } from './receipt.ts';
 
 export interface BundleInput {
@@ -27,6 +28,8 @@ export interface ImporterPorts {
   clock: Clock;
   log: Log;
   trustedKeys: KeyObject[];
+  /** The target registry serving a (mapped) target docker repository, if any is configured. */
+  registries?: ((targetRepository: string) => TargetRegistry | undefined) | undefined;
 }
 
 export interface ImporterSettings {
@@ -83,6 +86,7 @@ export interface Importer {
 export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): Importer {
   const { target, held, state, clock, log, trustedKeys } = ports;
   const targetRepository = (name: string) => settings.repositoryMap[name] ?? name;
+  const rawDeps: RawImportDeps = { target, held, state, log, targetRepository };
 
   /** Decides where a bundle stands in its chain; refuses what may not be imported now. */
   async function checkChain(where: string, manifest: BundleManifest, digest: Digest, allowGap: boolean) {
@@ -115,56 +119,6 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
     );
   }
 
-  /** path → checksums of every asset in the target repositories the bundle touches. */
-  async function indexTarget(manifest: BundleManifest): Promise<Map<string, Map<string, Checksums>>> {
-    const index = new Map<string, Map<string, Checksums>>();
-    for (const entry of manifest.entries) {
-      const repository = targetRepository(entry.target.repository);
-      if (index.has(repository)) continue;
-      const assets = new Map<string, Checksums>();
-      for await (const asset of target.listAssets(repository)) assets.set(asset.path, asset.checksums);
-      index.set(repository, assets);
-    }
-    return index;
-  }
-
-  const hasSameContent = (have: Checksums | undefined, digest: Digest, sha1: string | undefined) =>
-    have !== undefined && (have.sha256 ? have.sha256 === digest.slice(7) : sha1 !== undefined && have.sha1 === sha1);
-
-  /**
-   * Every entry either is done (state), is present on the target with the same content,
-   * or needs its blob from the held store. Missing blobs refuse the bundle before any write.
-   */
-  async function planEntries(
-    where: string,
-    manifest: BundleManifest,
-    digest: Digest,
-    index: Map<string, Map<string, Checksums>>,
-    /** Blobs known to be good without being held yet (a verify-only pass does not hold them). */
-    inBundle: ReadonlySet<Digest> = new Set(),
-  ) {
-    const plan: { index: number; action: 'done' | 'present' | 'upload'; repository: string }[] = [];
-    const missing: { digest: Digest; shippedIn: number; needs: string }[] = [];
-    for (const [i, entry] of manifest.entries.entries()) {
-      const repository = targetRepository(entry.target.repository);
-      if ((await state.entryOutcome(digest, i)) !== undefined) {
-        plan.push({ index: i, action: 'done', repository });
-        continue;
-      }
-      if (hasSameContent(index.get(repository)?.get(entry.target.path), entry.digest, entry.checksums.sha1)) {
-        plan.push({ index: i, action: 'present', repository });
-        continue;
-      }
-      if (!inBundle.has(entry.digest) && (await held.statBlob(entry.digest)) === undefined) {
-        const required = manifest.blobs.required.find((b) => b.digest === entry.digest);
-        missing.push({ digest: entry.digest, shippedIn: required?.shippedIn ?? manifest.sequence, needs: `${repository}${entry.target.path}` });
-      }
-      plan.push({ index: i, action: 'upload', repository });
-    }
-    if (missing.length > 0) throw new MissingBlobError(missing, where);
-    return plan;
-  }
-
   async function verifyAndHold(input: BundleInput, options: ImportOptions, hold: boolean) {
     let chain: { identity: BundleIdentity; gap: boolean } | undefined;
     let blobsDone = 0;
@@ -188,8 +142,7 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
     async verify(input, options = {}) {
       try {
         const { verified, chain } = await verifyAndHold(input, options, false);
-        const index = await indexTarget(verified.manifest);
-        await planEntries(input.name, verified.manifest, verified.manifestDigest, index, new Set(verified.manifest.blobs.included.map((b) => b.digest)));
+        await planRawEntries(rawDeps, input.name, verified.manifest, verified.manifestDigest, new Set(verified.manifest.blobs.included.map((b) => b.digest)));
         return {
           bundle: chain.identity,
           keyId: verified.keyId,
@@ -225,36 +178,27 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
         bundle: input.name,
       });
 
-      const index = await indexTarget(manifest);
-      const plan = await planEntries(input.name, manifest, manifestDigest, index);
-
-      // Entries for the same target path keep their order; distinct paths go in parallel.
-      const byPath = new Map<string, typeof plan>();
-      for (const step of plan) {
-        const entry = manifest.entries[step.index]!;
-        const key = `${step.repository}\n${entry.target.path}`;
-        byPath.set(key, [...(byPath.get(key) ?? []), step]);
-      }
+      const plan = await planRawEntries(rawDeps, input.name, manifest, manifestDigest);
+      const images = manifest.entries.filter((e) => e.kind === 'image').length;
       let applied = 0;
-      await forEachLimited([...byPath.values()], settings.concurrency, async (steps) => {
-        for (const step of steps) {
-          const entry = manifest.entries[step.index]!;
-          if (step.action === 'upload') {
-            await target.uploadRaw(step.repository, entry.target.path, await held.getBlob(entry.digest));
-            index.get(step.repository)?.set(entry.target.path, { sha256: entry.digest.slice(7), sha1: entry.checksums.sha1 });
-            log.debug(`imported ${step.repository}${entry.target.path}`, { digest: entry.digest, size: entry.size });
-          }
-          if (step.action !== 'done') await state.recordEntryOutcome(manifestDigest, step.index, step.action === 'upload' ? 'imported' : 'present');
-          options.onProgress?.({ phase: 'apply', done: ++applied, total: plan.length });
-        }
-      });
+      const progress = () => options.onProgress?.({ phase: 'apply', done: ++applied, total: plan.length + images });
+      await applyRawSteps(rawDeps, manifestDigest, plan, settings.concurrency, progress);
+      const failures = await applyImageEntries(
+        { registryFor: (repository) => ports.registries?.(repository), held, state, log, targetRepository },
+        manifest,
+        manifestDigest,
+        settings.concurrency,
+        progress,
+      );
+      if (failures.length > 0) throw new ImageImportError(input.name, failures);
 
       const importedAt = clock.now().toISOString();
       await state.recordBundleImported({ sourceId: manifest.sourceId, sequence: manifest.sequence, digest: manifestDigest, importedAt, advancesChain: true });
       const entries: ReceiptEntry[] = [];
       for (const [i, entry] of manifest.entries.entries()) {
         const outcome = (await state.entryOutcome(manifestDigest, i)) ?? 'present';
-        entries.push({ index: i, repository: targetRepository(entry.target.repository), path: entry.target.path, digest: entry.digest, outcome });
+        const where = entry.kind === 'raw' ? entry.target.path : `/${entry.target.name}:${entry.target.tag}`;
+        entries.push({ index: i, repository: targetRepository(entry.target.repository), path: where, digest: entry.digest, outcome });
       }
       const blobsHeld: { digest: Digest; size: number }[] = [];
       if (held.listBlobs) for await (const blob of held.listBlobs()) blobsHeld.push(blob);

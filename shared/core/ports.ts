@@ -33,17 +33,53 @@ export interface RawCopyTask {
   lastModified?: string | undefined;
 }
 
-export type CopyTask = RawCopyTask;
+/** One image tag of a docker repository (a Nexus docker repository or any OCI registry). */
+export interface ImageCopyTask {
+  kind: 'image';
+  id: string;
+  sourceRepository: string;
+  /** Image name within the registry, e.g. `team/app`. */
+  name: string;
+  tag: string;
+  targetRepository: string;
+  /** The manifest digest the scan saw, when the source published it (dedupe, tag moves). */
+  digest?: string | undefined;
+}
+
+export type CopyTask = RawCopyTask | ImageCopyTask;
+
+/** An OCI content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  annotations?: Record<string, string> | undefined;
+  artifactType?: string | undefined;
+  platform?: { os: string; architecture: string; variant?: string | undefined } | undefined;
+}
+
+/** What an image entry carries besides its tagged manifest (see the bundle format). */
+export interface ImageDetail {
+  name: string;
+  tag: string;
+  targetName: string;
+  mediaType: string;
+  manifests: { mediaType: string; digest: Digest; size: number }[];
+  blobs: { digest: Digest; size: number }[];
+  referrers: { mediaType: string; digest: Digest; size: number; tag?: string | undefined }[];
+}
 
 /** A staged, not yet sealed (pending) or sealed record of what must exist on the far side. */
 export interface StagedEntry {
-  kind: 'raw';
+  kind: 'raw' | 'image';
   sourceRepository: string;
   path: string;
   targetRepository: string;
   digest: Digest;
   size: number;
   checksums: Checksums;
+  /** Present for image entries; `path` is then `/v2/<name>/manifests/<tag>` as Nexus names it. */
+  image?: ImageDetail | undefined;
 }
 
 export interface PendingEntry extends StagedEntry {
@@ -195,6 +231,24 @@ export interface ArtifactTarget {
   uploadRaw(repository: string, path: string, content: BlobSource): Promise<void>;
 }
 
+/**
+ * An OCI registry, on either side. `name` is the image name inside the registry
+ * (`team/app`); which registry serves which Ferry repository is configuration.
+ */
+export interface ImageRegistry {
+  getManifest(name: string, reference: string): Promise<{ mediaType: string; digest: Digest; bytes: Buffer }>;
+  headManifest(name: string, reference: string): Promise<{ digest: Digest; mediaType: string; size: number } | undefined>;
+  putManifest(name: string, reference: string, manifest: { mediaType: string; bytes: Buffer }): Promise<Digest>;
+  headBlob(name: string, digest: Digest): Promise<{ size: number } | undefined>;
+  getBlob<T>(name: string, digest: Digest, consume: (body: Readable) => Promise<T>, expectedSize?: number): Promise<T>;
+  uploadBlob(name: string, digest: Digest, source: BlobSource): Promise<void>;
+  mountBlob(name: string, digest: Digest, fromName: string): Promise<boolean>;
+  tags(name: string): AsyncIterable<string>;
+  catalog(): AsyncIterable<string>;
+  /** OCI 1.1 referrers of a manifest; undefined when the registry has no referrers API. */
+  referrers(name: string, digest: Digest): Promise<Descriptor[] | undefined>;
+}
+
 /** The import runner's own durable progress, on the isolated side. */
 export interface ImportState {
   /** The last bundle applied in sequence for this source, if any. */
@@ -206,4 +260,7 @@ export interface ImportState {
   recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void>;
   /** Marks the bundle done and (unless it was a gap import) advances the chain, atomically. */
   recordBundleImported(record: { sourceId: string; sequence: number; digest: Digest; importedAt: string; advancesChain: boolean }): Promise<void>;
+  /** Where on a target registry Ferry put a blob before: a cross-repository mount source. */
+  blobLocation?(registry: string, digest: Digest): Promise<string | undefined>;
+  recordBlobLocation?(registry: string, digest: Digest, name: string): Promise<void>;
 }

@@ -5,7 +5,7 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../signing.ts';
-import { BUNDLE_FORMAT, bundleFileName, writeBundle, type BundleManifest } from '../bundle/index.ts';
+import { BUNDLE_FORMAT, bundleFileName, writeBundle, type BundleEntry, type BundleManifest } from '../bundle/index.ts';
 import type { Digest } from '../digest.ts';
 import { OversizedEntryError } from './errors.ts';
 import type { BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from './ports.ts';
@@ -54,9 +54,13 @@ export async function planBundles(
   let current: PlannedBundle | undefined;
   const open = (): PlannedBundle => ({ entries: [], included: [], required: new Map(), bytes: TAR_FIXED_OVERHEAD });
   for (const entry of pending) {
-    const shipped = plannedIn.get(entry.digest) ?? (await shippedIn(entry.digest));
-    const needsBlob = shipped === undefined;
-    const cost = MANIFEST_BYTES_PER_ENTRY + (needsBlob ? tarMemberBytes(entry.size) : 0);
+    // Where each blob the entry needs stands: shipped before (a sequence) or new.
+    const needs = new Map<Digest, { size: number; shipped: number | undefined }>();
+    for (const blob of blobsOf(entry)) {
+      if (!needs.has(blob.digest)) needs.set(blob.digest, { size: blob.size, shipped: plannedIn.get(blob.digest) ?? (await shippedIn(blob.digest)) });
+    }
+    const newBytes = [...needs.values()].reduce((n, b) => n + (b.shipped === undefined ? tarMemberBytes(b.size) : 0), 0);
+    const cost = MANIFEST_BYTES_PER_ENTRY * (1 + Math.floor(needs.size / 8)) + newBytes;
     if (TAR_FIXED_OVERHEAD + cost > maxBytes) {
       oversized.push(entry);
       continue;
@@ -66,11 +70,13 @@ export async function planBundles(
       current = open();
     }
     const sequence = firstSequence + bundles.length;
-    if (needsBlob) {
-      current.included.push({ digest: entry.digest, size: entry.size });
-      plannedIn.set(entry.digest, sequence);
-    } else if (shipped !== sequence) {
-      current.required.set(entry.digest, { size: entry.size, shippedIn: shipped });
+    for (const [digest, blob] of needs) {
+      if (blob.shipped === undefined) {
+        current.included.push({ digest, size: blob.size });
+        plannedIn.set(digest, sequence);
+      } else if (blob.shipped !== sequence) {
+        current.required.set(digest, { size: blob.size, shippedIn: blob.shipped });
+      }
     }
     current.bytes += cost;
     current.entries.push(entry);
@@ -98,14 +104,7 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
       sequence,
       previous: last?.digest ?? null,
       createdAt,
-      entries: planned.entries.map((e) => ({
-        kind: 'raw' as const,
-        source: { repository: e.sourceRepository, path: e.path },
-        target: { repository: e.targetRepository, path: e.path },
-        digest: e.digest,
-        size: e.size,
-        checksums: withoutUndefined({ sha1: e.checksums.sha1, md5: e.checksums.md5 }),
-      })),
+      entries: planned.entries.map(bundleEntryOf),
       blobs: {
         included: planned.included,
         required: [...planned.required].map(([digest, r]) => ({ digest, size: r.size, shippedIn: r.shippedIn })),
@@ -114,7 +113,7 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
     const name = bundleFileName(sourceId, sequence);
     let manifestDigest: Digest | undefined;
     const written = await store.putBundle(name, async (out) => {
-      const w = await writeBundle(out, { manifest, blobs: (digest) => store.getBlob(digest), signer });
+      const w = await writeBundle(out, { manifest, ociIndex: ociIndexOf(manifest.entries), blobs: (digest) => store.getBlob(digest), signer });
       manifestDigest = w.manifestDigest;
     });
     if (manifestDigest === undefined) throw new Error(`sealing ${name}: the writer returned no manifest digest`);
@@ -131,6 +130,54 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
     last = record;
   }
   return result;
+}
+
+/** Every blob an entry needs, its own manifest first. */
+export function blobsOf(entry: PendingEntry): { digest: Digest; size: number }[] {
+  if (entry.image === undefined) return [{ digest: entry.digest, size: entry.size }];
+  const { manifests, blobs, referrers } = entry.image;
+  return [{ digest: entry.digest, size: entry.size }, ...manifests, ...blobs, ...referrers];
+}
+
+function bundleEntryOf(e: PendingEntry): BundleEntry {
+  if (e.image === undefined) {
+    return {
+      kind: 'raw',
+      source: { repository: e.sourceRepository, path: e.path },
+      target: { repository: e.targetRepository, path: e.path },
+      digest: e.digest,
+      size: e.size,
+      checksums: withoutUndefined({ sha1: e.checksums.sha1, md5: e.checksums.md5 }),
+    };
+  }
+  const image = e.image;
+  return {
+    kind: 'image',
+    source: { repository: e.sourceRepository, name: image.name, tag: image.tag },
+    target: { repository: e.targetRepository, name: image.targetName, tag: image.tag },
+    digest: e.digest,
+    size: e.size,
+    mediaType: image.mediaType,
+    manifests: image.manifests.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    blobs: image.blobs.map(({ digest, size }) => ({ digest, size })),
+    referrers: image.referrers.map(({ mediaType, digest, size, tag }) => ({ mediaType, digest, size, ...(tag ? { tag } : {}) })),
+  };
+}
+
+/**
+ * The bundle's OCI index names each image as `<name>:<tag>`, so `skopeo` and friends can
+ * read `oci-archive:<bundle>:<name>:<tag>` straight from the tar.
+ */
+export function ociIndexOf(entries: BundleEntry[]): object {
+  return {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: entries.flatMap((e) =>
+      e.kind === 'image'
+        ? [{ mediaType: e.mediaType, digest: e.digest, size: e.size, annotations: { 'org.opencontainers.image.ref.name': `${e.target.name}:${e.target.tag}` } }]
+        : [],
+    ),
+  };
 }
 
 function withoutUndefined<T extends Record<string, string | undefined>>(value: T): Record<string, string> {

@@ -36,6 +36,7 @@ import {
 } from './retry.ts';
 import {
   assetPageSchema,
+  assetSchema,
   componentPageSchema,
   componentSchema,
   describeIssues,
@@ -144,6 +145,11 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
       componentSchema,
     );
     return toSourceComponent(component);
+  }
+
+  /** One asset by its REST id (a webhook's `asset.assetId`), checksums and dates normalised. */
+  async getAsset(id: string): Promise<NexusAsset> {
+    return this.#getJson(`${this.#prefix}/service/rest/v1/assets/${encodeURIComponent(id)}`, assetSchema);
   }
 
   async *listAssets(repository: string): AsyncGenerator<{ path: string; checksums: Checksums }> {

@@ -8,6 +8,7 @@ import type {
   BundleRecord,
   Checksums,
   ExportState,
+  ImageDetail,
   PendingEntry,
   ScanCheckpoint,
   StagedEntry,
@@ -57,6 +58,8 @@ const MIGRATIONS = [
     PRIMARY KEY (source_id, sequence)
   );
   `,
+  // Image entries carry the manifests, blobs and referrers they need (JSON).
+  `ALTER TABLE entries ADD COLUMN image_json TEXT;`,
 ];
 
 /**
@@ -153,8 +156,8 @@ export class SqliteExportState implements ExportState {
     const { checksums } = entry;
     const result = this.db
       .prepare(
-        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, image_json, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT (source_repository, path, digest) DO NOTHING`,
       )
       .run(
@@ -168,6 +171,7 @@ export class SqliteExportState implements ExportState {
         lower(checksums.sha256),
         lower(checksums.sha512),
         entry.kind,
+        entry.image === undefined ? null : JSON.stringify(entry.image),
       );
     return Number(result.changes) === 1;
   }
@@ -261,6 +265,7 @@ function toPendingEntry(row: Row): PendingEntry {
     digest: text(row, 'digest') as Digest,
     size: integer(row, 'size'),
     checksums,
+    ...(optionalText(row, 'image_json') !== undefined ? { image: JSON.parse(text(row, 'image_json')) as ImageDetail } : {}),
   };
 }
 

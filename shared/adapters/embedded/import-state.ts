@@ -28,6 +28,15 @@ const MIGRATIONS = [
     PRIMARY KEY (bundle_digest, idx)
   );
   `,
+  // Where Ferry put a blob on a target registry: a source for cross-repository mounts.
+  `
+  CREATE TABLE blob_locations (
+    registry TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    PRIMARY KEY (registry, digest)
+  );
+  `,
 ];
 
 export class SqliteImportState implements ImportState {
@@ -53,6 +62,17 @@ export class SqliteImportState implements ImportState {
   async importedBundle(digest: Digest): Promise<{ sequence: number; importedAt: string } | undefined> {
     const row = this.db.prepare('SELECT sequence, imported_at FROM bundles_imported WHERE digest = ?').get(digest);
     return row === undefined ? undefined : { sequence: integer(row, 'sequence'), importedAt: text(row, 'imported_at') };
+  }
+
+  async blobLocation(registry: string, digest: Digest): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT name FROM blob_locations WHERE registry = ? AND digest = ?').get(registry, digest);
+    return row === undefined ? undefined : text(row, 'name');
+  }
+
+  async recordBlobLocation(registry: string, digest: Digest, name: string): Promise<void> {
+    this.db
+      .prepare('INSERT INTO blob_locations (registry, digest, name) VALUES (?, ?, ?) ON CONFLICT (registry, digest) DO NOTHING')
+      .run(registry, digest, name);
   }
 
   async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {

@@ -1,0 +1,178 @@
+/**
+ * What every Lambda shares: Powertools logger and metrics, SDK clients (endpoints from the
+ * SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables, so tests point them at emulators without
+ * code here), secrets fetched once per cold start, and the export side's ports built from
+ * the environment contract. Handlers stay thin: parse, wire (here), call the core.
+ */
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { DynamoExportState, S3ObjectStore, SqsTaskQueue } from '../shared/adapters/aws/index.ts';
+import type { ExporterPorts, ExporterSettings } from '../shared/core/exporter.ts';
+import type { Log, LogFields } from '../shared/core/log.ts';
+import { systemClock } from '../shared/core/ports.ts';
+import { NexusClient } from '../shared/nexus/index.ts';
+import type { Signer } from '../shared/signing.ts';
+import type { ExportEnv } from './env.ts';
+
+// ───────────────────────────── observability ─────────────────────────────
+
+/** Logger (JSON, service from POWERTOOLS_SERVICE_NAME) and metrics (EMF, namespace from env). */
+export function powertools(): { logger: Logger; metrics: Metrics } {
+  return { logger: new Logger(), metrics: new Metrics() };
+}
+
+/** The core's narrow Log over a Powertools Logger. */
+export function coreLog(logger: Logger): Log {
+  const at = (level: 'info' | 'warn' | 'error' | 'debug') => (message: string, fields?: LogFields) =>
+    fields === undefined ? logger[level](message) : logger[level](message, fields);
+  return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+}
+
+/** An error as log fields: name and message (which by convention never hold credentials). */
+export function errorFields(error: unknown): { error: { name: string; message: string } } {
+  return error instanceof Error ? { error: { name: error.name, message: error.message } } : { error: { name: 'Error', message: String(error) } };
+}
+
+// ───────────────────────────── clients and secrets ─────────────────────────────
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+export const clients = {
+  s3: lazy(() => new S3Client({})),
+  sqs: lazy(() => new SQSClient({})),
+  dynamo: lazy(() => new DynamoDBClient({})),
+  documents: lazy(() => DynamoDBDocumentClient.from(clients.dynamo(), { marshallOptions: { removeUndefinedValues: true } })),
+  secrets: lazy(() => new SecretsManagerClient({})),
+  kms: lazy(() => new KMSClient({})),
+};
+
+/**
+ * Memoises an async initialisation for the life of the execution environment (a cold
+ * start pays for it once). A failure is not cached: the next invocation tries again.
+ */
+export function once<T>(init: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= init().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
+/** A secret's value could not be fetched or is not what the contract says. Names the variable. */
+export class SecretError extends Error {
+  override readonly name = 'SecretError';
+  constructor(variable: string, problem: string, options?: { cause?: unknown }) {
+    super(`secret named by ${variable}: ${problem}`, options);
+  }
+}
+
+const secretCache = new Map<string, Promise<string>>();
+
+/** The SecretString of a secret, fetched once per cold start. The value is never logged. */
+export function secretString(arn: string, variable: string): Promise<string> {
+  let pending = secretCache.get(arn);
+  if (pending === undefined) {
+    pending = clients
+      .secrets()
+      .send(new GetSecretValueCommand({ SecretId: arn }))
+      .then(
+        (out) => {
+          if (typeof out.SecretString !== 'string' || out.SecretString === '') throw new SecretError(variable, 'has no SecretString');
+          return out.SecretString;
+        },
+        (error: unknown) => {
+          throw new SecretError(variable, `could not be read (${(error as Error).name})`, { cause: error });
+        },
+      );
+    pending.catch(() => secretCache.delete(arn));
+    secretCache.set(arn, pending);
+  }
+  return pending;
+}
+
+const credentialsSchema = z.object({ username: z.string().min(1), password: z.string() });
+
+/** `{"username","password"}` from Secrets Manager; undefined (anonymous) when no ARN is set. */
+export async function nexusCredentials(arn: string | undefined, variable: string): Promise<{ username: string; password: string } | undefined> {
+  if (arn === undefined) return undefined;
+  const text = await secretString(arn, variable);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SecretError(variable, 'is not JSON {"username","password"}');
+  }
+  const parsed = credentialsSchema.safeParse(json);
+  // Only the field name: the value may be (part of) the credentials.
+  if (!parsed.success) throw new SecretError(variable, `${String(parsed.error.issues[0]?.path[0] ?? '(root)')}: required string`);
+  return parsed.data;
+}
+
+/** A Nexus client whose retries are logged; credentials from the secret, if any. */
+export async function nexusClient(url: string, secretArn: string | undefined, variable: string, logger: Logger): Promise<NexusClient> {
+  const credentials = await nexusCredentials(secretArn, variable);
+  return new NexusClient({
+    baseUrl: url,
+    ...(credentials ?? {}),
+    onRetry: (r) => logger.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
+  });
+}
+
+// ───────────────────────────── export side ─────────────────────────────
+
+/** For functions that never seal: the exporter's signer port, refusing to be used. */
+export const noSigner: Signer = {
+  keyId: 'none',
+  algorithm: 'ecdsa-p256-sha256',
+  sign: async () => {
+    throw new Error('this function does not seal bundles: no signing key is wired');
+  },
+};
+
+export async function exportPorts(env: ExportEnv, logger: Logger, signer: Signer = noSigner): Promise<ExporterPorts & { source: NexusClient }> {
+  return {
+    source: await nexusClient(env.FERRY_NEXUS_URL, env.FERRY_NEXUS_SECRET_ARN, 'FERRY_NEXUS_SECRET_ARN', logger),
+    store: new S3ObjectStore({ client: clients.s3(), bucket: env.FERRY_BUCKET }),
+    queue: new SqsTaskQueue({ client: clients.sqs(), queueUrl: env.FERRY_QUEUE_URL }),
+    state: new DynamoExportState({ client: clients.documents(), table: env.FERRY_TABLE, sourceId: env.FERRY_SOURCE_ID }),
+    clock: systemClock,
+    log: coreLog(logger),
+    signer,
+  };
+}
+
+/** Repositories scanned at once by one scan invocation. */
+const SCAN_CONCURRENCY = 4;
+
+export function exporterSettings(env: ExportEnv, extra: { overlapSeconds?: number; maxBundleBytes?: number } = {}): ExporterSettings {
+  return {
+    sourceId: env.FERRY_SOURCE_ID,
+    repositories: env.FERRY_REPOSITORIES,
+    overlapMs: (extra.overlapSeconds ?? 600) * 1000,
+    scanConcurrency: SCAN_CONCURRENCY,
+    maxBundleBytes: extra.maxBundleBytes ?? 4 * 1024 ** 3,
+  };
+}
+
+/**
+ * A Powertools idempotency store on `table` (partition key `id`, TTL attribute
+ * `expiration`). One per idempotent function: a store keeps the first key prefix it is
+ * configured with, and the prefix keeps e.g. a webhook's task keys apart from copy's.
+ */
+export function idempotencyStore(table: string): DynamoDBPersistenceLayer {
+  return new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: clients.dynamo() });
+}

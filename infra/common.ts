@@ -1,0 +1,172 @@
+/**
+ * Building blocks both stacks share: the hardened bucket, the Lambda function shape
+ * (Node 24, arm64, local esbuild, X-Ray, JSON logs with retention) and prop checks.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import { InfraConfigError } from './errors.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Lambda's Node.js 24 runtime; the project's code relies on Node 24 (type stripping, `import.meta.main`). */
+export const FERRY_RUNTIME: Runtime = Runtime.NODEJS_24_X;
+
+/** The Lambda entry points in `functions/`, one per stage of the flow. */
+export type FunctionName = 'webhook' | 'scan' | 'copy' | 'seal' | 'import';
+
+export interface FerryFunctionOptions {
+  description: string;
+  memorySize: number;
+  timeout: Duration;
+  environment: Record<string, string>;
+  logRetention: RetentionDays;
+  reservedConcurrentExecutions?: number;
+}
+
+/**
+ * One Ferry Lambda. Bundled locally by esbuild (a devDependency, so no Docker), minified,
+ * with source maps so stack traces name `shared/…` lines. The AWS SDK is bundled rather than
+ * taken from the runtime so the deployed code runs the SDK versions the tests ran.
+ */
+export function ferryFunction(scope: Construct, id: string, name: FunctionName, options: FerryFunctionOptions): NodejsFunction {
+  const logGroup = new LogGroup(scope, `${id}Logs`, {
+    retention: options.logRetention,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  return new NodejsFunction(scope, id, {
+    entry: path.join(REPO_ROOT, 'functions', `${name}.ts`),
+    handler: 'handler',
+    description: options.description,
+    runtime: FERRY_RUNTIME,
+    architecture: Architecture.ARM_64,
+    memorySize: options.memorySize,
+    timeout: options.timeout,
+    tracing: Tracing.ACTIVE,
+    logGroup,
+    loggingFormat: LoggingFormat.JSON,
+    ...(options.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions } : {}),
+    environment: { POWERTOOLS_SERVICE_NAME: `ferry-${name}`, POWERTOOLS_METRICS_NAMESPACE: 'Ferry', ...options.environment },
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+    bundling: {
+      minify: true,
+      sourceMap: true,
+      sourcesContent: false,
+      target: 'node24',
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      bundleAwsSDK: true,
+      // CommonJS dependencies call require(); an ESM bundle has none unless we make one.
+      banner: "import{createRequire as __ferryCreateRequire}from'node:module';const require=__ferryCreateRequire(import.meta.url);",
+    },
+  });
+}
+
+export interface HardenedBucketOptions {
+  encryptionKey: IKey;
+  accessLogs: Bucket;
+  accessLogsPrefix: string;
+  lifecycleRules?: LifecycleRule[];
+  noncurrentVersionDays: number;
+}
+
+/**
+ * A private, KMS-encrypted, TLS-only, versioned bucket that logs its accesses. Every
+ * bucket holds either blobs or bundles, so incomplete multipart uploads (a copy or a seal
+ * killed mid-stream) are aborted after a day and superseded versions expire.
+ */
+export function hardenedBucket(scope: Construct, id: string, options: HardenedBucketOptions): Bucket {
+  return new Bucket(scope, id, {
+    encryption: BucketEncryption.KMS,
+    encryptionKey: options.encryptionKey,
+    bucketKeyEnabled: true,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    versioned: true,
+    serverAccessLogsBucket: options.accessLogs,
+    serverAccessLogsPrefix: options.accessLogsPrefix,
+    removalPolicy: RemovalPolicy.RETAIN,
+    lifecycleRules: [
+      ...(options.lifecycleRules ?? []),
+      { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(options.noncurrentVersionDays), expiredObjectDeleteMarker: true },
+    ],
+  });
+}
+
+/**
+ * The access-log bucket. Server access logging can only deliver to SSE-S3 buckets, so this
+ * one (and only this one) is not KMS-encrypted; it does not log its own accesses.
+ */
+export function accessLogBucket(scope: Construct, id: string, retentionDays: number): Bucket {
+  return new Bucket(scope, id, {
+    encryption: BucketEncryption.S3_MANAGED,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    versioned: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+    lifecycleRules: [
+      { id: 'expire-access-logs', expiration: Duration.days(retentionDays), noncurrentVersionExpiration: Duration.days(1) },
+      { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ],
+  });
+}
+
+// ───────────────────────────── prop checks ─────────────────────────────
+
+export const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const SCHEDULE = /^(rate|cron)\(.+\)$/;
+
+export interface RepositoryConfig {
+  name: string;
+  format: 'raw';
+  /** Repository name on the far side (default: the same). */
+  target?: string;
+}
+
+/** Collects problems so one bad deploy names all of them at once. */
+export class Problems {
+  readonly #list: string[] = [];
+  add(problem: string): void {
+    this.#list.push(problem);
+  }
+  httpUrl(field: string, value: unknown): void {
+    if (typeof value !== 'string') return this.add(`${field}: required (an http(s) URL)`);
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') this.add(`${field}: must be an http(s) URL, got ${JSON.stringify(value)}`);
+    } catch {
+      this.add(`${field}: must be an http(s) URL, got ${JSON.stringify(value)}`);
+    }
+  }
+  schedule(field: string, value: string): void {
+    if (!SCHEDULE.test(value)) this.add(`${field}: must be an EventBridge rate(...) or cron(...) expression, got ${JSON.stringify(value)}`);
+  }
+  positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
+    if (!Number.isInteger(value) || value <= 0 || value > max) this.add(`${field}: must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+  }
+  repositories(field: string, value: unknown): void {
+    if (!Array.isArray(value) || value.length === 0) return this.add(`${field}: at least one repository is required`);
+    value.forEach((r: unknown, i: number) => {
+      const repo = r as Partial<RepositoryConfig> | null;
+      if (typeof repo?.name !== 'string' || !REPOSITORY_NAME.test(repo.name)) this.add(`${field}[${i}].name: must be a Nexus repository name (letters, digits, . _ -)`);
+      if (repo?.format !== 'raw') this.add(`${field}[${i}].format: must be "raw" (the only format this version carries)`);
+      if (repo?.target !== undefined && (typeof repo.target !== 'string' || !REPOSITORY_NAME.test(repo.target))) this.add(`${field}[${i}].target: must be a Nexus repository name`);
+    });
+  }
+  throwIfAny(where: string): void {
+    if (this.#list.length > 0) throw new InfraConfigError(where, this.#list);
+  }
+}

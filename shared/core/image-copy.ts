@@ -1,0 +1,176 @@
+/**
+ * Copy one image tag: stage its manifest (or index and the chosen children), configs,
+ * layers and referrers, content-addressed, and record one pending image entry. A blob
+ * already staged, already shipped or named in a receipt is neither fetched nor stored
+ * again: the seal lists it as required. Manifests are staged as the exact bytes the
+ * registry serves, so their digests on the far side equal the source's.
+ */
+import { Readable } from 'node:stream';
+import { sha256Of, type Digest } from '../digest.ts';
+import { isIndex, parseImageIndex, parseImageManifest, platformOf, type OciDescriptor } from '../registry/media-types.ts';
+import type { CopyOutcome } from './copy.ts';
+import { platformSelected, referrerTagsFor, type ImageFilter } from './image-filter.ts';
+import type { Log } from './log.ts';
+import type { ExportState, ImageCopyTask, ImageDetail, ImageRegistry, ObjectStore } from './ports.ts';
+
+export interface ImageRepositorySettings {
+  filter: ImageFilter;
+  /** Carry cosign signature/attestation/SBOM tags and OCI referrers with their subject. */
+  referrers: boolean;
+}
+
+export interface ImageCopyDeps {
+  /** The registry that serves a Ferry docker repository (read-only upstream). */
+  registryFor(repository: string): ImageRegistry;
+  settingsFor(repository: string): ImageRepositorySettings;
+  store: ObjectStore;
+  state: ExportState;
+  log: Log;
+}
+
+/** Raised when an image cannot be carried whole; the task fails rather than ship part of it. */
+export class ImageCopyError extends Error {
+  override readonly name = 'ImageCopyError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Nexus's own asset path for a tag's manifest: the ledger key of an image entry. */
+export const imageEntryPath = (name: string, tag: string) => `/v2/${name}/manifests/${tag}`;
+
+export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): Promise<CopyOutcome> {
+  const { store, state, log } = deps;
+  const registry = deps.registryFor(task.sourceRepository);
+  const settings = deps.settingsFor(task.sourceRepository);
+  const what = `${task.sourceRepository}/${task.name}:${task.tag}`;
+  const path = imageEntryPath(task.name, task.tag);
+
+  const top = await registry.getManifest(task.name, task.tag);
+  if (await state.hasEntry(task.sourceRepository, path, { sha256: top.digest.slice(7) })) return { status: 'known' };
+
+  let bytesStaged = 0;
+  let bytesKnown = 0;
+  const blobs = new Map<Digest, number>();
+  /** Fetches a blob unless the far side has it or it is staged already. */
+  const stageBlob = async (descriptor: OciDescriptor) => {
+    if (blobs.has(descriptor.digest)) return;
+    blobs.set(descriptor.digest, descriptor.size);
+    if ((await state.shippedIn(descriptor.digest)) !== undefined || (await store.statBlob(descriptor.digest)) !== undefined) {
+      bytesKnown += descriptor.size;
+      return;
+    }
+    const stored = await registry.getBlob(
+      task.name,
+      descriptor.digest,
+      (body) => store.putBlob(body, { expectedDigest: descriptor.digest, expectedSize: descriptor.size }),
+      descriptor.size,
+    );
+    if (stored.existed) bytesKnown += stored.size;
+    else bytesStaged += stored.size;
+  };
+  const stageManifestBytes = async (bytes: Buffer, digest: Digest) => {
+    await store.putBlob(Readable.from([bytes]), { expectedDigest: digest, expectedSize: bytes.length });
+  };
+  /** An image manifest's config and layers; non-distributable layers stay behind. */
+  const stageImage = async (bytes: Buffer, mediaType: string, where: string) => {
+    const manifest = parseImageManifest(bytes, mediaType, where);
+    await stageBlob(manifest.config);
+    for (const layer of manifest.layers) {
+      if (layer.urls !== undefined && layer.urls.length > 0) {
+        log.warn(`${where}: layer ${layer.digest} is non-distributable (foreign URLs); it is not carried`, { digest: layer.digest });
+        continue;
+      }
+      await stageBlob(layer);
+    }
+  };
+
+  let tagged = { mediaType: top.mediaType, digest: top.digest, bytes: top.bytes };
+  const manifests: ImageDetail['manifests'] = [];
+  if (isIndex(top.mediaType)) {
+    const index = parseImageIndex(top.bytes, top.mediaType, what);
+    const kept = index.manifests.filter((child) => platformSelected(platformOf(child), settings.filter.platforms));
+    if (kept.length === 0) throw new ImageCopyError(`${what}: no manifest of the index matches platforms ${settings.filter.platforms?.join(', ')}`);
+    if (kept.length < index.manifests.length) {
+      // The user asked for these platforms: the index is rewritten, so its digest changes.
+      const rewritten = Buffer.from(JSON.stringify({ ...JSON.parse(top.bytes.toString('utf8')), manifests: kept }));
+      tagged = { mediaType: top.mediaType, digest: sha256Of(rewritten), bytes: rewritten };
+      log.warn(`${what}: index rewritten to platforms ${kept.map((c) => platformOf(c) ?? '?').join(', ')}; its digest on the far side is ${tagged.digest}, not the source's ${top.digest}`, {
+        image: what,
+      });
+    }
+    for (const child of kept) {
+      const fetched = await registry.getManifest(task.name, child.digest).catch((cause: unknown) => {
+        throw new ImageCopyError(`${what}: child manifest ${child.digest} (${platformOf(child) ?? 'no platform'}) cannot be fetched; refusing to ship a partial index`, { cause });
+      });
+      if (isIndex(fetched.mediaType)) throw new ImageCopyError(`${what}: nested index ${child.digest} is not supported`);
+      await stageImage(fetched.bytes, fetched.mediaType, `${what}@${child.digest}`);
+      await stageManifestBytes(fetched.bytes, fetched.digest);
+      manifests.push({ mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length });
+    }
+  } else {
+    await stageImage(top.bytes, top.mediaType, what);
+  }
+  await stageManifestBytes(tagged.bytes, tagged.digest);
+
+  const referrers: ImageDetail['referrers'] = [];
+  if (settings.referrers) {
+    for (const referrer of await findReferrers(registry, task.name, top.digest)) {
+      if (referrers.some((r) => r.digest === referrer.digest)) continue;
+      const fetched = await registry.getManifest(task.name, referrer.digest);
+      if (isIndex(fetched.mediaType)) {
+        // The referrers tag schema: an index listing referrers, each carried as well.
+        for (const listed of parseImageIndex(fetched.bytes, fetched.mediaType, `${what} referrers`).manifests) {
+          const child = await registry.getManifest(task.name, listed.digest);
+          await stageImage(child.bytes, child.mediaType, `${what} referrer ${listed.digest}`);
+          await stageManifestBytes(child.bytes, child.digest);
+          referrers.push({ mediaType: child.mediaType, digest: child.digest, size: child.bytes.length });
+        }
+      } else {
+        await stageImage(fetched.bytes, fetched.mediaType, `${what} referrer ${referrer.digest}`);
+      }
+      await stageManifestBytes(fetched.bytes, fetched.digest);
+      referrers.push({ mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length, ...(referrer.tag ? { tag: referrer.tag } : {}) });
+    }
+  }
+
+  const added = await state.addPendingEntry({
+    kind: 'image',
+    sourceRepository: task.sourceRepository,
+    path,
+    targetRepository: task.targetRepository,
+    digest: tagged.digest,
+    size: tagged.bytes.length,
+    checksums: { sha256: tagged.digest.slice(7) },
+    image: {
+      name: task.name,
+      tag: task.tag,
+      targetName: task.name,
+      mediaType: tagged.mediaType,
+      manifests,
+      blobs: [...blobs].map(([digest, size]) => ({ digest, size })),
+      referrers,
+    },
+  });
+  if (!added) return { status: 'known' };
+  log.debug(`staged ${what}`, { digest: tagged.digest, bytesStaged, bytesKnown });
+  return bytesStaged > 0 ? { status: 'staged', bytes: bytesStaged } : { status: 'deduplicated', bytes: bytesKnown };
+}
+
+/** Cosign-style tags and OCI 1.1 referrers (API, else the referrers tag schema). */
+async function findReferrers(registry: ImageRegistry, name: string, subject: Digest): Promise<{ digest: Digest; tag?: string }[]> {
+  const found: { digest: Digest; tag?: string }[] = [];
+  for (const tag of referrerTagsFor(subject)) {
+    const head = await registry.headManifest(name, tag);
+    if (head) found.push({ digest: head.digest, tag });
+  }
+  const viaApi = await registry.referrers(name, subject);
+  if (viaApi !== undefined) {
+    for (const descriptor of viaApi) found.push({ digest: descriptor.digest });
+  } else {
+    const fallbackTag = `sha256-${subject.slice(7)}`;
+    const head = await registry.headManifest(name, fallbackTag);
+    if (head) found.push({ digest: head.digest, tag: fallbackTag });
+  }
+  return found;
+}

@@ -1,0 +1,134 @@
+/**
+ * Applying image entries to a target registry. For each image: every blob present (HEAD),
+ * mounted from another repository of the target where Ferry put it before, or uploaded from
+ * the held blobs; then child manifests, then the tagged manifest by digest, and only then
+ * the tag, so a tag never points at an image whose blobs are not all there. Referrers
+ * follow their subject. An image that cannot be completed stops alone; the others proceed.
+ */
+import type { BundleManifest, ImageBundleEntry } from '../bundle/index.ts';
+import type { Digest } from '../digest.ts';
+import { forEachLimited } from './exporter.ts';
+import type { Log } from './log.ts';
+import type { ImageRegistry, ImportState, ObjectStore } from './ports.ts';
+
+export interface TargetRegistry {
+  /** Stable name of the registry endpoint, for the importer's record of blob locations. */
+  key: string;
+  registry: ImageRegistry;
+}
+
+export interface ImageImportDeps {
+  registryFor(targetRepository: string): TargetRegistry | undefined;
+  held: ObjectStore;
+  state: ImportState;
+  log: Log;
+  targetRepository(name: string): string;
+}
+
+export interface ImageFailure {
+  index: number;
+  image: string;
+  reason: string;
+}
+
+/** Manifests are small; one held as a blob is read whole (bounded). */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+async function readHeld(held: ObjectStore, digest: Digest): Promise<Buffer> {
+  const source = await held.getBlob(digest);
+  if (source.size > MAX_MANIFEST_BYTES) throw new Error(`manifest ${digest} is ${source.size} bytes, over ${MAX_MANIFEST_BYTES}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await source.open()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+class MissingImageBlob extends Error {
+  override readonly name = 'MissingImageBlob';
+}
+
+export async function applyImageEntries(
+  deps: ImageImportDeps,
+  manifest: BundleManifest,
+  bundleDigest: Digest,
+  concurrency: number,
+  progress: () => void,
+): Promise<ImageFailure[]> {
+  const failures: ImageFailure[] = [];
+  const shippedIn = (digest: Digest) => manifest.blobs.required.find((b) => b.digest === digest)?.shippedIn ?? manifest.sequence;
+  const byTag = new Map<string, { index: number; entry: ImageBundleEntry }[]>();
+  manifest.entries.forEach((entry, index) => {
+    if (entry.kind !== 'image') return;
+    const key = `${entry.target.repository}\n${entry.target.name}:${entry.target.tag}`;
+    byTag.set(key, [...(byTag.get(key) ?? []), { index, entry }]);
+  });
+
+  await forEachLimited([...byTag.values()], concurrency, async (steps) => {
+    for (const { index, entry } of steps) {
+      const repository = deps.targetRepository(entry.target.repository);
+      const image = `${repository}/${entry.target.name}:${entry.target.tag}`;
+      try {
+        if ((await deps.state.entryOutcome(bundleDigest, index)) === undefined) {
+          const target = deps.registryFor(repository);
+          if (target === undefined) throw new Error(`no registry is configured for target repository ${repository} (target.registries in the import config)`);
+          const outcome = await applyImage(deps, target, entry, shippedIn);
+          await deps.state.recordEntryOutcome(bundleDigest, index, outcome);
+          deps.log.debug(`${outcome} ${image}`, { digest: entry.digest });
+        }
+      } catch (error) {
+        failures.push({ index, image, reason: (error as Error).message });
+        deps.log.error(`${image}: not imported: ${(error as Error).message}`, { image });
+        break; // later entries for the same tag must not overtake this one
+      } finally {
+        progress();
+      }
+    }
+  });
+  return failures;
+}
+
+async function applyImage(
+  deps: ImageImportDeps,
+  target: TargetRegistry,
+  entry: ImageBundleEntry,
+  shippedIn: (digest: Digest) => number,
+): Promise<'imported' | 'present'> {
+  const { registry, key } = target;
+  const name = entry.target.name;
+  const tagged = await registry.headManifest(name, entry.target.tag);
+  const referrersThere = await Promise.all(entry.referrers.map((r) => registry.headManifest(name, r.digest)));
+  if (tagged?.digest === entry.digest && referrersThere.every((r) => r !== undefined)) return 'present';
+
+  // Blobs first; a missing one stops this image before any manifest is written.
+  for (const blob of entry.blobs) {
+    if ((await registry.headBlob(name, blob.digest)) !== undefined) continue;
+    const from = await deps.state.blobLocation?.(key, blob.digest);
+    if (from !== undefined && from !== name && (await registry.mountBlob(name, blob.digest, from))) continue;
+    if ((await deps.held.statBlob(blob.digest)) === undefined) {
+      throw new MissingImageBlob(
+        `blob ${blob.digest} is neither on the target nor held here; it was shipped in bundle sequence ${shippedIn(blob.digest)}: import that bundle first`,
+      );
+    }
+    await registry.uploadBlob(name, blob.digest, await deps.held.getBlob(blob.digest));
+    await deps.state.recordBlobLocation?.(key, blob.digest, name);
+  }
+  for (const blob of entry.blobs) await deps.state.recordBlobLocation?.(key, blob.digest, name);
+
+  const putByDigest = async (descriptor: { mediaType: string; digest: Digest }) => {
+    if ((await registry.headManifest(name, descriptor.digest)) !== undefined) return;
+    if ((await deps.held.statBlob(descriptor.digest)) === undefined) {
+      throw new MissingImageBlob(`manifest ${descriptor.digest} is neither on the target nor held here; it was shipped in bundle sequence ${shippedIn(descriptor.digest)}`);
+    }
+    await registry.putManifest(name, descriptor.digest, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) });
+  };
+  for (const child of entry.manifests) await putByDigest(child);
+  await putByDigest({ mediaType: entry.mediaType, digest: entry.digest });
+  // The tag moves last, to a manifest whose every blob is now there.
+  await registry.putManifest(name, entry.target.tag, { mediaType: entry.mediaType, bytes: await readHeld(deps.held, entry.digest) });
+  for (const referrer of entry.referrers) {
+    await putByDigest(referrer);
+    if (referrer.tag !== undefined) {
+      await registry.putManifest(name, referrer.tag, { mediaType: referrer.mediaType, bytes: await readHeld(deps.held, referrer.digest) });
+    }
+  }
+  return 'imported';
+}

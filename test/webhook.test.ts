@@ -1,0 +1,285 @@
+/**
+ * Webhook core: signature over the exact bytes, body schema errors that name the field,
+ * and the copy tasks an event turns into.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SourceAsset, SourceComponent } from '../shared/core/ports.ts';
+import { rawTaskId, type ScanRepository } from '../shared/core/scan.ts';
+import { parseWebhook, tasksForWebhook, verifyWebhookSignature, WebhookPayloadError, type WebhookSource } from '../shared/core/webhook.ts';
+import { MemoryExportState } from './support/fakes.ts';
+
+// The two deliveries from NEXUS.md, byte for byte, with the signatures Nexus sent (secret s3cret).
+const COMPONENT_DELIVERY =
+  '{"timestamp":"2025-01-15T10:20:30.123+00:00","nodeId":"52905B51-085CCABB-CEBBEAAD-16795588-FC927D93","initiator":"admin/10.0.0.5","repositoryName":"maven-releases","action":"CREATED","component":{"id":"fa8cfc42","componentId":"bWF2ZW4tcmVsZWFzZXM6ZmE4Y2ZjNDI","format":"maven2","name":"widget","group":"org.example","version":"1.0.0"}}';
+const COMPONENT_SIGNATURE = 'cda7c92d0df34fd634295c4321da1e05571469ae';
+const ASSET_DELIVERY =
+  '{"timestamp":"2025-01-15T10:20:30.456+00:00","nodeId":"52905B51-085CCABB-CEBBEAAD-16795588-FC927D93","initiator":"admin/10.0.0.5","repositoryName":"helm-hosted","action":"CREATED","asset":{"id":"459bf48","assetId":"aGVsbS1ob3N0ZWQ6NDU5YmY0OA","format":"helm","name":"/mychart-1.2.3.tgz"}}';
+const ASSET_SIGNATURE = '362d9e9dcf5e45688023d220196606ee4de42b42';
+
+const headers = { 'X-Nexus-Webhook-ID': 'rm:repository:component', 'X-Nexus-Webhook-Delivery': '0b5e1c1e-8f7a-4c59-9d43-2f1f3f1d9a10' };
+
+function body(overrides: Record<string, unknown>, drop: string[] = []): Buffer {
+  const value: Record<string, unknown> = { ...JSON.parse(COMPONENT_DELIVERY), ...overrides };
+  for (const path of drop) {
+    const [head, tail] = path.split('.') as [string, string | undefined];
+    if (tail === undefined) delete value[head];
+    else delete (value[head] as Record<string, unknown>)[tail];
+  }
+  return Buffer.from(JSON.stringify(value));
+}
+
+function thrown(fn: () => unknown): WebhookPayloadError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof WebhookPayloadError) return error;
+    throw error;
+  }
+  throw new Error('expected a WebhookPayloadError');
+}
+
+describe('verifyWebhookSignature', () => {
+  it('accepts both NEXUS.md sample deliveries with secret s3cret', () => {
+    // Prepare
+    const component = Buffer.from(COMPONENT_DELIVERY, 'utf8');
+    const asset = Buffer.from(ASSET_DELIVERY, 'utf8');
+
+    // Act
+    const results = [verifyWebhookSignature(component, COMPONENT_SIGNATURE, 's3cret'), verifyWebhookSignature(asset, ASSET_SIGNATURE, 's3cret')];
+
+    // Assess
+    expect(results).toEqual([true, true]);
+  });
+
+  it('refuses one flipped byte, a wrong secret, a missing or malformed header', () => {
+    // Prepare
+    const flipped = Buffer.from(COMPONENT_DELIVERY, 'utf8');
+    flipped[100] = (flipped[100] as number) ^ 0x01;
+    const original = Buffer.from(COMPONENT_DELIVERY, 'utf8');
+
+    // Act
+    const results = {
+      flipped: verifyWebhookSignature(flipped, COMPONENT_SIGNATURE, 's3cret'),
+      wrongSecret: verifyWebhookSignature(original, COMPONENT_SIGNATURE, 's3cret2'),
+      missing: verifyWebhookSignature(original, undefined, 's3cret'),
+      empty: verifyWebhookSignature(original, '', 's3cret'),
+      short: verifyWebhookSignature(original, COMPONENT_SIGNATURE.slice(0, 39), 's3cret'),
+      notHex: verifyWebhookSignature(original, `${COMPONENT_SIGNATURE.slice(0, 39)}z`, 's3cret'),
+      otherBody: verifyWebhookSignature(original, ASSET_SIGNATURE, 's3cret'),
+    };
+
+    // Assess
+    expect(results).toEqual({ flipped: false, wrongSecret: false, missing: false, empty: false, short: false, notHex: false, otherBody: false });
+  });
+});
+
+describe('parseWebhook', () => {
+  it('parses both sample deliveries and reads headers case-insensitively', () => {
+    // Prepare
+    const lowerCase = { 'x-nexus-webhook-id': 'rm:repository:asset', 'x-nexus-webhook-delivery': 'd-1' };
+
+    // Act
+    const component = parseWebhook(Buffer.from(COMPONENT_DELIVERY), headers);
+    const asset = parseWebhook(Buffer.from(ASSET_DELIVERY), lowerCase);
+
+    // Assess
+    expect(component.deliveryId).toBe(headers['X-Nexus-Webhook-Delivery']);
+    expect(component.webhookId).toBe('rm:repository:component');
+    expect(component.event.component).toEqual({
+      id: 'fa8cfc42',
+      componentId: 'bWF2ZW4tcmVsZWFzZXM6ZmE4Y2ZjNDI',
+      format: 'maven2',
+      name: 'widget',
+      group: 'org.example',
+      version: '1.0.0',
+    });
+    expect(asset.deliveryId).toBe('d-1');
+    expect(asset.webhookId).toBe('rm:repository:asset');
+    expect(asset.event.asset?.name).toBe('/mychart-1.2.3.tgz');
+  });
+
+  it('names the field of each schema error', () => {
+    // Prepare
+    const component = JSON.parse(COMPONENT_DELIVERY).component as Record<string, unknown>;
+
+    // Act
+    const errors = {
+      componentId: thrown(() => parseWebhook(body({}, ['component.componentId']), headers)).message,
+      action: thrown(() => parseWebhook(body({ action: 'MOVED' }), headers)).message,
+      repository: thrown(() => parseWebhook(body({}, ['repositoryName']), headers)).message,
+      name: thrown(() => parseWebhook(body({ component: { ...component, name: 42 } }), headers)).message,
+      neither: thrown(() => parseWebhook(body({}, ['component']), headers)).message,
+      notJson: thrown(() => parseWebhook(Buffer.from('{"timestamp":'), headers)).message,
+      array: thrown(() => parseWebhook(Buffer.from('[]'), headers)).message,
+    };
+
+    // Assess
+    expect(errors.componentId).toBe('component.componentId: required');
+    expect(errors.action).toMatch(/^action: /);
+    expect(errors.action).toContain('CREATED');
+    expect(errors.repository).toBe('repositoryName: required');
+    expect(errors.name).toMatch(/^component\.name: expected string/);
+    expect(errors.neither).toBe('component: required (or asset)');
+    expect(errors.notJson).toBe('(body): not JSON');
+    expect(errors.array).toMatch(/^\(body\): expected object/);
+  });
+
+  it('falls back to the body digest as delivery id when the header is missing', () => {
+    // Act
+    const a = parseWebhook(Buffer.from(COMPONENT_DELIVERY), {});
+    const b = parseWebhook(Buffer.from(ASSET_DELIVERY), undefined);
+
+    // Assess
+    expect(a.deliveryId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(b.deliveryId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(a.deliveryId).not.toBe(b.deliveryId);
+  });
+
+  it('accepts a PURGED event with an id list and no single object', () => {
+    // Act
+    const purged = parseWebhook(body({ action: 'PURGED', components: ['a', 'b'] }, ['component']), headers);
+
+    // Assess
+    expect(purged.event.components).toEqual(['a', 'b']);
+  });
+});
+
+// ───────────────────────────── tasksForWebhook ─────────────────────────────
+
+const repositories: ScanRepository[] = [{ name: 'raw-a', format: 'raw', target: 'raw-a-target' }];
+
+const asset = (path: string, sha256: string): SourceAsset => ({
+  path,
+  checksums: { sha256, sha1: sha256.slice(0, 40) },
+  lastModified: '2025-01-15T10:20:30.123Z',
+  size: 10,
+});
+
+class FakeWebhookSource implements WebhookSource {
+  components = new Map<string, SourceComponent>();
+  assets = new Map<string, SourceAsset & { repository: string }>();
+  calls: string[] = [];
+  async getComponent(id: string) {
+    this.calls.push(`component ${id}`);
+    const found = this.components.get(id);
+    if (!found) throw Object.assign(new Error(`GET /service/rest/v1/components/${id}: HTTP 404`), { status: 404 });
+    return found;
+  }
+  async getAsset(id: string) {
+    this.calls.push(`asset ${id}`);
+    const found = this.assets.get(id);
+    if (!found) throw Object.assign(new Error(`GET /service/rest/v1/assets/${id}: HTTP 404`), { status: 404 });
+    return found;
+  }
+}
+
+const event = (overrides: Record<string, unknown>) => ({
+  timestamp: '2025-01-15T10:20:30.123+00:00',
+  nodeId: '52905B51-085CCABB-CEBBEAAD-16795588-FC927D93',
+  initiator: 'admin/10.0.0.5',
+  repositoryName: 'raw-a',
+  action: 'CREATED' as const,
+  ...overrides,
+});
+
+describe('tasksForWebhook', () => {
+  it('turns a component event into one task per asset, skipping content already staged', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const state = new MemoryExportState();
+    const a1 = asset('/lib/one.bin', 'a'.repeat(64));
+    const a2 = asset('/lib/one.bin.sha1', 'b'.repeat(64));
+    const a3 = asset('/lib/old.bin', 'c'.repeat(64));
+    source.components.set('cmF3LWE6MQ', { id: 'cmF3LWE6MQ', repository: 'raw-a', format: 'raw', group: null, name: 'lib', version: null, assets: [a1, a2, a3] });
+    await state.addPendingEntry({ kind: 'raw', sourceRepository: 'raw-a', path: a3.path, targetRepository: 'raw-a-target', digest: `sha256:${'c'.repeat(64)}`, size: 10, checksums: a3.checksums });
+    const e = event({ component: { id: '1', componentId: 'cmF3LWE6MQ', format: 'raw', name: 'lib' } });
+
+    // Act
+    const result = await tasksForWebhook({ source, state }, e, repositories);
+
+    // Assess
+    expect(source.calls).toEqual(['component cmF3LWE6MQ']);
+    expect(result.alreadyStaged).toBe(1);
+    expect(result.tasks).toEqual([
+      { kind: 'raw', id: rawTaskId('raw-a', a1.path, a1.checksums, a1.lastModified), sourceRepository: 'raw-a', path: a1.path, targetRepository: 'raw-a-target', checksums: a1.checksums, size: 10, lastModified: a1.lastModified },
+      { kind: 'raw', id: rawTaskId('raw-a', a2.path, a2.checksums, a2.lastModified), sourceRepository: 'raw-a', path: a2.path, targetRepository: 'raw-a-target', checksums: a2.checksums, size: 10, lastModified: a2.lastModified },
+    ]);
+  });
+
+  it('turns an asset event into one task for the asset fetched by assetId', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const a1 = asset('/charts/mychart-1.2.3.tgz', 'd'.repeat(64));
+    source.assets.set('cmF3LWE6NDU5', { ...a1, repository: 'raw-a' });
+    const e = event({ asset: { id: '459', assetId: 'cmF3LWE6NDU5', format: 'raw', name: a1.path } });
+
+    // Act
+    const result = await tasksForWebhook({ source, state: new MemoryExportState() }, e, repositories);
+
+    // Assess
+    expect(source.calls).toEqual(['asset cmF3LWE6NDU5']);
+    expect(result.tasks).toHaveLength(1);
+    expect(result.tasks[0]).toMatchObject({ kind: 'raw', sourceRepository: 'raw-a', path: a1.path, targetRepository: 'raw-a-target', checksums: a1.checksums });
+  });
+
+  it('gives the same task id as the scan for the same content, so the two collapse', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const a1 = asset('/x.bin', 'e'.repeat(64));
+    source.assets.set('id1', { ...a1, repository: 'raw-a' });
+    const e = event({ asset: { id: '1', assetId: 'id1', format: 'raw', name: '/x.bin' } });
+
+    // Act
+    const first = await tasksForWebhook({ source, state: new MemoryExportState() }, e, repositories);
+    const again = await tasksForWebhook({ source, state: new MemoryExportState() }, { ...e, action: 'UPDATED' }, repositories);
+
+    // Assess
+    expect(first.tasks[0]?.id).toBe(rawTaskId('raw-a', '/x.bin', a1.checksums, a1.lastModified));
+    expect(again.tasks[0]?.id).toBe(first.tasks[0]?.id);
+  });
+
+  it('yields no task and asks nothing of the source for a repository not configured', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const e = event({ repositoryName: 'maven-releases', component: { id: '1', componentId: 'x', format: 'maven2', name: 'widget' } });
+
+    // Act
+    const result = await tasksForWebhook({ source, state: new MemoryExportState() }, e, repositories);
+
+    // Assess
+    expect(result.tasks).toEqual([]);
+    expect(result.ignored).toBe('repository not configured');
+    expect(source.calls).toEqual([]);
+  });
+
+  it('yields no task for DELETED and PURGED but returns the deletion for the log', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const deleted = event({ action: 'DELETED', component: { id: '1', componentId: 'cmF3', format: 'raw', name: 'lib', version: '1.0' } });
+    const purged = event({ action: 'PURGED', assets: ['as1', 'as2'] });
+
+    // Act
+    const d = await tasksForWebhook({ source, state: new MemoryExportState() }, deleted, repositories);
+    const p = await tasksForWebhook({ source, state: new MemoryExportState() }, purged, repositories);
+
+    // Assess
+    expect(d.tasks).toEqual([]);
+    expect(d.deletion).toEqual({ repository: 'raw-a', action: 'DELETED', kind: 'component', ids: ['cmF3'], name: 'lib:1.0' });
+    expect(p.tasks).toEqual([]);
+    expect(p.deletion).toEqual({ repository: 'raw-a', action: 'PURGED', kind: 'asset', ids: ['as1', 'as2'] });
+    expect(source.calls).toEqual([]);
+  });
+
+  it('yields no task when the component is already gone from the source (404)', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const e = event({ component: { id: '1', componentId: 'gone', format: 'raw', name: 'lib' } });
+
+    // Act
+    const result = await tasksForWebhook({ source, state: new MemoryExportState() }, e, repositories);
+
+    // Assess
+    expect(result.tasks).toEqual([]);
+    expect(result.ignored).toBe('gone from the source');
+  });
+});
