@@ -9,6 +9,7 @@ import { exportCommand } from './commands/export.ts';
 import { importCommand, verifyCommand } from './commands/import.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keysGenerateCommand } from './commands/keys.ts';
+import { receiptApplyCommand } from './commands/receipt.ts';
 import { UsageError } from './usage.ts';
 
 export const EXIT_FAILURE = 1;
@@ -55,6 +56,14 @@ function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .argument('<bundle>', 'bundle tar file')
     .action(inspectCommand);
+
+  const receipt = program.command('receipt').description('receipts carried back from the isolated side');
+  receipt
+    .command('apply')
+    .description('record what the far side holds, so later bundles do not ship it again')
+    .requiredOption('-c, --config <file>', 'export configuration (YAML)')
+    .argument('<receipt.json...>', 'receipt files written by ferry import')
+    .action(receiptApplyCommand);
 
   const keys = program.command('keys').description('signing keys');
   keys

@@ -11,7 +11,8 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DynamoExportState, SqsTaskQueue } from '../shared/adapters/aws/index.ts';
+import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { SqsTaskQueue } from '../shared/adapters/aws/sqs-task-queue.ts';
 import type { CopyTask } from '../shared/core/ports.ts';
 import {
   headerValue,

@@ -14,7 +14,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { DynamoExportState, S3ObjectStore, SqsTaskQueue } from '../shared/adapters/aws/index.ts';
+import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
+import { SqsTaskQueue } from '../shared/adapters/aws/sqs-task-queue.ts';
 import type { ExporterPorts, ExporterSettings } from '../shared/core/exporter.ts';
 import type { Log, LogFields } from '../shared/core/log.ts';
 import { systemClock } from '../shared/core/ports.ts';
@@ -48,11 +50,13 @@ function lazy<T>(make: () => T): () => T {
   return () => (value ??= make());
 }
 
+const dynamo = lazy(() => new DynamoDBClient({}));
+
 export const clients = {
   s3: lazy(() => new S3Client({})),
   sqs: lazy(() => new SQSClient({})),
-  dynamo: lazy(() => new DynamoDBClient({})),
-  documents: lazy(() => DynamoDBDocumentClient.from(clients.dynamo(), { marshallOptions: { removeUndefinedValues: true } })),
+  dynamo,
+  documents: lazy(() => DynamoDBDocumentClient.from(dynamo(), { marshallOptions: { removeUndefinedValues: true } })),
   secrets: lazy(() => new SecretsManagerClient({})),
   kms: lazy(() => new KMSClient({})),
 };
@@ -84,9 +88,9 @@ const secretCache = new Map<string, Promise<string>>();
 
 /** The SecretString of a secret, fetched once per cold start. The value is never logged. */
 export function secretString(arn: string, variable: string): Promise<string> {
-  let pending = secretCache.get(arn);
-  if (pending === undefined) {
-    pending = clients
+  const cached = secretCache.get(arn);
+  if (cached !== undefined) return cached;
+  const pending: Promise<string> = clients
       .secrets()
       .send(new GetSecretValueCommand({ SecretId: arn }))
       .then(
@@ -98,9 +102,8 @@ export function secretString(arn: string, variable: string): Promise<string> {
           throw new SecretError(variable, `could not be read (${(error as Error).name})`, { cause: error });
         },
       );
-    pending.catch(() => secretCache.delete(arn));
-    secretCache.set(arn, pending);
-  }
+  pending.catch(() => secretCache.delete(arn));
+  secretCache.set(arn, pending);
   return pending;
 }
 
@@ -143,15 +146,26 @@ export const noSigner: Signer = {
   },
 };
 
-export async function exportPorts(env: ExportEnv, logger: Logger, signer: Signer = noSigner): Promise<ExporterPorts & { source: NexusClient }> {
+/**
+ * The exporter's ports on AWS. `signer` only for the seal function; `readsSource: false`
+ * (seal) skips the Nexus credentials: sealing never talks to Nexus.
+ */
+export async function exportPorts(
+  env: ExportEnv,
+  logger: Logger,
+  options: { signer?: Signer; readsSource?: boolean } = {},
+): Promise<ExporterPorts & { source: NexusClient }> {
+  const readsSource = options.readsSource ?? true;
   return {
-    source: await nexusClient(env.FERRY_NEXUS_URL, env.FERRY_NEXUS_SECRET_ARN, 'FERRY_NEXUS_SECRET_ARN', logger),
+    source: readsSource
+      ? await nexusClient(env.FERRY_NEXUS_URL, env.FERRY_NEXUS_SECRET_ARN, 'FERRY_NEXUS_SECRET_ARN', logger)
+      : new NexusClient({ baseUrl: env.FERRY_NEXUS_URL }),
     store: new S3ObjectStore({ client: clients.s3(), bucket: env.FERRY_BUCKET }),
     queue: new SqsTaskQueue({ client: clients.sqs(), queueUrl: env.FERRY_QUEUE_URL }),
     state: new DynamoExportState({ client: clients.documents(), table: env.FERRY_TABLE, sourceId: env.FERRY_SOURCE_ID }),
     clock: systemClock,
     log: coreLog(logger),
-    signer,
+    signer: options.signer ?? noSigner,
   };
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -40,6 +41,9 @@ export function ferryFunction(scope: Construct, id: string, name: FunctionName, 
     retention: options.logRetention,
     removalPolicy: RemovalPolicy.RETAIN,
   });
+  // Our own role instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
+  const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `Ferry ${name} function` });
+  logGroup.grantWrite(role);
   return new NodejsFunction(scope, id, {
     entry: path.join(REPO_ROOT, 'functions', `${name}.ts`),
     handler: 'handler',
@@ -50,6 +54,7 @@ export function ferryFunction(scope: Construct, id: string, name: FunctionName, 
     timeout: options.timeout,
     tracing: Tracing.ACTIVE,
     logGroup,
+    role,
     loggingFormat: LoggingFormat.JSON,
     ...(options.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions } : {}),
     environment: { POWERTOOLS_SERVICE_NAME: `ferry-${name}`, POWERTOOLS_METRICS_NAMESPACE: 'Ferry', ...options.environment },

@@ -52,6 +52,9 @@ export interface FerryExportProps {
 /** Longest a copy may run: big artifacts stream for minutes. The queue's visibility is 6× this. */
 export const COPY_TIMEOUT = Duration.minutes(15);
 
+/** POWERTOOLS_SERVICE_NAME of the scan function: Powertools puts it in every metric's `service` dimension. */
+const SCAN_SERVICE = 'ferry-scan';
+
 export class FerryExport extends Construct {
   readonly bucket: Bucket;
   readonly accessLogs: Bucket;
@@ -210,6 +213,7 @@ export class FerryExport extends Construct {
     this.webhookSecret.grantRead(webhook);
     this.nexusSecret.grantRead(webhook);
     this.idempotencyTable.grantReadWriteData(webhook);
+    this.table.grantReadData(webhook); // skips assets whose content is already recorded
 
     this.queue.grantSendMessages(scan);
     this.table.grantReadWriteData(scan);
@@ -223,6 +227,7 @@ export class FerryExport extends Construct {
     seal.grantInvoke(copy);
 
     this.bucket.grantRead(seal, 'blobs/*');
+    this.bucket.grantReadWrite(seal, 'staging/*');
     this.bucket.grantReadWrite(seal, 'bundles/*');
     this.table.grantReadWriteData(seal);
     this.signingKey.grant(seal, 'kms:Sign', 'kms:GetPublicKey');
@@ -244,7 +249,7 @@ export class FerryExport extends Construct {
       ...s3Findings(['staging', 'blobs'], true),
       [`Resource::${arnToken(seal)}:*`]: 'Copy may invoke only the seal function (any version or alias of it) to seal early once enough bytes are pending.',
     });
-    acknowledgeRoleFindings(seal.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings, ...s3Findings(['blobs', 'bundles'], true) });
+    acknowledgeRoleFindings(seal.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings, ...s3Findings(['blobs', 'staging', 'bundles'], true) });
 
     // ── alarms ─────────────────────────────────────────────────────────────
     this.alarms = [
@@ -264,15 +269,25 @@ export class FerryExport extends Construct {
         evaluationPeriods: 2,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      new Alarm(this, 'ScanLag', {
-        alarmDescription: `Ferry ${props.sourceId}: no scan has completed recently (ScanLagSeconds high or missing); new components may not be found.`,
-        metric: new Metric({ namespace: 'Ferry', metricName: 'ScanLagSeconds', dimensionsMap: { service: 'ferry-scan' }, period: Duration.minutes(15), statistic: 'Maximum' }),
-        threshold: settings.scanLagAlarmSeconds,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        // No data points means the scan is not running at all: that is the lag we alarm on.
-        treatMissingData: TreatMissingData.BREACHING,
-      }),
+      // One per repository: the scan reports each repository's lag under its own dimension.
+      ...props.repositories.map(
+        (repository) =>
+          new Alarm(this, `ScanLag-${repository.name}`, {
+            alarmDescription: `Ferry ${props.sourceId}: ${repository.name} has not been scanned up to date recently (ScanLagSeconds high or missing); new components may not be found.`,
+            metric: new Metric({
+              namespace: 'Ferry',
+              metricName: 'ScanLagSeconds',
+              dimensionsMap: { service: SCAN_SERVICE, repository: repository.name },
+              period: Duration.minutes(15),
+              statistic: 'Maximum',
+            }),
+            threshold: settings.scanLagAlarmSeconds,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluationPeriods: 1,
+            // No data points means the scan is not running at all: that is the lag we alarm on.
+            treatMissingData: TreatMissingData.BREACHING,
+          }),
+      ),
     ];
     if (props.alarmTopicArn !== undefined) {
       const topic = Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
@@ -328,7 +343,7 @@ function checkProps(props: FerryExportProps): ExportSettings {
   problems.schedule('sealSchedule', settings.sealSchedule);
   problems.positiveInt('maxBundleBytes', settings.maxBundleBytes);
   problems.positiveInt('sealThresholdBytes', settings.sealThresholdBytes);
-  problems.positiveInt('overlapSeconds', settings.overlapSeconds);
+  if (!Number.isInteger(settings.overlapSeconds) || settings.overlapSeconds < 0) problems.add(`overlapSeconds: must be a whole number of seconds, 0 or more, got ${JSON.stringify(settings.overlapSeconds)}`);
   problems.positiveInt('scanLagAlarmSeconds', settings.scanLagAlarmSeconds);
   problems.positiveInt('oldestTaskAlarmSeconds', settings.oldestTaskAlarmSeconds);
   if (!Number.isInteger(settings.copyConcurrency) || settings.copyConcurrency < 2 || settings.copyConcurrency > 1000) problems.add(`copyConcurrency: must be a whole number from 2 to 1000 (SQS maxConcurrency), got ${settings.copyConcurrency}`);

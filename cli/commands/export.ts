@@ -10,6 +10,7 @@ import { systemClock } from '../../shared/core/ports.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
 import { loadPrivateKey, localSigner } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
+import { RegistrySet } from '../registries.ts';
 
 export interface ExportRunSummary {
   scanned: number;
@@ -32,11 +33,37 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     ...(credentials ?? {}),
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
+  const dockerRepositories = config.source.repositories.filter((r) => r.format === 'docker');
+  const registries = await RegistrySet.open(
+    Object.fromEntries(dockerRepositories.map((r) => [r.name, r.registry])),
+    config.configDir,
+    out.log,
+    config.source.credentials,
+  );
+  const dockerSettings = new Map(
+    dockerRepositories.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]),
+  );
   const exporter = makeExporter(
-    { source, store, queue, state, clock: systemClock, log: out.log, signer },
+    {
+      source,
+      store,
+      queue,
+      state,
+      clock: systemClock,
+      log: out.log,
+      signer,
+      images: {
+        registryFor: (repository) => registries.require(repository),
+        settingsFor: (repository) => dockerSettings.get(repository) ?? { filter: {}, referrers: true },
+      },
+    },
     {
       sourceId: config.sourceId,
-      repositories: config.source.repositories.map((r) => ({ name: r.name, format: r.format, target: r.target ?? r.name })),
+      repositories: config.source.repositories.map((r) =>
+        r.format === 'raw'
+          ? { name: r.name, format: 'raw' as const, target: r.target ?? r.name }
+          : { name: r.name, format: 'docker' as const, target: r.target ?? r.name, discovery: r.discovery, filter: dockerSettings.get(r.name)!.filter },
+      ),
       overlapMs: config.scan.overlapSeconds * 1000,
       scanConcurrency: config.scan.concurrency,
       maxBundleBytes: config.bundles.maxBytes,
@@ -103,6 +130,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     for (const oversized of sealed.oversized) summary.problems.push(oversized.message);
     return summary;
   } finally {
+    await registries.close();
     await source.close();
     queue.close?.();
     if (db.isOpen) db.close();

@@ -11,6 +11,7 @@ import { encodeReceipt } from '../../shared/core/receipt.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
 import { loadPrivateKey, loadPublicKey, localSigner, type Signer } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
+import { RegistrySet } from '../registries.ts';
 import { UsageError } from '../usage.ts';
 
 const bundleInput = (file: string): BundleInput => ({ name: path.basename(file), open: async () => createReadStream(file) });
@@ -29,13 +30,26 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
     ...(credentials ?? {}),
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
+  const registries = await RegistrySet.open(config.target.registries, config.configDir, out.log, config.target.credentials);
   const importer = makeImporter(
-    { target, held, state: new SqliteImportState(db), clock: systemClock, log: out.log, trustedKeys },
+    {
+      target,
+      held,
+      state: new SqliteImportState(db),
+      clock: systemClock,
+      log: out.log,
+      trustedKeys,
+      registries: (repository) => {
+        const registry = registries.get(repository);
+        return registry && { key: config.target.registries[repository]!.url, registry };
+      },
+    },
     { repositoryMap: config.target.repositories, concurrency: config.concurrency },
   );
   try {
     return await work(importer, receiptSigner);
   } finally {
+    await registries.close();
     await target.close();
     if (db.isOpen) db.close();
   }

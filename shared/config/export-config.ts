@@ -1,5 +1,6 @@
 /** The export side's configuration file (YAML), validated before anything starts. */
 import { z } from 'zod';
+import semver from 'semver';
 import { credentialsSchema } from './credentials.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
 
@@ -17,21 +18,65 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
   return Math.floor(Number(match[1]) * units[match[2] ?? 'B']!);
 });
 
+const rawRepositorySchema = z.strictObject({
+  name: repositoryName,
+  format: z.literal('raw'),
+  /** Repository on the far side; defaults to the same name. */
+  target: repositoryName.optional(),
+});
+
+/** The registry endpoint that serves a docker repository's `/v2/` (Nexus connector, path routing, or any OCI registry). */
+export const registryEndpointSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  credentials: credentialsSchema.optional(),
+  /** Extra CA certificates (PEM) for a registry with a private CA. */
+  caFile: z.string().min(1).optional(),
+});
+
+const regex = z.string().refine((p) => {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a valid regular expression');
+
+const dockerRepositorySchema = z.strictObject({
+  name: repositoryName,
+  format: z.literal('docker'),
+  target: repositoryName.optional(),
+  /** Defaults to the source's credentials when it names none. */
+  registry: registryEndpointSchema,
+  /** `nexus`: the components API (name = image, version = tag); `registry`: the catalog and tags lists. */
+  discovery: z.enum(['nexus', 'registry']).default('nexus'),
+  images: z.strictObject({ include: regex.optional(), exclude: regex.optional() }).optional(),
+  tags: z
+    .strictObject({
+      include: regex.optional(),
+      exclude: regex.optional(),
+      semver: z.string().refine((r) => semver.validRange(r) !== null, 'must be a semver range, e.g. ">=1.2.0 <2"').optional(),
+    })
+    .optional(),
+  /** Platforms to keep from multi-platform indexes (the index is then rewritten); default all. */
+  platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be os/arch[/variant], e.g. linux/amd64')).min(1).optional(),
+  /** Carry cosign signature/attestation/SBOM tags and OCI referrers with their subject. */
+  referrers: z.boolean().default(true),
+});
+
+const repositorySchema = z.discriminatedUnion('format', [rawRepositorySchema, dockerRepositorySchema], {
+  error: 'format must be raw or docker',
+});
+
+export type RawRepositoryConfig = z.infer<typeof rawRepositorySchema>;
+export type DockerRepositoryConfig = z.infer<typeof dockerRepositorySchema>;
+
 export const exportConfigSchema = z.strictObject({
   sourceId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, . _ - (at most 63)'),
   source: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     credentials: credentialsSchema.optional(),
-    repositories: z
-      .array(
-        z.strictObject({
-          name: repositoryName,
-          format: z.literal('raw', { error: 'only raw repositories are supported by this version' }),
-          /** Repository on the far side; defaults to the same name. */
-          target: repositoryName.optional(),
-        }),
-      )
-      .min(1, 'at least one repository is needed'),
+    repositories: z.array(repositorySchema).min(1, 'at least one repository is needed'),
   }),
   workDir: z.string().min(1).default('.ferry/export'),
   bundles: z
@@ -49,6 +94,12 @@ export const exportConfigSchema = z.strictObject({
       concurrency: z.number().int().min(1).max(16).default(2),
     })
     .default({ overlapSeconds: 600, concurrency: 2 }),
+  receipts: z
+    .strictObject({
+      /** Keys of import sides whose signed receipts `ferry receipt apply` accepts; empty accepts unsigned ones. */
+      trustedPublicKeyFiles: z.array(z.string().min(1)).default([]),
+    })
+    .default({ trustedPublicKeyFiles: [] }),
   copy: z
     .strictObject({
       concurrency: z.number().int().min(1).max(64).default(4),
@@ -76,5 +127,12 @@ export async function loadExportConfig(file: string): Promise<ResolvedExportConf
     configDir: dir,
     bundlesDir: resolveFrom(dir, config.bundles.directory ?? `${workDir}/bundles`),
     signing: { privateKeyFile: resolveFrom(dir, config.signing.privateKeyFile) },
+    source: {
+      ...config.source,
+      repositories: config.source.repositories.map((r) =>
+        r.format === 'docker' && r.registry.caFile ? { ...r, registry: { ...r.registry, caFile: resolveFrom(dir, r.registry.caFile) } } : r,
+      ),
+    },
+    receipts: { trustedPublicKeyFiles: config.receipts.trustedPublicKeyFiles.map((f) => resolveFrom(dir, f)) },
   };
 }

@@ -1,6 +1,7 @@
 /** The import side's configuration file (YAML), validated before anything starts. */
 import { z } from 'zod';
 import { credentialsSchema } from './credentials.ts';
+import { registryEndpointSchema } from './export-config.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
 
 const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Nexus repository name (letters, digits, . _ -)');
@@ -11,6 +12,8 @@ export const importConfigSchema = z.strictObject({
     credentials: credentialsSchema.optional(),
     /** Bundle target repository → repository on this Nexus, where the names differ. */
     repositories: z.record(repositoryName, repositoryName).default({}),
+    /** Target docker repository (after mapping) → the registry endpoint serving its `/v2/`. */
+    registries: z.record(repositoryName, registryEndpointSchema).default({}),
   }),
   trust: z.strictObject({
     /** Public keys whose bundles are accepted (one per exporting site, or a rotation pair). */
@@ -44,6 +47,12 @@ export async function loadImportConfig(file: string): Promise<ResolvedImportConf
     configFile: file,
     configDir: dir,
     trust: { publicKeyFiles: config.trust.publicKeyFiles.map((f) => resolveFrom(dir, f)) },
+    target: {
+      ...config.target,
+      registries: Object.fromEntries(
+        Object.entries(config.target.registries).map(([name, r]) => [name, r.caFile ? { ...r, caFile: resolveFrom(dir, r.caFile) } : r]),
+      ),
+    },
     receipts: {
       ...config.receipts,
       ...(config.receipts.signingKeyFile ? { signingKeyFile: resolveFrom(dir, config.receipts.signingKeyFile) } : {}),

@@ -4,6 +4,7 @@
  */
 import type { Signer } from '../signing.ts';
 import { copyTask, type CopyOutcome } from './copy.ts';
+import type { ImageCopyDeps } from './image-copy.ts';
 import type { Log } from './log.ts';
 import type { ArtifactSource, Clock, CopyTask, ExportState, ObjectStore, TaskQueue } from './ports.ts';
 import { scanRepository, type ScanRepository, type ScanResult } from './scan.ts';
@@ -25,6 +26,8 @@ export interface ExporterPorts {
   clock: Clock;
   log: Log;
   signer: Signer;
+  /** Docker repositories: the registry that serves each, and what to carry from it. */
+  images?: Pick<ImageCopyDeps, 'registryFor' | 'settingsFor'> | undefined;
 }
 
 export interface Exporter {
@@ -35,14 +38,16 @@ export interface Exporter {
 }
 
 export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): Exporter {
-  const { source, store, queue, state, clock, log, signer } = ports;
+  const { source, store, queue, state, clock, log, signer, images } = ports;
   return {
     async scan(options = {}) {
       const results: ScanResult[] = [];
       const failures: { repository: string; error: unknown }[] = [];
       await forEachLimited(settings.repositories, settings.scanConcurrency, async (repository) => {
         try {
-          results.push(await scanRepository({ source, queue, state, clock, log }, repository, { overlapMs: settings.overlapMs, ...options }));
+          results.push(
+            await scanRepository({ source, queue, state, clock, log, registryFor: images?.registryFor }, repository, { overlapMs: settings.overlapMs, ...options }),
+          );
         } catch (error) {
           log.error(`scan of ${repository.name} failed: ${(error as Error).message}`, { repository: repository.name });
           failures.push({ repository: repository.name, error });
@@ -50,7 +55,7 @@ export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): 
       });
       return { results, failures };
     },
-    copy: (task) => copyTask({ source, store, state, log }, task),
+    copy: (task) => copyTask({ source, store, state, log, images }, task),
     seal: () => sealPending({ store, state, clock, log, sourceId: settings.sourceId, signer }, { maxBytes: settings.maxBundleBytes }),
   };
 }

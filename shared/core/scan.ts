@@ -6,14 +6,32 @@
  * checkpointed page, and the entry ledger plus idempotent task ids make re-reading harmless.
  */
 import { createHash } from 'node:crypto';
-import type { ArtifactSource, Checksums, Clock, CopyTask, ExportState, SourceAsset, TaskQueue } from './ports.ts';
+import { imageSelected, tagSelected, type ImageFilter } from './image-filter.ts';
+import type {
+  ArtifactSource,
+  Checksums,
+  Clock,
+  CopyTask,
+  ExportState,
+  ImageCopyTask,
+  ImageRegistry,
+  RawCopyTask,
+  SourceAsset,
+  SourceComponent,
+  TaskQueue,
+} from './ports.ts';
 import type { Log } from './log.ts';
 
-export interface ScanRepository {
-  name: string;
-  format: 'raw';
-  target: string;
-}
+export type ScanRepository =
+  | { name: string; format: 'raw'; target: string }
+  | {
+      name: string;
+      format: 'docker';
+      target: string;
+      /** `nexus`: the components API lists tags; `registry`: the registry's catalog and tags lists. */
+      discovery: 'nexus' | 'registry';
+      filter: ImageFilter;
+    };
 
 export interface ScanDeps {
   source: ArtifactSource;
@@ -21,6 +39,8 @@ export interface ScanDeps {
   state: ExportState;
   clock: Clock;
   log: Log;
+  /** The registry serving a docker repository (needed for `discovery: registry`). */
+  registryFor?: ((repository: string) => ImageRegistry) | undefined;
 }
 
 export interface ScanResult {
@@ -42,7 +62,67 @@ export function rawTaskId(repository: string, path: string, checksums: Checksums
   return createHash('sha256').update(`raw\n${repository}\n${path}\n${content}`).digest('hex').slice(0, 40);
 }
 
-export function rawTaskFor(repository: ScanRepository, asset: SourceAsset): CopyTask {
+export function imageTaskFor(repository: ScanRepository, name: string, tag: string, digest: string | undefined, lastModified?: string | null): ImageCopyTask {
+  const content = digest ?? `lastModified:${lastModified ?? ''}`;
+  return {
+    kind: 'image',
+    id: createHash('sha256').update(`image\n${repository.name}\n${name}\n${tag}\n${content}`).digest('hex').slice(0, 40),
+    sourceRepository: repository.name,
+    name,
+    tag,
+    targetRepository: repository.target,
+    digest,
+  };
+}
+
+/** Tasks for one page of components, skipping what the entry ledger already has. */
+async function tasksForPage(state: ExportState, repository: ScanRepository, items: SourceComponent[], since: string | null): Promise<CopyTask[]> {
+  const tasks = new Map<string, CopyTask>();
+  for (const component of items) {
+    for (const asset of component.assets) {
+      if (!changedSince(asset, since)) continue;
+      if (await state.hasEntry(repository.name, asset.path, asset.checksums)) continue;
+      if (repository.format === 'raw') {
+        const task = rawTaskFor(repository, asset);
+        tasks.set(task.id, task);
+        continue;
+      }
+      // Docker: a component per tag whose one asset is its manifest.
+      const tag = component.version;
+      if (tag === null || !asset.path.startsWith('/v2/') || !asset.path.includes('/manifests/')) continue;
+      if (!imageSelected(component.name, repository.filter) || !tagSelected(tag, repository.filter)) continue;
+      const digest = asset.checksums.sha256 ? `sha256:${asset.checksums.sha256}` : undefined;
+      const task = imageTaskFor(repository, component.name, tag, digest, asset.lastModified);
+      tasks.set(task.id, task);
+    }
+  }
+  return [...tasks.values()];
+}
+
+/** A plain registry has no dates: every selected tag is HEADed, and known digests skipped. */
+async function scanRegistry(deps: ScanDeps, repository: Extract<ScanRepository, { format: 'docker' }>): Promise<{ components: number; queued: number }> {
+  if (deps.registryFor === undefined) throw new Error(`${repository.name}: discovery 'registry' needs a registry`);
+  const registry = deps.registryFor(repository.name);
+  let components = 0;
+  let queued = 0;
+  for await (const name of registry.catalog()) {
+    if (!imageSelected(name, repository.filter)) continue;
+    const tasks: CopyTask[] = [];
+    for await (const tag of registry.tags(name)) {
+      if (!tagSelected(tag, repository.filter)) continue;
+      components += 1;
+      const head = await registry.headManifest(name, tag);
+      if (head === undefined) continue; // deleted between the list and the HEAD
+      if (await deps.state.hasEntry(repository.name, `/v2/${name}/manifests/${tag}`, { sha256: head.digest.slice(7) })) continue;
+      tasks.push(imageTaskFor(repository, name, tag, head.digest));
+    }
+    if (tasks.length > 0) await deps.queue.enqueue(tasks);
+    queued += tasks.length;
+  }
+  return { components, queued };
+}
+
+export function rawTaskFor(repository: ScanRepository, asset: SourceAsset): RawCopyTask {
   return {
     kind: 'raw',
     id: rawTaskId(repository.name, asset.path, asset.checksums, asset.lastModified),
@@ -72,6 +152,14 @@ export interface ScanOptions {
 
 export async function scanRepository(deps: ScanDeps, repository: ScanRepository, options: ScanOptions): Promise<ScanResult> {
   const { source, queue, state, clock, log } = deps;
+  if (repository.format === 'docker' && repository.discovery === 'registry') {
+    const startedAt = clock.now().toISOString();
+    const watermarkBefore = await state.getWatermark(repository.name);
+    const { components, queued } = await scanRegistry(deps, repository);
+    await state.advanceWatermark(repository.name, watermarkBefore, startedAt);
+    log.info(`scanned ${repository.name} (registry catalog): ${components} tags, ${queued} new tasks`, { repository: repository.name });
+    return { repository: repository.name, pages: 0, components, queued, resumed: false, complete: true, watermark: startedAt };
+  }
   let checkpoint = await state.getScanCheckpoint(repository.name);
   const resumed = checkpoint !== undefined;
   const watermarkAtStart = await state.getWatermark(repository.name);
@@ -89,17 +177,9 @@ export async function scanRepository(deps: ScanDeps, repository: ScanRepository,
   for await (const page of source.componentPages(repository.name, checkpoint.continuationToken)) {
     pages += 1;
     components += page.items.length;
-    const tasks = new Map<string, CopyTask>();
-    for (const component of page.items) {
-      for (const asset of component.assets) {
-        if (!changedSince(asset, checkpoint.since)) continue;
-        if (await state.hasEntry(repository.name, asset.path, asset.checksums)) continue;
-        const task = rawTaskFor(repository, asset);
-        tasks.set(task.id, task);
-      }
-    }
-    if (tasks.size > 0) await queue.enqueue([...tasks.values()]);
-    queued += tasks.size;
+    const tasks = await tasksForPage(state, repository, page.items, checkpoint.since);
+    if (tasks.length > 0) await queue.enqueue(tasks);
+    queued += tasks.length;
     // The checkpoint names the page to read next; only once this page's tasks are durable.
     if (page.continuationToken !== null) {
       checkpoint = { ...checkpoint, continuationToken: page.continuationToken };

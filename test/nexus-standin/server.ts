@@ -220,6 +220,13 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
       if (component === undefined) throw new Error('putRawAsset: component vanished');
       return { componentId: store.componentRestId(component), assetId: store.assetRestId(asset) };
     },
+    putDockerTag(repository, name, tag, manifest, mediaType, seedOptions) {
+      const repo = store.repositories.get(repository);
+      if (repo === undefined || repo.format !== 'docker') throw new Error(`putDockerTag: ${repository} is not a docker repository`);
+      const asset = store.seedDockerTag(repository, name, tag, manifest, mediaType, seedOptions?.lastModified);
+      const component = store.components.get(asset.componentInternalId)!;
+      return { componentId: store.componentRestId(component), assetId: store.assetRestId(asset) };
+    },
     getAsset(repository, path) {
       const asset = store.findAsset(repository, path);
       if (asset === undefined) return undefined;

@@ -177,7 +177,15 @@ export class Store {
    * store). A new path gets a new component with the next ids; an existing one keeps its
    * ids, blobCreated and listing position and gets new content and lastModified.
    */
-  writeRaw(repository: string, rawPath: string, blob: StagedBlob, actor: Actor, lastModified?: Date): StoredAsset {
+  writeRaw(
+    repository: string,
+    rawPath: string,
+    blob: StagedBlob,
+    actor: Actor,
+    lastModified?: Date,
+    /** Docker tags: component name = image, version = tag; the asset is the manifest. */
+    docker?: { name: string; tag: string; contentType: string },
+  ): StoredAsset {
     const path = normalisePath(rawPath);
     const blobFile = join(this.#blobDir, randomUUID());
     renameSync(blob.file, blobFile);
@@ -189,6 +197,7 @@ export class Store {
         blobFile,
         size: blob.size,
         checksum: blob.checksum,
+        ...(docker ? { contentType: docker.contentType } : {}),
         lastModified: when,
         uploader: actor.user,
         uploaderIp: actor.ip,
@@ -206,7 +215,7 @@ export class Store {
     const repo = this.repositories.get(repository);
     const componentId = this.#nextComponentId++;
     const assetId = this.#nextAssetId++;
-    const { group, name } = rawCoordinates(path);
+    const { group, name } = docker ? { group: '', name: docker.name } : rawCoordinates(path);
     const component: StoredComponent = {
       internalId: componentId,
       entityId: this.componentEntityId(componentId),
@@ -214,7 +223,7 @@ export class Store {
       format: repo?.format ?? 'raw',
       group,
       name,
-      version: this.backend === 'sql' ? '' : null,
+      version: docker ? docker.tag : this.backend === 'sql' ? '' : null,
       assetIds: [assetId],
     };
     const asset: StoredAsset = {
@@ -225,7 +234,7 @@ export class Store {
       blobFile,
       size: blob.size,
       checksum: blob.checksum,
-      contentType: contentTypeFor(path),
+      contentType: docker?.contentType ?? contentTypeFor(path),
       lastModified: when,
       blobCreated: when,
       lastDownloaded: null,
@@ -255,6 +264,19 @@ export class Store {
       md5: digest('md5'),
     };
     return this.writeRaw(repository, path, { file, size: content.length, checksum }, SEED_ACTOR, lastModified);
+  }
+
+  /**
+   * Records a docker tag as Nexus lists it: a component per tag whose one asset is the
+   * manifest at `/v2/<name>/manifests/<tag>` (its sha256 is the manifest digest). The
+   * registry itself is served elsewhere (a real registry in tests).
+   */
+  seedDockerTag(repository: string, name: string, tag: string, manifest: Buffer, mediaType: string, lastModified?: Date): StoredAsset {
+    const file = join(this.tmpDir, randomUUID());
+    writeFileSync(file, manifest);
+    const digest = (algorithm: string): string => createHash(algorithm).update(manifest).digest('hex');
+    const checksum: Checksum = { sha1: digest('sha1'), sha512: digest('sha512'), sha256: digest('sha256'), md5: digest('md5') };
+    return this.writeRaw(repository, `/v2/${name}/manifests/${tag}`, { file, size: manifest.length, checksum }, SEED_ACTOR, lastModified, { name, tag, contentType: mediaType });
   }
 
   deleteComponent(internalId: number, actor: Actor): boolean {

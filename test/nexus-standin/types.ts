@@ -65,6 +65,19 @@ export interface NexusStandin {
     content: Buffer | string,
     options?: { lastModified?: Date },
   ): { componentId: string; assetId: string };
+  /**
+   * Seed a docker tag as the components API lists it (name = image, version = tag, one
+   * asset: the manifest at /v2/<name>/manifests/<tag>). The images themselves live in a
+   * real registry; this is only Nexus's view of them.
+   */
+  putDockerTag(
+    repository: string,
+    name: string,
+    tag: string,
+    manifest: Buffer,
+    mediaType: string,
+    options?: { lastModified?: Date },
+  ): { componentId: string; assetId: string };
   /** Current content and checksums of an asset, or undefined. path with or without leading '/'. */
   getAsset(
     repository: string,

@@ -56,7 +56,9 @@ export async function makeLayer(files: Record<string, string | Buffer>): Promise
   const tar = pack();
   const chunks: Buffer[] = [];
   const collected = new Promise<Buffer>((resolve, reject) => {
-    tar.on('data', (chunk: Buffer) => chunks.push(chunk));
+    tar.on('data', (chunk: unknown) => {
+      chunks.push(chunk as Buffer);
+    });
     tar.on('end', () => resolve(Buffer.concat(chunks)));
     tar.on('error', reject);
   });

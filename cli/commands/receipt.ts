@@ -1,0 +1,36 @@
+/**
+ * `ferry receipt apply`: tell the export side what the far side now holds, so later bundles
+ * list those blobs as required instead of shipping them again.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openDatabase, SqliteExportState } from '../../shared/adapters/embedded/index.ts';
+import { loadExportConfig } from '../../shared/config/export-config.ts';
+import { decodeReceipt } from '../../shared/core/receipt.ts';
+import { loadPublicKey } from '../../shared/signing.ts';
+import { makeOutput } from '../output.ts';
+
+export async function receiptApplyCommand(files: string[], options: { config: string }): Promise<void> {
+  const config = await loadExportConfig(options.config);
+  const out = makeOutput();
+  const trusted = await Promise.all(config.receipts.trustedPublicKeyFiles.map((f) => loadPublicKey(f)));
+  if (trusted.length === 0) out.log.warn('receipts.trustedPublicKeyFiles is empty: receipt signatures are not checked');
+  const db = openDatabase(path.join(config.workDir, 'state.db'));
+  try {
+    const state = new SqliteExportState(db);
+    for (const file of files) {
+      const where = path.basename(file);
+      const receipt = decodeReceipt(await readFile(file, 'utf8'), where, trusted.length > 0 ? trusted : undefined);
+      if (receipt.sourceId !== config.sourceId) {
+        throw new Error(`${where}: the receipt is for source ${receipt.sourceId}, this export side is ${config.sourceId}`);
+      }
+      const digests = receipt.blobsHeld.map((b) => b.digest);
+      const before = await Promise.all(digests.map((d) => state.shippedIn(d)));
+      await state.recordHeldBlobs(digests, receipt.bundle.sequence);
+      const added = before.filter((b) => b === undefined).length;
+      out.line(`${where}: bundle ${receipt.bundle.sequence} imported at ${receipt.importedAt}; the far side holds ${digests.length} blobs (${added} not known here before)`);
+    }
+  } finally {
+    if (db.isOpen) db.close();
+  }
+}

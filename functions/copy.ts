@@ -1,0 +1,129 @@
+/**
+ * SQS consumer: one copy task per message, partial-batch responses so one bad task does not
+ * send its nine neighbours back to the queue. Each task runs at most once to completion
+ * (Powertools idempotency on the task id; the core's ledger dedupes anyway). A message that
+ * is not a task is logged with the reason and failed, so after maxReceiveCount it lands in
+ * the DLQ where someone can look at it.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { parseTaskMessage } from '../shared/adapters/aws/sqs-task-queue.ts';
+import type { CopyOutcome } from '../shared/core/copy.ts';
+import { makeExporter } from '../shared/core/exporter.ts';
+import type { CopyTask } from '../shared/core/ports.ts';
+import { copyEnvSchema, loadEnv } from './env.ts';
+import { coreLog, errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools } from './wiring.ts';
+
+const env = loadEnv(copyEnvSchema);
+const { logger, metrics } = powertools();
+const processor = new BatchProcessor(EventType.SQS);
+
+/** The message body is not a copy task: retrying cannot help, the DLQ is where it belongs. */
+export class PoisonMessageError extends Error {
+  override readonly name = 'PoisonMessageError';
+}
+
+const copyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'id', expiresAfterSeconds: 24 * 3600 });
+
+const wired = once(async () => {
+  const ports = await exportPorts(env, logger);
+  const settings = exporterSettings(env);
+  /** The task's own exporter logs through a child logger whose correlation id is the task id. */
+  const copy = async (task: CopyTask): Promise<CopyOutcome> => {
+    const log = logger.createChild();
+    log.setCorrelationId(task.id);
+    return makeExporter({ ...ports, log: coreLog(log) }, settings).copy(task);
+  };
+  const copyOnce = makeIdempotent(copy, {
+    persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE),
+    keyPrefix: `${env.FERRY_SOURCE_ID}.copy`,
+    config: copyConfig,
+  });
+  return { state: ports.state, copyOnce };
+});
+
+let stagedThisBatch = 0;
+
+async function copyRecord(record: SQSRecord): Promise<CopyOutcome> {
+  let task: CopyTask;
+  try {
+    task = parseTaskMessage(record.body);
+  } catch (error) {
+    logger.error('poison message: not a copy task', { messageId: record.messageId, reason: (error as Error).message, receiveCount: record.attributes?.ApproximateReceiveCount });
+    metrics.addMetric('PoisonMessages', MetricUnit.Count, 1);
+    throw new PoisonMessageError(`message ${record.messageId}: ${(error as Error).message}`, { cause: error });
+  }
+  const about = { correlation_id: task.id, taskId: task.id, messageId: record.messageId, repository: task.sourceRepository, path: 'path' in task ? task.path : undefined };
+  try {
+    const { copyOnce } = await wired();
+    const outcome = await copyOnce(task);
+    metrics.addMetric('Tasks', MetricUnit.Count, 1);
+    if (outcome.status === 'staged') {
+      stagedThisBatch += outcome.bytes;
+      metrics.addMetric('BytesStaged', MetricUnit.Bytes, outcome.bytes);
+    } else if (outcome.status === 'deduplicated') {
+      stagedThisBatch += outcome.bytes;
+      metrics.addMetric('BytesDeduplicated', MetricUnit.Bytes, outcome.bytes);
+    }
+    logger.info(`copy task ${outcome.status}`, { ...about, ...outcome });
+    return outcome;
+  } catch (error) {
+    metrics.addMetric('TaskFailures', MetricUnit.Count, 1);
+    logger.error('copy task failed; SQS will redeliver it', { ...about, ...errorFields(error) });
+    throw error;
+  }
+}
+
+// ───────────────────────────── early seal ─────────────────────────────
+
+interface LambdaModule {
+  LambdaClient: new (config: object) => { send(command: unknown): Promise<unknown> };
+  InvokeCommand: new (input: { FunctionName: string; InvocationType: 'Event'; Payload?: Uint8Array }) => unknown;
+}
+
+/**
+ * `@aws-sdk/client-lambda` is part of the Lambda Node.js runtime (the bundle leaves
+ * `@aws-sdk/*` external) but not a dependency of this repository: loaded by name, and a
+ * missing module only disables the early seal (the schedule still seals).
+ */
+const LAMBDA_CLIENT_MODULE = '@aws-sdk/client-lambda';
+const lambdaClient = once(async () => {
+  const module = (await import(LAMBDA_CLIENT_MODULE)) as LambdaModule;
+  return { client: new module.LambdaClient({}), InvokeCommand: module.InvokeCommand };
+});
+
+/** Starts the seal function asynchronously once the pending entries pass the threshold. */
+async function sealIfDue(state: { listPendingEntries(): Promise<{ size: number }[]> }): Promise<void> {
+  const functionName = env.FERRY_SEAL_FUNCTION_NAME;
+  const threshold = env.FERRY_SEAL_THRESHOLD_BYTES;
+  if (functionName === undefined || threshold === undefined) return;
+  try {
+    const pendingBytes = (await state.listPendingEntries()).reduce((n, e) => n + e.size, 0);
+    if (pendingBytes < threshold) return;
+    const lambda = await lambdaClient();
+    await lambda.client.send(new lambda.InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ trigger: 'copy', pendingBytes })) }));
+    logger.info('pending bytes passed the threshold: seal started', { pendingBytes, threshold, sealFunction: functionName });
+  } catch (error) {
+    // The batch itself succeeded; the schedule seals later.
+    logger.warn('could not start an early seal; the schedule will seal', { sealFunction: functionName, ...errorFields(error) });
+  }
+}
+
+export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  logger.resetKeys();
+  logger.addContext(context);
+  copyConfig.registerLambdaContext(context);
+  stagedThisBatch = 0;
+  try {
+    const response = await processPartialResponse(event, copyRecord, processor, { context, throwOnFullBatchFailure: false });
+    if (response.batchItemFailures.length > 0) {
+      logger.warn(`${response.batchItemFailures.length} of ${event.Records.length} messages failed`, { failed: response.batchItemFailures.map((f) => f.itemIdentifier) });
+    }
+    if (stagedThisBatch > 0) await sealIfDue((await wired()).state);
+    return response;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The scheduled safety net: scan every configured repository for components changed since
+ * its watermark and queue copy tasks. A scan that would outlive the Lambda stops at a page
+ * boundary a minute before the timeout; its checkpoint (DynamoDB) names the next page and
+ * the next scheduled invocation continues from there.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { parse } from '@aws-lambda-powertools/parser';
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
+import type { Context } from 'aws-lambda';
+import { makeExporter } from '../shared/core/exporter.ts';
+import { scanEnvSchema, loadEnv } from './env.ts';
+import { errorFields, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
+
+const env = loadEnv(scanEnvSchema);
+const { logger, metrics } = powertools();
+
+/** Time kept in hand when deciding to stop after a page: enough to write the checkpoint and report. */
+export const STOP_MARGIN_MS = 60_000;
+
+const wired = once(async () => {
+  const ports = await exportPorts(env, logger);
+  return makeExporter(ports, exporterSettings(env, { overlapSeconds: env.FERRY_OVERLAP_SECONDS }));
+});
+
+export interface ScanSummary {
+  repositories: { repository: string; complete: boolean; resumed: boolean; pages: number; queued: number; watermark: string | undefined }[];
+  failures: { repository: string; error: string }[];
+}
+
+/** Some repositories could not be scanned; the others' results stand. */
+export class ScanFailedError extends Error {
+  override readonly name = 'ScanFailedError';
+}
+
+export async function handler(event: unknown, context: Context): Promise<ScanSummary> {
+  logger.resetKeys();
+  logger.addContext(context);
+  try {
+    // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
+    const scheduled = parse(event, undefined, EventBridgeSchema, true);
+    logger.info('scan started', scheduled.success ? { trigger: scheduled.data['detail-type'], eventId: scheduled.data.id } : { trigger: 'direct' });
+    const exporter = await wired();
+    const { results, failures } = await exporter.scan({ shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS });
+    const now = Date.now();
+    for (const result of results) {
+      if (!result.complete) {
+        logger.warn(`scan of ${result.repository} is incomplete: the next invocation continues from its checkpoint`, { repository: result.repository, pages: result.pages, queued: result.queued });
+      }
+      metrics.addMetric('ScanTasksQueued', MetricUnit.Count, result.queued);
+      if (result.watermark !== undefined) {
+        // One metric per repository: a dimension each, published on its own.
+        metrics
+          .singleMetric()
+          .addDimension('repository', result.repository)
+          .addMetric('ScanLag', MetricUnit.Seconds, Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000)));
+      }
+    }
+    metrics.addMetric('ScanIncomplete', MetricUnit.Count, results.filter((r) => !r.complete).length);
+    metrics.addMetric('ScanFailures', MetricUnit.Count, failures.length);
+    const summary: ScanSummary = {
+      repositories: results.map((r) => ({ repository: r.repository, complete: r.complete, resumed: r.resumed, pages: r.pages, queued: r.queued, watermark: r.watermark })),
+      failures: failures.map((f) => ({ repository: f.repository, error: (f.error as Error).message })),
+    };
+    if (failures.length > 0) {
+      for (const failure of failures) logger.error(`scan of ${failure.repository} failed`, { repository: failure.repository, ...errorFields(failure.error) });
+      // Fail the invocation so it shows in Errors and alarms; the others' progress is kept.
+      throw new ScanFailedError(`scan failed for ${failures.map((f) => f.repository).join(', ')}`);
+    }
+    logger.info('scan finished', { ...summary });
+    return summary;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Seals the pending entries into the next signed, chained bundles in S3 (`bundles/`), the
+ * signature made by a KMS key (ECDSA P-256). Runs on a schedule, or when copy invokes it
+ * early because enough bytes are pending.
+ *
+ * Deploy with reserved concurrency 1: two seals at once would both write the bundle with
+ * the next sequence number, and only one can record it.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { parse } from '@aws-lambda-powertools/parser';
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
+import type { Context } from 'aws-lambda';
+import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
+import { makeExporter } from '../shared/core/exporter.ts';
+import type { ObjectStore } from '../shared/core/ports.ts';
+import { loadEnv, sealEnvSchema } from './env.ts';
+import { clients, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
+
+const env = loadEnv(sealEnvSchema);
+const { logger, metrics } = powertools();
+
+/** Remembers where each bundle written through it went (the S3 location), for the log. */
+function recordingLocations(store: ObjectStore, locations: Map<string, string>): ObjectStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'putBundle') {
+        return async (...args: Parameters<ObjectStore['putBundle']>) => {
+          const written = await target.putBundle(...args);
+          locations.set(args[0], written.location);
+          return written;
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const locations = new Map<string, string>();
+
+const wired = once(async () => {
+  const signer = await KmsSigner.create({ client: clients.kms(), keyId: env.FERRY_KMS_KEY_ID });
+  const ports = await exportPorts(env, logger, { signer, readsSource: false });
+  return makeExporter({ ...ports, store: recordingLocations(ports.store, locations) }, exporterSettings(env, { maxBundleBytes: env.FERRY_MAX_BUNDLE_BYTES }));
+});
+
+export interface SealSummary {
+  bundles: { name: string; location: string | undefined; sequence: number; digest: string; size: number; entries: number }[];
+  oversized: string[];
+}
+
+export async function handler(event: unknown, context: Context): Promise<SealSummary> {
+  logger.resetKeys();
+  logger.addContext(context);
+  try {
+    const scheduled = parse(event, undefined, EventBridgeSchema, true);
+    logger.info('seal started', scheduled.success ? { trigger: scheduled.data['detail-type'] } : { trigger: (event as { trigger?: unknown } | null)?.trigger ?? 'direct' });
+    const exporter = await wired();
+    locations.clear();
+    const result = await exporter.seal();
+    for (const bundle of result.bundles) {
+      const location = locations.get(bundle.name);
+      logger.info(`sealed ${bundle.name}`, {
+        bundle: bundle.name,
+        location,
+        sequence: bundle.sequence,
+        digest: bundle.digest,
+        size: bundle.size,
+        entries: bundle.entries,
+        blobsIncluded: bundle.blobsIncluded,
+        blobsRequired: bundle.blobsRequired,
+      });
+      metrics.addMetric('BundleBytes', MetricUnit.Bytes, bundle.size);
+    }
+    metrics.addMetric('BundlesSealed', MetricUnit.Count, result.bundles.length);
+    metrics.addMetric('OversizedEntries', MetricUnit.Count, result.oversized.length);
+    if (result.bundles.length === 0) logger.info('nothing pending to seal');
+    return {
+      bundles: result.bundles.map((b) => ({ name: b.name, location: locations.get(b.name), sequence: b.sequence, digest: b.digest, size: b.size, entries: b.entries })),
+      oversized: result.oversized.map((e) => e.message),
+    };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

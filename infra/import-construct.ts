@@ -1,0 +1,190 @@
+/**
+ * `FerryImport`: the isolated side as a construct. Ops upload a bundle to the inbox bucket's
+ * `bundles/`; the upload triggers the import function, which verifies the bundle completely,
+ * loads the target Nexus and writes a receipt under `receipts/`. Blobs a later bundle will
+ * need are kept in the held-blobs bucket.
+ */
+import { createPublicKey } from 'node:crypto';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { accessLogBucket, ferryFunction, hardenedBucket, Problems } from './common.ts';
+import { acknowledge, acknowledgeRoleFindings, arnToken, GRANT_REASONS } from './nag.ts';
+
+export interface FerryImportProps {
+  /** Base URL of the isolated Nexus, e.g. `https://nexus.isolated.example`. */
+  targetUrl: string;
+  /**
+   * PEM public keys whose bundles are accepted (concatenated). For bundles sealed by a
+   * `FerryExportStack`, the output of `aws kms get-public-key` for its SigningKeyId, as PEM.
+   */
+  trustedPublicKeysPem: string;
+  logRetention?: RetentionDays;
+  /** SNS topic the alarms notify; none when omitted. */
+  alarmTopicArn?: string;
+}
+
+export const RECEIPTS_PREFIX = 'receipts/';
+
+export class FerryImport extends Construct {
+  readonly inbox: Bucket;
+  readonly held: Bucket;
+  readonly accessLogs: Bucket;
+  readonly table: Table;
+  readonly dataKey: Key;
+  readonly targetSecret: Secret;
+  readonly failedImports: Queue;
+  readonly importFunction: NodejsFunction;
+  readonly alarms: Alarm[];
+
+  constructor(scope: Construct, id: string, props: FerryImportProps) {
+    super(scope, id);
+    const trustedKeys = checkProps(props);
+    const logRetention = props.logRetention ?? RetentionDays.THREE_MONTHS;
+
+    this.dataKey = new Key(this, 'DataKey', {
+      description: 'Ferry import: encrypts the inbox, held blobs, import state and failed-import queue',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.accessLogs = accessLogBucket(this, 'AccessLogs', 365);
+    acknowledge(this.accessLogs, 'AwsSolutions-S1', 'This is the server-access-log destination bucket for the inbox and held-blobs buckets; logging its own accesses would log into itself.');
+    this.inbox = hardenedBucket(this, 'Inbox', { encryptionKey: this.dataKey, accessLogs: this.accessLogs, accessLogsPrefix: 'inbox/', noncurrentVersionDays: 30 });
+    this.held = hardenedBucket(this, 'HeldBlobs', { encryptionKey: this.dataKey, accessLogs: this.accessLogs, accessLogsPrefix: 'held/', noncurrentVersionDays: 7 });
+
+    this.table = new Table(this, 'ImportState', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.dataKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.targetSecret = new Secret(this, 'TargetCredentials', {
+      description: `Ferry import: JSON {username, password} of the Nexus user that uploads to ${props.targetUrl}`,
+      generateSecretString: { secretStringTemplate: JSON.stringify({ username: 'ferry-writer' }), generateStringKey: 'password', excludePunctuation: true, passwordLength: 32 },
+    });
+    acknowledge(this.targetSecret, 'AwsSolutions-SMG4', 'The target Nexus password is owned by the isolated Nexus administrators and changed in Nexus first; a rotation Lambda cannot change a Nexus user password, so operators update this secret when they rotate it.');
+
+    this.failedImports = new Queue(this, 'FailedImports', {
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: this.dataKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(this.failedImports, 'AwsSolutions-SQS3', 'This queue is itself the failure destination of the import function\'s asynchronous invocations; it is watched by an alarm and has no queue behind it.');
+
+    this.importFunction = ferryFunction(this, 'Import', 'import', {
+      description: 'Verifies an uploaded bundle completely, loads the target Nexus, writes a receipt',
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      logRetention,
+      // Bundles apply in sequence order: one importer at a time.
+      reservedConcurrentExecutions: 1,
+      environment: {
+        FERRY_BUCKET: this.inbox.bucketName,
+        FERRY_TARGET_URL: props.targetUrl,
+        FERRY_TARGET_SECRET_ARN: this.targetSecret.secretArn,
+        FERRY_IMPORT_TABLE: this.table.tableName,
+        FERRY_HELD_BUCKET: this.held.bucketName,
+        FERRY_TRUSTED_PUBLIC_KEYS: trustedKeys,
+        FERRY_RECEIPTS_PREFIX: RECEIPTS_PREFIX,
+      },
+    });
+    const fn = this.importFunction;
+    fn.configureAsyncInvoke({ onFailure: new SqsDestination(this.failedImports), retryAttempts: 2, maxEventAge: Duration.hours(6) });
+    this.inbox.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn), { prefix: 'bundles/', suffix: '.tar' });
+
+    this.inbox.grantRead(fn, 'bundles/*');
+    this.inbox.grantPut(fn, `${RECEIPTS_PREFIX}*`);
+    this.held.grantReadWrite(fn);
+    this.table.grantReadWriteData(fn);
+    this.targetSecret.grantRead(fn);
+
+    const inboxArn = arnToken(this.inbox);
+    acknowledgeRoleFindings(fn.role, {
+      'Resource::*': GRANT_REASONS.xray,
+      'Action::kms:ReEncrypt*': GRANT_REASONS.kmsReEncrypt,
+      'Action::kms:GenerateDataKey*': GRANT_REASONS.kmsGenerateDataKey,
+      'Action::s3:GetObject*': GRANT_REASONS.s3GetObject,
+      'Action::s3:GetBucket*': GRANT_REASONS.s3GetBucket,
+      'Action::s3:List*': GRANT_REASONS.s3List,
+      'Action::s3:DeleteObject*': GRANT_REASONS.s3DeleteObject,
+      'Action::s3:Abort*': GRANT_REASONS.s3Abort,
+      [`Resource::${inboxArn}/bundles/*`]: 'The importer reads only the bundles uploaded under bundles/ of the inbox bucket.',
+      [`Resource::${inboxArn}/${RECEIPTS_PREFIX}*`]: 'The importer writes only its receipts, under receipts/ of the inbox bucket, for ops to carry back.',
+      [`Resource::${arnToken(this.held)}/*`]: 'The held-blobs bucket exists only for this importer: it keeps blobs that later bundles list as required.',
+    });
+
+    // S3 → Lambda notifications are configured by CDK's own custom resource (one per stack).
+    const notifications = Stack.of(this).node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
+    if (notifications !== undefined) {
+      acknowledge(notifications, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK\'s bucket-notifications custom resource only writes its own logs with AWSLambdaBasicExecutionRole; it runs once per deployment to set the inbox notification.');
+      acknowledge(notifications, 'AwsSolutions-IAM5[Resource::*]', 'CDK\'s bucket-notifications custom resource needs s3:PutBucketNotification on the buckets it configures; CDK generates this policy and it runs only during deployment.');
+    }
+
+    this.alarms = [
+      new Alarm(this, 'FailedImportsDepth', {
+        alarmDescription: 'Ferry import: an import invocation failed after its retries; the bundle is in the inbox but not on the target.',
+        metric: this.failedImports.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'ImportErrors', {
+        alarmDescription: 'Ferry import: the import function reported errors (a refused bundle, an unreachable target).',
+        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    if (props.alarmTopicArn !== undefined) {
+      const topic = Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
+      for (const alarm of this.alarms) alarm.addAlarmAction(new SnsAction(topic));
+    }
+
+    new CfnOutput(this, 'InboxBucketName', { value: this.inbox.bucketName, description: 'Upload bundles to s3://<bucket>/bundles/; receipts appear under receipts/' });
+    new CfnOutput(this, 'HeldBucketName', { value: this.held.bucketName, description: 'Blobs held for later bundles' });
+    new CfnOutput(this, 'TargetSecretArn', { value: this.targetSecret.secretArn, description: 'Put {"username","password"} of the target Nexus uploader here' });
+    new CfnOutput(this, 'ImportTableName', { value: this.table.tableName, description: 'Import progress and chain position' });
+    new CfnOutput(this, 'FailedImportsQueueUrl', { value: this.failedImports.queueUrl, description: 'Import invocations that failed after retries' });
+  }
+}
+
+/** Checks the props and returns the trusted keys as normalised PEM, one after another. */
+function checkProps(props: FerryImportProps): string {
+  const problems = new Problems();
+  problems.httpUrl('targetUrl', props.targetUrl);
+  const blocks = typeof props.trustedPublicKeysPem === 'string' ? (props.trustedPublicKeysPem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []) : [];
+  if (blocks.length === 0) problems.add('trustedPublicKeysPem: at least one PEM public key ("-----BEGIN PUBLIC KEY-----") is required');
+  const normalised: string[] = [];
+  blocks.forEach((pem, i) => {
+    try {
+      const key = createPublicKey(pem);
+      const type = key.asymmetricKeyType;
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (type !== 'ed25519' && !(type === 'ec' && curve === 'prime256v1')) problems.add(`trustedPublicKeysPem[${i}]: must be an Ed25519 or ECDSA P-256 key, got ${type}${curve ? ` (${curve})` : ''}`);
+      normalised.push(key.export({ type: 'spki', format: 'pem' }).toString().trim());
+    } catch (error) {
+      problems.add(`trustedPublicKeysPem[${i}]: not a readable public key (${(error as Error).message})`);
+    }
+  });
+  problems.throwIfAny('FerryImport');
+  return `${normalised.join('\n')}\n`;
+}

@@ -1,0 +1,427 @@
+/**
+ * The export side's durable state in ONE DynamoDB table (single-table design, string keys
+ * `pk` / `sk`, on-demand billing). `<sid>` is a source id, `<seq>` a zero-padded
+ * 16-digit number so keys sort numerically.
+ *
+ * | pk                                   | sk                               | attributes                                         |
+ * |--------------------------------------|----------------------------------|----------------------------------------------------|
+ * | `SOURCE#<sid>`                       | `WATERMARK#<repository>`         | value (normalised ISO instant)                     |
+ * | `SOURCE#<sid>`                       | `CHECKPOINT#<repository>`        | startedAt, since, continuationToken                |
+ * | `SOURCE#<sid>`                       | `COUNTER#ENTRY`                  | last: the last entry seq handed out                |
+ * | `SOURCE#<sid>`                       | `COUNTER#BUNDLE`                 | last: the sequence of the chain's last bundle      |
+ * | `SOURCE#<sid>`                       | `BUNDLE#<seq>`                   | the BundleRecord                                   |
+ * | `SOURCE#<sid>`                       | `ROLLFORWARD#<seq>`              | digest, parts: a committed seal's unapplied tail   |
+ * | `SOURCE#<sid>`                       | `JOURNAL#<seq>#<digest>#<part>`  | entrySeqs, blobs: one chunk of a large seal        |
+ * | `ENTRY#<sid>#<seq>`                  | `#`                              | the entry, state pending/sealed, bundleSequence;   |
+ * |                                      |                                  | gsi1pk `PENDING#<sid>` + gsi1sk `<seq>` while pending |
+ * | `ASSET#<sid>#<sha256(repo, path)>`   | `DIGEST#<digest>`                | seq, sha1: one per (sourceRepository, path, digest)|
+ * | `SHIPPED#<sid>#<digest>`             | `#`                              | bundleSequence, via (bundle/receipt)               |
+ *
+ * GSI `pending` (gsi1pk, gsi1sk; keys only) is sparse: only pending entries carry its
+ * keys, so listing them does not read the sealed history. GSIs are eventually
+ * consistent, so the listed keys are re-read with consistent reads and only entries still
+ * pending are returned; an entry added a moment ago may be missed and is sealed next time.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { Digest } from '../../digest.ts';
+import type { BundleRecord, Checksums, ExportState, PendingEntry, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError, StateStoreError } from './errors.ts';
+import { sealTail, type SealContext } from './dynamo-seal.ts';
+import { backoff, cancellationCodes, forEachLimit, isTransientCancellation, keys, pad, type Item, type Key } from './dynamo-keys.ts';
+
+export const PENDING_INDEX = 'pending';
+/** Bundles are numbered from 1, as in the embedded state. */
+export const FIRST_BUNDLE_SEQUENCE = 1;
+/** DynamoDB's limit of items in one TransactWriteItems call. */
+export const MAX_TRANSACTION_ITEMS = 100;
+
+export interface DynamoExportStateOptions {
+  client: DynamoDBDocumentClient;
+  table: string;
+  /** Namespaces this exporter's watermarks, entries and ledgers within the table. */
+  sourceId: string;
+}
+
+/** The CreateTable input for the state table, shared by tests and the CDK stack. */
+export function createTableInput(table: string): CreateTableCommandInput {
+  return {
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'gsi1pk', AttributeType: 'S' },
+      { AttributeName: 'gsi1sk', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: PENDING_INDEX,
+        KeySchema: [
+          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ],
+  };
+}
+
+export class DynamoExportState implements ExportState {
+  readonly client: DynamoDBDocumentClient;
+  readonly table: string;
+  readonly sourceId: string;
+  readonly #seal: SealContext;
+
+  constructor(options: DynamoExportStateOptions) {
+    this.client = options.client;
+    this.table = options.table;
+    this.sourceId = options.sourceId;
+    this.#seal = {
+      client: this.client,
+      table: this.table,
+      sourceId: this.sourceId,
+      send: (operation, key, run) => this.#call(operation, key, run),
+      transact: (operation, key, items) => this.#transact(operation, key, items),
+      batchGet: (list) => this.#batchGet(list),
+    };
+  }
+
+  async getWatermark(repository: string): Promise<string | undefined> {
+    const item = await this.#get(keys.watermark(this.sourceId, repository));
+    return typeof item?.value === 'string' ? item.value : undefined;
+  }
+
+  /**
+   * One conditional write: created only if absent, or moved only from exactly `expected`
+   * to a later instant. Of two scanners holding the same `expected`, DynamoDB lets exactly
+   * one condition pass; the other gets false, as does any move backwards.
+   */
+  async advanceWatermark(repository: string, expected: string | undefined, to: string): Promise<boolean> {
+    const next = normaliseInstant(`watermark for ${repository}`, to);
+    const key = keys.watermark(this.sourceId, repository);
+    if (expected === undefined) {
+      return this.#conditional('PutItem', key, () =>
+        this.client.send(
+          new PutCommand({ TableName: this.table, Item: { ...key, value: next }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ),
+      );
+    }
+    const previous = normaliseInstant(`expected watermark for ${repository}`, expected);
+    if (!(next > previous)) return false;
+    return this.#conditional('UpdateItem', key, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'SET #value = :next',
+          ConditionExpression: '#value = :previous AND #value < :next',
+          ExpressionAttributeNames: { '#value': 'value' },
+          ExpressionAttributeValues: { ':next': next, ':previous': previous },
+        }),
+      ),
+    );
+  }
+
+  async getScanCheckpoint(repository: string): Promise<ScanCheckpoint | undefined> {
+    const item = await this.#get(keys.checkpoint(this.sourceId, repository));
+    if (item === undefined) return undefined;
+    return {
+      startedAt: String(item.startedAt),
+      since: typeof item.since === 'string' ? item.since : null,
+      continuationToken: typeof item.continuationToken === 'string' ? item.continuationToken : null,
+    };
+  }
+
+  /** `undefined` clears the checkpoint (the scan completed). */
+  async putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void> {
+    const key = keys.checkpoint(this.sourceId, repository);
+    if (checkpoint === undefined) {
+      await this.#call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+      return;
+    }
+    const item = { ...key, startedAt: checkpoint.startedAt, since: checkpoint.since, continuationToken: checkpoint.continuationToken };
+    await this.#call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: item })));
+  }
+
+  /**
+   * As in the embedded state: content matches by sha256 when the caller knows it (the
+   * entry's content address), otherwise by the sha1 the source published; with neither,
+   * nothing matches.
+   */
+  async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
+    if (checksums.sha256 !== undefined) {
+      const digest = `sha256:${checksums.sha256.toLowerCase()}` as Digest;
+      return (await this.#get(keys.asset(this.sourceId, sourceRepository, path, digest))) !== undefined;
+    }
+    if (checksums.sha1 === undefined) return false;
+    const pk = keys.assetPk(this.sourceId, sourceRepository, path);
+    const items = this.#query({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      FilterExpression: 'sha1 = :sha1',
+      ExpressionAttributeValues: { ':pk': pk, ':sha1': checksums.sha1.toLowerCase() },
+      ConsistentRead: true,
+    });
+    for await (const item of items) {
+      void item;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The uniqueness item and the entry are written in one transaction, each only if
+   * absent: a duplicate (same source repository, path and digest) changes nothing. A
+   * `seq` is drawn from the counter first, so a duplicate that races past the first check
+   * leaves a gap in seqs; seqs only need to be increasing.
+   */
+  async addPendingEntry(entry: StagedEntry): Promise<boolean> {
+    const asset = keys.asset(this.sourceId, entry.sourceRepository, entry.path, entry.digest);
+    if ((await this.#get(asset)) !== undefined) return false;
+    const seq = await this.#nextEntrySeq();
+    const key = keys.entry(this.sourceId, seq);
+    const sha1 = entry.checksums.sha1?.toLowerCase();
+    const item: Item = {
+      ...key,
+      kind: entry.kind,
+      seq,
+      sourceRepository: entry.sourceRepository,
+      path: entry.path,
+      targetRepository: entry.targetRepository,
+      digest: entry.digest,
+      size: entry.size,
+      state: 'pending',
+      gsi1pk: keys.pendingPk(this.sourceId),
+      gsi1sk: pad(seq),
+    };
+    for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
+      const value = entry.checksums[algorithm];
+      if (value !== undefined) item[algorithm] = value.toLowerCase();
+    }
+    try {
+      await this.#transact('TransactWriteItems', `${asset.pk} ${asset.sk}`, [
+        {
+          Put: {
+            TableName: this.table,
+            Item: { ...asset, seq, ...(sha1 !== undefined ? { sha1 } : {}) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+        { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+      ]);
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)[0] === 'ConditionalCheckFailed') return false;
+      throw wrap(this.table, 'TransactWriteItems', `${asset.pk} ${asset.sk}`, error);
+    }
+  }
+
+  /** Pending entries in staging order (`seq` ascending), after finishing any committed seal. */
+  async listPendingEntries(): Promise<PendingEntry[]> {
+    await sealTail.rollForward(this.#seal, this.sourceId);
+    const listed: Key[] = [];
+    const items = this.#query({
+      TableName: this.table,
+      IndexName: PENDING_INDEX,
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.pendingPk(this.sourceId) },
+    });
+    for await (const item of items) listed.push({ pk: String(item.pk), sk: String(item.sk) });
+    const entries = (await this.#batchGet(listed)).filter((item) => item.state === 'pending').map(toPendingEntry);
+    return entries.sort((a, b) => a.seq - b.seq);
+  }
+
+  async shippedIn(digest: Digest): Promise<number | undefined> {
+    const item = await this.#get(keys.shipped(this.sourceId, digest));
+    return typeof item?.bundleSequence === 'number' ? item.bundleSequence : undefined;
+  }
+
+  /** Blobs already in the ledger keep their original record (the earliest proof wins). */
+  async recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void> {
+    await forEachLimit([...new Set(digests)], 16, (digest) =>
+      sealTail.recordShipped(this.#seal, digest, receiptSequence, 'receipt'),
+    );
+  }
+
+  async getLastBundle(sourceId: string): Promise<BundleRecord | undefined> {
+    const key = keys.source(sourceId);
+    const result = await this.#call('Query', `${key} BUNDLE#`, () =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :bundle)',
+          ExpressionAttributeValues: { ':pk': key, ':bundle': 'BUNDLE#' },
+          ScanIndexForward: false,
+          Limit: 1,
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = result.Items?.[0];
+    if (item === undefined) return undefined;
+    return {
+      sourceId: String(item.sourceId),
+      sequence: Number(item.sequence),
+      digest: String(item.digest) as Digest,
+      name: String(item.name),
+      size: Number(item.size),
+      sealedAt: String(item.sealedAt),
+    };
+  }
+
+  /** See `dynamo-seal.ts` for how seals of any size stay atomic in effect. */
+  async recordSeal(bundle: BundleRecord, entrySeqs: number[], includedBlobs: Digest[]): Promise<void> {
+    const seen = new Set<number>();
+    const duplicates = entrySeqs.filter((seq) => seen.has(seq) || !seen.add(seq));
+    if (duplicates.length > 0) throw new EntryNotPendingError(bundle.sequence, duplicates);
+    await sealTail.recordSeal(this.#seal, bundle, entrySeqs, [...new Set(includedBlobs)]);
+  }
+
+  async #nextEntrySeq(): Promise<number> {
+    const key = keys.entryCounter(this.sourceId);
+    const result = await this.#call('UpdateItem', `${key.pk} ${key.sk}`, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'ADD #last :one',
+          ExpressionAttributeNames: { '#last': 'last' },
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    return Number(result.Attributes?.last);
+  }
+
+  async #get(key: Key): Promise<Item | undefined> {
+    const result = await this.#call('GetItem', `${key.pk} ${key.sk}`, () =>
+      this.client.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })),
+    );
+    return result.Item;
+  }
+
+  async *#query(input: QueryCommandInput): AsyncIterable<Item> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#call('Query', String(input.ExpressionAttributeValues?.[':pk']), () =>
+        this.client.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) })),
+      );
+      for (const item of page.Items ?? []) yield item;
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+  }
+
+  /** Consistent reads of many items, 100 keys a call, unprocessed keys retried with backoff. */
+  async #batchGet(list: Key[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let i = 0; i < list.length; i += 100) {
+      let request: Key[] = list.slice(i, i + 100);
+      for (let attempt = 0; request.length > 0; attempt++) {
+        if (attempt > 0) await sleep(backoff(attempt));
+        if (attempt > 8) throw new StateStoreError(this.table, 'BatchGetItem', `${request.length} keys`, { cause: new Error('keys left unprocessed') });
+        const result = await this.#call('BatchGetItem', `${request.length} keys`, () =>
+          this.client.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: request, ConsistentRead: true } } })),
+        );
+        found.push(...(result.Responses?.[this.table] ?? []));
+        request = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Key[];
+      }
+    }
+    return found;
+  }
+
+  /** True if the conditional write happened, false if its condition failed. */
+  async #conditional(operation: string, key: Key, run: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.#call(operation, `${key.pk} ${key.sk}`, run);
+      return true;
+    } catch (error) {
+      if ((error as Error | undefined)?.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one SDK call. Condition failures and cancelled transactions pass through for the
+   * caller to interpret; anything else (throttling that outlived the SDK's own retries,
+   * validation, access) becomes a {@link StateStoreError} naming the operation and key.
+   */
+  async #call<T>(operation: string, key: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const name = (error as Error | undefined)?.name;
+      if (name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException') throw error;
+      throw wrap(this.table, operation, key, error);
+    }
+  }
+
+  /**
+   * A transaction, retried (bounded, with backoff) while it is cancelled only because of
+   * contention — another transaction on the same items, or throttling. A cancellation
+   * with a failed condition is thrown for the caller to map to a domain outcome.
+   */
+  async #transact(operation: string, key: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#call(operation, key, () => this.client.send(new TransactWriteCommand({ TransactItems: items })));
+        return;
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        const transient = codes.length > 0 && codes.every((code) => code === 'None' || isTransientCancellation(code));
+        if (!transient) throw error;
+        if (attempt >= 8) throw wrap(this.table, operation, key, error);
+        await sleep(backoff(attempt + 1));
+      }
+    }
+  }
+}
+
+function wrap(table: string, operation: string, key: string, error: unknown): Error {
+  if (error instanceof StateStoreError || error instanceof SequenceConflictError || error instanceof EntryNotPendingError) return error;
+  return new StateStoreError(table, operation, key, { cause: error });
+}
+
+/** Parses an ISO 8601 instant into one canonical form so strings compare as instants (as the embedded state does). */
+export function normaliseInstant(what: string, value: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new InvalidTimestampError(what, value);
+  const iso = new Date(time).toISOString();
+  if (!/^\d{4}-/.test(iso)) throw new InvalidTimestampError(what, value);
+  return iso;
+}
+
+function toPendingEntry(item: Item): PendingEntry {
+  const checksums: Checksums = {};
+  for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
+    const value = item[algorithm];
+    if (typeof value === 'string') checksums[algorithm] = value;
+  }
+  return {
+    seq: Number(item.seq),
+    kind: String(item.kind) as PendingEntry['kind'],
+    sourceRepository: String(item.sourceRepository),
+    path: String(item.path),
+    targetRepository: String(item.targetRepository),
+    digest: String(item.digest) as Digest,
+    size: Number(item.size),
+    checksums,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The import runner's durable progress in DynamoDB, for the import Lambda: which bundles
+ * are done, where each source's chain stands, per-entry outcomes inside a bundle (so a
+ * killed import resumes where it stopped) and where blobs were put on target registries.
+ *
+ * One table, `pk` (HASH) + `sk` (RANGE), both strings:
+ *
+ * ```
+ * CHAIN#<sourceId>           | #                  sequence, digest          the chain head
+ * BUNDLE#<digest>            | #                  sourceId, sequence, importedAt
+ * BUNDLE#<digest>            | ENTRY#<index, 16>  outcome (imported | present)
+ * BLOB#<registry>#<digest>   | #                  name                      a mount source
+ * ```
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Digest } from '../../digest.ts';
+import type { ImportState } from '../../core/ports.ts';
+import { StateStoreError } from './errors.ts';
+
+export interface DynamoImportStateOptions {
+  client: DynamoDBDocumentClient;
+  table: string;
+}
+
+/** The CreateTable input for the import state table, shared by tests and the CDK stack. */
+export function createImportTableInput(table: string): CreateTableCommandInput {
+  return {
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+  };
+}
+
+const ONE = '#';
+const keys = {
+  chain: (sourceId: string) => ({ pk: `CHAIN#${sourceId}`, sk: ONE }),
+  bundle: (digest: Digest) => ({ pk: `BUNDLE#${digest}`, sk: ONE }),
+  entry: (digest: Digest, index: number) => ({ pk: `BUNDLE#${digest}`, sk: `ENTRY#${String(index).padStart(16, '0')}` }),
+  blob: (registry: string, digest: Digest) => ({ pk: `BLOB#${registry}#${digest}`, sk: ONE }),
+};
+
+export class DynamoImportState implements ImportState {
+  readonly client: DynamoDBDocumentClient;
+  readonly table: string;
+
+  constructor(options: DynamoImportStateOptions) {
+    this.client = options.client;
+    this.table = options.table;
+  }
+
+  async lastImported(sourceId: string): Promise<{ sequence: number; digest: Digest } | undefined> {
+    const item = await this.#get(keys.chain(sourceId));
+    return item === undefined ? undefined : { sequence: Number(item.sequence), digest: String(item.digest) as Digest };
+  }
+
+  async importedBundle(digest: Digest): Promise<{ sequence: number; importedAt: string } | undefined> {
+    const item = await this.#get(keys.bundle(digest));
+    return item === undefined ? undefined : { sequence: Number(item.sequence), importedAt: String(item.importedAt) };
+  }
+
+  async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {
+    const item = await this.#get(keys.entry(bundleDigest, index));
+    const outcome = item?.outcome;
+    return outcome === 'imported' || outcome === 'present' ? outcome : undefined;
+  }
+
+  /** The latest outcome for an entry wins (a re-run may find present what it imported before). */
+  async recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void> {
+    const key = keys.entry(bundleDigest, index);
+    await this.#call('PutItem', key, () => this.client.send(new PutCommand({ TableName: this.table, Item: { ...key, outcome } })));
+  }
+
+  /**
+   * Idempotent: re-recording a bundle keeps its first import time. The chain only moves
+   * forward. Both in one transaction; when the chain's condition fails (it is already at
+   * or past this sequence) the bundle alone is recorded, as the embedded state does.
+   */
+  async recordBundleImported(record: { sourceId: string; sequence: number; digest: Digest; importedAt: string; advancesChain: boolean }): Promise<void> {
+    const bundleKey = keys.bundle(record.digest);
+    const bundleUpdate = {
+      Update: {
+        TableName: this.table,
+        Key: bundleKey,
+        UpdateExpression: 'SET sourceId = :source, #sequence = :sequence, importedAt = if_not_exists(importedAt, :at)',
+        ExpressionAttributeNames: { '#sequence': 'sequence' },
+        ExpressionAttributeValues: { ':source': record.sourceId, ':sequence': record.sequence, ':at': record.importedAt },
+      },
+    };
+    if (record.advancesChain) {
+      const chainKey = keys.chain(record.sourceId);
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              bundleUpdate,
+              {
+                Put: {
+                  TableName: this.table,
+                  Item: { ...chainKey, sequence: record.sequence, digest: record.digest },
+                  ConditionExpression: 'attribute_not_exists(pk) OR #sequence < :sequence',
+                  ExpressionAttributeNames: { '#sequence': 'sequence' },
+                  ExpressionAttributeValues: { ':sequence': record.sequence },
+                },
+              },
+            ],
+          }),
+        );
+        return;
+      } catch (error) {
+        const reasons = (error as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+        const chainAhead = (error as { name?: string }).name === 'TransactionCanceledException' && reasons[1]?.Code === 'ConditionalCheckFailed';
+        if (!chainAhead) throw new StateStoreError(this.table, 'TransactWriteItems', `${bundleKey.pk}, ${chainKey.pk}`, { cause: error });
+      }
+    }
+    await this.#call('UpdateItem', bundleKey, () => this.client.send(new UpdateCommand(bundleUpdate.Update)));
+  }
+
+  async blobLocation(registry: string, digest: Digest): Promise<string | undefined> {
+    const item = await this.#get(keys.blob(registry, digest));
+    return typeof item?.name === 'string' ? item.name : undefined;
+  }
+
+  /** The first location recorded stays: any one is a valid mount source. */
+  async recordBlobLocation(registry: string, digest: Digest, name: string): Promise<void> {
+    const key = keys.blob(registry, digest);
+    try {
+      await this.client.send(new PutCommand({ TableName: this.table, Item: { ...key, name }, ConditionExpression: 'attribute_not_exists(pk)' }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return;
+      throw new StateStoreError(this.table, 'PutItem', key.pk, { cause: error });
+    }
+  }
+
+  async #get(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
+    const out = await this.#call('GetItem', key, () => this.client.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })));
+    return out.Item;
+  }
+
+  async #call<T>(operation: string, key: { pk: string; sk: string }, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new StateStoreError(this.table, operation, `${key.pk} ${key.sk}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * The AWS adapters: S3 for blobs and bundles, SQS for copy tasks, DynamoDB for the
+ * export state, KMS for signing. Each takes a ready SDK client, so handlers configure
+ * clients (region, retries, endpoints) once and tests point them at emulators or mocks.
+ */
+export { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.ts';
+export { SqsTaskQueue, parseTaskMessage, batches, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, type SqsTaskQueueOptions } from './sqs-task-queue.ts';
+export {
+  DynamoExportState,
+  createTableInput,
+  normaliseInstant,
+  FIRST_BUNDLE_SEQUENCE,
+  MAX_TRANSACTION_ITEMS,
+  PENDING_INDEX,
+  type DynamoExportStateOptions,
+} from './dynamo-export-state.ts';
+export { KmsSigner, MAX_RAW_MESSAGE, type KmsSignerOptions } from './kms-signer.ts';
+export * from './errors.ts';
