@@ -95,7 +95,6 @@ export class FerryImport extends Construct {
       // Bundles apply in sequence order: one importer at a time.
       reservedConcurrentExecutions: 1,
       environment: {
-        FERRY_BUCKET: this.inbox.bucketName,
         FERRY_TARGET_URL: props.targetUrl,
         FERRY_TARGET_SECRET_ARN: this.targetSecret.secretArn,
         FERRY_IMPORT_TABLE: this.table.tableName,

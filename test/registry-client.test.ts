@@ -444,6 +444,55 @@ describe('RegistryClient against fake registries', () => {
     expect(retries).toEqual([`HTTP 503 /v2/team/app/blobs/${sha256Of(bytes)}`]);
   });
 
+  it('follows a blob redirect to another origin without sending it the registry credentials', async () => {
+    // Prepare
+    const bytes = Buffer.from('layer served from object storage');
+    const digest = sha256Of(bytes);
+    const storageSaw: (string | undefined)[] = [];
+    const storage = await listen((req, res) => {
+      storageSaw.push(req.headers.authorization);
+      res.writeHead(200).end(bytes);
+    });
+    const url = await listen((req, res) => {
+      if (req.headers.authorization === undefined) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' }).end();
+        return;
+      }
+      res.writeHead(307, { location: `${storage}/blobs/abc?X-Amz-Signature=secret-signature` }).end();
+    });
+    const c = client({ baseUrl: url, username: USER.username, password: USER.password });
+    // Act
+    const received = await c.getBlob('team/app', digest, collect);
+    // Assess
+    expect(received.equals(bytes)).toBe(true);
+    expect(storageSaw).toEqual([undefined]);
+  });
+
+  it('fetches a fresh token when the registry refuses a cached one', async () => {
+    // Prepare
+    let issued = 0;
+    const issuer = await listen((req, res) => {
+      issued++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `token-${issued}`, expires_in: 300 }));
+    });
+    let accepted = 'token-1';
+    const url = await listen((req, res) => {
+      if (req.headers.authorization !== `Bearer ${accepted}`) {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="${issuer}/token",service="fake",scope="repository:team/app:pull"` }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': '3' }).end();
+    });
+    const c = client({ baseUrl: url });
+    await c.headBlob('team/app', sha256Of('x'));
+    // Act
+    accepted = 'token-2';
+    const result = await c.headBlob('team/app', sha256Of('x'));
+    // Assess
+    expect(result).toEqual({ size: 3 });
+    expect(issued).toBe(2);
+  });
+
   it('follows tag pages with n and the Link header', async () => {
     // Prepare
     const all = ['a', 'b', 'c', 'd', 'e'];

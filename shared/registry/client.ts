@@ -11,7 +11,7 @@ import { TRANSIENT_CODES, errorCode } from '../nexus/retry.ts';
 import { CATALOG_SCOPE, pullScope, pushScope } from './auth.ts';
 import { BlobDigestError, ManifestError, RegistryNetworkError } from './errors.ts';
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from './media-types.ts';
-import { RegistryTransport, header, type TransportOptions } from './transport.ts';
+import { RegistryTransport, header } from './transport.ts';
 import { uploadBlob } from './upload.ts';
 
 export interface RegistryClientOptions {
@@ -69,7 +69,7 @@ export class RegistryClient {
   readonly #t: RegistryTransport;
 
   constructor(options: RegistryClientOptions) {
-    this.#t = new RegistryTransport(options as TransportOptions);
+    this.#t = new RegistryTransport(options);
   }
 
   /** Token endpoint hits so far (Bearer registries), for diagnostics and tests. */

@@ -14,7 +14,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 const region = 'us-east-1';
-const credentials = { accessKeyId: 'ferry-test', secretAccessKey: 'ferry-test' };
+// DynamoDB Local accepts only letters and digits in an access key id.
+const credentials = { accessKeyId: 'ferrytest', secretAccessKey: 'ferrytest' };
 
 export interface Emulators {
   /** fauxqs: S3 (path style) and SQS. */

@@ -88,3 +88,9 @@ export async function skopeoCopy(
     options.timeoutMs,
   );
 }
+
+/** Exact manifest bytes through any transport skopeo knows (`oci-archive:<tar>:<ref>`, `oci:<dir>:<ref>`). */
+export async function skopeoInspectRawAt(transportRef: string, options: SkopeoOptions = {}): Promise<Buffer> {
+  const { stdout } = await skopeo(['inspect', '--raw', transportRef], options.timeoutMs);
+  return stdout;
+}

@@ -1,0 +1,163 @@
+/**
+ * The optional import function (an isolated side that runs in AWS): a bundle uploaded under
+ * `bundles/` of the inbox bucket is downloaded to ephemeral storage (the importer reads it
+ * twice: verify everything, then apply), imported into the target Nexus, and its receipt
+ * written under `FERRY_RECEIPTS_PREFIX` of the same bucket for ops to carry back.
+ *
+ * Deploy with reserved concurrency 1 (bundles apply in sequence order) and ephemeral
+ * storage larger than the biggest bundle (up to 10 GiB).
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { parse } from '@aws-lambda-powertools/parser';
+import { S3EventNotificationEventBridgeSchema, S3Schema } from '@aws-lambda-powertools/parser/schemas';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import { DynamoImportState } from '../shared/adapters/aws/dynamo-import-state.ts';
+import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
+import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
+import { makeImporter, type ImportReport } from '../shared/core/importer.ts';
+import { systemClock } from '../shared/core/ports.ts';
+import { encodeReceipt } from '../shared/core/receipt.ts';
+import { algorithmOf } from '../shared/signing.ts';
+import { importEnvSchema, loadEnv, EnvError } from './env.ts';
+import { clients, coreLog, nexusClient, once, powertools } from './wiring.ts';
+
+const env = loadEnv(importEnvSchema);
+const { logger, metrics } = powertools();
+
+/** Splits concatenated PEM public keys; each must be ed25519 or ECDSA P-256. */
+function trustedKeys(pem: string): KeyObject[] {
+  const blocks = pem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+  return blocks.map((block, index) => {
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: block, format: 'pem' });
+    } catch {
+      throw new EnvError('FERRY_TRUSTED_PUBLIC_KEYS', `key ${index + 1} is not a PEM public key`);
+    }
+    if (algorithmOf(key) === undefined) throw new EnvError('FERRY_TRUSTED_PUBLIC_KEYS', `key ${index + 1} is neither ed25519 nor ECDSA P-256`);
+    return key;
+  });
+}
+const keys = trustedKeys(env.FERRY_TRUSTED_PUBLIC_KEYS);
+
+/** Bundle target repository → repository on this Nexus (absent: the same name). */
+const repositoryMap = Object.fromEntries(env.FERRY_REPOSITORIES.map((r) => [r.name, r.target]));
+
+const wired = once(async () => {
+  const [target, receiptSigner] = await Promise.all([
+    nexusClient(env.FERRY_TARGET_URL, env.FERRY_TARGET_SECRET_ARN, 'FERRY_TARGET_SECRET_ARN', logger),
+    env.FERRY_KMS_KEY_ID === undefined ? Promise.resolve(undefined) : KmsSigner.create({ client: clients.kms(), keyId: env.FERRY_KMS_KEY_ID }),
+  ]);
+  const importer = makeImporter(
+    {
+      target,
+      held: new S3ObjectStore({ client: clients.s3(), bucket: env.FERRY_HELD_BUCKET }),
+      state: new DynamoImportState({ client: clients.documents(), table: env.FERRY_IMPORT_TABLE }),
+      clock: systemClock,
+      log: coreLog(logger),
+      trustedKeys: keys,
+    },
+    { repositoryMap, concurrency: 4 },
+  );
+  return { importer, receiptSigner };
+});
+
+/** The bundle would not fit in this function's ephemeral storage. */
+export class EphemeralStorageError extends Error {
+  override readonly name = 'EphemeralStorageError';
+}
+
+interface BundleObject {
+  bucket: string;
+  key: string;
+}
+
+/** The objects an S3 notification (direct, or through EventBridge) names, under `bundles/…​.tar`. */
+function bundlesIn(event: unknown): BundleObject[] {
+  const direct = parse(event, undefined, S3Schema, true);
+  const objects = direct.success
+    ? direct.data.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => ({ bucket: r.s3.bucket.name, key: r.s3.object.key }))
+    : (() => {
+        const bridged = parse(event, undefined, S3EventNotificationEventBridgeSchema, false);
+        return [{ bucket: bridged.detail.bucket.name, key: bridged.detail.object.key }];
+      })();
+  return objects
+    .filter((o) => o.key.startsWith('bundles/') && o.key.endsWith('.tar'))
+    .sort((a, b) => path.posix.basename(a.key).localeCompare(path.posix.basename(b.key)));
+}
+
+/** Streams the object to a file in ephemeral storage after checking it fits. */
+async function download(object: BundleObject, dir: string): Promise<string> {
+  const got = await clients.s3().send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }));
+  const body = got.Body as Readable | undefined;
+  if (body === undefined) throw new Error(`s3://${object.bucket}/${object.key}: GetObject returned no body`);
+  const free = await statfs(dir).then((s) => s.bavail * s.bsize);
+  if (got.ContentLength !== undefined && got.ContentLength > free) {
+    body.destroy();
+    throw new EphemeralStorageError(
+      `s3://${object.bucket}/${object.key}: ${got.ContentLength} bytes do not fit in the ${free} bytes free in ${dir}; raise the function's ephemeral storage (10 GiB at most) or seal smaller bundles`,
+    );
+  }
+  const file = path.join(dir, path.posix.basename(object.key));
+  await pipeline(body, createWriteStream(file));
+  return file;
+}
+
+export interface ImportSummary {
+  bundles: { key: string; status: ImportReport['status']; sequence: number; receipt?: string | undefined }[];
+}
+
+export async function handler(event: unknown, context: Context): Promise<ImportSummary> {
+  logger.resetKeys();
+  logger.addContext(context);
+  const summary: ImportSummary = { bundles: [] };
+  try {
+    const objects = bundlesIn(event);
+    const { importer, receiptSigner } = await wired();
+    for (const object of objects) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'ferry-import-'));
+      try {
+        const file = await download(object, dir);
+        const name = path.posix.basename(object.key);
+        const report = await importer.importBundle({ name, open: async () => createReadStream(file) });
+        if (report.status === 'already-imported') {
+          logger.info(`${name}: already imported; nothing changed`, { bundle: name, sequence: report.bundle.sequence, importedAt: report.importedAt });
+          summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence });
+          continue;
+        }
+        const receiptKey = `${env.FERRY_RECEIPTS_PREFIX}${name.replace(/\.tar$/, '')}.receipt.json`;
+        await clients.s3().send(
+          new PutObjectCommand({ Bucket: object.bucket, Key: receiptKey, Body: await encodeReceipt(report.receipt, receiptSigner), ContentType: 'application/json' }),
+        );
+        logger.info(`${name}: imported sequence ${report.bundle.sequence}`, {
+          bundle: name,
+          sequence: report.bundle.sequence,
+          imported: report.imported,
+          present: report.present,
+          receipt: `s3://${object.bucket}/${receiptKey}`,
+        });
+        metrics.addMetric('BundlesImported', MetricUnit.Count, 1);
+        metrics.addMetric('EntriesImported', MetricUnit.Count, report.imported);
+        summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence, receipt: receiptKey });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    return summary;
+  } catch (error) {
+    // The invocation fails: S3's asynchronous invoke retries, then the failure destination.
+    logger.error('import failed; nothing was written for this bundle unless it verified', { error: { name: (error as Error).name, message: (error as Error).message } });
+    metrics.addMetric('ImportFailures', MetricUnit.Count, 1);
+    throw error;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

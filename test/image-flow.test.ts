@@ -1,0 +1,124 @@
+/**
+ * Docker / OCI images end to end against the real CNCF registry (docker-registry from
+ * Debian) on both sides, with skopeo as the independent judge of what arrived.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBundleSummary } from '../shared/bundle/index.ts';
+import { makeImage, makeLayer, type Layer, type TestImage } from './support/images.ts';
+import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { skopeoCopy, skopeoInspectRaw, skopeoInspectRawAt } from './support/skopeo.ts';
+import { runFerry } from './support/world.ts';
+
+async function bundleFiles(world: ImageWorld): Promise<string[]> {
+  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
+}
+
+const summaryOf = (file: string) => readBundleSummary(createReadStream(file), path.basename(file));
+
+describe('images with layer-level delta', () => {
+  let world: ImageWorld;
+  let base: Layer[];
+  const first: { name: string; tag: string; image: TestImage }[] = [];
+
+  beforeAll(async () => {
+    world = await makeImageWorld();
+    base = [await makeLayer({ 'etc/os-release': 'ID=ferrytest\n', 'bin/sh': Buffer.alloc(300_000, 7) }), await makeLayer({ 'usr/lib/libc.so': Buffer.alloc(200_000, 3) })];
+    for (let i = 0; i < 10; i++) {
+      const own = await makeLayer({ [`app/app-${i}`]: `application ${i}\n`.repeat(1000 + i) });
+      const image = makeImage({ layers: [...base, own], format: i % 2 === 0 ? 'oci' : 'docker' });
+      first.push({ name: `team/app-${i}`, tag: '1.0.0', image });
+      await world.publish(`team/app-${i}`, '1.0.0', image);
+    }
+  });
+  afterAll(async () => world?.close());
+
+  it('carries 10 images sharing two base layers; every target manifest is bit-identical (skopeo)', async () => {
+    // Act
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundleFiles(world);
+    const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(files).toHaveLength(1);
+    const summary = await summaryOf(files[0]!);
+    const baseShipped = summary.manifest.blobs.included.filter((b) => base.some((l) => l.digest === b.digest));
+    expect(baseShipped).toHaveLength(2); // each base layer once, not ten times
+    for (const { name, tag, image } of first) {
+      const sourceRaw = await skopeoInspectRaw(`${world.source.host}/${name}:${tag}`);
+      const targetRaw = await skopeoInspectRaw(`${world.target.host}/${name}:${tag}`);
+      expect(targetRaw.equals(sourceRaw), `${name}:${tag}`).toBe(true);
+      expect(targetRaw.equals(image.manifest.bytes)).toBe(true);
+    }
+    const ociDir = await mkdtemp(path.join(tmpdir(), 'ferry-oci-'));
+    await skopeoCopy(`docker://${world.target.host}/team/app-3:1.0.0`, `oci:${ociDir}:app-3`);
+    expect((await stat(path.join(ociDir, 'index.json'))).isFile()).toBe(true);
+  });
+
+  it('is an OCI layout that skopeo reads straight from the bundle', async () => {
+    // Prepare
+    const [file] = await bundleFiles(world);
+
+    // Act
+    const raw = await skopeoInspectRawAt(`oci-archive:${file}:team/app-4:1.0.0`);
+
+    // Assess
+    expect(raw.equals(first[4]!.image.manifest.bytes)).toBe(true);
+  });
+
+  it('ships exactly the new layers, configs and manifests of 3 new tags, listing the base as required', async () => {
+    // Prepare: 3 new tags, one new layer each on the shared base
+    const added: TestImage[] = [];
+    for (let i = 0; i < 3; i++) {
+      const own = await makeLayer({ [`app/new-${i}`]: `new ${i}\n`.repeat(2000 + i) });
+      const image = makeImage({ layers: [...base, own] });
+      added.push(image);
+      await world.publish('team/app-0', `2.${i}.0`, image);
+    }
+
+    // Act
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundleFiles(world);
+    const imported = await runFerry(['import', '--config', world.importConfig, files[1]!], world.env);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported.code, imported.stderr).toBe(0);
+    const second = await summaryOf(files[1]!);
+    const shippedBytes = second.manifest.blobs.included.reduce((n, b) => n + b.size, 0);
+    const expectedBytes = added.reduce((n, image) => n + image.layers[2]!.size + image.config.size + image.manifest.bytes.length, 0);
+    expect(shippedBytes).toBe(expectedBytes);
+    const required = second.manifest.blobs.required.map((b) => b.digest).sort();
+    expect(required).toEqual(base.map((l) => l.digest).sort());
+    expect(second.manifest.blobs.required.every((b) => b.shippedIn === 1)).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      const targetRaw = await skopeoInspectRaw(`${world.target.host}/team/app-0:2.${i}.0`);
+      expect(targetRaw.equals(added[i]!.manifest.bytes)).toBe(true);
+    }
+  });
+
+  it('ships a moved tag as its new manifest and only its new blobs', async () => {
+    // Prepare: 1.0.0 of app-1 now points at a new image on the same base
+    const own = await makeLayer({ 'app/moved': 'moved\n'.repeat(3000) });
+    const moved = makeImage({ layers: [...base, own] });
+    await world.publish('team/app-1', '1.0.0', moved);
+
+    // Act
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundleFiles(world);
+    const imported = await runFerry(['import', '--config', world.importConfig, files.at(-1)!], world.env);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported.code, imported.stderr).toBe(0);
+    const last = await summaryOf(files.at(-1)!);
+    expect(last.manifest.entries).toHaveLength(1);
+    expect(last.manifest.blobs.included.map((b) => b.digest).sort()).toEqual([own.digest, moved.config.digest, moved.manifest.digest].sort());
+    expect((await skopeoInspectRaw(`${world.target.host}/team/app-1:1.0.0`)).equals(moved.manifest.bytes)).toBe(true);
+  });
+});
