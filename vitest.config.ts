@@ -9,5 +9,7 @@ export default defineConfig({
     // Tests spawn the CLI and servers; two cores are all CI has.
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // S3/SQS (fauxqs) and DynamoDB Local, started once per run; endpoints via inject().
+    globalSetup: ['./test/support/global-emulators.ts'],
   },
 });

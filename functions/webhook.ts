@@ -98,7 +98,8 @@ const wired = once(async () => {
         if (outcome.duplicate) alreadyQueued += 1;
         else queued += 1;
       }
-      return { queued, alreadyQueued, alreadyStaged: result.alreadyStaged, ignored: result.ignored };
+      // Stored as the idempotent result: DynamoDB takes no undefined members.
+      return { queued, alreadyQueued, alreadyStaged: result.alreadyStaged, ...(result.ignored ? { ignored: result.ignored } : {}) };
     },
     { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.delivery`, config: deliveryConfig },
   );

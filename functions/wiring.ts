@@ -39,8 +39,10 @@ export function coreLog(logger: Logger): Log {
 }
 
 /** An error as log fields: name and message (which by convention never hold credentials). */
-export function errorFields(error: unknown): { error: { name: string; message: string } } {
-  return error instanceof Error ? { error: { name: error.name, message: error.message } } : { error: { name: 'Error', message: String(error) } };
+export function errorFields(error: unknown): { error: { name: string; message: string; cause?: string } } {
+  if (!(error instanceof Error)) return { error: { name: 'Error', message: String(error) } };
+  const cause = error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : undefined;
+  return { error: { name: error.name, message: error.message, ...(cause !== undefined ? { cause } : {}) } };
 }
 
 // ───────────────────────────── clients and secrets ─────────────────────────────

@@ -21,12 +21,12 @@ export async function receiptApplyCommand(files: string[], options: { config: st
     for (const file of files) {
       const where = path.basename(file);
       const receipt = decodeReceipt(await readFile(file, 'utf8'), where, trusted.length > 0 ? trusted : undefined);
-      if (receipt.sourceId !== config.sourceId) {
-        throw new Error(`${where}: the receipt is for source ${receipt.sourceId}, this export side is ${config.sourceId}`);
-      }
+      // Blobs are content-addressed: what the far side holds counts whichever chain brought
+      // it. Only a receipt of this chain can name the bundle; others record 0 ("held").
+      const ownChain = receipt.sourceId === config.sourceId;
       const digests = receipt.blobsHeld.map((b) => b.digest);
       const before = await Promise.all(digests.map((d) => state.shippedIn(d)));
-      await state.recordHeldBlobs(digests, receipt.bundle.sequence);
+      await state.recordHeldBlobs(digests, ownChain ? receipt.bundle.sequence : 0);
       const added = before.filter((b) => b === undefined).length;
       out.line(`${where}: bundle ${receipt.bundle.sequence} imported at ${receipt.importedAt}; the far side holds ${digests.length} blobs (${added} not known here before)`);
     }

@@ -95,7 +95,8 @@ const manifestSchema = z.strictObject({
       z.strictObject({
         digest: digestSchema,
         size: sizeSchema,
-        shippedIn: z.number().int('must be an integer').min(1, 'must be at least 1'),
+        // 0: not shipped by this chain; the far side holds it according to a receipt.
+        shippedIn: z.number().int('must be an integer').min(0, 'must not be negative'),
       }),
     ),
   }),

@@ -30,7 +30,9 @@ export class MissingBlobError extends Error {
   constructor(missing: { digest: Digest; shippedIn: number; needs: string }[], where: string) {
     super(
       `${where}: ${missing.length} required blob(s) are neither held here nor on the target:\n` +
-        missing.map((m) => `  - ${m.digest} (shipped in bundle sequence ${m.shippedIn}), needed by ${m.needs}`).join('\n'),
+        missing
+          .map((m) => `  - ${m.digest} (${m.shippedIn === 0 ? 'held by this side according to a receipt' : `shipped in bundle sequence ${m.shippedIn}`}), needed by ${m.needs}`)
+          .join('\n'),
     );
     this.missing = missing;
   }

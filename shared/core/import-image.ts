@@ -42,6 +42,12 @@ async function readHeld(held: ObjectStore, digest: Digest): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+export function shippedInWords(sequence: number): string {
+  return sequence === 0
+    ? 'a receipt said this side held it, but it is gone: re-send it from the export side'
+    : `it was shipped in bundle sequence ${sequence}: import that bundle first`;
+}
+
 class MissingImageBlob extends Error {
   override readonly name = 'MissingImageBlob';
 }
@@ -104,9 +110,7 @@ async function applyImage(
     const from = await deps.state.blobLocation?.(key, blob.digest);
     if (from !== undefined && from !== name && (await registry.mountBlob(name, blob.digest, from))) continue;
     if ((await deps.held.statBlob(blob.digest)) === undefined) {
-      throw new MissingImageBlob(
-        `blob ${blob.digest} is neither on the target nor held here; it was shipped in bundle sequence ${shippedIn(blob.digest)}: import that bundle first`,
-      );
+      throw new MissingImageBlob(`blob ${blob.digest} is neither on the target nor held here; ${shippedInWords(shippedIn(blob.digest))}`);
     }
     await registry.uploadBlob(name, blob.digest, await deps.held.getBlob(blob.digest));
     await deps.state.recordBlobLocation?.(key, blob.digest, name);
@@ -116,7 +120,7 @@ async function applyImage(
   const putByDigest = async (descriptor: { mediaType: string; digest: Digest }) => {
     if ((await registry.headManifest(name, descriptor.digest)) !== undefined) return;
     if ((await deps.held.statBlob(descriptor.digest)) === undefined) {
-      throw new MissingImageBlob(`manifest ${descriptor.digest} is neither on the target nor held here; it was shipped in bundle sequence ${shippedIn(descriptor.digest)}`);
+      throw new MissingImageBlob(`manifest ${descriptor.digest} is neither on the target nor held here; ${shippedInWords(shippedIn(descriptor.digest))}`);
     }
     await registry.putManifest(name, descriptor.digest, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) });
   };

@@ -163,7 +163,10 @@ export interface ExportState {
 
   /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
   shippedIn(digest: Digest): Promise<number | undefined>;
-  /** Records blobs the far side holds according to an imported receipt. */
+  /**
+   * Records blobs the far side holds according to a receipt: `receiptSequence` is the bundle
+   * of this chain the receipt is for, or 0 when another chain's receipt reports them.
+   */
   recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void>;
 
   getLastBundle(sourceId: string): Promise<BundleRecord | undefined>;

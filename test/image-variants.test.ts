@@ -1,0 +1,209 @@
+/**
+ * Images beyond the simple case: multi-platform indexes and platform filters, referrers
+ * (cosign tags, OCI 1.1 subject), Bearer-token registries, and receipts closing the loop.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readBundleSummary } from '../shared/bundle/index.ts';
+import { sha256Of } from '../shared/digest.ts';
+import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../shared/registry/media-types.ts';
+import { bufferSource, makeImage, makeIndex, makeLayer } from './support/images.ts';
+import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { skopeoInspectRaw } from './support/skopeo.ts';
+import { runFerry } from './support/world.ts';
+
+async function bundleFiles(world: ImageWorld): Promise<string[]> {
+  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
+}
+
+async function twoPlatformIndex() {
+  const amd = makeImage({ layers: [await makeLayer({ 'bin/app': 'amd64 build\n'.repeat(500) })], platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = makeImage({ layers: [await makeLayer({ 'bin/app': 'arm64 build\n'.repeat(500) })], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  return { amd, arm, index: makeIndex([amd, arm]) };
+}
+
+async function exportAndImport(world: ImageWorld) {
+  const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+  const files = await bundleFiles(world);
+  const imported = files.length > 0 ? await runFerry(['import', '--config', world.importConfig, ...files], world.env) : undefined;
+  return { exported, imported, files };
+}
+
+describe('image variants', () => {
+  let world: ImageWorld;
+  afterEach(async () => world?.close());
+
+  it('carries a two-platform index with both platforms, digests unchanged', async () => {
+    // Prepare
+    world = await makeImageWorld();
+    const { amd, arm, index } = await twoPlatformIndex();
+    await world.publish('multi/app', '3.1.0', index);
+
+    // Act
+    const { exported, imported } = await exportAndImport(world);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported?.code, imported?.stderr).toBe(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/multi/app:3.1.0`)).equals(index.manifest.bytes)).toBe(true);
+    expect((await skopeoInspectRaw(`${world.target.host}/multi/app@${amd.manifest.digest}`)).equals(amd.manifest.bytes)).toBe(true);
+    expect((await skopeoInspectRaw(`${world.target.host}/multi/app@${arm.manifest.digest}`)).equals(arm.manifest.bytes)).toBe(true);
+  });
+
+  it('with a platform filter ships only that platform and a rewritten index, and says so', async () => {
+    // Prepare
+    world = await makeImageWorld({ docker: { platforms: ['linux/arm64'] } });
+    const { amd, arm, index } = await twoPlatformIndex();
+    await world.publish('multi/app', '3.1.0', index);
+
+    // Act
+    const { exported, imported, files } = await exportAndImport(world);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toMatch(/index rewritten to platforms linux\/arm64/);
+    expect(imported?.code, imported?.stderr).toBe(0);
+    const summary = await readBundleSummary(createReadStream(files[0]!), 'b');
+    const shipped = summary.manifest.blobs.included.map((b) => b.digest);
+    expect(shipped).toContain(arm.manifest.digest);
+    expect(shipped).not.toContain(amd.manifest.digest);
+    expect(shipped).not.toContain(amd.layers[0]!.digest);
+    const targetIndex = JSON.parse((await skopeoInspectRaw(`${world.target.host}/multi/app:3.1.0`)).toString());
+    expect(targetIndex.manifests.map((m: { digest: string }) => m.digest)).toEqual([arm.manifest.digest]);
+  });
+
+  it('refuses to ship a partial index when a child manifest is missing and no platforms are set', async () => {
+    // Prepare: an index whose arm64 child has vanished from the source registry
+    world = await makeImageWorld();
+    const { arm, index } = await twoPlatformIndex();
+    await world.publish('multi/broken', '1.0.0', index);
+    await world.sourceClient.deleteManifest('multi/broken', arm.manifest.digest);
+
+    // Act
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+
+    // Assess
+    expect(exported.code).toBe(1);
+    expect(exported.stderr).toMatch(/multi\/broken:1\.0\.0.*refusing to ship a partial index/);
+    expect(exported.stderr).toContain(arm.manifest.digest);
+    expect(await bundleFiles(world).catch(() => [])).toEqual([]);
+  });
+
+  it('carries a cosign-style .sig tag and an OCI 1.1 referrer with their subject', async () => {
+    // Prepare: a subject, a cosign signature tag, and an SBOM artifact whose subject is it
+    world = await makeImageWorld();
+    const subject = makeImage({ layers: [await makeLayer({ 'app/signed': 'signed\n' })] });
+    await world.publish('signed/app', '1.0.0', subject);
+    const signature = makeImage({ layers: [await makeLayer({ 'signature.json': '{"critical":{}}' })] });
+    const sigTag = `sha256-${subject.manifest.digest.slice(7)}.sig`;
+    await world.publish('signed/app', sigTag, signature);
+    const sbomBytes = Buffer.from('{"spdxVersion":"SPDX-2.3"}');
+    const empty = Buffer.from('{}');
+    await world.sourceClient.uploadBlob('signed/app', sha256Of(sbomBytes), bufferSource(sbomBytes));
+    await world.sourceClient.uploadBlob('signed/app', sha256Of(empty), bufferSource(empty));
+    const referrer = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: 'application/spdx+json',
+        config: { mediaType: OCI_EMPTY, digest: sha256Of(empty), size: empty.length },
+        layers: [{ mediaType: 'application/spdx+json', digest: sha256Of(sbomBytes), size: sbomBytes.length }],
+        subject: { mediaType: subject.manifest.mediaType, digest: subject.manifest.digest, size: subject.manifest.bytes.length },
+      }),
+    );
+    await world.sourceClient.putManifest('signed/app', sha256Of(referrer), { mediaType: OCI_MANIFEST, bytes: referrer });
+    // docker-registry 2.8 has no referrers API: clients keep the OCI referrers tag schema.
+    const referrersIndex = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256Of(referrer), size: referrer.length, artifactType: 'application/spdx+json' }] }),
+    );
+    await world.sourceClient.putManifest('signed/app', `sha256-${subject.manifest.digest.slice(7)}`, { mediaType: OCI_INDEX, bytes: referrersIndex });
+
+    // Act
+    const { exported, imported, files } = await exportAndImport(world);
+
+    // Assess: one entry (the subject), with both referrers travelling in it
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported?.code, imported?.stderr).toBe(0);
+    const summary = await readBundleSummary(createReadStream(files[0]!), 'b');
+    expect(summary.manifest.entries).toHaveLength(1);
+    expect((await skopeoInspectRaw(`${world.target.host}/signed/app:${sigTag}`)).equals(signature.manifest.bytes)).toBe(true);
+    expect((await skopeoInspectRaw(`${world.target.host}/signed/app@${sha256Of(referrer)}`)).equals(referrer)).toBe(true);
+    const targetReferrers = await skopeoInspectRaw(`${world.target.host}/signed/app:sha256-${subject.manifest.digest.slice(7)}`);
+    expect(targetReferrers.equals(referrersIndex)).toBe(true);
+  });
+
+  it('exports from and imports to registries that demand Bearer tokens', async () => {
+    // Prepare
+    world = await makeImageWorld({ auth: 'token' });
+    const image = makeImage({ layers: [await makeLayer({ 'app/token': 'token auth\n' })] });
+    await world.publish('secure/app', '0.9.0', image);
+    const tokensBefore = world.target.tokenRequests ?? 0;
+
+    // Act
+    const { exported, imported } = await exportAndImport(world);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported?.code, imported?.stderr).toBe(0);
+    expect((world.target.tokenRequests ?? 0) - tokensBefore).toBeGreaterThan(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/secure/app:0.9.0`, { creds: world.creds! })).equals(image.manifest.bytes)).toBe(true);
+    expect(exported.stderr + imported!.stderr).not.toContain(world.creds!.password);
+  });
+
+  it('stops an image whose required blob the far side lacks, naming blob and bundle; other images proceed', async () => {
+    // Prepare: bundle 1 ships the base; bundle 2 needs it; the importer skips bundle 1 (--allow-gap)
+    world = await makeImageWorld();
+    const baseLayer = await makeLayer({ 'base/lib': Buffer.alloc(50_000, 1) });
+    await world.publish('gap/base', '1', makeImage({ layers: [baseLayer] }));
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const needsBase = makeImage({ layers: [baseLayer, await makeLayer({ 'app/x': 'x' })] });
+    const standalone = makeImage({ layers: [await makeLayer({ 'app/y': 'y' })] });
+    await world.publish('gap/needs-base', '1', needsBase);
+    await world.publish('gap/standalone', '1', standalone);
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const files = await bundleFiles(world);
+
+    // Act
+    const run = await runFerry(['import', '--allow-gap', '--config', world.importConfig, files[1]!], world.env);
+
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(baseLayer.digest);
+    expect(run.stderr).toMatch(/bundle sequence 1/);
+    expect((await skopeoInspectRaw(`${world.target.host}/gap/standalone:1`)).equals(standalone.manifest.bytes)).toBe(true);
+    expect(await world.targetClient.headManifest('gap/needs-base', '1')).toBeUndefined();
+  });
+
+  it('a receipt applied on another export side keeps what the far side holds out of its bundles', async () => {
+    // Prepare: export side A ships an image; the far side imports it and writes a receipt.
+    // Export side B (its own chain and state) has never shipped anything.
+    world = await makeImageWorld();
+    const shared = await makeLayer({ 'shared/big': Buffer.alloc(80_000, 9) });
+    await world.publish('loop/one', '1', makeImage({ layers: [shared] }));
+    const { imported } = await exportAndImport(world);
+    expect(imported?.code, imported?.stderr).toBe(0);
+    const receipts = (await readdir(path.join(world.dir, 'receipts'))).map((f) => path.join(world.dir, 'receipts', f));
+    const configB = path.join(world.dir, 'export-b.yaml');
+    const textA = await readFile(world.exportConfig, 'utf8');
+    await writeFile(configB, textA.replace('sourceId: image-source', 'sourceId: image-source-b').replace('workDir: export-work', 'workDir: export-work-b').replace('directory: bundles', 'directory: bundles-b'));
+    const two = makeImage({ layers: [shared, await makeLayer({ 'two/own': 'own' })] });
+    await world.publish('loop/two', '1', two);
+
+    // Act: B learns from A's receipt, exports, and the far side imports B's bundle
+    const applied = await runFerry(['receipt', 'apply', '--config', configB, ...receipts], world.env);
+    const exportedB = await runFerry(['export', '--once', '--config', configB], world.env);
+    const [bundleB] = (await readdir(path.join(world.dir, 'bundles-b'))).filter((f) => f.endsWith('.tar')).map((f) => path.join(world.dir, 'bundles-b', f));
+    const importedB = await runFerry(['import', '--config', world.importConfig, bundleB!], world.env);
+
+    // Assess: the shared layer is required (held per receipt), not shipped, yet arrives
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(exportedB.code, exportedB.stderr).toBe(0);
+    const summary = await readBundleSummary(createReadStream(bundleB!), 'b');
+    expect(summary.manifest.blobs.included.map((b) => b.digest)).not.toContain(shared.digest);
+    expect(summary.manifest.blobs.required).toContainEqual({ digest: shared.digest, size: shared.size, shippedIn: 0 });
+    expect(importedB.code, importedB.stderr).toBe(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/loop/two:1`)).equals(two.manifest.bytes)).toBe(true);
+  });
+});

@@ -1,0 +1,481 @@
+/**
+ * The CDK app: what each stack promises (encryption, TLS-only, lifecycle, PITR, DLQ,
+ * visibility vs. copy timeout, schedules, alarms, arm64 + nodejs24.x, least privilege), that
+ * cdk-nag has nothing unacknowledged, and that the pinned CLI synthesizes offline.
+ * The app (with esbuild bundling of every function) is synthesized once for the file.
+ */
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, type NagPack } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../infra/common.ts';
+import { InfraConfigError } from '../infra/errors.ts';
+import { COPY_TIMEOUT, FerryExport } from '../infra/export-construct.ts';
+import { defineFerryApp } from '../infra/ferry-app.ts';
+import type { FerryExportStack } from '../infra/export-stack.ts';
+import type { FerryImportStack } from '../infra/import-stack.ts';
+import { FerryChecks } from '../infra/nag.ts';
+
+const CDK_JSON = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context: Record<string, unknown> };
+const REPOSITORIES = [{ name: 'raw-releases', format: 'raw' }, { name: 'raw-snapshots', format: 'raw', target: 'raw-snapshots-mirror' }];
+
+let dir: string;
+let publicKeyPem: string;
+let app: App;
+let exportStack: FerryExportStack;
+let importStack: FerryImportStack;
+let exp: Template;
+let imp: Template;
+let outdir: string;
+
+function exportContext(): Record<string, string> {
+  return { sourceId: 'corp-nexus', nexusUrl: 'https://nexus.example.com', repositories: JSON.stringify(REPOSITORIES), maxBundleBytes: '700MB' };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'ferry-infra-'));
+  publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  outdir = path.join(dir, 'cdk.out');
+  app = new App({ outdir, context: { ...CDK_JSON.context, ...exportContext(), targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: publicKeyPem } });
+  const stacks = defineFerryApp(app);
+  exportStack = stacks.exportStack!;
+  importStack = stacks.importStack!;
+  app.synth();
+  exp = Template.fromStack(exportStack);
+  imp = Template.fromStack(importStack);
+}, 240_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const logicalId = (construct: IConstruct) => Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+const getAtt = (construct: IConstruct) => ({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
+
+function ferryFunctions(): { name: string; id: string; template: Template }[] {
+  const f = exportStack.ferry.functions;
+  return [
+    ...Object.entries(f).map(([name, fn]) => ({ name, id: logicalId(fn), template: exp })),
+    { name: 'import', id: logicalId(importStack.ferry.importFunction), template: imp },
+  ];
+}
+
+function policyStatements(template: Template, role: IConstruct | undefined): { Action: string | string[]; Resource: unknown }[] {
+  const roleId = logicalId(role!);
+  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
+  return Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+}
+const actionsOf = (statements: { Action: string | string[] }[]) => statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+describe('FerryExportStack', () => {
+  it('keeps blobs and bundles in a KMS-encrypted (customer key), private, versioned bucket that logs its accesses', () => {
+    // Prepare
+    const { bucket, dataKey, accessLogs } = exportStack.ferry;
+    // Act
+    const props = exp.toJSON().Resources[logicalId(bucket)].Properties;
+    // Assess
+    expect(props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(dataKey) });
+    expect(props.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(props.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logicalId(accessLogs) });
+    exp.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('expires staging/ after 7 days, aborts incomplete multipart uploads after 1 day and expires noncurrent versions', () => {
+    // Prepare
+    const rules = exp.toJSON().Resources[logicalId(exportStack.ferry.bucket)].Properties.LifecycleConfiguration.Rules as Record<string, unknown>[];
+    // Act
+    const staging = rules.find((r) => r.Prefix === 'staging/');
+    const abort = rules.find((r) => r.AbortIncompleteMultipartUpload !== undefined);
+    const noncurrent = rules.find((r) => r.NoncurrentVersionExpiration !== undefined);
+    // Assess
+    expect(staging).toMatchObject({ ExpirationInDays: 7, Status: 'Enabled' });
+    expect(abort).toMatchObject({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' });
+    expect(noncurrent).toMatchObject({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' });
+    expect(abort?.Prefix).toBeUndefined();
+  });
+
+  it('refuses plain-HTTP access to every bucket and queue (aws:SecureTransport deny)', () => {
+    // Prepare
+    const deny = Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    const { bucket, accessLogs, queue, deadLetterQueue } = exportStack.ferry;
+    // Act
+    const bucketPolicies = exp.findResources('AWS::S3::BucketPolicy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([deny]) } } });
+    const queuePolicies = exp.findResources('AWS::SQS::QueuePolicy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([deny]) } } });
+    // Assess
+    const bucketsCovered = Object.values(bucketPolicies).map((p) => (p as { Properties: { Bucket: unknown } }).Properties.Bucket);
+    expect(bucketsCovered).toEqual(expect.arrayContaining([{ Ref: logicalId(bucket) }, { Ref: logicalId(accessLogs) }]));
+    const queuesCovered = Object.values(queuePolicies).flatMap((p) => (p as { Properties: { Queues: unknown[] } }).Properties.Queues);
+    expect(queuesCovered).toEqual(expect.arrayContaining([{ Ref: logicalId(queue) }, { Ref: logicalId(deadLetterQueue) }]));
+  });
+
+  it('has an on-demand, point-in-time-recoverable, KMS-encrypted state table (pk/sk) and a Powertools idempotency table (id, TTL expiration)', () => {
+    // Prepare
+    const { table, idempotencyTable, dataKey } = exportStack.ferry;
+    const resources = exp.toJSON().Resources;
+    // Act
+    const state = resources[logicalId(table)].Properties;
+    const idem = resources[logicalId(idempotencyTable)].Properties;
+    // Assess
+    expect(state.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    expect(idem.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
+    expect(idem.TimeToLiveSpecification).toEqual({ AttributeName: 'expiration', Enabled: true });
+    for (const t of [state, idem]) {
+      expect(t.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(t.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(t.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: getAtt(dataKey) });
+    }
+  });
+
+  it('queues copy tasks in a KMS-encrypted queue with a DLQ after 5 receives and a visibility timeout of at least 6× the copy timeout', () => {
+    // Prepare
+    const { queue, deadLetterQueue, dataKey, functions } = exportStack.ferry;
+    const resources = exp.toJSON().Resources;
+    // Act
+    const q = resources[logicalId(queue)].Properties;
+    const dlq = resources[logicalId(deadLetterQueue)].Properties;
+    const copyTimeout = resources[logicalId(functions.copy)].Properties.Timeout as number;
+    // Assess
+    expect(q.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(deadLetterQueue), maxReceiveCount: 5 });
+    expect(q.KmsMasterKeyId).toEqual(getAtt(dataKey));
+    expect(dlq.KmsMasterKeyId).toEqual(getAtt(dataKey));
+    expect(copyTimeout).toBe(COPY_TIMEOUT.toSeconds());
+    expect(q.VisibilityTimeout).toBeGreaterThanOrEqual(6 * copyTimeout);
+  });
+
+  it('feeds copy from SQS with partial-batch failures and a concurrency cap', () => {
+    // Prepare
+    const { queue, functions } = exportStack.ferry;
+    // Act / Assess
+    exp.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: getAtt(queue),
+      FunctionName: { Ref: logicalId(functions.copy) },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  it('signs bundles with a KMS ECC_NIST_P256 SIGN_VERIFY key and outputs its id', () => {
+    // Prepare
+    const { signingKey } = exportStack.ferry;
+    // Act
+    const key = exp.toJSON().Resources[logicalId(signingKey)].Properties;
+    const outputs = exp.findOutputs('*', { Value: { Ref: logicalId(signingKey) } });
+    // Assess
+    expect(key).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    expect(Object.keys(outputs).some((k) => k.includes('SigningKeyId'))).toBe(true);
+  });
+
+  it('generates the Nexus and webhook secrets in Secrets Manager: no secret value is in the template', () => {
+    // Prepare / Act
+    const secrets = Object.values(exp.findResources('AWS::SecretsManager::Secret')) as { Properties: Record<string, unknown> }[];
+    // Assess
+    expect(secrets).toHaveLength(2);
+    for (const s of secrets) {
+      expect(s.Properties.GenerateSecretString).toBeDefined();
+      expect(s.Properties.SecretString).toBeUndefined();
+    }
+  });
+
+  it('exposes the webhook through a Function URL (auth NONE: the HMAC authenticates) and outputs it', () => {
+    // Prepare
+    const webhookId = logicalId(exportStack.ferry.functions.webhook);
+    // Act / Assess
+    exp.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': [webhookId, 'Arn'] } });
+    expect(Object.keys(exp.findOutputs('*')).some((k) => k.includes('WebhookUrl'))).toBe(true);
+  });
+
+  it('runs scan and seal on EventBridge schedules', () => {
+    // Prepare
+    const { scan, seal } = exportStack.ferry.functions;
+    // Act / Assess
+    exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', Targets: [Match.objectLike({ Arn: getAtt(scan) })] });
+    exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', Targets: [Match.objectLike({ Arn: getAtt(seal) })] });
+  });
+
+  it('alarms on DLQ depth > 0, on the oldest task age, and on scan lag per repository (missing data breaches)', () => {
+    // Prepare
+    const { queue, deadLetterQueue } = exportStack.ferry;
+    const queueName = (q: IConstruct) => [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(q), 'QueueName'] } }];
+    // Act / Assess
+    exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: queueName(deadLetterQueue),
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    exp.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: queueName(queue), ComparisonOperator: 'GreaterThanThreshold' });
+    for (const repository of REPOSITORIES) {
+      exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Ferry',
+        MetricName: 'ScanLagSeconds',
+        Dimensions: Match.arrayWith([{ Name: 'repository', Value: repository.name }, { Name: 'service', Value: 'ferry-scan' }]),
+        TreatMissingData: 'breaching',
+      });
+    }
+  });
+
+  it('grants each function only what its stage touches', () => {
+    // Prepare
+    const { webhook, scan, copy, seal } = exportStack.ferry.functions;
+    const { signingKey } = exportStack.ferry;
+    // Act
+    const actions = {
+      webhook: actionsOf(policyStatements(exp, webhook.role)),
+      scan: actionsOf(policyStatements(exp, scan.role)),
+      copy: actionsOf(policyStatements(exp, copy.role)),
+      seal: actionsOf(policyStatements(exp, seal.role)),
+    };
+    const sealKms = policyStatements(exp, seal.role).find((s) => actionsOf([s]).includes('kms:Sign'));
+    // Assess
+    expect(actions.webhook).toContain('sqs:SendMessage');
+    expect(actions.scan).toContain('sqs:SendMessage');
+    expect(actions.copy).not.toContain('sqs:SendMessage');
+    expect(actions.seal).not.toContain('sqs:SendMessage');
+    expect(actions.copy).toEqual(expect.arrayContaining(['s3:PutObject', 'dynamodb:PutItem', 'lambda:InvokeFunction']));
+    expect(actions.webhook.some((a) => a.startsWith('s3:'))).toBe(false);
+    expect(actions.scan.some((a) => a.startsWith('s3:'))).toBe(false);
+    // The state table is read-only for the webhook (its idempotency table is read-write).
+    expect(policyStatements(exp, webhook.role).some((s) => s.Resource && JSON.stringify(s.Resource).includes(logicalId(exportStack.ferry.table)) && actionsOf([s]).includes('dynamodb:PutItem'))).toBe(false);
+    expect(sealKms).toMatchObject({ Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: getAtt(signingKey) });
+    for (const fnActions of Object.values(actions)) expect(fnActions.some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
+    expect(actions.webhook.concat(actions.scan, actions.copy).some((a) => a === 'kms:Sign')).toBe(false);
+    // S3 object grants are limited to the prefixes each stage uses.
+    const copyS3 = JSON.stringify(policyStatements(exp, copy.role).filter((s) => actionsOf([s]).includes('s3:PutObject')).map((s) => s.Resource));
+    expect(copyS3).toContain('/blobs/*');
+    expect(copyS3).toContain('/staging/*');
+    expect(copyS3).not.toContain('/bundles/*');
+  });
+
+  it('sets the environment contract on each function', () => {
+    // Prepare
+    const common = ['FERRY_SOURCE_ID', 'FERRY_TABLE', 'FERRY_BUCKET', 'FERRY_QUEUE_URL', 'FERRY_NEXUS_URL', 'FERRY_NEXUS_SECRET_ARN', 'FERRY_REPOSITORIES', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
+    const extra: Record<string, string[]> = {
+      webhook: ['FERRY_WEBHOOK_SECRET_ARN', 'FERRY_WEBHOOK_MAX_BYTES', 'FERRY_IDEMPOTENCY_TABLE'],
+      scan: ['FERRY_OVERLAP_SECONDS'],
+      copy: ['FERRY_IDEMPOTENCY_TABLE', 'FERRY_SEAL_FUNCTION_NAME', 'FERRY_SEAL_THRESHOLD_BYTES'],
+      seal: ['FERRY_KMS_KEY_ID', 'FERRY_MAX_BUNDLE_BYTES'],
+      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX'],
+    };
+    for (const { name, id, template } of ferryFunctions()) {
+      // Act
+      const variables = template.toJSON().Resources[id].Properties.Environment.Variables as Record<string, unknown>;
+      const names = Object.keys(variables).filter((k) => k !== 'NODE_OPTIONS');
+      // Assess
+      expect(names.sort(), name).toEqual([...(name === 'import' ? [] : common), ...extra[name]!].sort());
+      expect(variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Ferry');
+    }
+    const sealVars = exp.toJSON().Resources[logicalId(exportStack.ferry.functions.seal)].Properties.Environment.Variables;
+    expect(sealVars.FERRY_MAX_BUNDLE_BYTES).toBe(String(700_000_000));
+    expect(JSON.parse(sealVars.FERRY_REPOSITORIES)).toEqual(REPOSITORIES);
+  });
+});
+
+describe('FerryImportStack', () => {
+  it('triggers the import function on bundles/*.tar uploads to the hardened inbox bucket', () => {
+    // Prepare
+    const { inbox, held, dataKey, importFunction } = importStack.ferry;
+    const resources = imp.toJSON().Resources;
+    // Act
+    const inboxProps = resources[logicalId(inbox)].Properties;
+    const heldProps = resources[logicalId(held)].Properties;
+    // Assess
+    for (const props of [inboxProps, heldProps]) {
+      expect(props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(dataKey) });
+      expect(props.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(props.LoggingConfiguration).toBeDefined();
+      expect(props.LifecycleConfiguration.Rules).toEqual(expect.arrayContaining([expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })]));
+    }
+    imp.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: logicalId(inbox) },
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: Match.arrayWith([{ Name: 'prefix', Value: 'bundles/' }, { Name: 'suffix', Value: '.tar' }]) } },
+            LambdaFunctionArn: getAtt(importFunction),
+          },
+        ],
+      },
+    });
+    imp.hasResourceProperties('AWS::S3::BucketPolicy', { Bucket: { Ref: logicalId(inbox) }, PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
+  });
+
+  it('keeps import state in an on-demand, PITR table (pk/sk) and target credentials in a generated secret', () => {
+    // Prepare
+    const table = imp.toJSON().Resources[logicalId(importStack.ferry.table)].Properties;
+    // Act
+    const secrets = Object.values(imp.findResources('AWS::SecretsManager::Secret')) as { Properties: Record<string, unknown> }[];
+    // Assess
+    expect(table.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    expect(table).toMatchObject({ BillingMode: 'PAY_PER_REQUEST', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
+    expect(secrets).toHaveLength(1);
+    expect(secrets[0]!.Properties.GenerateSecretString).toBeDefined();
+  });
+
+  it('passes the trusted public keys to the import function as PEM', () => {
+    // Prepare
+    const id = logicalId(importStack.ferry.importFunction);
+    // Act
+    const pem = imp.toJSON().Resources[id].Properties.Environment.Variables.FERRY_TRUSTED_PUBLIC_KEYS as string;
+    // Assess
+    expect(pem.trim()).toBe(publicKeyPem.trim());
+  });
+
+  it('refuses a trusted key that is not a PEM public key, naming the prop', () => {
+    // Prepare
+    const bad = new App({ context: { ...CDK_JSON.context, targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: 'not a key' } });
+    // Act
+    const act = () => defineFerryApp(bad);
+    // Assess
+    expect(act).toThrow(InfraConfigError);
+    expect(act).toThrow(/trustedPublicKeysPem: at least one PEM public key/);
+  });
+});
+
+describe('both stacks', () => {
+  it('run every Ferry function on arm64 and nodejs24.x with X-Ray, a sized timeout and log retention', () => {
+    for (const { name, id, template } of ferryFunctions()) {
+      // Prepare
+      const props = template.toJSON().Resources[id].Properties;
+      // Act
+      const logGroup = template.toJSON().Resources[props.LoggingConfig.LogGroup.Ref].Properties;
+      // Assess
+      expect(props.Runtime, name).toBe('nodejs24.x');
+      expect(props.Architectures, name).toEqual(['arm64']);
+      expect(props.TracingConfig, name).toEqual({ Mode: 'Active' });
+      expect(props.Timeout, name).toBeGreaterThan(3);
+      expect(logGroup.RetentionInDays, name).toBe(90);
+    }
+    const memory = exp.toJSON().Resources[logicalId(exportStack.ferry.functions.copy)].Properties.MemorySize;
+    expect(memory).toBe(1024);
+  });
+
+  it('leave no cdk-nag finding unacknowledged and no warning or error annotation', () => {
+    // Prepare
+    const packs: NagPack[] = [new AwsSolutionsChecks(), new FerryChecks()];
+    // Act
+    const violations = packs.flatMap((pack) => pack.validateScope(app).violations.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`));
+    const annotations = [exportStack, importStack].flatMap((stack) => [
+      ...Annotations.fromStack(stack).findWarning('*', Match.anyValue()),
+      ...Annotations.fromStack(stack).findError('*', Match.anyValue()),
+    ]);
+    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations?: unknown[] }[] };
+    // Assess
+    expect(violations).toEqual([]);
+    expect(annotations.map((a) => `${a.id}: ${String(a.entry.data)}`)).toEqual([]);
+    expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
+  });
+
+  it('acknowledge only findings that exist, each with a reason', () => {
+    // Prepare: the same packs, blind to acknowledgments
+    const acknowledged = new Map<string, string>();
+    for (const construct of app.node.findAll()) {
+      for (const entry of construct.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) acknowledged.set(`${construct.node.path} ${id.replace(/^[^:]+::/, '')}`, reason);
+      }
+    }
+    // Act
+    const found = new Set<string>();
+    for (const pack of [new AwsSolutionsChecks(), new FerryChecks()]) {
+      (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
+      for (const v of pack.validateScope(app).violations) for (const r of v.violatingResources) found.add(`${r.constructPath} ${v.ruleName}`);
+    }
+    // Assess
+    expect(acknowledged.size).toBeGreaterThan(10);
+    for (const [key, reason] of acknowledged) {
+      const [at, rule] = key.split(' ') as [string, string];
+      expect([...found].some((f) => f.startsWith(`${at}/`) && f.endsWith(` ${rule}`)) || found.has(key), `${key} acknowledges no finding`).toBe(true);
+      expect(reason.length, key).toBeGreaterThan(40);
+    }
+  });
+
+  it('bundle every function with local esbuild into a minified ESM file with a source map', () => {
+    const sizes: Record<string, number> = {};
+    for (const { name, id, template } of ferryFunctions()) {
+      // Prepare
+      const key = template.toJSON().Resources[id].Properties.Code.S3Key as string;
+      // Act
+      const assetDir = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+      const bundle = path.join(assetDir, 'index.mjs');
+      // Assess
+      expect(existsSync(bundle), name).toBe(true);
+      expect(existsSync(`${bundle}.map`), name).toBe(true);
+      const text = readFileSync(bundle, 'utf8');
+      expect(text.split('\n').length, `${name} is minified`).toBeLessThan(50);
+      sizes[name] = statSync(bundle).size;
+      expect(sizes[name], name).toBeLessThan(5 * 1024 * 1024);
+    }
+    process.stdout.write(`function bundle sizes (index.mjs, minified): ${Object.entries(sizes).map(([n, s]) => `${n} ${(s / 1024).toFixed(0)} KiB`).join(', ')}\n`);
+  });
+});
+
+describe('configuration', () => {
+  it('names every bad export prop at once', () => {
+    // Prepare
+    const stack = new Stack(new App(), 'Bad');
+    // Act
+    const act = () => new FerryExport(stack, 'Ferry', { sourceId: 'Corp Nexus', nexusUrl: 'ftp://x', repositories: [{ name: 'raw', format: 'docker' as 'raw' }], scanSchedule: 'every hour' });
+    // Assess
+    expect(act).toThrow(InfraConfigError);
+    try {
+      act();
+    } catch (error) {
+      expect((error as InfraConfigError).problems).toEqual([
+        expect.stringMatching(/^sourceId: /),
+        expect.stringMatching(/^nexusUrl: must be an http\(s\) URL/),
+        expect.stringMatching(/^repositories\[0\]\.format: must be "raw"/),
+        expect.stringMatching(/^scanSchedule: must be an EventBridge rate/),
+      ]);
+    }
+  });
+
+  it('says which context to pass when none is given', () => {
+    // Prepare
+    const empty = new App({ context: CDK_JSON.context });
+    // Act / Assess
+    expect(() => defineFerryApp(empty)).toThrow(/no stack to define: pass the export side/);
+  });
+});
+
+describe('the pinned CDK CLI', () => {
+  it('synthesizes both stacks offline with no credentials (cdk synth --quiet exits 0)', async () => {
+    // Prepare
+    const out = path.join(dir, 'cli.out');
+    const keyFile = path.join(dir, 'trusted.pem');
+    await writeFile(keyFile, publicKeyPem);
+    const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: path.join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none') };
+    for (const key of Object.keys(env)) if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE|REGION|DEFAULT_REGION)$/.test(key)) delete env[key];
+    delete env.NODE_ENV;
+    delete env.VITEST;
+    const context = Object.entries({ ...exportContext(), targetUrl: 'https://nexus.isolated.example', trustedPublicKeysFile: keyFile }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+    // Act
+    const result = await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', out, ...context], { cwd: REPO_ROOT, env });
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(path.join(out, 'FerryExportStack.template.json'))).toBe(true);
+    expect(existsSync(path.join(out, 'FerryImportStack.template.json'))).toBe(true);
+  }, 300_000);
+});
+
+function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
