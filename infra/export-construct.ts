@@ -87,10 +87,8 @@ export class FerryExport extends Construct {
       keyUsage: KeyUsage.SIGN_VERIFY,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    acknowledge(this.signingKey, 'AwsSolutions-KMS5', 'KMS cannot rotate asymmetric keys; the ECC_NIST_P256 signing key is the trust anchor the isolated importer pins, so it is replaced deliberately (new key, new trusted public key), never silently.');
 
     this.accessLogs = accessLogBucket(this, 'AccessLogs', 365);
-    acknowledge(this.accessLogs, 'AwsSolutions-S1', 'This is the server-access-log destination bucket for the Ferry bucket; logging its own accesses would log into itself.');
     this.bucket = hardenedBucket(this, 'Bucket', {
       encryptionKey: this.dataKey,
       accessLogs: this.accessLogs,

@@ -59,7 +59,6 @@ export class FerryImport extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.accessLogs = accessLogBucket(this, 'AccessLogs', 365);
-    acknowledge(this.accessLogs, 'AwsSolutions-S1', 'This is the server-access-log destination bucket for the inbox and held-blobs buckets; logging its own accesses would log into itself.');
     this.inbox = hardenedBucket(this, 'Inbox', { encryptionKey: this.dataKey, accessLogs: this.accessLogs, accessLogsPrefix: 'inbox/', noncurrentVersionDays: 30 });
     this.held = hardenedBucket(this, 'HeldBlobs', { encryptionKey: this.dataKey, accessLogs: this.accessLogs, accessLogsPrefix: 'held/', noncurrentVersionDays: 7 });
 

@@ -11,7 +11,7 @@ import { readBundleSummary } from '../shared/bundle/index.ts';
 import { makeImage, makeLayer, type Layer, type TestImage } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { skopeoCopy, skopeoInspectRaw, skopeoInspectRawAt } from './support/skopeo.ts';
-import { runFerry } from './support/world.ts';
+import { runFerry, spawnFerry } from './support/world.ts';
 
 async function bundleFiles(world: ImageWorld): Promise<string[]> {
   return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
@@ -120,5 +120,55 @@ describe('images with layer-level delta', () => {
     expect(last.manifest.entries).toHaveLength(1);
     expect(last.manifest.blobs.included.map((b) => b.digest).sort()).toEqual([own.digest, moved.config.digest, moved.manifest.digest].sort());
     expect((await skopeoInspectRaw(`${world.target.host}/team/app-1:1.0.0`)).equals(moved.manifest.bytes)).toBe(true);
+  });
+});
+
+describe('an image import killed with SIGKILL', () => {
+  let world: ImageWorld;
+  afterAll(async () => world?.close());
+
+  it('never leaves a tag pointing at an incomplete image, and a re-run completes', async () => {
+    // Prepare: 12 images with sizeable layers, one bundle
+    world = await makeImageWorld();
+    const base = await makeLayer({ 'base/blob': Buffer.alloc(400_000, 5) });
+    const images: { name: string; image: TestImage }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const own = await makeLayer({ [`app/${i}`]: Buffer.alloc(600_000 + i, i + 1) });
+      const image = makeImage({ layers: [base, own] });
+      images.push({ name: `kill/app-${i}`, image });
+      await world.publish(`kill/app-${i}`, 'v1', image);
+    }
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const [bundle] = await bundleFiles(world);
+
+    // Act: kill the importer as soon as some tag has landed on the target
+    const child = spawnFerry(['import', '--config', world.importConfig, bundle!], world.env);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    let tagged = 0;
+    while (tagged === 0 && child.exitCode === null && Date.now() < deadline) {
+      tagged = (await Promise.all(images.map((i) => world.targetClient.headManifest(i.name, 'v1')))).filter(Boolean).length;
+    }
+    child.kill('SIGKILL');
+    await exited;
+
+    // Assess (after the kill): every tag that exists points at an image whose blobs are all there
+    let complete = 0;
+    for (const { name, image } of images) {
+      const head = await world.targetClient.headManifest(name, 'v1');
+      if (head === undefined) continue;
+      expect(head.digest).toBe(image.manifest.digest);
+      for (const digest of image.blobs.keys()) expect(await world.targetClient.headBlob(name, digest), `${name} ${digest}`).toBeDefined();
+      complete += 1;
+    }
+    expect(complete).toBeGreaterThan(0);
+    expect(complete, "the kill landed mid-import").toBeLessThan(images.length);
+
+    // Act again, then assess: everything is there
+    const rerun = await runFerry(['import', '--config', world.importConfig, bundle!], world.env);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    for (const { name, image } of images) {
+      expect((await skopeoInspectRaw(`${world.target.host}/${name}:v1`)).equals(image.manifest.bytes)).toBe(true);
+    }
   });
 });

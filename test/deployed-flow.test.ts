@@ -1,0 +1,378 @@
+/**
+ * The serverless flow end to end against the emulators (fauxqs for S3 + SQS, DynamoDB
+ * Local) and two Nexus stand-ins: a signed Nexus webhook → webhook handler → SQS → copy
+ * handler (fed a real SQS event) → seal handler → bundle in S3 → the real `ferry import`
+ * CLI → the target Nexus holds the same bytes. Secrets Manager and KMS are the only
+ * services mocked (aws-sdk-client-mock); KMS signs with a real local P-256 key.
+ */
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { signWebhookBody } from './nexus-standin/index.ts';
+import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';
+import { content, makeWorld, runFerry, type World } from './support/world.ts';
+
+const WEBHOOK_SECRET = 'deployed-flow-s3cret';
+const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
+const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
+const KMS_KEY_ID = 'arn:aws:kms:us-east-1:123456789012:key/ferry-signing';
+const SOURCE_USER = { username: 'ferry-reader', password: 'source-pa55' };
+const region = 'us-east-1';
+// DynamoDB Local accepts access key ids of letters and digits only.
+const credentials = { accessKeyId: 'ferrytest', secretAccessKey: 'ferrytest' };
+
+// ───────────────────────────── emulators, KMS, Secrets Manager ─────────────────────────────
+
+let ownEmulators: Emulators | undefined;
+let awsEndpoint: string;
+let dynamoEndpoint: string;
+
+beforeAll(async () => {
+  // Provided once per run by the global setup; started here when a run has none.
+  const provided = { aws: inject('awsEndpoint') as string | undefined, dynamo: inject('dynamoEndpoint') as string | undefined };
+  if (provided.aws === undefined || provided.dynamo === undefined) {
+    ownEmulators = await startEmulators();
+    awsEndpoint = ownEmulators.awsEndpoint;
+    dynamoEndpoint = ownEmulators.dynamoEndpoint;
+  } else {
+    awsEndpoint = provided.aws;
+    dynamoEndpoint = provided.dynamo;
+  }
+}, 120_000);
+afterAll(async () => ownEmulators?.stop());
+
+const secrets = mockClient(SecretsManagerClient);
+const kms = mockClient(KMSClient);
+let signingKey: { privateKey: KeyObject; publicKey: KeyObject };
+
+/** KMS as the signer sees it: GetPublicKey (SPKI DER) and Sign (ECDSA_SHA_256, DER). */
+function fakeKms(): void {
+  kms.on(GetPublicKeyCommand, { KeyId: KMS_KEY_ID }).resolves({
+    KeyId: KMS_KEY_ID,
+    KeySpec: 'ECC_NIST_P256',
+    KeyUsage: 'SIGN_VERIFY',
+    SigningAlgorithms: ['ECDSA_SHA_256'],
+    PublicKey: new Uint8Array(signingKey.publicKey.export({ type: 'spki', format: 'der' })),
+  });
+  kms.on(SignCommand, { KeyId: KMS_KEY_ID }).callsFake((input: { Message: Uint8Array; MessageType?: string; SigningAlgorithm: string }) => {
+    if (input.SigningAlgorithm !== 'ECDSA_SHA_256') throw new Error(`unexpected signing algorithm ${input.SigningAlgorithm}`);
+    // node:crypto cannot sign a precomputed digest; manifests in these tests stay under KMS's 4096-byte RAW limit.
+    if (input.MessageType !== 'RAW') throw new Error('this fake KMS signs RAW messages only');
+    return { KeyId: KMS_KEY_ID, SigningAlgorithm: 'ECDSA_SHA_256', Signature: new Uint8Array(sign('sha256', input.Message, { key: signingKey.privateKey, dsaEncoding: 'der' })) };
+  });
+}
+
+// ───────────────────────────── per-test deployment ─────────────────────────────
+
+interface Deployment {
+  world: World;
+  bucket: string;
+  queueUrl: string;
+  handlers: {
+    webhook: typeof import('../functions/webhook.ts').handler;
+    copy: typeof import('../functions/copy.ts').handler;
+    seal: typeof import('../functions/seal.ts').handler;
+    scan: typeof import('../functions/scan.ts').handler;
+  };
+}
+
+let deployment: Deployment | undefined;
+
+beforeEach(() => {
+  secrets.reset();
+  kms.reset();
+  signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  secrets.on(GetSecretValueCommand, { SecretId: WEBHOOK_SECRET_ARN }).resolves({ SecretString: WEBHOOK_SECRET });
+  secrets.on(GetSecretValueCommand, { SecretId: NEXUS_SECRET_ARN }).resolves({ SecretString: JSON.stringify(SOURCE_USER) });
+  fakeKms();
+  // Lambda logs are JSON lines on stdout; keep the test output readable.
+  for (const method of ['log', 'info', 'warn', 'debug'] as const) vi.spyOn(console, method).mockImplementation(() => undefined);
+});
+
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+  await deployment?.world.close();
+  deployment = undefined;
+});
+
+/** Creates the bucket, queue and tables of one deployment, sets the functions' env, loads them cold. */
+async function deploy(options: { pageSize?: number } = {}): Promise<Deployment> {
+  const world = await makeWorld({ repositories: ['raw-a'], source: options.pageSize ? { pageSize: options.pageSize } : {} });
+  const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const bucket = `ferry-flow-${suffix}`;
+  const table = `ferry-state-${suffix}`;
+  const idempotencyTable = `ferry-idempotency-${suffix}`;
+  const s3 = makeS3Client(awsEndpoint);
+  const sqs = makeSqsClient(awsEndpoint);
+  const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region, credentials });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: `ferry-tasks-${suffix}`, Attributes: { VisibilityTimeout: '60' } }));
+  // fauxqs names queues sqs.<region>.localhost; the SDK sends to the queue URL's host, so
+  // point that at the emulator (as a real queue URL points at the real SQS endpoint).
+  const QueueUrl = String(created.QueueUrl).replace(/^https?:\/\/[^/]+/, awsEndpoint);
+  await dynamo.send(new CreateTableCommand(createTableInput(table)));
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: idempotencyTable,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    }),
+  );
+  dynamo.destroy();
+  const env: Record<string, string> = {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    // The SDK's own endpoint variables: the handlers have no endpoint code.
+    AWS_ENDPOINT_URL_S3: awsEndpoint,
+    AWS_ENDPOINT_URL_SQS: awsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    POWERTOOLS_SERVICE_NAME: 'ferry-flow',
+    POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
+    POWERTOOLS_DEV: 'true',
+    FERRY_SOURCE_ID: 'test-source',
+    FERRY_TABLE: table,
+    FERRY_BUCKET: bucket,
+    FERRY_QUEUE_URL: String(QueueUrl),
+    FERRY_NEXUS_URL: world.source.url,
+    FERRY_NEXUS_SECRET_ARN: NEXUS_SECRET_ARN,
+    FERRY_REPOSITORIES: JSON.stringify([{ name: 'raw-a', format: 'raw' }]),
+    FERRY_WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_ARN,
+    FERRY_IDEMPOTENCY_TABLE: idempotencyTable,
+    FERRY_KMS_KEY_ID: KMS_KEY_ID,
+  };
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  vi.resetModules();
+  deployment = {
+    world,
+    bucket,
+    queueUrl: String(QueueUrl),
+    handlers: {
+      webhook: (await import('../functions/webhook.ts')).handler,
+      copy: (await import('../functions/copy.ts')).handler,
+      seal: (await import('../functions/seal.ts')).handler,
+      scan: (await import('../functions/scan.ts')).handler,
+    },
+  };
+  return deployment;
+}
+
+function lambdaContext(remainingMs = 900_000): Context {
+  return {
+    functionName: 'ferry-flow',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:ferry-flow',
+    memoryLimitInMB: '1024',
+    awsRequestId: `req-${Math.random().toString(36).slice(2)}`,
+    logGroupName: '/aws/lambda/ferry-flow',
+    logStreamName: 'stream',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * A Lambda Function URL in front of the webhook handler: what Nexus posts becomes the
+ * APIGatewayProxyEventV2 Lambda would hand over (lowercase headers, body in base64).
+ */
+async function functionUrl(handler: Deployment['handlers']['webhook']): Promise<{ url: string; server: Server; bodies: { body: Buffer; headers: Record<string, string> }[] }> {
+  const bodies: { body: Buffer; headers: Record<string, string> }[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
+    bodies.push({ body, headers });
+    const response = await handler(urlEvent(body, headers), lambdaContext());
+    res.writeHead(response.statusCode ?? 200, { 'content-type': 'application/json' }).end(response.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, bodies };
+}
+
+function urlEvent(body: Buffer, headers: Record<string, string>): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers,
+    requestContext: {
+      accountId: 'anonymous',
+      apiId: 'url',
+      domainName: 'url.lambda-url.us-east-1.on.aws',
+      domainPrefix: 'url',
+      http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Nexus' },
+      requestId: 'r',
+      routeKey: '$default',
+      stage: '$default',
+      time: '15/Jan/2025:10:20:30 +0000',
+      timeEpoch: Date.now(),
+    },
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+/** Receives every message now visible on the queue, as the SQS event source would deliver them. */
+async function drain(d: Deployment): Promise<{ event: SQSEvent; messages: Message[] }> {
+  const sqs = makeSqsClient(awsEndpoint);
+  const messages: Message[] = [];
+  for (;;) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: d.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }));
+    if (!out.Messages || out.Messages.length === 0) break;
+    messages.push(...out.Messages);
+  }
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: d.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? 'arn:aws:sqs:us-east-1:000000000000:q';
+  const event: SQSEvent = {
+    Records: messages.map((m) => ({
+      messageId: String(m.MessageId),
+      receiptHandle: String(m.ReceiptHandle),
+      body: String(m.Body),
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
+        SenderId: m.Attributes?.SenderId ?? 'AIDA',
+        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: String(m.MD5OfBody),
+      eventSource: 'aws:sqs',
+      eventSourceARN: arn,
+      awsRegion: region,
+    })),
+  };
+  return { event, messages };
+}
+
+async function deleteMessages(d: Deployment, messages: Message[]): Promise<void> {
+  const sqs = makeSqsClient(awsEndpoint);
+  for (const m of messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: d.queueUrl, ReceiptHandle: m.ReceiptHandle }));
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('the deployed flow on emulators', () => {
+  it('carries a webhook-announced artifact through SQS, copy, seal and S3 to the target, byte-identical', async () => {
+    // Prepare: Nexus posts its webhook to the function URL
+    const d = await deploy();
+    const url = await functionUrl(d.handlers.webhook);
+    d.world.source.addWebhook({ repository: 'raw-a', url: url.url, secret: WEBHOOK_SECRET, events: ['component'] });
+    const artifact = content('deployed-flow', 300_000);
+
+    try {
+      // Act: upload → webhook → SQS
+      d.world.source.putRawAsset('raw-a', '/libs/widget-1.0.bin', artifact);
+      await d.world.source.webhooksIdle();
+      const { event, messages } = await drain(d);
+      // The same delivery again (a duplicate): nothing new is queued.
+      const again = await d.handlers.webhook(urlEvent(url.bodies[0]!.body, url.bodies[0]!.headers), lambdaContext());
+      const afterDuplicate = await drain(d);
+      // SQS → copy → seal
+      const copied = await d.handlers.copy(event, lambdaContext());
+      await deleteMessages(d, messages);
+      const sealed = await d.handlers.seal({ trigger: 'test' }, lambdaContext());
+      // S3 → media → the isolated side's CLI
+      const bundle = sealed.bundles[0]!;
+      const file = path.join(d.world.dir, bundle.name);
+      const s3 = makeS3Client(awsEndpoint);
+      const key = String(bundle.location).replace(`s3://${d.bucket}/`, '');
+      const got = await s3.send(new GetObjectCommand({ Bucket: d.bucket, Key: key }));
+      await pipeline(got.Body as Readable, createWriteStream(file));
+      await writeFile(d.world.publicKeyFile, signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      const imported = await runFerry(['import', '--config', d.world.importConfig, file], d.world.env);
+
+      // Assess
+      expect(d.world.source.webhookFailures).toBe(0);
+      expect(messages).toHaveLength(1);
+      expect(JSON.parse(String(messages[0]!.Body))).toMatchObject({ kind: 'raw', sourceRepository: 'raw-a', path: '/libs/widget-1.0.bin' });
+      expect(again.statusCode).toBe(202);
+      expect(JSON.parse(String(again.body))).toMatchObject({ duplicate: true });
+      expect(afterDuplicate.messages).toHaveLength(0);
+      expect(copied.batchItemFailures).toEqual([]);
+      expect(sealed.bundles).toHaveLength(1);
+      expect(bundle).toMatchObject({ name: 'test-source-00000001.tar', sequence: 1, entries: 1 });
+      expect(bundle.location).toBe(`s3://${d.bucket}/bundles/test-source-00000001.tar`);
+      expect(imported.code, imported.stderr).toBe(0);
+      const arrived = d.world.target.getAsset('raw-a', '/libs/widget-1.0.bin');
+      expect(arrived?.content.equals(artifact)).toBe(true);
+      expect(sha256(arrived!.content)).toBe(sha256(artifact));
+    } finally {
+      await new Promise((resolve) => url.server.close(resolve));
+    }
+  });
+
+  it('changes nothing for a forged webhook: 401, no message queued, nothing staged', async () => {
+    // Prepare
+    const d = await deploy();
+    const { componentId } = d.world.source.putRawAsset('raw-a', '/libs/forged.bin', content('forged', 1000));
+    const body = Buffer.from(
+      JSON.stringify({
+        timestamp: '2025-01-15T10:20:30.123+00:00',
+        nodeId: '52905B51-085CCABB-CEBBEAAD-16795588-FC927D93',
+        initiator: 'admin/10.0.0.5',
+        repositoryName: 'raw-a',
+        action: 'CREATED',
+        component: { id: '1', componentId, format: 'raw', name: 'libs/forged.bin' },
+      }),
+    );
+    const headers = {
+      'content-type': 'application/json; charset=UTF-8',
+      'x-nexus-webhook-id': 'rm:repository:component',
+      'x-nexus-webhook-delivery': 'forged-1',
+      'x-nexus-webhook-signature': signWebhookBody('a-guessed-secret', body),
+    };
+
+    // Act
+    const response = await d.handlers.webhook(urlEvent(body, headers), lambdaContext());
+    const queued = await drain(d);
+    const sealed = await d.handlers.seal({}, lambdaContext());
+    const objects = await makeS3Client(awsEndpoint).send(new ListObjectsV2Command({ Bucket: d.bucket }));
+
+    // Assess
+    expect(response.statusCode).toBe(401);
+    expect(queued.messages).toHaveLength(0);
+    expect(sealed.bundles).toEqual([]);
+    expect(objects.KeyCount ?? 0).toBe(0);
+  });
+
+  it('continues a scan cut short by the remaining time from its DynamoDB checkpoint', async () => {
+    // Prepare: 25 artifacts = 3 pages of 10
+    const d = await deploy();
+    for (let i = 0; i < 25; i++) d.world.source.putRawAsset('raw-a', `/scan/a-${i}.bin`, content(`scan${i}`, 500 + i));
+
+    // Act: the first invocation has less than a minute left, the next one plenty
+    const first = await d.handlers.scan({ 'detail-type': 'Scheduled Event' }, lambdaContext(30_000));
+    const second = await d.handlers.scan({ 'detail-type': 'Scheduled Event' }, lambdaContext(900_000));
+    const { event } = await drain(d);
+
+    // Assess
+    expect(first.repositories).toEqual([expect.objectContaining({ repository: 'raw-a', complete: false, resumed: false, pages: 1, queued: 10, watermark: undefined })]);
+    expect(second.repositories).toEqual([expect.objectContaining({ repository: 'raw-a', complete: true, resumed: true, pages: 2, queued: 15 })]);
+    expect(second.repositories[0]?.watermark).toBeDefined();
+    const pages = d.world.source.requests.filter((r) => r.url.startsWith('/service/rest/v1/components?repository=raw-a'));
+    expect(pages).toHaveLength(3);
+    expect(pages.filter((r) => !r.url.includes('continuationToken'))).toHaveLength(1);
+    const paths = event.Records.map((r) => JSON.parse(r.body).path as string).sort();
+    expect(paths).toEqual(Array.from({ length: 25 }, (_, i) => `/scan/a-${i}.bin`).sort());
+  });
+});
