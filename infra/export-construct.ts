@@ -123,7 +123,6 @@ export class FerryExport extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the copy task queue; it is watched by the DLQ-depth alarm and has no queue behind it.');
     this.queue = new Queue(this, 'Tasks', {
       encryption: QueueEncryption.KMS,
       encryptionMasterKey: this.dataKey,

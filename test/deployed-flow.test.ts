@@ -15,13 +15,15 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
+import { decodeReceipt } from '../shared/core/receipt.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';
@@ -30,7 +32,10 @@ const WEBHOOK_SECRET = 'deployed-flow-s3cret';
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
 const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
 const KMS_KEY_ID = 'arn:aws:kms:us-east-1:123456789012:key/ferry-signing';
+const TARGET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-target';
 const SOURCE_USER = { username: 'ferry-reader', password: 'source-pa55' };
+/** The target stand-in's user in test/support/world.ts. */
+const TARGET_USER = { username: 'ferry-writer', password: 'target-pa55' };
 const region = 'us-east-1';
 // DynamoDB Local accepts access key ids of letters and digits only.
 const credentials = { accessKeyId: 'ferrytest', secretAccessKey: 'ferrytest' };
@@ -87,7 +92,9 @@ interface Deployment {
     copy: typeof import('../functions/copy.ts').handler;
     seal: typeof import('../functions/seal.ts').handler;
     scan: typeof import('../functions/scan.ts').handler;
+    import: typeof import('../functions/import.ts').handler;
   };
+  inbox: string;
 }
 
 let deployment: Deployment | undefined;
@@ -98,6 +105,7 @@ beforeEach(() => {
   signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   secrets.on(GetSecretValueCommand, { SecretId: WEBHOOK_SECRET_ARN }).resolves({ SecretString: WEBHOOK_SECRET });
   secrets.on(GetSecretValueCommand, { SecretId: NEXUS_SECRET_ARN }).resolves({ SecretString: JSON.stringify(SOURCE_USER) });
+  secrets.on(GetSecretValueCommand, { SecretId: TARGET_SECRET_ARN }).resolves({ SecretString: JSON.stringify(TARGET_USER) });
   fakeKms();
   // Lambda logs are JSON lines on stdout; keep the test output readable.
   for (const method of ['log', 'info', 'warn', 'debug'] as const) vi.spyOn(console, method).mockImplementation(() => undefined);
@@ -134,6 +142,13 @@ async function deploy(options: { pageSize?: number } = {}): Promise<Deployment> 
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
     }),
   );
+  // The isolated side's own bucket, held-blob bucket and table, for the import function.
+  const inbox = `ferry-inbox-${suffix}`;
+  const held = `ferry-held-${suffix}`;
+  const importTable = `ferry-import-${suffix}`;
+  await s3.send(new CreateBucketCommand({ Bucket: inbox }));
+  await s3.send(new CreateBucketCommand({ Bucket: held }));
+  await dynamo.send(new CreateTableCommand(createImportTableInput(importTable)));
   dynamo.destroy();
   const env: Record<string, string> = {
     AWS_REGION: region,
@@ -156,6 +171,11 @@ async function deploy(options: { pageSize?: number } = {}): Promise<Deployment> 
     FERRY_WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_ARN,
     FERRY_IDEMPOTENCY_TABLE: idempotencyTable,
     FERRY_KMS_KEY_ID: KMS_KEY_ID,
+    FERRY_TARGET_URL: world.target.url,
+    FERRY_TARGET_SECRET_ARN: TARGET_SECRET_ARN,
+    FERRY_IMPORT_TABLE: importTable,
+    FERRY_HELD_BUCKET: held,
+    FERRY_TRUSTED_PUBLIC_KEYS: signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
@@ -168,7 +188,9 @@ async function deploy(options: { pageSize?: number } = {}): Promise<Deployment> 
       copy: (await import('../functions/copy.ts')).handler,
       seal: (await import('../functions/seal.ts')).handler,
       scan: (await import('../functions/scan.ts')).handler,
+      import: (await import('../functions/import.ts')).handler,
     },
+    inbox,
   };
   return deployment;
 }
@@ -375,4 +397,57 @@ describe('the deployed flow on emulators', () => {
     const paths = event.Records.map((r) => JSON.parse(r.body).path as string).sort();
     expect(paths).toEqual(Array.from({ length: 25 }, (_, i) => `/scan/a-${i}.bin`).sort());
   });
+
+  it('imports a bundle dropped in the inbox bucket with the import function, writes a signed receipt, and ignores it the second time', async () => {
+    // Prepare: scan → copy → seal a bundle, then ops put it in the isolated side's inbox
+    const d = await deploy();
+    const artifact = content('import-fn', 70_000);
+    d.world.source.putRawAsset('raw-a', '/tools/tool-2.0.tgz', artifact);
+    await d.handlers.scan({}, lambdaContext());
+    const { event } = await drain(d);
+    expect((await d.handlers.copy(event, lambdaContext())).batchItemFailures).toEqual([]);
+    const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+    const s3 = makeS3Client(awsEndpoint);
+    const key = `bundles/${bundle!.name}`;
+    await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle!.name}` }));
+    const created = s3Created(d.inbox, key);
+
+    // Act
+    const first = await d.handlers.import(created, lambdaContext());
+    const second = await d.handlers.import(created, lambdaContext());
+
+    // Assess
+    expect(first.bundles).toEqual([{ key, status: 'imported', sequence: 1, receipt: 'receipts/test-source-00000001.receipt.json' }]);
+    expect(second.bundles).toEqual([{ key, status: 'already-imported', sequence: 1 }]);
+    expect(d.world.target.getAsset('raw-a', '/tools/tool-2.0.tgz')?.content.equals(artifact)).toBe(true);
+    expect(d.world.target.uploadCount('raw-a', '/tools/tool-2.0.tgz')).toBe(1);
+    const receiptObject = await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: 'receipts/test-source-00000001.receipt.json' }));
+    const receipt = decodeReceipt(await receiptObject.Body!.transformToString(), 'receipt', [signingKey.publicKey]);
+    expect(receipt).toMatchObject({ sourceId: 'test-source', bundle: { sequence: 1, digest: bundle!.digest }, summary: { imported: 1, present: 0 } });
+    expect(receipt.blobsHeld.map((b) => b.digest)).toEqual([`sha256:${sha256(artifact)}`]);
+  });
 });
+
+/** An S3 ObjectCreated notification as Lambda receives it. */
+function s3Created(bucket: string, key: string) {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: region,
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectCreated:Put',
+        userIdentity: { principalId: 'AWS:AIDAOPS' },
+        requestParameters: { sourceIPAddress: '10.0.0.9' },
+        responseElements: { 'x-amz-request-id': 'r', 'x-amz-id-2': 'r2' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'bundles',
+          bucket: { name: bucket, ownerIdentity: { principalId: 'A' }, arn: `arn:aws:s3:::${bucket}` },
+          object: { key, size: 1, eTag: 'd41d8cd98f00b204e9800998ecf8427e', sequencer: '0A1B2C3D4E5F678901' },
+        },
+      },
+    ],
+  };
+}

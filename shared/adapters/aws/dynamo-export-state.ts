@@ -37,7 +37,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { BundleRecord, Checksums, ExportState, PendingEntry, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
+import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
 import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError, StateStoreError } from './errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { backoff, cancellationCodes, forEachLimit, isTransientCancellation, keys, pad, type Item, type Key } from './dynamo-keys.ts';
@@ -210,6 +210,8 @@ export class DynamoExportState implements ExportState {
       state: 'pending',
       gsi1pk: keys.pendingPk(this.sourceId),
       gsi1sk: pad(seq),
+      // Image entries: their manifests, blobs and referrers, as JSON (well under the 400 KB item limit).
+      ...(entry.image !== undefined ? { imageJson: JSON.stringify(entry.image) } : {}),
     };
     for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
       const value = entry.checksums[algorithm];
@@ -423,5 +425,6 @@ function toPendingEntry(item: Item): PendingEntry {
     digest: String(item.digest) as Digest,
     size: Number(item.size),
     checksums,
+    ...(typeof item.imageJson === 'string' ? { image: JSON.parse(item.imageJson) as ImageDetail } : {}),
   };
 }
