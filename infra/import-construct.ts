@@ -131,7 +131,6 @@ export class FerryImport extends Construct {
     const notifications = Stack.of(this).node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
     if (notifications !== undefined) {
       acknowledge(notifications, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK\'s bucket-notifications custom resource only writes its own logs with AWSLambdaBasicExecutionRole; it runs once per deployment to set the inbox notification.');
-      acknowledge(notifications, 'AwsSolutions-IAM5[Resource::*]', 'CDK\'s bucket-notifications custom resource needs s3:PutBucketNotification on the buckets it configures; CDK generates this policy and it runs only during deployment.');
     }
 
     this.alarms = [
