@@ -8,6 +8,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseTaskMessage } from '../shared/adapters/aws/sqs-task-queue.ts';
 import type { CopyOutcome } from '../shared/core/copy.ts';
@@ -78,21 +79,8 @@ async function copyRecord(record: SQSRecord): Promise<CopyOutcome> {
 
 // ───────────────────────────── early seal ─────────────────────────────
 
-interface LambdaModule {
-  LambdaClient: new (config: object) => { send(command: unknown): Promise<unknown> };
-  InvokeCommand: new (input: { FunctionName: string; InvocationType: 'Event'; Payload?: Uint8Array }) => unknown;
-}
-
-/**
- * `@aws-sdk/client-lambda` is part of the Lambda Node.js runtime (the bundle leaves
- * `@aws-sdk/*` external) but not a dependency of this repository: loaded by name, and a
- * missing module only disables the early seal (the schedule still seals).
- */
-const LAMBDA_CLIENT_MODULE = '@aws-sdk/client-lambda';
-const lambdaClient = once(async () => {
-  const module = (await import(LAMBDA_CLIENT_MODULE)) as LambdaModule;
-  return { client: new module.LambdaClient({}), InvokeCommand: module.InvokeCommand };
-});
+/** Created on first use: only functions configured for an early seal need it. */
+const lambdaClient = once(async () => new LambdaClient({}));
 
 /** Starts the seal function asynchronously once the pending entries pass the threshold. */
 async function sealIfDue(state: { listPendingEntries(): Promise<{ size: number }[]> }): Promise<void> {
@@ -103,7 +91,7 @@ async function sealIfDue(state: { listPendingEntries(): Promise<{ size: number }
     const pendingBytes = (await state.listPendingEntries()).reduce((n, e) => n + e.size, 0);
     if (pendingBytes < threshold) return;
     const lambda = await lambdaClient();
-    await lambda.client.send(new lambda.InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ trigger: 'copy', pendingBytes })) }));
+    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ trigger: 'copy', pendingBytes })) }));
     logger.info('pending bytes passed the threshold: seal started', { pendingBytes, threshold, sealFunction: functionName });
   } catch (error) {
     // The batch itself succeeded; the schedule seals later.

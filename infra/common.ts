@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -29,6 +29,8 @@ export interface FerryFunctionOptions {
   environment: Record<string, string>;
   logRetention: RetentionDays;
   reservedConcurrentExecutions?: number;
+  /** /tmp size, when the function spools to disk (the importer reads a bundle twice). */
+  ephemeralStorage?: Size;
 }
 
 /**
@@ -56,6 +58,7 @@ export function ferryFunction(scope: Construct, id: string, name: FunctionName, 
     logGroup,
     role,
     loggingFormat: LoggingFormat.JSON,
+    ...(options.ephemeralStorage !== undefined ? { ephemeralStorageSize: options.ephemeralStorage } : {}),
     ...(options.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions } : {}),
     environment: { POWERTOOLS_SERVICE_NAME: `ferry-${name}`, POWERTOOLS_METRICS_NAMESPACE: 'Ferry', ...options.environment },
     projectRoot: REPO_ROOT,

@@ -5,7 +5,7 @@
  * need are kept in the held-blobs bucket.
  */
 import { createPublicKey } from 'node:crypto';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
@@ -30,6 +30,11 @@ export interface FerryImportProps {
    * `FerryExportStack`, the output of `aws kms get-public-key` for its SigningKeyId, as PEM.
    */
   trustedPublicKeysPem: string;
+  /**
+   * The importer spools each bundle to /tmp (it reads it twice: verify, then apply), so this
+   * must exceed the largest bundle (the export side's maxBundleBytes). Default and maximum 10 GiB.
+   */
+  ephemeralStorageGiB?: number;
   logRetention?: RetentionDays;
   /** SNS topic the alarms notify; none when omitted. */
   alarmTopicArn?: string;
@@ -93,6 +98,7 @@ export class FerryImport extends Construct {
       logRetention,
       // Bundles apply in sequence order: one importer at a time.
       reservedConcurrentExecutions: 1,
+      ephemeralStorage: Size.gibibytes(props.ephemeralStorageGiB ?? 10),
       environment: {
         FERRY_TARGET_URL: props.targetUrl,
         FERRY_TARGET_SECRET_ARN: this.targetSecret.secretArn,
@@ -168,6 +174,7 @@ export class FerryImport extends Construct {
 function checkProps(props: FerryImportProps): string {
   const problems = new Problems();
   problems.httpUrl('targetUrl', props.targetUrl);
+  if (props.ephemeralStorageGiB !== undefined) problems.positiveInt('ephemeralStorageGiB', props.ephemeralStorageGiB, 10);
   const blocks = typeof props.trustedPublicKeysPem === 'string' ? (props.trustedPublicKeysPem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []) : [];
   if (blocks.length === 0) problems.add('trustedPublicKeysPem: at least one PEM public key ("-----BEGIN PUBLIC KEY-----") is required');
   const normalised: string[] = [];
