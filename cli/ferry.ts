@@ -9,6 +9,7 @@ import { exportCommand } from './commands/export.ts';
 import { importCommand, verifyCommand } from './commands/import.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keysGenerateCommand } from './commands/keys.ts';
+import { registerBundlesCommands } from './commands/bundles.ts';
 import { receiptApplyCommand } from './commands/receipt.ts';
 import { UsageError } from './usage.ts';
 
@@ -73,6 +74,8 @@ function buildProgram(): Command {
     .option('-n, --name <name>', 'file name stem', 'ferry')
     .addOption(new Option('-a, --algorithm <algorithm>', 'signature algorithm').choices(['ed25519', 'ecdsa-p256-sha256']).default('ed25519'))
     .action(keysGenerateCommand);
+
+  registerBundlesCommands(program);
   return program;
 }
 

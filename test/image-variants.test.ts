@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
 import { sha256Of } from '../shared/digest.ts';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../shared/registry/media-types.ts';
-import { bufferSource, makeImage, makeIndex, makeLayer } from './support/images.ts';
+import { bufferSource, makeImage, makeIndex, makeLayer, pushImage } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
 import { runFerry } from './support/world.ts';
@@ -89,6 +89,26 @@ describe('image variants', () => {
     expect(exported.stderr).toMatch(/multi\/broken:1\.0\.0.*refusing to ship a partial index/);
     expect(exported.stderr).toContain(arm.manifest.digest);
     expect(await bundleFiles(world).catch(() => [])).toEqual([]);
+  });
+
+  it('discovers a plain registry through its catalog and tags list, keeping only the tags the filters select', async () => {
+    // Prepare: tags pushed to the registry only (the Nexus stand-in lists nothing)
+    world = await makeImageWorld({ docker: { discovery: 'registry', images: { exclude: '^internal/' }, tags: { semver: '>=1.2.0 <2' } } });
+    const layer = await makeLayer({ 'app/x': 'x\n' });
+    const image = makeImage({ layers: [layer] });
+    for (const tag of ['1.1.0', '1.2.0', 'v1.5.3', '2.0.0', 'latest']) await pushImage(world.sourceClient, 'plain/app', tag, image);
+    await pushImage(world.sourceClient, 'internal/tool', '1.3.0', image);
+
+    // Act
+    const { exported, imported, files } = await exportAndImport(world);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(imported?.code, imported?.stderr).toBe(0);
+    const summary = await readBundleSummary(createReadStream(files[0]!), 'b');
+    expect(summary.manifest.entries.map((e) => (e.kind === 'image' ? `${e.source.name}:${e.source.tag}` : '')).sort()).toEqual(['plain/app:1.2.0', 'plain/app:v1.5.3']);
+    expect(await world.targetClient.headManifest('plain/app', 'latest')).toBeUndefined();
+    expect((await skopeoInspectRaw(`${world.target.host}/plain/app:v1.5.3`)).equals(image.manifest.bytes)).toBe(true);
   });
 
   it('carries a cosign-style .sig tag and an OCI 1.1 referrer with their subject', async () => {

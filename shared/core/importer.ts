@@ -158,7 +158,6 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
         }
         throw error;
       }
-
     },
 
     async importBundle(input, options = {}) {
