@@ -5,6 +5,7 @@
  * that does).
  */
 import { z } from 'zod';
+import { filterProblems } from '../shared/core/image-filter.ts';
 
 /** The environment does not satisfy the contract; `variable` is the first one at fault. */
 export class EnvError extends Error {
@@ -38,13 +39,34 @@ const integer = <F extends number | undefined>(fallback: F, min: number) =>
       return n;
     });
 
-const repositorySchema = z.object({
+const rawRepositorySchema = z.object({
   name: z.string().min(1),
   format: z.literal('raw'),
   target: z.string().min(1).optional(),
 });
 
-/** `FERRY_REPOSITORIES`: JSON `[{"name","format":"raw","target"?}]`. */
+/** A docker repository: the registry serving it and what to carry (as in the CLI's config). */
+const dockerRepositorySchema = z.object({
+  name: z.string().min(1),
+  format: z.literal('docker'),
+  target: z.string().min(1).optional(),
+  registry: z.object({
+    url: z.url({ protocol: /^https?$/ }),
+    /** Secrets Manager secret, JSON `{"username","password"}`; absent: the Nexus secret. */
+    secretArn: z.string().min(1).optional(),
+  }),
+  discovery: z.enum(['nexus', 'registry']).default('nexus'),
+  images: z.object({ include: z.string().optional(), exclude: z.string().optional() }).optional(),
+  tags: z.object({ include: z.string().optional(), exclude: z.string().optional(), semver: z.string().optional() }).optional(),
+  platforms: z.array(z.string()).optional(),
+  referrers: z.boolean().default(true),
+});
+
+const repositorySchema = z.discriminatedUnion('format', [rawRepositorySchema, dockerRepositorySchema]);
+
+export type DockerRepositoryEnv = z.infer<typeof dockerRepositorySchema>;
+
+/** `FERRY_REPOSITORIES`: JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
 const repositories = (minimum: number) =>
   z
     .string()
@@ -69,7 +91,15 @@ const repositories = (minimum: number) =>
         ctx.addIssue({ code: 'custom', message: `${at ? `${at.replace(/^\./, '')}: ` : ''}${issue?.message.replace(/^Invalid input: /, '') ?? 'invalid'}` });
         return z.NEVER;
       }
-      return parsed.data.map((r) => ({ name: r.name, format: r.format, target: r.target ?? r.name }));
+      for (const [i, r] of parsed.data.entries()) {
+        if (r.format !== 'docker') continue;
+        const problems = filterProblems({ images: r.images, tags: r.tags, platforms: r.platforms });
+        if (problems.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `[${i}].${problems[0]}` });
+          return z.NEVER;
+        }
+      }
+      return parsed.data;
     });
 
 const powertools = {

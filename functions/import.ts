@@ -49,7 +49,7 @@ function trustedKeys(pem: string): KeyObject[] {
 const keys = trustedKeys(env.FERRY_TRUSTED_PUBLIC_KEYS);
 
 /** Bundle target repository → repository on this Nexus (absent: the same name). */
-const repositoryMap = Object.fromEntries(env.FERRY_REPOSITORIES.map((r) => [r.name, r.target]));
+const repositoryMap = Object.fromEntries(env.FERRY_REPOSITORIES.map((r) => [r.name, r.target ?? r.name]));
 
 const wired = once(async () => {
   const [target, receiptSigner] = await Promise.all([

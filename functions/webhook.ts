@@ -23,7 +23,7 @@ import {
   type WebhookDelivery,
 } from '../shared/core/webhook.ts';
 import { loadEnv, webhookEnvSchema } from './env.ts';
-import { clients, coreLog, errorFields, idempotencyStore, nexusClient, once, powertools, secretString } from './wiring.ts';
+import { clients, coreLog, errorFields, idempotencyStore, nexusClient, once, powertools, secretString, exporterSettings } from './wiring.ts';
 
 const env = loadEnv(webhookEnvSchema);
 const { logger, metrics } = powertools();
@@ -89,7 +89,7 @@ const wired = once(async () => {
 
   const handleDelivery = makeIdempotent(
     async (delivery: WebhookDelivery): Promise<DeliveryOutcome> => {
-      const result = await tasksForWebhook({ source: readBack, state, log: coreLog(logger) }, delivery.event, env.FERRY_REPOSITORIES);
+      const result = await tasksForWebhook({ source: readBack, state, log: coreLog(logger) }, delivery.event, exporterSettings(env).repositories);
       if (result.deletion !== undefined) logger.info('deletion reported by Nexus (not shipped yet)', { deletion: result.deletion });
       let queued = 0;
       let alreadyQueued = 0;

@@ -21,8 +21,9 @@ import type { ExporterPorts, ExporterSettings } from '../shared/core/exporter.ts
 import type { Log, LogFields } from '../shared/core/log.ts';
 import { systemClock } from '../shared/core/ports.ts';
 import { NexusClient } from '../shared/nexus/index.ts';
+import { RegistryClient } from '../shared/registry/index.ts';
 import type { Signer } from '../shared/signing.ts';
-import type { ExportEnv } from './env.ts';
+import type { DockerRepositoryEnv, ExportEnv } from './env.ts';
 
 // ───────────────────────────── observability ─────────────────────────────
 
@@ -168,6 +169,35 @@ export async function exportPorts(
     clock: systemClock,
     log: coreLog(logger),
     signer: options.signer ?? noSigner,
+    images: await imagePorts(env, logger),
+  };
+}
+
+/** Registry clients for the docker repositories, credentials from their secrets (or Nexus's). */
+async function imagePorts(env: ExportEnv, logger: Logger): Promise<ExporterPorts['images']> {
+  const docker = env.FERRY_REPOSITORIES.filter((r): r is DockerRepositoryEnv => r.format === 'docker');
+  if (docker.length === 0) return undefined;
+  const registries = new Map<string, RegistryClient>();
+  for (const repository of docker) {
+    const variable = repository.registry.secretArn ? `FERRY_REPOSITORIES[${repository.name}].registry.secretArn` : 'FERRY_NEXUS_SECRET_ARN';
+    const credentials = await nexusCredentials(repository.registry.secretArn ?? env.FERRY_NEXUS_SECRET_ARN, variable);
+    registries.set(
+      repository.name,
+      new RegistryClient({
+        baseUrl: repository.registry.url,
+        ...(credentials ?? {}),
+        onRetry: (r) => logger.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
+      }),
+    );
+  }
+  const settings = new Map(docker.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]));
+  return {
+    registryFor: (name) => {
+      const client = registries.get(name);
+      if (client === undefined) throw new Error(`no registry is configured for docker repository ${name} (FERRY_REPOSITORIES)`);
+      return client;
+    },
+    settingsFor: (name) => settings.get(name) ?? { filter: {}, referrers: true },
   };
 }
 
@@ -177,7 +207,17 @@ const SCAN_CONCURRENCY = 4;
 export function exporterSettings(env: ExportEnv, extra: { overlapSeconds?: number; maxBundleBytes?: number } = {}): ExporterSettings {
   return {
     sourceId: env.FERRY_SOURCE_ID,
-    repositories: env.FERRY_REPOSITORIES,
+    repositories: env.FERRY_REPOSITORIES.map((r) =>
+      r.format === 'raw'
+        ? { name: r.name, format: 'raw' as const, target: r.target ?? r.name }
+        : {
+            name: r.name,
+            format: 'docker' as const,
+            target: r.target ?? r.name,
+            discovery: r.discovery,
+            filter: { images: r.images, tags: r.tags, platforms: r.platforms },
+          },
+    ),
     overlapMs: (extra.overlapSeconds ?? 600) * 1000,
     scanConcurrency: SCAN_CONCURRENCY,
     maxBundleBytes: extra.maxBundleBytes ?? 4 * 1024 ** 3,

@@ -75,6 +75,24 @@ export function imageTaskFor(repository: ScanRepository, name: string, tag: stri
   };
 }
 
+/** Nexus stores a docker tag's manifest at `/v2/<name>/manifests/<tag>`; digests are not tags. */
+const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$/;
+
+/**
+ * The task for one listed asset, or undefined when the repository does not carry it (a
+ * docker blob, a manifest by digest, a tag the filters leave out). Shared by the scan and
+ * the webhook, so both produce the same task ids.
+ */
+export function taskForAsset(repository: ScanRepository, asset: SourceAsset): CopyTask | undefined {
+  if (repository.format === 'raw') return rawTaskFor(repository, asset);
+  const match = MANIFEST_PATH.exec(asset.path);
+  if (match === null) return undefined;
+  const [, name, tag] = match as unknown as [string, string, string];
+  if (!imageSelected(name, repository.filter) || !tagSelected(tag, repository.filter)) return undefined;
+  const digest = asset.checksums.sha256 ? `sha256:${asset.checksums.sha256}` : undefined;
+  return imageTaskFor(repository, name, tag, digest, asset.lastModified);
+}
+
 /** Tasks for one page of components, skipping what the entry ledger already has. */
 async function tasksForPage(state: ExportState, repository: ScanRepository, items: SourceComponent[], since: string | null): Promise<CopyTask[]> {
   const tasks = new Map<string, CopyTask>();
@@ -82,18 +100,8 @@ async function tasksForPage(state: ExportState, repository: ScanRepository, item
     for (const asset of component.assets) {
       if (!changedSince(asset, since)) continue;
       if (await state.hasEntry(repository.name, asset.path, asset.checksums)) continue;
-      if (repository.format === 'raw') {
-        const task = rawTaskFor(repository, asset);
-        tasks.set(task.id, task);
-        continue;
-      }
-      // Docker: a component per tag whose one asset is its manifest.
-      const tag = component.version;
-      if (tag === null || !asset.path.startsWith('/v2/') || !asset.path.includes('/manifests/')) continue;
-      if (!imageSelected(component.name, repository.filter) || !tagSelected(tag, repository.filter)) continue;
-      const digest = asset.checksums.sha256 ? `sha256:${asset.checksums.sha256}` : undefined;
-      const task = imageTaskFor(repository, component.name, tag, digest, asset.lastModified);
-      tasks.set(task.id, task);
+      const task = taskForAsset(repository, asset);
+      if (task !== undefined) tasks.set(task.id, task);
     }
   }
   return [...tasks.values()];

@@ -10,7 +10,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Log } from './log.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from './ports.ts';
-import { rawTaskFor, type ScanRepository } from './scan.ts';
+import { taskForAsset, type ScanRepository } from './scan.ts';
 
 // ───────────────────────────── signature ─────────────────────────────
 
@@ -232,8 +232,8 @@ export async function tasksForWebhook(deps: WebhookDeps, event: WebhookEvent, re
       alreadyStaged += 1;
       continue;
     }
-    const task = rawTaskFor(repository, asset);
-    tasks.set(task.id, task);
+    const task = taskForAsset(repository, asset);
+    if (task !== undefined) tasks.set(task.id, task);
   }
   return { tasks: [...tasks.values()], alreadyStaged };
 }
