@@ -222,6 +222,24 @@ describe('tasksForWebhook', () => {
     expect(result.tasks[0]).toMatchObject({ kind: 'raw', sourceRepository: 'raw-a', path: a1.path, targetRepository: 'raw-a-target', checksums: a1.checksums });
   });
 
+  it('turns a docker tag event into one image task, honouring the tag filter', async () => {
+    // Prepare: a docker repository; a release tag and an -rc tag the filter leaves out
+    const source = new FakeWebhookSource();
+    const docker: ScanRepository[] = [{ name: 'docker-hosted', format: 'docker', target: 'docker-hosted', discovery: 'nexus', filter: { tags: { exclude: '-rc' } } }];
+    const manifest = asset('/v2/team/app/manifests/1.2.3', 'e'.repeat(64));
+    const rc = asset('/v2/team/app/manifests/1.3.0-rc1', 'f'.repeat(64));
+    source.components.set('ZG9ja2VyOjE', { id: 'ZG9ja2VyOjE', repository: 'docker-hosted', format: 'docker', group: null, name: 'team/app', version: '1.2.3', assets: [manifest] });
+    source.components.set('ZG9ja2VyOjI', { id: 'ZG9ja2VyOjI', repository: 'docker-hosted', format: 'docker', group: null, name: 'team/app', version: '1.3.0-rc1', assets: [rc] });
+
+    // Act
+    const kept = await tasksForWebhook({ source, state: new MemoryExportState() }, event({ repositoryName: 'docker-hosted', component: { id: '1', componentId: 'ZG9ja2VyOjE', format: 'docker', name: 'team/app', version: '1.2.3' } }), docker);
+    const filtered = await tasksForWebhook({ source, state: new MemoryExportState() }, event({ repositoryName: 'docker-hosted', component: { id: '2', componentId: 'ZG9ja2VyOjI', format: 'docker', name: 'team/app', version: '1.3.0-rc1' } }), docker);
+
+    // Assess
+    expect(kept.tasks).toEqual([expect.objectContaining({ kind: 'image', sourceRepository: 'docker-hosted', name: 'team/app', tag: '1.2.3', digest: `sha256:${'e'.repeat(64)}` })]);
+    expect(filtered.tasks).toEqual([]);
+  });
+
   it('gives the same task id as the scan for the same content, so the two collapse', async () => {
     // Prepare
     const source = new FakeWebhookSource();
