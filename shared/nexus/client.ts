@@ -3,10 +3,11 @@
  * ArtifactTarget. One pooled undici Agent per client; every call retries transient
  * failures as a whole (see retry.ts for why not undici's RetryAgent).
  */
+import { bodyExcerpt, consumeVerified } from '../http/verified-body.ts';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { ChecksumMismatchError, HashingStream, SizeMismatchError, type HashAlgorithm } from '../digest.ts';
+import { HashingStream, type HashAlgorithm } from '../digest.ts';
 import type {
   ArtifactSource,
   ArtifactTarget,
@@ -25,7 +26,6 @@ import {
 } from './errors.ts';
 import { multipartBody } from './multipart.ts';
 import {
-  TRANSIENT_CODES,
   classifyRead,
   classifyUpload,
   defaultRetryPolicy,
@@ -195,44 +195,11 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
       expectedSize,
       algorithms: ['sha1', 'md5'],
     });
-    // Wired by hand rather than with pipeline(): a consumer's own failure must not be
-    // mistaken for a transport failure of the body (pipeline would push it upstream).
-    let transportError: unknown;
-    let verifyError: Error | undefined;
-    body.on('error', (error) => {
-      transportError ??= error;
-      hashing.destroy(error);
+    return consumeVerified(body, hashing, consume, {
+      what: `${repository}${assetPath}`,
+      mismatch: (cause) => new NexusChecksumError(repository, assetPath, cause),
+      transport: (code, cause) => new NexusNetworkError('GET', urlPath, code, cause),
     });
-    hashing.on('error', (error) => {
-      if (error instanceof ChecksumMismatchError || error instanceof SizeMismatchError) verifyError ??= error;
-    });
-    hashing.on('close', () => {
-      if (!body.readableEnded) body.destroy();
-    });
-    body.pipe(hashing);
-
-    const transportFailure = (): NexusNetworkError | undefined => {
-      const code = errorCode(transportError);
-      return code !== undefined && TRANSIENT_CODES.has(code)
-        ? new NexusNetworkError('GET', urlPath, code, transportError)
-        : undefined;
-    };
-    let result: T;
-    try {
-      result = await consume(hashing);
-    } catch (error) {
-      if (verifyError) throw new NexusChecksumError(repository, assetPath, verifyError);
-      throw transportFailure() ?? error;
-    } finally {
-      if (!body.destroyed) body.destroy();
-    }
-    if (verifyError) throw new NexusChecksumError(repository, assetPath, verifyError);
-    const failure = transportFailure();
-    if (failure) throw failure;
-    if (!hashing.readableEnded) {
-      throw new Error(`${repository}${assetPath}: consume returned before reading the body to its end; content not verified`);
-    }
-    return result;
   }
 
   /**
@@ -358,20 +325,7 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
 
   /** Reads at most a few KiB of an unexpected response into a NexusHttpError. */
   async #httpError(method: string, path: string, response: Dispatcher.ResponseData): Promise<NexusHttpError> {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    try {
-      for await (const chunk of response.body) {
-        chunks.push(chunk as Buffer);
-        length += (chunk as Buffer).length;
-        if (length >= 4096) break;
-      }
-    } catch {
-      // The status is what matters; a body that breaks off adds nothing.
-    } finally {
-      response.body.destroy();
-    }
-    const text = this.#redact(Buffer.concat(chunks).toString('utf8'));
+    const text = this.#redact(await bodyExcerpt(response.body, 4096));
     let messages: NexusMessage[] = [];
     try {
       const parsed = nexusMessagesSchema.safeParse(JSON.parse(text));

@@ -3,11 +3,11 @@
  * repositories). Manifests are kept as the exact bytes the registry holds — their digest
  * is their identity — and blobs stream through a verifier, never buffered whole.
  */
+import { consumeVerified } from '../http/verified-body.ts';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BlobSource } from '../core/ports.ts';
-import { ChecksumMismatchError, HashingStream, SizeMismatchError, digestHex, isDigest, sha256Of, type Digest } from '../digest.ts';
-import { TRANSIENT_CODES, errorCode } from '../nexus/retry.ts';
+import { HashingStream, digestHex, isDigest, sha256Of, type Digest } from '../digest.ts';
 import { CATALOG_SCOPE, pullScope, pushScope } from './auth.ts';
 import { BlobDigestError, ManifestError, RegistryNetworkError } from './errors.ts';
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from './media-types.ts';
@@ -273,41 +273,11 @@ export class RegistryClient {
     const where = this.#t.describe(url);
     const body = response.body;
     const hashing = new HashingStream({ what: `${repository}@${digest}`, expected: { sha256: digestHex(digest) }, expectedSize });
-    // Wired by hand rather than with pipeline(): a consumer's own failure must not be
-    // mistaken for a transport failure of the body.
-    let transportError: unknown;
-    let verifyError: Error | undefined;
-    body.on('error', (error) => {
-      transportError ??= error;
-      hashing.destroy(error);
+    return consumeVerified(body, hashing, consume, {
+      what: `${repository}@${digest}`,
+      mismatch: (cause) => new BlobDigestError(repository, digest, cause),
+      transport: (code, cause) => new RegistryNetworkError('GET', where, code, cause),
     });
-    hashing.on('error', (error) => {
-      if (error instanceof ChecksumMismatchError || error instanceof SizeMismatchError) verifyError ??= error;
-    });
-    hashing.on('close', () => {
-      if (!body.readableEnded) body.destroy();
-    });
-    body.pipe(hashing);
-    const transportFailure = (): RegistryNetworkError | undefined => {
-      const code = errorCode(transportError);
-      return code !== undefined && TRANSIENT_CODES.has(code) ? new RegistryNetworkError('GET', where, code, transportError) : undefined;
-    };
-    let result: T;
-    try {
-      result = await consume(hashing);
-    } catch (error) {
-      if (verifyError) throw new BlobDigestError(repository, digest, verifyError);
-      throw transportFailure() ?? error;
-    } finally {
-      if (!body.destroyed) body.destroy();
-    }
-    if (verifyError) throw new BlobDigestError(repository, digest, verifyError);
-    const failure = transportFailure();
-    if (failure) throw failure;
-    if (!hashing.readableEnded) {
-      throw new Error(`${repository}@${digest}: consume returned before reading the blob to its end; content not verified`);
-    }
-    return result;
   }
 
   /**

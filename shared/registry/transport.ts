@@ -3,6 +3,7 @@
  * HTTP(S)_PROXY / NO_PROXY), authentication on 401, redirects, error bodies, and the
  * whole-attempt retry loop shared with the Nexus client.
  */
+import { bodyExcerpt } from '../http/verified-body.ts';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
@@ -17,7 +18,7 @@ import {
   withRetry,
   type RetryPolicy,
   type RetryVerdict,
-} from '../nexus/retry.ts';
+} from '../http/retry.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -229,22 +230,7 @@ export class RegistryTransport {
 
   /** Turns an unexpected response into a RegistryHttpError, reading at most a few KiB. */
   async httpError(method: Method, url: URL, response: Dispatcher.ResponseData): Promise<RegistryHttpError> {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    try {
-      if (method !== 'HEAD') {
-        for await (const chunk of response.body) {
-          chunks.push(chunk as Buffer);
-          length += (chunk as Buffer).length;
-          if (length >= 8192) break;
-        }
-      }
-    } catch {
-      // The status is what matters; a body that breaks off adds nothing.
-    } finally {
-      response.body.destroy();
-    }
-    const text = this.redact(Buffer.concat(chunks).toString('utf8'));
+    const text = this.redact(method === 'HEAD' ? (response.body.destroy(), '') : await bodyExcerpt(response.body, 8192));
     let errors: RegistryErrorEntry[] = [];
     try {
       const parsed = JSON.parse(text) as { errors?: unknown };
