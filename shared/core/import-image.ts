@@ -52,6 +52,31 @@ class MissingImageBlob extends Error {
   override readonly name = 'MissingImageBlob';
 }
 
+/**
+ * One writer per (registry, repository, digest) for the length of an import. Two tags of one
+ * image share every blob, and a registry that is handed the same blob twice at once may
+ * rewrite its link while the other tag's manifest PUT reads it (docker-registry 2.8 truncates
+ * the link file, and answers DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN). The second caller
+ * waits for the first write instead, then finds the blob present.
+ */
+type SingleFlight = <T>(key: string, work: () => Promise<T>) => Promise<T>;
+
+export function makeSingleFlight(): SingleFlight {
+  const inFlight = new Map<string, Promise<unknown>>();
+  return async <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    for (let running = inFlight.get(key); running !== undefined; running = inFlight.get(key)) {
+      await running.catch(() => undefined); // its failure is its caller's to report
+    }
+    const mine = work();
+    inFlight.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      inFlight.delete(key);
+    }
+  };
+}
+
 export async function applyImageEntries(
   deps: ImageImportDeps,
   manifest: BundleManifest,
@@ -60,6 +85,7 @@ export async function applyImageEntries(
   progress: () => void,
 ): Promise<ImageFailure[]> {
   const failures: ImageFailure[] = [];
+  const once = makeSingleFlight();
   const shippedIn = (digest: Digest) => manifest.blobs.required.find((b) => b.digest === digest)?.shippedIn ?? manifest.sequence;
   const byTag = new Map<string, { index: number; entry: ImageBundleEntry }[]>();
   manifest.entries.forEach((entry, index) => {
@@ -76,7 +102,7 @@ export async function applyImageEntries(
         if ((await deps.state.entryOutcome(bundleDigest, index)) === undefined) {
           const target = deps.registryFor(repository);
           if (target === undefined) throw new Error(`no registry is configured for target repository ${repository} (target.registries in the import config)`);
-          const outcome = await applyImage(deps, target, entry, shippedIn);
+          const outcome = await applyImage(deps, target, entry, shippedIn, once);
           await deps.state.recordEntryOutcome(bundleDigest, index, outcome);
           deps.log.debug(`${outcome} ${image}`, { digest: entry.digest });
         }
@@ -97,6 +123,7 @@ async function applyImage(
   target: TargetRegistry,
   entry: ImageBundleEntry,
   shippedIn: (digest: Digest) => number,
+  once: SingleFlight,
 ): Promise<'imported' | 'present'> {
   const { registry, key } = target;
   const name = entry.target.name;
@@ -104,35 +131,41 @@ async function applyImage(
   const referrersThere = await Promise.all(entry.referrers.map((r) => registry.headManifest(name, r.digest)));
   if (tagged?.digest === entry.digest && referrersThere.every((r) => r !== undefined)) return 'present';
 
+  // Every write of one digest to this repository waits for any other in flight (see makeSingleFlight).
+  const writing = <T>(digest: Digest, work: () => Promise<T>) => once(`${key}\n${name}\n${digest}`, work);
+
   // Blobs first; a missing one stops this image before any manifest is written.
-  for (const blob of entry.blobs) {
-    if ((await registry.headBlob(name, blob.digest)) !== undefined) continue;
-    const from = await deps.state.blobLocation?.(key, blob.digest);
-    if (from !== undefined && from !== name && (await registry.mountBlob(name, blob.digest, from))) continue;
-    if ((await deps.held.statBlob(blob.digest)) === undefined) {
-      throw new MissingImageBlob(`blob ${blob.digest} is neither on the target nor held here; ${shippedInWords(shippedIn(blob.digest))}`);
+  const ensureBlob = async (digest: Digest) => {
+    if ((await registry.headBlob(name, digest)) !== undefined) return;
+    const from = await deps.state.blobLocation?.(key, digest);
+    if (from !== undefined && from !== name && (await registry.mountBlob(name, digest, from))) return;
+    if ((await deps.held.statBlob(digest)) === undefined) {
+      throw new MissingImageBlob(`blob ${digest} is neither on the target nor held here; ${shippedInWords(shippedIn(digest))}`);
     }
-    await registry.uploadBlob(name, blob.digest, await deps.held.getBlob(blob.digest));
-    await deps.state.recordBlobLocation?.(key, blob.digest, name);
-  }
+    await registry.uploadBlob(name, digest, await deps.held.getBlob(digest));
+    await deps.state.recordBlobLocation?.(key, digest, name);
+  };
+  for (const blob of entry.blobs) await writing(blob.digest, () => ensureBlob(blob.digest));
   for (const blob of entry.blobs) await deps.state.recordBlobLocation?.(key, blob.digest, name);
 
-  const putByDigest = async (descriptor: { mediaType: string; digest: Digest }) => {
-    if ((await registry.headManifest(name, descriptor.digest)) !== undefined) return;
-    if ((await deps.held.statBlob(descriptor.digest)) === undefined) {
-      throw new MissingImageBlob(`manifest ${descriptor.digest} is neither on the target nor held here; ${shippedInWords(shippedIn(descriptor.digest))}`);
-    }
-    await registry.putManifest(name, descriptor.digest, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) });
-  };
+  // A manifest PUT, by digest or by tag, rewrites that digest's revision link: one at a time.
+  const putTag = (descriptor: { mediaType: string; digest: Digest }, tag: string) =>
+    writing(descriptor.digest, async () => registry.putManifest(name, tag, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) }));
+  const putByDigest = (descriptor: { mediaType: string; digest: Digest }) =>
+    writing(descriptor.digest, async () => {
+      if ((await registry.headManifest(name, descriptor.digest)) !== undefined) return;
+      if ((await deps.held.statBlob(descriptor.digest)) === undefined) {
+        throw new MissingImageBlob(`manifest ${descriptor.digest} is neither on the target nor held here; ${shippedInWords(shippedIn(descriptor.digest))}`);
+      }
+      await registry.putManifest(name, descriptor.digest, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) });
+    });
   for (const child of entry.manifests) await putByDigest(child);
   await putByDigest({ mediaType: entry.mediaType, digest: entry.digest });
   // The tag moves last, to a manifest whose every blob is now there.
-  await registry.putManifest(name, entry.target.tag, { mediaType: entry.mediaType, bytes: await readHeld(deps.held, entry.digest) });
+  await putTag({ mediaType: entry.mediaType, digest: entry.digest }, entry.target.tag);
   for (const referrer of entry.referrers) {
     await putByDigest(referrer);
-    if (referrer.tag !== undefined) {
-      await registry.putManifest(name, referrer.tag, { mediaType: referrer.mediaType, bytes: await readHeld(deps.held, referrer.digest) });
-    }
+    if (referrer.tag !== undefined) await putTag(referrer, referrer.tag);
   }
   return 'imported';
 }
