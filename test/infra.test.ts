@@ -328,6 +328,18 @@ describe('FerryImportStack', () => {
     expect(pem.trim()).toBe(publicKeyPem.trim());
   });
 
+  it('imports one bundle at a time, spooling it to a 10 GiB /tmp, and keeps failed invocations in a queue with an alarm', () => {
+    // Prepare
+    const { importFunction, failedImports } = importStack.ferry;
+    // Act
+    const props = imp.toJSON().Resources[logicalId(importFunction)].Properties;
+    // Assess
+    expect(props.ReservedConcurrentExecutions).toBe(1);
+    expect(props.EphemeralStorage).toEqual({ Size: 10240 });
+    imp.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { DestinationConfig: { OnFailure: { Destination: getAtt(failedImports) } } });
+    imp.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(failedImports), 'QueueName'] } }], Threshold: 0 });
+  });
+
   it('refuses a trusted key that is not a PEM public key, naming the prop', () => {
     // Prepare
     const context = { ...CDK_JSON.context, targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: 'not a key' };
@@ -353,8 +365,12 @@ describe('both stacks', () => {
       expect(props.Timeout, name).toBeGreaterThan(3);
       expect(logGroup.RetentionInDays, name).toBe(90);
     }
-    const memory = exp.toJSON().Resources[logicalId(exportStack.ferry.functions.copy)].Properties.MemorySize;
-    expect(memory).toBe(1024);
+    const resources = exp.toJSON().Resources;
+    const { copy, seal, scan } = exportStack.ferry.functions;
+    expect(resources[logicalId(copy)].Properties.MemorySize).toBe(1024);
+    // Sequence numbers and watermarks: one sealer and one scanner at a time.
+    expect(resources[logicalId(seal)].Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(resources[logicalId(scan)].Properties.ReservedConcurrentExecutions).toBe(1);
   });
 
   it('leave no cdk-nag finding unacknowledged and no warning or error annotation', () => {

@@ -59,7 +59,7 @@ export function registerBundlesCommands(program: Command): void {
     .command('download')
     .description('download bundles (resumable, sha256-verified) into a directory; or print pre-signed URLs')
     .requiredOption('-b, --bucket <bucket>', 'the export bucket (FerryExportStack output BucketName)')
-    .requiredOption('-o, --out <dir>', 'directory for the bundle files')
+    .option('-o, --out <dir>', 'directory for the bundle files (required unless --presign)')
     .option('-p, --prefix <prefix>', 'key prefix of the bundles', 'bundles/')
     .option('-r, --region <region>', 'AWS region (default: from the AWS environment)')
     .option('--presign', 'print a pre-signed GET URL per bundle instead of downloading')
@@ -183,7 +183,7 @@ export async function bundlesListCommand(options: CommonOptions & { json?: boole
 // ───────────────────────────── download ─────────────────────────────
 
 export interface DownloadOptions extends CommonOptions {
-  out: string;
+  out?: string;
   presign?: boolean;
   expires: string;
 }
@@ -192,11 +192,13 @@ export async function bundlesDownloadCommand(names: string[], options: DownloadO
   const expires = Number(options.expires);
   if (!Number.isInteger(expires) || expires < 1 || expires > 604_800) throw new UsageError(`--expires: expected whole seconds from 1 to 604800, got ${JSON.stringify(options.expires)}`);
   for (const name of names) checkName(name);
+  const outDir = options.out;
+  if (outDir === undefined && !options.presign) throw new UsageError('download needs --out <dir> (or --presign to print URLs instead)');
   const out = makeOutput();
   const client = s3Client(options);
   const failures: string[] = [];
   try {
-    if (!options.presign) await mkdir(options.out, { recursive: true });
+    if (outDir !== undefined && !options.presign) await mkdir(outDir, { recursive: true });
     for (const name of names) {
       const key = `${options.prefix}${name}`;
       const location = `s3://${options.bucket}/${key}`;
@@ -207,7 +209,7 @@ export async function bundlesDownloadCommand(names: string[], options: DownloadO
           out.line(url);
           continue;
         }
-        await downloadOne(client, { bucket: options.bucket, key, location, head, file: path.join(options.out, path.posix.basename(name)) }, out);
+        await downloadOne(client, { bucket: options.bucket, key, location, head, file: path.join(outDir!, path.posix.basename(name)) }, out);
       } catch (error) {
         if (error instanceof UsageError) throw error;
         const message = isNotFound(error) ? `${location}: no such bundle` : (error as Error).message;

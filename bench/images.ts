@@ -1,0 +1,211 @@
+/**
+ * `npm run bench`: Ferry against skopeo on real docker-registry processes, in one run.
+ * Prints one table (metric, ferry, skopeo, ratio, goal) and the machine it ran on.
+ * Not a test: nothing fails on a missed goal; the table says so.
+ *
+ *   BENCH_SCALE=0.25 npm run bench     # every size × 0.25, for a quick run
+ */
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { measureFerry, running, skopeoVersion } from './measure.ts';
+import { deltaScenario, fmtBytes, transferScenario, type Context, type DeltaResult, type TransferResult } from './scenarios.ts';
+
+const scale = Number(process.env.BENCH_SCALE ?? '1');
+if (!Number.isFinite(scale) || scale <= 0) {
+  process.stderr.write(`BENCH_SCALE must be a positive number, got ${JSON.stringify(process.env.BENCH_SCALE)}\n`);
+  process.exit(2);
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaning: Promise<void> | undefined;
+/** Runs every registered cleanup once; callers racing in (Ctrl-C, a failing run) share it. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  })();
+  return cleaning;
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping children and removing temp data…\n`);
+    for (const child of running) child.kill('SIGKILL');
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+const MB = 1e6;
+const benchStart = Date.now();
+const log = (message: string) => process.stderr.write(`[${((Date.now() - benchStart) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+
+// ───────────────────────────── table ─────────────────────────────
+
+interface Row {
+  metric: string;
+  ferry: string;
+  skopeo: string;
+  ratio: string;
+  goal: string;
+}
+
+const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
+const rate = (bytes: number, seconds: number) => `${(bytes / seconds / MB).toFixed(0)} MB/s (${seconds.toFixed(1)} s)`;
+const times = (x: number, digits = 2) => `${x.toFixed(digits)}×`;
+const verdict = (met: boolean) => (met ? 'ok' : 'MISSED');
+
+function deltaRows(d: DeltaResult): Row[] {
+  const included = d.included / d.uniqueNew;
+  const tar = d.tarSize / d.uniqueNew;
+  return [
+    {
+      metric: `delta: 2nd bundle blobs.included ÷ unique new (3 layers+configs+manifests = ${mb(d.uniqueNew)})`,
+      ferry: mb(d.included),
+      skopeo: '',
+      ratio: times(included, 4),
+      goal: `≤ 1.01 ${verdict(included <= 1.01)}`,
+    },
+    {
+      metric: `delta: 2nd bundle tar file ÷ unique new (${d.requiredCount} base blobs listed as required)`,
+      ferry: mb(d.tarSize),
+      skopeo: '',
+      ratio: times(tar, 4),
+      goal: `≤ 1.01 ${verdict(tar <= 1.01)}`,
+    },
+    {
+      metric: 'delta: bundle tar ÷ skopeo sync --scoped --all → dir, each new tag synced alone (du -sb)',
+      ferry: mb(d.tarSize),
+      skopeo: mb(d.skopeoDir),
+      ratio: times(d.tarSize / d.skopeoDir, 3),
+      goal: '',
+    },
+  ];
+}
+
+function throughputRows(t: TransferResult): Row[] {
+  const what = `${t.images} images, ${fmtBytes(t.setBytes)}`;
+  const exportRatio = t.skopeoExport.seconds / t.ferryExport.seconds;
+  const importRatio = t.skopeoImport.seconds / t.ferryImport.seconds;
+  return [
+    {
+      metric: `export throughput: ferry export --once ÷ skopeo copy docker→oci: (${what})`,
+      ferry: rate(t.setBytes, t.ferryExport.seconds),
+      skopeo: rate(t.setBytes, t.skopeoExport.seconds),
+      ratio: times(exportRatio),
+      goal: '',
+    },
+    {
+      metric: `import throughput: ferry import ÷ skopeo copy oci:→docker (${what})`,
+      ferry: rate(t.setBytes, t.ferryImport.seconds),
+      skopeo: rate(t.setBytes, t.skopeoImport.seconds),
+      ratio: times(importRatio),
+      goal: '',
+    },
+  ];
+}
+
+function rssRows(r: TransferResult): Row[] {
+  const goal = 150 * MB;
+  const what = `1 layer of ${fmtBytes(r.setBytes)}`;
+  return [
+    {
+      metric: `peak RSS: ferry export --once vs skopeo copy docker→oci: (${what})`,
+      ferry: mb(r.ferryExport.peakRss),
+      skopeo: mb(r.skopeoExport.peakRss),
+      ratio: times(r.ferryExport.peakRss / r.skopeoExport.peakRss),
+      goal: `≤ 150 MB ${verdict(r.ferryExport.peakRss <= goal)}`,
+    },
+    {
+      metric: `peak RSS: ferry import vs skopeo copy oci:→docker (${what})`,
+      ferry: mb(r.ferryImport.peakRss),
+      skopeo: mb(r.skopeoImport.peakRss),
+      ratio: times(r.ferryImport.peakRss / r.skopeoImport.peakRss),
+      goal: `≤ 150 MB ${verdict(r.ferryImport.peakRss <= goal)}`,
+    },
+    {
+      metric: `  same runs, throughput: export (${what})`,
+      ferry: rate(r.setBytes, r.ferryExport.seconds),
+      skopeo: rate(r.setBytes, r.skopeoExport.seconds),
+      ratio: times(r.skopeoExport.seconds / r.ferryExport.seconds),
+      goal: '',
+    },
+    {
+      metric: `  same runs, throughput: import (${what})`,
+      ferry: rate(r.setBytes, r.ferryImport.seconds),
+      skopeo: rate(r.setBytes, r.skopeoImport.seconds),
+      ratio: times(r.skopeoImport.seconds / r.ferryImport.seconds),
+      goal: '',
+    },
+  ];
+}
+
+function table(rows: Row[]): string {
+  const header: Row = { metric: 'metric', ferry: 'ferry', skopeo: 'skopeo', ratio: 'ratio', goal: 'goal' };
+  const keys = ['metric', 'ferry', 'skopeo', 'ratio', 'goal'] as const;
+  const all = [header, ...rows];
+  const width = Object.fromEntries(keys.map((k) => [k, Math.max(...all.map((r) => [...r[k]].length))])) as Record<(typeof keys)[number], number>;
+  const line = (r: Row) =>
+    keys
+      .map((k) => (k === 'metric' || k === 'goal' ? r[k].padEnd(width[k]) : r[k].padStart(width[k])))
+      .join('  ')
+      .trimEnd();
+  const rule = keys.map((k) => '-'.repeat(width[k])).join('  ');
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+// ───────────────────────────── run ─────────────────────────────
+
+async function main(): Promise<void> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'ferry-bench-'));
+  cleanups.push(() => rm(scratch, { recursive: true, force: true }));
+  const ctx: Context = { scale, scratch, defer: (cleanup) => cleanups.push(cleanup), log };
+  const rows: Row[] = [];
+  const failures: string[] = [];
+  const attempt = async (name: string, body: () => Promise<Row[]>) => {
+    const mark = cleanups.length;
+    try {
+      rows.push(...(await body()));
+    } catch (error) {
+      if (interrupted) throw error;
+      failures.push(`${name}: ${(error as Error).message}`);
+      rows.push({ metric: `${name}: FAILED (see below)`, ferry: '', skopeo: '', ratio: '', goal: '' });
+    } finally {
+      // Each scenario's registries and worlds go as soon as it is done: disk and memory.
+      for (const cleanup of cleanups.splice(mark).reverse()) await cleanup().catch(() => undefined);
+    }
+  };
+
+  await attempt('delta', async () => deltaRows(await deltaScenario(ctx)));
+  await attempt('throughput', async () => throughputRows(await transferScenario(ctx, 'tp', 8, 128, 8)));
+  await attempt('peak RSS', async () => rssRows(await transferScenario(ctx, 'rss', 1, 1024, 0)));
+  await attempt('start-up floor', async () => {
+    // What the process costs before it moves a byte: the floor under the RSS rows above.
+    // (skopeo --version exits before a 50 ms sampler sees it: no skopeo column here.)
+    const ferry = await measureFerry(['--help'], process.env, scratch);
+    return [{ metric: '  peak RSS floor: ferry --help (start-up, no transfer)', ferry: mb(ferry.peakRss), skopeo: '', ratio: '', goal: '' }];
+  });
+  await cleanUp();
+
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown cpu';
+  const lines = [
+    '',
+    `Ferry vs skopeo — BENCH_SCALE=${scale}${scale === 1 ? ' (full)' : ''}, ${((Date.now() - benchStart) / 1000).toFixed(0)} s in all`,
+    '',
+    table(rows),
+    '',
+    'MB = 10^6 bytes. Ratios: bytes and RSS are ferry ÷ other (lower is better); throughput is ferry ÷ skopeo speed (higher is better).',
+    'Wall times include process start-up. skopeo copies image by image (times summed); ferry export/import is one process over all images.',
+    `machine: nproc ${availableParallelism()} (${cpu}), node ${process.version}, skopeo ${await skopeoVersion()}, ${process.platform}/${process.arch}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (failures.length > 0) process.stdout.write(`\nfailures:\n${failures.map((f) => `  ${f.replace(/\n/g, '\n    ')}`).join('\n')}\n`);
+}
+
+main().catch(async (error: unknown) => {
+  if (!interrupted) process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  await cleanUp();
+  process.exit(interrupted ? 130 : 1);
+});
