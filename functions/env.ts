@@ -102,6 +102,42 @@ const repositories = (minimum: number) =>
       return parsed.data;
     });
 
+/**
+ * `FERRY_REGISTRIES` (import side): JSON `{"<target docker repository>": {"url", "secretArn"?}}`,
+ * the registry endpoint serving each docker repository of the target Nexus.
+ */
+const registries = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return {};
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+    const parsed = z
+      .record(
+        z.string().min(1),
+        z.strictObject({
+          url: z.url({ protocol: /^https?$/ }),
+          /** Secrets Manager secret, JSON `{"username","password"}`; absent: the target Nexus secret. */
+          secretArn: z.string().min(1).optional(),
+        }),
+      )
+      .safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      // `["docker-hosted"].url`: the repository, then the field
+      const at = issue?.path.map((k, i) => (i === 0 ? `[${JSON.stringify(String(k))}]` : `.${String(k)}`)).join('') ?? '';
+      ctx.addIssue({ code: 'custom', message: `${at ? `${at}: ` : ''}${issue?.message.replace(/^Invalid input: /, '') ?? 'invalid'}` });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+
 const powertools = {
   POWERTOOLS_SERVICE_NAME: required,
   POWERTOOLS_METRICS_NAMESPACE: required,
@@ -164,6 +200,7 @@ export const importEnvSchema = z.object({
   /** Optional: signs receipts with this KMS key so the export side can trust them. */
   FERRY_KMS_KEY_ID: optional,
   FERRY_REPOSITORIES: repositories(0),
+  FERRY_REGISTRIES: registries,
 });
 
 export type WebhookEnv = z.output<typeof webhookEnvSchema>;

@@ -23,11 +23,13 @@ import { DynamoImportState } from '../shared/adapters/aws/dynamo-import-state.ts
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
 import { makeImporter, type ImportReport } from '../shared/core/importer.ts';
+import type { TargetRegistry } from '../shared/core/import-image.ts';
+import { RegistryClient } from '../shared/registry/index.ts';
 import { systemClock } from '../shared/core/ports.ts';
 import { encodeReceipt } from '../shared/core/receipt.ts';
 import { algorithmOf } from '../shared/signing.ts';
 import { importEnvSchema, loadEnv, EnvError } from './env.ts';
-import { clients, coreLog, nexusClient, once, powertools } from './wiring.ts';
+import { clients, coreLog, nexusClient, nexusCredentials, once, powertools } from './wiring.ts';
 
 const env = loadEnv(importEnvSchema);
 const { logger, metrics } = powertools();
@@ -51,10 +53,27 @@ const keys = trustedKeys(env.FERRY_TRUSTED_PUBLIC_KEYS);
 /** Bundle target repository → repository on this Nexus (absent: the same name). */
 const repositoryMap = Object.fromEntries(env.FERRY_REPOSITORIES.map((r) => [r.name, r.target ?? r.name]));
 
+/** Registry clients for the target's docker repositories (`FERRY_REGISTRIES`), credentials from their secrets. */
+async function targetRegistries(): Promise<Map<string, TargetRegistry>> {
+  const registries = new Map<string, TargetRegistry>();
+  for (const [repository, endpoint] of Object.entries(env.FERRY_REGISTRIES)) {
+    const variable = endpoint.secretArn ? `FERRY_REGISTRIES[${JSON.stringify(repository)}].secretArn` : 'FERRY_TARGET_SECRET_ARN';
+    const credentials = await nexusCredentials(endpoint.secretArn ?? env.FERRY_TARGET_SECRET_ARN, variable);
+    const registry = new RegistryClient({
+      baseUrl: endpoint.url,
+      ...(credentials ?? {}),
+      onRetry: (r) => logger.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
+    });
+    registries.set(repository, { key: endpoint.url, registry });
+  }
+  return registries;
+}
+
 const wired = once(async () => {
-  const [target, receiptSigner] = await Promise.all([
+  const [target, receiptSigner, registries] = await Promise.all([
     nexusClient(env.FERRY_TARGET_URL, env.FERRY_TARGET_SECRET_ARN, 'FERRY_TARGET_SECRET_ARN', logger),
     env.FERRY_KMS_KEY_ID === undefined ? Promise.resolve(undefined) : KmsSigner.create({ client: clients.kms(), keyId: env.FERRY_KMS_KEY_ID }),
+    targetRegistries(),
   ]);
   const importer = makeImporter(
     {
@@ -64,6 +83,7 @@ const wired = once(async () => {
       clock: systemClock,
       log: coreLog(logger),
       trustedKeys: keys,
+      registries: (repository) => registries.get(repository),
     },
     { repositoryMap, concurrency: 4 },
   );

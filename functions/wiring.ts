@@ -169,7 +169,8 @@ export async function exportPorts(
     clock: systemClock,
     log: coreLog(logger),
     signer: options.signer ?? noSigner,
-    images: await imagePorts(env, logger),
+    // Sealing talks to no registry: no registry secrets for it to read.
+    images: readsSource ? await imagePorts(env, logger) : undefined,
   };
 }
 

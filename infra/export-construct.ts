@@ -15,7 +15,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -66,6 +66,8 @@ export class FerryExport extends Construct {
   readonly signingKey: Key;
   readonly nexusSecret: Secret;
   readonly webhookSecret: Secret;
+  /** Registry secrets named by docker repositories (`registry.secretArn`), imported by ARN. */
+  readonly registrySecrets: ISecret[];
   readonly functions: Record<'webhook' | 'scan' | 'copy' | 'seal', NodejsFunction>;
   readonly webhookUrl: FunctionUrl;
   readonly alarms: Alarm[];
@@ -222,6 +224,12 @@ export class FerryExport extends Construct {
     this.idempotencyTable.grantReadWriteData(copy);
     this.nexusSecret.grantRead(copy);
     seal.grantInvoke(copy);
+
+    // Registry credentials of docker repositories that have their own (the rest use the Nexus
+    // secret): read by every function that talks to the registries, never by seal.
+    const registrySecretArns = [...new Set(props.repositories.flatMap((r) => (r.format === 'docker' && r.registry.secretArn ? [r.registry.secretArn] : [])))];
+    this.registrySecrets = registrySecretArns.map((arn, i) => Secret.fromSecretCompleteArn(this, `RegistryCredentials${i}`, arn));
+    for (const secret of this.registrySecrets) for (const fn of [webhook, scan, copy]) secret.grantRead(fn);
 
     this.bucket.grantRead(seal, 'blobs/*');
     this.bucket.grantReadWrite(seal, 'staging/*');

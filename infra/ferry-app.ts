@@ -12,10 +12,10 @@ import { InfraConfigError } from './errors.ts';
 import { FerryExportStack } from './export-stack.ts';
 import { FerryImportStack } from './import-stack.ts';
 import { addNagChecks } from './nag.ts';
-import type { RepositoryConfig } from './common.ts';
+import type { RegistryEndpointConfig, RepositoryConfig } from './common.ts';
 
 export const EXPORT_CONTEXT = ['sourceId', 'nexusUrl', 'repositories', 'scanSchedule', 'sealSchedule', 'maxBundleBytes', 'copyConcurrency', 'alarmTopicArn'] as const;
-export const IMPORT_CONTEXT = ['targetUrl', 'trustedPublicKeysFile', 'trustedPublicKeysPem', 'alarmTopicArn'] as const;
+export const IMPORT_CONTEXT = ['targetUrl', 'trustedPublicKeysFile', 'trustedPublicKeysPem', 'registries', 'alarmTopicArn'] as const;
 
 export interface FerryApp {
   exportStack?: FerryExportStack;
@@ -62,8 +62,10 @@ export function defineFerryApp(app: App, options: { cwd?: string } = {}): FerryA
         problems.push(`trustedPublicKeysFile: cannot read ${path.resolve(cwd, file)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
     }
+    const registries = parseJson('registries', context('registries'), problems) as Record<string, RegistryEndpointConfig> | undefined;
     if (problems.length === 0) {
       result.importStack = new FerryImportStack(app, 'FerryImportStack', {
+        ...(registries !== undefined ? { registries } : {}),
         description: 'Ferry, isolated side: bundle inbox → verify → target Nexus, with receipts',
         targetUrl: context('targetUrl') as string,
         trustedPublicKeysPem: pem,

@@ -15,11 +15,11 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { accessLogBucket, ferryFunction, hardenedBucket, Problems } from './common.ts';
+import { accessLogBucket, ferryFunction, hardenedBucket, Problems, type RegistryEndpointConfig } from './common.ts';
 import { acknowledge, acknowledgeRoleFindings, arnToken, GRANT_REASONS } from './nag.ts';
 
 export interface FerryImportProps {
@@ -35,6 +35,12 @@ export interface FerryImportProps {
    * must exceed the largest bundle (the export side's maxBundleBytes). Default and maximum 10 GiB.
    */
   ephemeralStorageGiB?: number;
+  /**
+   * The registry endpoint serving each docker repository of the target Nexus (a connector
+   * port or path routing), for bundles that carry images. Credentials: `secretArn`, else the
+   * target Nexus secret.
+   */
+  registries?: Record<string, RegistryEndpointConfig>;
   logRetention?: RetentionDays;
   /** SNS topic the alarms notify; none when omitted. */
   alarmTopicArn?: string;
@@ -49,6 +55,8 @@ export class FerryImport extends Construct {
   readonly table: Table;
   readonly dataKey: Key;
   readonly targetSecret: Secret;
+  /** Registry secrets named in `registries` (`secretArn`), imported by ARN. */
+  readonly registrySecrets: ISecret[];
   readonly failedImports: Queue;
   readonly importFunction: NodejsFunction;
   readonly alarms: Alarm[];
@@ -106,6 +114,7 @@ export class FerryImport extends Construct {
         FERRY_HELD_BUCKET: this.held.bucketName,
         FERRY_TRUSTED_PUBLIC_KEYS: trustedKeys,
         FERRY_RECEIPTS_PREFIX: RECEIPTS_PREFIX,
+        ...(props.registries !== undefined && Object.keys(props.registries).length > 0 ? { FERRY_REGISTRIES: JSON.stringify(props.registries) } : {}),
       },
     });
     const fn = this.importFunction;
@@ -117,6 +126,9 @@ export class FerryImport extends Construct {
     this.held.grantReadWrite(fn);
     this.table.grantReadWriteData(fn);
     this.targetSecret.grantRead(fn);
+    const registrySecretArns = [...new Set(Object.values(props.registries ?? {}).flatMap((r) => (r.secretArn ? [r.secretArn] : [])))];
+    this.registrySecrets = registrySecretArns.map((arn, i) => Secret.fromSecretCompleteArn(this, `RegistryCredentials${i}`, arn));
+    for (const secret of this.registrySecrets) secret.grantRead(fn);
 
     const inboxArn = arnToken(this.inbox);
     acknowledgeRoleFindings(fn.role, {
@@ -175,6 +187,7 @@ function checkProps(props: FerryImportProps): string {
   const problems = new Problems();
   problems.httpUrl('targetUrl', props.targetUrl);
   if (props.ephemeralStorageGiB !== undefined) problems.positiveInt('ephemeralStorageGiB', props.ephemeralStorageGiB, 10);
+  problems.registries('registries', props.registries);
   const blocks = typeof props.trustedPublicKeysPem === 'string' ? (props.trustedPublicKeysPem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []) : [];
   if (blocks.length === 0) problems.add('trustedPublicKeysPem: at least one PEM public key ("-----BEGIN PUBLIC KEY-----") is required');
   const normalised: string[] = [];

@@ -22,6 +22,7 @@ import {
   StateStoreError,
   TaskRejectedError,
   TaskTooLargeError,
+  parseTaskMessage,
 } from '../shared/adapters/aws/index.ts';
 
 const region = 'us-east-1';
@@ -220,5 +221,37 @@ describe('KmsSigner', () => {
     expect(types).toEqual(['RAW', 'DIGEST']);
     expect(() => verifyDetached(Buffer.from('tampered'), shortSignature, [publicKey])).toThrow();
     expect(mock.commandCalls(GetPublicKeyCommand)).toHaveLength(1);
+  });
+});
+
+describe('parseTaskMessage', () => {
+  const image = { kind: 'image', id: 'i1', sourceRepository: 'docker-hosted', name: 'team/app', tag: 'v1.2.0', targetRepository: 'docker-mirror', digest: `sha256:${'c'.repeat(64)}` };
+  const raw = { kind: 'raw', id: 'r1', sourceRepository: 'raw-a', path: '/x.bin', targetRepository: 'raw-a', checksums: { sha1: 'd'.repeat(40) } };
+
+  it.each([
+    ['an image task', image],
+    ['an image task without a digest', { ...image, digest: undefined }],
+    ['a raw task', raw],
+  ])('reads %s back as it was sent', (_, task) => {
+    // Prepare
+    const body = JSON.stringify(task);
+    // Act
+    const parsed = parseTaskMessage(body);
+    // Assess
+    expect(parsed).toEqual(JSON.parse(body));
+  });
+
+  it.each([
+    ['an unknown kind', { ...image, kind: 'helm' }, /^invalid task message: kind: /],
+    ['an image task with a bad tag', { ...image, tag: '-bad tag' }, /^invalid task message: tag: not a valid tag/],
+    ['a raw task with a relative path', { ...raw, path: 'x.bin' }, /^invalid task message: path: /],
+    ['a body that is not JSON', '{', /^invalid task message: body is not JSON/],
+  ])('refuses %s, naming the field', (_, task, message) => {
+    // Prepare
+    const body = typeof task === 'string' ? task : JSON.stringify(task);
+    // Act
+    const act = () => parseTaskMessage(body);
+    // Assess
+    expect(act).toThrow(message);
   });
 });

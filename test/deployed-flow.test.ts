@@ -27,6 +27,9 @@ import { decodeReceipt } from '../shared/core/receipt.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';
+import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { makeImage, makeLayer } from './support/images.ts';
+import { skopeoInspectRaw } from './support/skopeo.ts';
 
 const WEBHOOK_SECRET = 'deployed-flow-s3cret';
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
@@ -85,6 +88,8 @@ function fakeKms(): void {
 
 interface Deployment {
   world: World;
+  /** With `images`: source and target registries and the Nexus stand-ins that front them. */
+  images?: ImageWorld;
   bucket: string;
   queueUrl: string;
   handlers: {
@@ -115,12 +120,14 @@ afterEach(async () => {
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
   await deployment?.world.close();
+  await deployment?.images?.close();
   deployment = undefined;
 });
 
 /** Creates the bucket, queue and tables of one deployment, sets the functions' env, loads them cold. */
-async function deploy(options: { pageSize?: number } = {}): Promise<Deployment> {
+async function deploy(options: { pageSize?: number; images?: boolean } = {}): Promise<Deployment> {
   const world = await makeWorld({ repositories: ['raw-a'], source: options.pageSize ? { pageSize: options.pageSize } : {} });
+  const images = options.images ? await makeImageWorld() : undefined;
   const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const bucket = `ferry-flow-${suffix}`;
   const table = `ferry-state-${suffix}`;
@@ -176,11 +183,21 @@ async function deploy(options: { pageSize?: number } = {}): Promise<Deployment> 
     FERRY_IMPORT_TABLE: importTable,
     FERRY_HELD_BUCKET: held,
     FERRY_TRUSTED_PUBLIC_KEYS: signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    // Docker: the source Nexus lists the tags, the registries serve /v2/ on both sides.
+    ...(images
+      ? {
+          FERRY_NEXUS_URL: images.nexus.url,
+          FERRY_REPOSITORIES: JSON.stringify([{ name: 'docker-hosted', format: 'docker', registry: { url: images.source.url } }]),
+          FERRY_TARGET_URL: images.targetNexus.url,
+          FERRY_REGISTRIES: JSON.stringify({ 'docker-hosted': { url: images.target.url } }),
+        }
+      : {}),
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
   deployment = {
     world,
+    ...(images ? { images } : {}),
     bucket,
     queueUrl: String(QueueUrl),
     handlers: {
@@ -425,6 +442,38 @@ describe('the deployed flow on emulators', () => {
     const receipt = decodeReceipt(await receiptObject.Body!.transformToString(), 'receipt', [signingKey.publicKey]);
     expect(receipt).toMatchObject({ sourceId: 'test-source', bundle: { sequence: 1, digest: bundle!.digest }, summary: { imported: 1, present: 0 } });
     expect(receipt.blobsHeld.map((b) => b.digest)).toEqual([`sha256:${sha256(artifact)}`]);
+  });
+});
+
+describe('the deployed flow with docker images', () => {
+  it('carries two tags sharing layers through scan, copy (SQS), seal and the import function; the target manifests are bit-identical', async () => {
+    // Prepare: two tags of one repository sharing a base layer, listed by the source Nexus
+    const d = await deploy({ images: true });
+    const base = await makeLayer({ 'base/lib.so': Buffer.alloc(120_000, 7) });
+    const one = makeImage({ layers: [base, await makeLayer({ 'app/one': 'one\n' })] });
+    const two = makeImage({ layers: [base, await makeLayer({ 'app/two': 'two\n' })] });
+    await d.images!.publish('team/app', '1.0.0', one);
+    await d.images!.publish('team/app', '2.0.0', two);
+
+    // Act: the schedule scans, SQS feeds copy, seal writes the bundle, ops drop it in the inbox
+    const scanned = await d.handlers.scan({ 'detail-type': 'Scheduled Event' }, lambdaContext());
+    const { event } = await drain(d);
+    const copied = await d.handlers.copy(event, lambdaContext());
+    const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+    const s3 = makeS3Client(awsEndpoint);
+    const key = `bundles/${bundle!.name}`;
+    await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle!.name}` }));
+    const imported = await d.handlers.import(s3Created(d.inbox, key), lambdaContext());
+
+    // Assess
+    expect(scanned.repositories).toEqual([expect.objectContaining({ repository: 'docker-hosted', complete: true, queued: 2 })]);
+    expect(event.Records.map((r) => JSON.parse(r.body)).map((t) => `${t.kind} ${t.name}:${t.tag}`).sort()).toEqual(['image team/app:1.0.0', 'image team/app:2.0.0']);
+    expect(copied.batchItemFailures).toEqual([]);
+    expect(bundle).toMatchObject({ sequence: 1, entries: 2 });
+    expect(imported.bundles).toEqual([{ key, status: 'imported', sequence: 1, receipt: 'receipts/test-source-00000001.receipt.json' }]);
+    const host = d.images!.target.host;
+    expect((await skopeoInspectRaw(`${host}/team/app:1.0.0`)).equals(one.manifest.bytes)).toBe(true);
+    expect((await skopeoInspectRaw(`${host}/team/app:2.0.0`)).equals(two.manifest.bytes)).toBe(true);
   });
 });
 

@@ -352,6 +352,30 @@ describe('environment', () => {
     // Assess
     await expect(loading).rejects.toThrow(/environment variable FERRY_REPOSITORIES: \[0\]\.format: /);
   });
+
+  it('reads FERRY_REGISTRIES of the import side, and names the repository and field at fault', async () => {
+    // Prepare
+    const { importEnvSchema, loadEnv } = await import('../functions/env.ts');
+    const base = {
+      POWERTOOLS_SERVICE_NAME: 'ferry-import',
+      POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
+      FERRY_TARGET_URL: 'https://nexus.isolated.example',
+      FERRY_IMPORT_TABLE: 't',
+      FERRY_HELD_BUCKET: 'b',
+      FERRY_TRUSTED_PUBLIC_KEYS: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----',
+    };
+    const good = { 'docker-hosted': { url: 'https://nexus.isolated.example:8083', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:r' } };
+
+    // Act
+    const parsed = loadEnv(importEnvSchema, { ...base, FERRY_REGISTRIES: JSON.stringify(good) });
+    const none = loadEnv(importEnvSchema, base);
+    const bad = () => loadEnv(importEnvSchema, { ...base, FERRY_REGISTRIES: JSON.stringify({ 'docker-hosted': { url: 'ftp://x' } }) });
+
+    // Assess
+    expect(parsed.FERRY_REGISTRIES).toEqual(good);
+    expect(none.FERRY_REGISTRIES).toEqual({});
+    expect(bad).toThrow(/^environment variable FERRY_REGISTRIES: \["docker-hosted"\]\.url: /);
+  });
 });
 
 // ───────────────────────────── copy ─────────────────────────────

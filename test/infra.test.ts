@@ -15,7 +15,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, type NagPack } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../infra/common.ts';
+import { REPO_ROOT, type RepositoryConfig } from '../infra/common.ts';
 import { InfraConfigError } from '../infra/errors.ts';
 import { COPY_TIMEOUT, FerryExport } from '../infra/export-construct.ts';
 import { defineFerryApp } from '../infra/ferry-app.ts';
@@ -24,7 +24,14 @@ import type { FerryImportStack } from '../infra/import-stack.ts';
 import { FerryChecks } from '../infra/nag.ts';
 
 const CDK_JSON = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context: Record<string, unknown> };
-const REPOSITORIES = [{ name: 'raw-releases', format: 'raw' }, { name: 'raw-snapshots', format: 'raw', target: 'raw-snapshots-mirror' }];
+const REGISTRY_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ferry-registry-AbCdEf';
+const TARGET_REGISTRY_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ferry-target-registry-GhIjKl';
+const REPOSITORIES = [
+  { name: 'raw-releases', format: 'raw' },
+  { name: 'raw-snapshots', format: 'raw', target: 'raw-snapshots-mirror' },
+  { name: 'docker-hosted', format: 'docker', registry: { url: 'https://nexus.example.com:8083', secretArn: REGISTRY_SECRET_ARN }, tags: { semver: '>=1' }, platforms: ['linux/amd64'] },
+];
+const REGISTRIES = { 'docker-hosted': { url: 'https://nexus.isolated.example:8083', secretArn: TARGET_REGISTRY_SECRET_ARN } };
 
 let dir: string;
 let publicKeyPem: string;
@@ -43,7 +50,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'ferry-infra-'));
   publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   outdir = path.join(dir, 'cdk.out');
-  app = new App({ outdir, context: { ...CDK_JSON.context, ...exportContext(), targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: publicKeyPem } });
+  app = new App({ outdir, context: { ...CDK_JSON.context, ...exportContext(), targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: publicKeyPem, registries: JSON.stringify(REGISTRIES) } });
   const stacks = defineFerryApp(app);
   exportStack = stacks.exportStack!;
   importStack = stacks.importStack!;
@@ -263,7 +270,7 @@ describe('FerryExportStack', () => {
       scan: ['FERRY_OVERLAP_SECONDS'],
       copy: ['FERRY_IDEMPOTENCY_TABLE', 'FERRY_SEAL_FUNCTION_NAME', 'FERRY_SEAL_THRESHOLD_BYTES'],
       seal: ['FERRY_KMS_KEY_ID', 'FERRY_MAX_BUNDLE_BYTES'],
-      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX'],
+      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX', 'FERRY_REGISTRIES'],
     };
     for (const { name, id, template } of ferryFunctions()) {
       // Act
@@ -276,6 +283,17 @@ describe('FerryExportStack', () => {
     const sealVars = exp.toJSON().Resources[logicalId(exportStack.ferry.functions.seal)].Properties.Environment.Variables;
     expect(sealVars.FERRY_MAX_BUNDLE_BYTES).toBe(String(700_000_000));
     expect(JSON.parse(sealVars.FERRY_REPOSITORIES)).toEqual(REPOSITORIES);
+  });
+
+  it('lets the functions that talk to registries, and only those, read a docker repository\'s registry secret', () => {
+    // Prepare
+    const { webhook, scan, copy, seal } = exportStack.ferry.functions;
+    const readsRegistrySecret = (fn: typeof seal) =>
+      policyStatements(exp, fn.role).some((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(REGISTRY_SECRET_ARN));
+    // Act
+    const readers = { webhook: readsRegistrySecret(webhook), scan: readsRegistrySecret(scan), copy: readsRegistrySecret(copy), seal: readsRegistrySecret(seal) };
+    // Assess
+    expect(readers).toEqual({ webhook: true, scan: true, copy: true, seal: false });
   });
 });
 
@@ -317,6 +335,17 @@ describe('FerryImportStack', () => {
     expect(table).toMatchObject({ BillingMode: 'PAY_PER_REQUEST', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
     expect(secrets).toHaveLength(1);
     expect(secrets[0]!.Properties.GenerateSecretString).toBeDefined();
+  });
+
+  it('passes the target registries to the import function and lets it read their secrets', () => {
+    // Prepare
+    const fn = importStack.ferry.importFunction;
+    // Act
+    const variables = imp.toJSON().Resources[logicalId(fn)].Properties.Environment.Variables as Record<string, string>;
+    const reads = policyStatements(imp, fn.role).filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue')).map((s) => JSON.stringify(s.Resource));
+    // Assess
+    expect(JSON.parse(variables.FERRY_REGISTRIES!)).toEqual(REGISTRIES);
+    expect(reads.some((r) => r.includes(TARGET_REGISTRY_SECRET_ARN))).toBe(true);
   });
 
   it('passes the trusted public keys to the import function as PEM', () => {
@@ -440,7 +469,17 @@ describe('configuration', () => {
     // Prepare
     const stack = () => new Stack(new App(), 'Bad');
     // Act
-    const act = () => new FerryExport(stack(), 'Ferry', { sourceId: 'Corp Nexus', nexusUrl: 'ftp://x', repositories: [{ name: 'raw', format: 'docker' as 'raw' }], scanSchedule: 'every hour' });
+    const act = () =>
+      new FerryExport(stack(), 'Ferry', {
+        sourceId: 'Corp Nexus',
+        nexusUrl: 'ftp://x',
+        repositories: [
+          { name: 'raw', format: 'maven2' as 'raw' },
+          { name: 'docker-a', format: 'docker' } as unknown as RepositoryConfig,
+          { name: 'docker-b', format: 'docker', registry: { url: 'https://r.example', secretArn: 'ferry-registry' }, tags: { include: '(' } },
+        ],
+        scanSchedule: 'every hour',
+      });
     // Assess
     expect(act).toThrow(InfraConfigError);
     try {
@@ -449,7 +488,10 @@ describe('configuration', () => {
       expect((error as InfraConfigError).problems).toEqual([
         expect.stringMatching(/^sourceId: /),
         expect.stringMatching(/^nexusUrl: must be an http\(s\) URL/),
-        expect.stringMatching(/^repositories\[0\]\.format: must be "raw"/),
+        expect.stringMatching(/^repositories\[0\]\.format: must be "raw" or "docker"/),
+        expect.stringMatching(/^repositories\[1\]\.registry: required for a docker repository/),
+        expect.stringMatching(/^repositories\[2\]\.registry\.secretArn: must be the full ARN/),
+        expect.stringMatching(/^repositories\[2\]\.tags\.include: not a regular expression/),
         expect.stringMatching(/^scanSchedule: must be an EventBridge rate/),
       ]);
     }

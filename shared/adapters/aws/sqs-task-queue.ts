@@ -167,17 +167,29 @@ const checksumsSchema = z
     sha512: z.string().regex(/^[0-9a-fA-F]{128}$/).optional(),
   });
 
-const copyTaskSchema = z
-  .object({
-    kind: z.literal('raw'),
-    id: z.string().min(1),
-    sourceRepository: z.string().min(1),
-    path: z.string().startsWith('/'),
-    targetRepository: z.string().min(1),
-    checksums: checksumsSchema,
-    size: z.number().int().nonnegative().optional(),
-    lastModified: z.string().optional(),
-  });
+const rawTaskSchema = z.object({
+  kind: z.literal('raw'),
+  id: z.string().min(1),
+  sourceRepository: z.string().min(1),
+  path: z.string().startsWith('/'),
+  targetRepository: z.string().min(1),
+  checksums: checksumsSchema,
+  size: z.number().int().nonnegative().optional(),
+  lastModified: z.string().optional(),
+});
+
+const imageTaskSchema = z.object({
+  kind: z.literal('image'),
+  id: z.string().min(1),
+  sourceRepository: z.string().min(1),
+  name: z.string().min(1),
+  // The distribution spec's tag grammar.
+  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'not a valid tag'),
+  targetRepository: z.string().min(1),
+  digest: z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'not a digest').optional(),
+});
+
+const copyTaskSchema = z.discriminatedUnion('kind', [rawTaskSchema, imageTaskSchema]);
 
 /** Parses a message body written by {@link SqsTaskQueue}; the error names the field at fault. */
 export function parseTaskMessage(body: string): CopyTask {
