@@ -85,11 +85,18 @@ export async function measure(command: string, args: string[], env: NodeJS.Proce
   return { code, signal, seconds, peakRss: peak, stdout, stderr };
 }
 
-/** The real `ferry` CLI on this Node (24), with the peak-RSS preload. */
+/** Node flags on the CLI's `#!/usr/bin/env -S node …` line: run as users run it (`npx ferry`). */
+function shebangFlags(): string[] {
+  const first = readFileSync(FERRY_CLI, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\/usr\/bin\/env -S node(?<flags>(?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  return match?.groups?.flags?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
+/** The real `ferry` CLI on this Node (24), with its shebang's flags and the peak-RSS preload. */
 export async function measureFerry(args: string[], env: NodeJS.ProcessEnv, scratch: string): Promise<Measured> {
   const maxRssFile = path.join(scratch, `maxrss-${process.hrtime.bigint()}`);
   try {
-    return await measure(process.execPath, ['--import', PRELOAD, FERRY_CLI, ...args], { ...env, BENCH_MAXRSS_FILE: maxRssFile }, maxRssFile);
+    return await measure(process.execPath, [...shebangFlags(), '--import', PRELOAD, FERRY_CLI, ...args], { ...env, BENCH_MAXRSS_FILE: maxRssFile }, maxRssFile);
   } finally {
     await rm(maxRssFile, { force: true });
   }

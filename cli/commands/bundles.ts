@@ -15,7 +15,6 @@ import { Readable, Transform, Writable, type TransformCallback } from 'node:stre
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, S3Client, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Option, type Command } from 'commander';
 import { ChecksumMismatchError, HashingStream, SizeMismatchError } from '../../shared/digest.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { UsageError } from '../usage.ts';
@@ -40,32 +39,6 @@ export class BundleVerificationError extends Error {
 /** The object changed (new ETag) while it was being downloaded. */
 export class BundleChangedError extends Error {
   override readonly name = 'BundleChangedError';
-}
-
-// ───────────────────────────── commander wiring ─────────────────────────────
-
-/** Adds `ferry bundles list` and `ferry bundles download` to the program. */
-export function registerBundlesCommands(program: Command): void {
-  const bundles = program.command('bundles').description('sealed bundles in S3 (serverless deployment): list them, download them for the media');
-  bundles
-    .command('list')
-    .description('list bundles with size, last modified and sha256 (when S3 knows it)')
-    .requiredOption('-b, --bucket <bucket>', 'the export bucket (FerryExportStack output BucketName)')
-    .option('-p, --prefix <prefix>', 'key prefix of the bundles', 'bundles/')
-    .option('-r, --region <region>', 'AWS region (default: from the AWS environment)')
-    .option('--json', 'machine-readable output')
-    .action(bundlesListCommand);
-  bundles
-    .command('download')
-    .description('download bundles (resumable, sha256-verified) into a directory; or print pre-signed URLs')
-    .requiredOption('-b, --bucket <bucket>', 'the export bucket (FerryExportStack output BucketName)')
-    .option('-o, --out <dir>', 'directory for the bundle files (required unless --presign)')
-    .option('-p, --prefix <prefix>', 'key prefix of the bundles', 'bundles/')
-    .option('-r, --region <region>', 'AWS region (default: from the AWS environment)')
-    .option('--presign', 'print a pre-signed GET URL per bundle instead of downloading')
-    .addOption(new Option('--expires <seconds>', 'lifetime of a pre-signed URL (at most 604800)').default('3600'))
-    .argument('<name...>', 'bundle names as `bundles list` shows them')
-    .action(bundlesDownloadCommand);
 }
 
 interface CommonOptions {
