@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 const run = promisify(execFile);
 
@@ -25,8 +26,10 @@ export interface TestUser {
 }
 
 export interface TestRegistry {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`) */
   url: string;
+  /** With `tls`: the PEM file of the private CA that signed the registry's certificate. */
+  caFile?: string;
   /** `127.0.0.1:<port>`, as skopeo and docker name it. */
   host: string;
   storageDir: string;
@@ -38,6 +41,8 @@ export interface TestRegistry {
 export interface StartRegistryOptions {
   auth?: 'none' | 'basic' | 'token';
   users?: TestUser[];
+  /** Serve HTTPS with a certificate for 127.0.0.1 from a fresh private CA (`caFile`). */
+  tls?: boolean;
 }
 
 export const DEFAULT_USERS: TestUser[] = [{ username: 'ferry', password: 'ferry-test-secret-1' }];
@@ -93,6 +98,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         '',
       ].join('\n');
     }
+    const tls = options.tls ? await privateCa(dir) : undefined;
+    const tlsConfig = tls ? `  tls:\n    certificate: ${tls.certFile}\n    key: ${tls.keyFile}\n` : '';
     for (let tries = 1; ; tries++) {
       const port = await freePort();
       const config = [
@@ -112,6 +119,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         'http:',
         `  addr: 127.0.0.1:${port}`,
         `  secret: ${randomBytes(16).toString('hex')}`,
+        tlsConfig,
         'health:',
         '  storagedriver:',
         '    enabled: false',
@@ -125,8 +133,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       child.stderr?.on('data', (chunk: Buffer) => {
         stderr = (stderr + chunk.toString('utf8')).slice(-4000);
       });
-      const url = `http://127.0.0.1:${port}`;
-      const up = await waitUntilUp(url, child);
+      const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+      const up = await waitUntilUp(url, child, tls?.caFile);
       if (!up) {
         await stop(child);
         // Another process may have taken the port between probe and bind: try another.
@@ -136,6 +144,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       cleanups.unshift(() => stop(child));
       const registry: TestRegistry = {
         url,
+        ...(tls ? { caFile: tls.caFile } : {}),
         host: `127.0.0.1:${port}`,
         storageDir,
         close: async () => {
@@ -154,20 +163,41 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   }
 }
 
-async function waitUntilUp(url: string, child: ChildProcess): Promise<boolean> {
+async function waitUntilUp(url: string, child: ChildProcess, caFile?: string): Promise<boolean> {
   const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) return false;
-    try {
-      const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
-      await response.arrayBuffer();
-      if (response.status === 200 || response.status === 401) return true;
-    } catch {
-      // Not listening yet.
+  const dispatcher = caFile === undefined ? undefined : new Agent({ connect: { ca: await readFile(caFile, 'utf8') } });
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) return false;
+      try {
+        const response = await undiciFetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000), ...(dispatcher ? { dispatcher } : {}) });
+        await response.arrayBuffer();
+        if (response.status === 200 || response.status === 401) return true;
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(50);
     }
-    await sleep(50);
+    return false;
+  } finally {
+    await dispatcher?.close();
   }
-  return false;
+}
+
+/** A private CA and a server certificate for 127.0.0.1 signed by it (EC P-256, two days). */
+async function privateCa(dir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  const caFile = join(dir, 'ca.pem');
+  const caKey = join(dir, 'ca.key');
+  const certFile = join(dir, 'server.pem');
+  const keyFile = join(dir, 'server.key');
+  const csr = join(dir, 'server.csr');
+  const ext = join(dir, 'server.ext');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await run('/usr/bin/openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=ferry-test-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await run('/usr/bin/openssl', ['req', ...ec, '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1']);
+  await writeFile(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  await run('/usr/bin/openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
+  return { caFile, certFile, keyFile };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
