@@ -9,6 +9,7 @@ import { parse } from '@aws-lambda-powertools/parser';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
 import { makeExporter } from '../shared/core/exporter.ts';
+import { SCAN_LAG_METRIC } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { errorFields, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
 
@@ -53,7 +54,7 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
         metrics
           .singleMetric()
           .addDimension('repository', result.repository)
-          .addMetric('ScanLag', MetricUnit.Seconds, Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000)));
+          .addMetric(SCAN_LAG_METRIC, MetricUnit.Seconds, Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000)));
       }
     }
     metrics.addMetric('ScanIncomplete', MetricUnit.Count, results.filter((r) => !r.complete).length);

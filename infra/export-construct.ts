@@ -19,6 +19,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
 import { accessLogBucket, ferryFunction, hardenedBucket, Problems, SOURCE_ID, type RepositoryConfig } from './common.ts';
 import { acknowledge, acknowledgeRoleFindings, arnToken, GRANT_REASONS } from './nag.ts';
 
@@ -281,7 +282,7 @@ export class FerryExport extends Construct {
             alarmDescription: `Ferry ${props.sourceId}: ${repository.name} has not been scanned up to date recently (ScanLagSeconds high or missing); new components may not be found.`,
             metric: new Metric({
               namespace: 'Ferry',
-              metricName: 'ScanLagSeconds',
+              metricName: SCAN_LAG_METRIC,
               dimensionsMap: { service: SCAN_SERVICE, repository: repository.name },
               period: Duration.minutes(15),
               statistic: 'Maximum',

@@ -24,6 +24,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { decodeReceipt } from '../shared/core/receipt.ts';
+import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';
@@ -168,6 +169,8 @@ async function deploy(options: { pageSize?: number; images?: boolean } = {}): Pr
     POWERTOOLS_SERVICE_NAME: 'ferry-flow',
     POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
     POWERTOOLS_DEV: 'true',
+    // Dev mode turns metrics off unless told otherwise; the EMF records are asserted on.
+    POWERTOOLS_METRICS_DISABLED: 'false',
     FERRY_SOURCE_ID: 'test-source',
     FERRY_TABLE: table,
     FERRY_BUCKET: bucket,
@@ -413,6 +416,11 @@ describe('the deployed flow on emulators', () => {
     expect(pages.filter((r) => !r.url.includes('continuationToken'))).toHaveLength(1);
     const paths = event.Records.map((r) => JSON.parse(r.body).path as string).sort();
     expect(paths).toEqual(Array.from({ length: 25 }, (_, i) => `/scan/a-${i}.bin`).sort());
+    // The metric the ScanLag alarm watches (infra/), per repository, only once the scan completed.
+    const lag = emfRecords().filter((r) => r._aws.CloudWatchMetrics[0]?.Metrics.some((m) => m.Name === SCAN_LAG_METRIC));
+    expect(lag).toHaveLength(1);
+    expect(lag[0]).toMatchObject({ repository: 'raw-a', service: 'ferry-flow' });
+    expect(lag[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([expect.arrayContaining(['service', 'repository'])]);
   });
 
   it('imports a bundle dropped in the inbox bucket with the import function, writes a signed receipt, and ignores it the second time', async () => {
@@ -476,6 +484,24 @@ describe('the deployed flow with docker images', () => {
     expect((await skopeoInspectRaw(`${host}/team/app:2.0.0`)).equals(two.manifest.bytes)).toBe(true);
   });
 });
+
+interface EmfRecord {
+  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+  [field: string]: unknown;
+}
+
+/** The EMF records the functions printed (Powertools Metrics writes them to console.log in dev mode). */
+function emfRecords(): EmfRecord[] {
+  const printed = vi.mocked(console.log).mock.calls.map((args) => String(args[0]));
+  return printed.flatMap((line) => {
+    try {
+      const record = JSON.parse(line) as Partial<EmfRecord>;
+      return record._aws?.CloudWatchMetrics ? [record as EmfRecord] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 /** An S3 ObjectCreated notification as Lambda receives it. */
 function s3Created(bucket: string, key: string) {
