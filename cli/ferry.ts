@@ -94,7 +94,7 @@ function buildProgram(): Command {
   return program;
 }
 
-// ───────────────────────────── commander wiring ─────────────────────────────
+// ───────────────────────────── bundles in S3 ─────────────────────────────
 
 /** Adds `ferry bundles list` and `ferry bundles download` to the program. */
 function registerBundlesCommands(program: Command): void {

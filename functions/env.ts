@@ -39,6 +39,26 @@ const integer = <F extends number | undefined>(fallback: F, min: number) =>
       return n;
     });
 
+/**
+ * Parses a variable's JSON text against `schema`; on failure adds one issue naming the place
+ * inside the JSON (`where` formats the path) and returns z.NEVER.
+ */
+function parseJson<T>(text: string, schema: z.ZodType<T>, ctx: z.RefinementCtx, where: (path: readonly PropertyKey[]) => string): T | typeof z.NEVER {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not JSON' });
+    return z.NEVER;
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const at = issue === undefined ? '' : where(issue.path);
+  ctx.addIssue({ code: 'custom', message: `${at ? `${at}: ` : ''}${issue?.message.replace(/^Invalid input: /, '') ?? 'invalid'}` });
+  return z.NEVER;
+}
+
 const rawRepositorySchema = z.object({
   name: z.string().min(1),
   format: z.literal('raw'),
@@ -77,21 +97,14 @@ const repositories = (minimum: number) =>
         ctx.addIssue({ code: 'custom', message: 'required' });
         return z.NEVER;
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not JSON' });
-        return z.NEVER;
-      }
-      const parsed = z.array(repositorySchema).min(minimum).safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const at = issue?.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('') ?? '';
-        ctx.addIssue({ code: 'custom', message: `${at ? `${at.replace(/^\./, '')}: ` : ''}${issue?.message.replace(/^Invalid input: /, '') ?? 'invalid'}` });
-        return z.NEVER;
-      }
-      for (const [i, r] of parsed.data.entries()) {
+      const parsed = parseJson(text, z.array(repositorySchema).min(minimum), ctx, (path) =>
+        path
+          .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
+          .join('')
+          .replace(/^\./, ''),
+      );
+      if (parsed === z.NEVER) return z.NEVER;
+      for (const [i, r] of parsed.entries()) {
         if (r.format !== 'docker') continue;
         const problems = filterProblems({ images: r.images, tags: r.tags, platforms: r.platforms });
         if (problems.length > 0) {
@@ -99,7 +112,7 @@ const repositories = (minimum: number) =>
           return z.NEVER;
         }
       }
-      return parsed.data;
+      return parsed;
     });
 
 /**
@@ -111,31 +124,13 @@ const registries = z
   .optional()
   .transform((text, ctx) => {
     if (text === undefined || text.trim() === '') return {};
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not JSON' });
-      return z.NEVER;
-    }
-    const parsed = z
-      .record(
-        z.string().min(1),
-        z.strictObject({
-          url: z.url({ protocol: /^https?$/ }),
-          /** Secrets Manager secret, JSON `{"username","password"}`; absent: the target Nexus secret. */
-          secretArn: z.string().min(1).optional(),
-        }),
-      )
-      .safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      // `["docker-hosted"].url`: the repository, then the field
-      const at = issue?.path.map((k, i) => (i === 0 ? `[${JSON.stringify(String(k))}]` : `.${String(k)}`)).join('') ?? '';
-      ctx.addIssue({ code: 'custom', message: `${at ? `${at}: ` : ''}${issue?.message.replace(/^Invalid input: /, '') ?? 'invalid'}` });
-      return z.NEVER;
-    }
-    return parsed.data;
+    const endpoint = z.strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      /** Secrets Manager secret, JSON `{"username","password"}`; absent: the target Nexus secret. */
+      secretArn: z.string().min(1).optional(),
+    });
+    // `["docker-hosted"].url`: the repository, then the field
+    return parseJson(text, z.record(z.string().min(1), endpoint), ctx, (path) => path.map((k, i) => (i === 0 ? `[${JSON.stringify(String(k))}]` : `.${String(k)}`)).join(''));
   });
 
 const powertools = {
