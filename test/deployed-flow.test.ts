@@ -17,6 +17,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -66,6 +67,8 @@ afterAll(async () => ownEmulators?.stop());
 
 const secrets = mockClient(SecretsManagerClient);
 const kms = mockClient(KMSClient);
+/** Copy's early seal invokes the seal function through the Lambda API (mocked: no Lambda service here). */
+const lambda = mockClient(LambdaClient);
 let signingKey: { privateKey: KeyObject; publicKey: KeyObject };
 
 /** KMS as the signer sees it: GetPublicKey (SPKI DER) and Sign (ECDSA_SHA_256, DER). */
@@ -108,6 +111,8 @@ let deployment: Deployment | undefined;
 beforeEach(() => {
   secrets.reset();
   kms.reset();
+  lambda.reset();
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   secrets.on(GetSecretValueCommand, { SecretId: WEBHOOK_SECRET_ARN }).resolves({ SecretString: WEBHOOK_SECRET });
   secrets.on(GetSecretValueCommand, { SecretId: NEXUS_SECRET_ARN }).resolves({ SecretString: JSON.stringify(SOURCE_USER) });
@@ -126,7 +131,7 @@ afterEach(async () => {
 });
 
 /** Creates the bucket, queue and tables of one deployment, sets the functions' env, loads them cold. */
-async function deploy(options: { pageSize?: number; images?: boolean } = {}): Promise<Deployment> {
+async function deploy(options: { pageSize?: number; images?: boolean; sealThresholdBytes?: number } = {}): Promise<Deployment> {
   const world = await makeWorld({ repositories: ['raw-a'], source: options.pageSize ? { pageSize: options.pageSize } : {} });
   const images = options.images ? await makeImageWorld() : undefined;
   const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -186,6 +191,7 @@ async function deploy(options: { pageSize?: number; images?: boolean } = {}): Pr
     FERRY_IMPORT_TABLE: importTable,
     FERRY_HELD_BUCKET: held,
     FERRY_TRUSTED_PUBLIC_KEYS: signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ...(options.sealThresholdBytes !== undefined ? { FERRY_SEAL_FUNCTION_NAME: 'ferry-seal', FERRY_SEAL_THRESHOLD_BYTES: String(options.sealThresholdBytes) } : {}),
     // Docker: the source Nexus lists the tags, the registries serve /v2/ on both sides.
     ...(images
       ? {
@@ -421,6 +427,34 @@ describe('the deployed flow on emulators', () => {
     expect(lag).toHaveLength(1);
     expect(lag[0]).toMatchObject({ repository: 'raw-a', service: 'ferry-flow' });
     expect(lag[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([expect.arrayContaining(['service', 'repository'])]);
+  });
+
+  it('starts the seal function early, asynchronously, once the pending bytes pass the threshold', async () => {
+    // Prepare: a threshold of 100 kB; the first artifact stays under it, the second passes it
+    const d = await deploy({ sealThresholdBytes: 100_000 });
+    const copyNew = async () => {
+      await d.handlers.scan({}, lambdaContext());
+      const { event, messages } = await drain(d);
+      const result = await d.handlers.copy(event, lambdaContext());
+      await deleteMessages(d, messages);
+      return result;
+    };
+    d.world.source.putRawAsset('raw-a', '/big/one.bin', content('early-1', 60_000));
+
+    // Act
+    const first = await copyNew();
+    const invokesAfterFirst = lambda.commandCalls(InvokeCommand).length;
+    d.world.source.putRawAsset('raw-a', '/big/two.bin', content('early-2', 60_000));
+    const second = await copyNew();
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([]);
+    expect(second.batchItemFailures).toEqual([]);
+    expect(invokesAfterFirst).toBe(0);
+    const invokes = lambda.commandCalls(InvokeCommand);
+    expect(invokes).toHaveLength(1);
+    expect(invokes[0]!.args[0].input).toMatchObject({ FunctionName: 'ferry-seal', InvocationType: 'Event' });
+    expect(JSON.parse(Buffer.from(invokes[0]!.args[0].input.Payload as Uint8Array).toString())).toEqual({ trigger: 'copy', pendingBytes: 120_000 });
   });
 
   it('imports a bundle dropped in the inbox bucket with the import function, writes a signed receipt, and ignores it the second time', async () => {
