@@ -2,11 +2,10 @@
  * Bad input gets a clear error that names what and where, the right exit code, and
  * leaves nothing behind.
  */
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pack } from 'tar-stream';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorld, runFerry, type World } from './support/world.ts';
@@ -80,6 +79,30 @@ describe('bad configuration, usage and bundles', () => {
     expect(missing.code).toBe(2);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--once');
+  });
+
+  it('names a bundle or receipt path that is missing or a directory, exits 2 and touches nothing', async () => {
+    // Prepare
+    const missing = path.join(world.dir, 'nope-00000001.tar');
+    const directory = world.dir;
+
+    // Act
+    const runs = {
+      import: await runFerry(['import', '--config', world.importConfig, missing, directory], world.env),
+      verify: await runFerry(['verify', '--public-key', world.publicKeyFile, directory], world.env),
+      inspect: await runFerry(['inspect', missing], world.env),
+      receipt: await runFerry(['receipt', 'apply', '--config', world.exportConfig, directory], world.env),
+    };
+
+    // Assess
+    for (const [command, run] of Object.entries(runs)) expect(run.code, `${command}: ${run.stderr}`).toBe(2);
+    expect(runs.import.stderr).toContain(`${missing}: no such bundle file`);
+    expect(runs.import.stderr).toContain(`${directory}: is a directory, not a bundle file`);
+    expect(runs.verify.stderr).toContain(`${directory}: is a directory, not a bundle file`);
+    expect(runs.inspect.stderr).toContain(`${missing}: no such bundle file`);
+    expect(runs.receipt.stderr).toContain(`${directory}: is a directory, not a receipt file`);
+    expect(existsSync(path.join(world.dir, 'import-work'))).toBe(false);
+    expect(world.target.requests).toEqual([]);
   });
 
   const evil: { what: string; entry: Record<string, unknown>; body?: string; message: RegExp }[] = [

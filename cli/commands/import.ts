@@ -12,6 +12,7 @@ import { NexusClient } from '../../shared/nexus/index.ts';
 import { loadPrivateKey, loadPublicKey, localSigner, type Signer } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
+import { requireFiles } from '../files.ts';
 import { UsageError } from '../usage.ts';
 
 const bundleInput = (file: string): BundleInput => ({ name: path.basename(file), open: async () => createReadStream(file) });
@@ -57,6 +58,7 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
 
 export async function importCommand(files: string[], options: { config: string; allowGap?: boolean; verbose?: boolean }): Promise<void> {
   const config = await loadImportConfig(options.config);
+  await requireFiles(files, 'bundle');
   const out = makeOutput({ verbose: options.verbose ?? false });
   await withImporter(config, out, async (importer, receiptSigner) => {
     for (const file of inApplyOrder(files)) {
@@ -85,6 +87,7 @@ export async function verifyCommand(files: string[], options: { config?: string;
   if (options.config === undefined && (options.publicKey === undefined || options.publicKey.length === 0)) {
     throw new UsageError('verify needs --config <import.yaml> or --public-key <file>');
   }
+  await requireFiles(files, 'bundle');
   if (options.config !== undefined) {
     const config = await loadImportConfig(options.config);
     await withImporter(config, out, async (importer) => {

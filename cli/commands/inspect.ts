@@ -2,9 +2,11 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { coordinatesLabel, readBundleSummary } from '../../shared/bundle/index.ts';
+import { requireFiles } from '../files.ts';
 import { makeOutput } from '../output.ts';
 
 export async function inspectCommand(file: string, options: { json?: boolean }): Promise<void> {
+  await requireFiles([file], 'bundle');
   const out = makeOutput();
   const summary = await readBundleSummary(createReadStream(file), path.basename(file));
   const { manifest } = summary;

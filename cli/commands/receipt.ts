@@ -8,10 +8,12 @@ import { openDatabase, SqliteExportState } from '../../shared/adapters/embedded/
 import { loadExportConfig } from '../../shared/config/export-config.ts';
 import { decodeReceipt } from '../../shared/core/receipt.ts';
 import { loadPublicKey } from '../../shared/signing.ts';
+import { requireFiles } from '../files.ts';
 import { makeOutput } from '../output.ts';
 
 export async function receiptApplyCommand(files: string[], options: { config: string }): Promise<void> {
   const config = await loadExportConfig(options.config);
+  await requireFiles(files, 'receipt');
   const out = makeOutput();
   const trusted = await Promise.all(config.receipts.trustedPublicKeyFiles.map((f) => loadPublicKey(f)));
   if (trusted.length === 0) out.log.warn('receipts.trustedPublicKeyFiles is empty: receipt signatures are not checked');
