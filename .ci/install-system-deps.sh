@@ -8,6 +8,8 @@ command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] ||
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+# Test CAs and the token issuer's key (registry TLS and Bearer tests).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
