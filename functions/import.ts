@@ -8,7 +8,6 @@
  * storage larger than the biggest bundle (up to 10 GiB).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +29,7 @@ import { encodeReceipt } from '../shared/core/receipt.ts';
 import { algorithmOf } from '../shared/signing.ts';
 import { importEnvSchema, loadEnv, EnvError } from './env.ts';
 import { clients, coreLog, nexusClient, nexusCredentials, once, powertools } from './wiring.ts';
+import { readFileStream, writeFileStream } from '../shared/file-streams.ts';
 
 const env = loadEnv(importEnvSchema);
 const { logger, metrics } = powertools();
@@ -127,7 +127,7 @@ async function download(object: BundleObject, dir: string): Promise<string> {
     );
   }
   const file = path.join(dir, path.posix.basename(object.key));
-  await pipeline(body, createWriteStream(file));
+  await pipeline(body, writeFileStream(file));
   return file;
 }
 
@@ -147,7 +147,7 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
       try {
         const file = await download(object, dir);
         const name = path.posix.basename(object.key);
-        const report = await importer.importBundle({ name, open: async () => createReadStream(file) });
+        const report = await importer.importBundle({ name, open: async () => readFileStream(file) });
         if (report.status === 'already-imported') {
           logger.info(`${name}: already imported; nothing changed`, { bundle: name, sequence: report.bundle.sequence, importedAt: report.importedAt });
           summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence });

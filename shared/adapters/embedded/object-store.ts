@@ -16,7 +16,7 @@
  * or nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports.ts';
 import { BlobNotFoundError, InvalidBundleNameError, InvalidDigestError } from './errors.ts';
+import { readFileStream, writeFileStream } from '../../file-streams.ts';
 
 export interface DirObjectStoreOptions {
   /** Where sealed bundles go, instead of `<root>/bundles`. */
@@ -89,7 +90,7 @@ export class DirObjectStore implements ObjectStore {
     });
     const tmp = this.#tmpPath(this.#tmpDir);
     try {
-      await pipeline(content, hasher, createWriteStream(tmp, { flags: 'wx', flush: true }));
+      await pipeline(content, hasher, writeFileStream(tmp, { flags: 'wx', flush: true }));
     } catch (error) {
       await rm(tmp, { force: true });
       throw error;
@@ -125,7 +126,7 @@ export class DirObjectStore implements ObjectStore {
           if (isNotFound(error)) throw new BlobNotFoundError(digest, file, { cause: error });
           throw error;
         });
-        return createReadStream(file, { fd: handle });
+        return readFileStream(file, { fd: handle });
       },
     };
   }
@@ -134,7 +135,7 @@ export class DirObjectStore implements ObjectStore {
     const location = this.#bundlePath(name);
     await this.#init();
     const tmp = this.#tmpPath(this.#bundleTmpDir);
-    const out = createWriteStream(tmp, { flags: 'wx', flush: true });
+    const out = writeFileStream(tmp, { flags: 'wx', flush: true });
     // Capture errors from the moment the stream exists, so none goes unhandled while `write` runs.
     let streamError: unknown;
     out.on('error', (error) => {
