@@ -77,7 +77,11 @@ function buildProgram(): Command {
   receipt
     .command('apply')
     .description('record what the far side holds, so later bundles do not ship it again')
-    .requiredOption('-c, --config <file>', 'export configuration (YAML)')
+    .option('-c, --config <file>', 'export configuration (YAML): the embedded export side')
+    .option('-t, --table <table>', 'the serverless export side: its state table (FerryExportStack output TableName)')
+    .option('-s, --source-id <id>', 'with --table: the export stack\'s sourceId')
+    .option('-k, --public-key <file>', 'with --table: a key receipts must be signed by (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('-r, --region <region>', 'with --table: AWS region (default: from the AWS environment)')
     .argument('<receipt.json...>', 'receipt files written by ferry import')
     .action(lazy(commands.receipt, 'receiptApplyCommand'));
 

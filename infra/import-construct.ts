@@ -9,7 +9,7 @@ import { CfnOutput, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -54,6 +54,8 @@ export class FerryImport extends Construct {
   readonly accessLogs: Bucket;
   readonly table: Table;
   readonly dataKey: Key;
+  /** Signs receipts (ECDSA P-256), so the export side can trust what they say the far side holds. */
+  readonly receiptSigningKey: Key;
   readonly targetSecret: Secret;
   /** Registry secrets named in `registries` (`secretArn`), imported by ARN. */
   readonly registrySecrets: ISecret[];
@@ -69,6 +71,12 @@ export class FerryImport extends Construct {
     this.dataKey = new Key(this, 'DataKey', {
       description: 'Ferry import: encrypts the inbox, held blobs, import state and failed-import queue',
       enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.receiptSigningKey = new Key(this, 'ReceiptSigningKey', {
+      description: 'Ferry import: signs receipts (ECDSA P-256); its public key is what `ferry receipt apply --public-key` trusts',
+      keySpec: KeySpec.ECC_NIST_P256,
+      keyUsage: KeyUsage.SIGN_VERIFY,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.accessLogs = accessLogBucket(this, 'AccessLogs', 365);
@@ -114,6 +122,7 @@ export class FerryImport extends Construct {
         FERRY_HELD_BUCKET: this.held.bucketName,
         FERRY_TRUSTED_PUBLIC_KEYS: trustedKeys,
         FERRY_RECEIPTS_PREFIX: RECEIPTS_PREFIX,
+        FERRY_KMS_KEY_ID: this.receiptSigningKey.keyId,
         ...(props.registries !== undefined && Object.keys(props.registries).length > 0 ? { FERRY_REGISTRIES: JSON.stringify(props.registries) } : {}),
       },
     });
@@ -126,6 +135,7 @@ export class FerryImport extends Construct {
     this.held.grantReadWrite(fn);
     this.table.grantReadWriteData(fn);
     this.targetSecret.grantRead(fn);
+    this.receiptSigningKey.grant(fn, 'kms:Sign', 'kms:GetPublicKey');
     const registrySecretArns = [...new Set(Object.values(props.registries ?? {}).flatMap((r) => (r.secretArn ? [r.secretArn] : [])))];
     this.registrySecrets = registrySecretArns.map((arn, i) => Secret.fromSecretCompleteArn(this, `RegistryCredentials${i}`, arn));
     for (const secret of this.registrySecrets) secret.grantRead(fn);
@@ -178,6 +188,7 @@ export class FerryImport extends Construct {
     new CfnOutput(this, 'HeldBucketName', { value: this.held.bucketName, description: 'Blobs held for later bundles' });
     new CfnOutput(this, 'TargetSecretArn', { value: this.targetSecret.secretArn, description: 'Put {"username","password"} of the target Nexus uploader here' });
     new CfnOutput(this, 'ImportTableName', { value: this.table.tableName, description: 'Import progress and chain position' });
+    new CfnOutput(this, 'ReceiptSigningKeyId', { value: this.receiptSigningKey.keyId, description: 'KMS key that signs receipts; export its public key for ferry receipt apply --public-key' });
     new CfnOutput(this, 'FailedImportsQueueUrl', { value: this.failedImports.queueUrl, description: 'Import invocations that failed after retries' });
   }
 }

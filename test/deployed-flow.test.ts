@@ -24,6 +24,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
+import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { decodeReceipt } from '../shared/core/receipt.ts';
 import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
@@ -104,6 +106,8 @@ interface Deployment {
     import: typeof import('../functions/import.ts').handler;
   };
   inbox: string;
+  /** The export side's DynamoDB state table. */
+  table: string;
 }
 
 let deployment: Deployment | undefined;
@@ -217,6 +221,7 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
       import: (await import('../functions/import.ts')).handler,
     },
     inbox,
+    table,
   };
   return deployment;
 }
@@ -536,6 +541,49 @@ function emfRecords(): EmfRecord[] {
     }
   });
 }
+
+describe('receipts carried back to the serverless export side', () => {
+  it('ferry receipt apply --table records in DynamoDB what the far side holds, checking the receipt signature', async () => {
+    // Prepare: a bundle through the functions, imported by the import function, its receipt downloaded
+    const d = await deploy();
+    const artifact = content('receipt-back', 40_000);
+    d.world.source.putRawAsset('raw-a', '/r/held.bin', artifact);
+    await d.handlers.scan({}, lambdaContext());
+    const { event } = await drain(d);
+    await d.handlers.copy(event, lambdaContext());
+    const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+    const s3 = makeS3Client(awsEndpoint);
+    const key = `bundles/${bundle!.name}`;
+    await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle!.name}` }));
+    const [imported] = (await d.handlers.import(s3Created(d.inbox, key), lambdaContext())).bundles;
+    const receiptFile = path.join(d.world.dir, 'held.receipt.json');
+    await writeFile(receiptFile, await (await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: imported!.receipt! }))).Body!.transformToString());
+    const keyFile = path.join(d.world.dir, 'import-kms.pub.pem');
+    await writeFile(keyFile, signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const wrongKeyFile = path.join(d.world.dir, 'other.pub.pem');
+    await writeFile(wrongKeyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const env = { ...d.world.env, AWS_REGION: region, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint };
+    const digest = `sha256:${sha256(artifact)}` as const;
+    // Another chain on the same table (its own source id) has never shipped the blob.
+    const other = new DynamoExportState({ client: DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamoEndpoint, region, credentials })), table: d.table, sourceId: 'other-source' });
+    const before = await other.shippedIn(digest);
+
+    // Act
+    const refused = await runFerry(['receipt', 'apply', '--table', d.table, '--source-id', 'other-source', '--public-key', wrongKeyFile, receiptFile], env);
+    const afterRefusal = await other.shippedIn(digest);
+    const applied = await runFerry(['receipt', 'apply', '--table', d.table, '--source-id', 'other-source', '--public-key', keyFile, receiptFile], env);
+
+    // Assess
+    expect(before).toBeUndefined();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/held\.receipt\.json.*signature/i);
+    expect(afterRefusal).toBeUndefined();
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('held.receipt.json: bundle 1 imported at');
+    expect(applied.stdout).toContain('the far side holds 1 blobs (1 not known here before)');
+    expect(await other.shippedIn(digest)).toBe(0);
+  });
+});
 
 /** An S3 ObjectCreated notification as Lambda receives it. */
 function s3Created(bucket: string, key: string) {

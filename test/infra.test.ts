@@ -270,7 +270,7 @@ describe('FerryExportStack', () => {
       scan: ['FERRY_OVERLAP_SECONDS'],
       copy: ['FERRY_IDEMPOTENCY_TABLE', 'FERRY_SEAL_FUNCTION_NAME', 'FERRY_SEAL_THRESHOLD_BYTES'],
       seal: ['FERRY_KMS_KEY_ID', 'FERRY_MAX_BUNDLE_BYTES'],
-      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX', 'FERRY_REGISTRIES'],
+      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX', 'FERRY_REGISTRIES', 'FERRY_KMS_KEY_ID'],
     };
     for (const { name, id, template } of ferryFunctions()) {
       // Act
@@ -346,6 +346,20 @@ describe('FerryImportStack', () => {
     // Assess
     expect(JSON.parse(variables.FERRY_REGISTRIES!)).toEqual(REGISTRIES);
     expect(reads.some((r) => r.includes(TARGET_REGISTRY_SECRET_ARN))).toBe(true);
+  });
+
+  it('signs receipts with its own KMS ECC_NIST_P256 key, usable only by the import function, and outputs its id', () => {
+    // Prepare
+    const { receiptSigningKey, importFunction } = importStack.ferry;
+    // Act
+    const key = imp.toJSON().Resources[logicalId(receiptSigningKey)].Properties;
+    const variables = imp.toJSON().Resources[logicalId(importFunction)].Properties.Environment.Variables;
+    const sign = policyStatements(imp, importFunction.role).find((s) => actionsOf([s]).includes('kms:Sign'));
+    // Assess
+    expect(key).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    expect(variables.FERRY_KMS_KEY_ID).toEqual({ Ref: logicalId(receiptSigningKey) });
+    expect(sign).toMatchObject({ Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: getAtt(receiptSigningKey) });
+    imp.hasOutput('*', { Value: { Ref: logicalId(receiptSigningKey) } });
   });
 
   it('passes the trusted public keys to the import function as PEM', () => {

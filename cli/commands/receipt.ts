@@ -1,38 +1,88 @@
 /**
  * `ferry receipt apply`: tell the export side what the far side now holds, so later bundles
- * list those blobs as required instead of shipping them again.
+ * list those blobs as required instead of shipping them again. The export side is the
+ * embedded one (`--config export.yaml`) or the serverless one (`--table`, the export stack's
+ * DynamoDB state table).
  */
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { openDatabase, SqliteExportState } from '../../shared/adapters/embedded/index.ts';
 import { loadExportConfig } from '../../shared/config/export-config.ts';
+import type { ExportState } from '../../shared/core/ports.ts';
 import { decodeReceipt } from '../../shared/core/receipt.ts';
 import { loadPublicKey } from '../../shared/signing.ts';
 import { requireFiles } from '../files.ts';
-import { makeOutput } from '../output.ts';
+import { makeOutput, type Output } from '../output.ts';
+import { UsageError } from '../usage.ts';
 
-export async function receiptApplyCommand(files: string[], options: { config: string }): Promise<void> {
-  const config = await loadExportConfig(options.config);
-  await requireFiles(files, 'receipt');
-  const out = makeOutput();
+export interface ReceiptApplyOptions {
+  config?: string;
+  table?: string;
+  sourceId?: string;
+  region?: string;
+  publicKey?: string[];
+}
+
+type HeldLedger = Pick<ExportState, 'shippedIn' | 'recordHeldBlobs'>;
+
+/** The export side's ledger, its source id and the keys receipts must be signed by. */
+interface Side {
+  sourceId: string;
+  state: HeldLedger;
+  trusted: KeyObject[];
+  close(): void;
+}
+
+async function embeddedSide(configFile: string): Promise<Side> {
+  const config = await loadExportConfig(configFile);
   const trusted = await Promise.all(config.receipts.trustedPublicKeyFiles.map((f) => loadPublicKey(f)));
-  if (trusted.length === 0) out.log.warn('receipts.trustedPublicKeyFiles is empty: receipt signatures are not checked');
+  const { openDatabase, SqliteExportState } = await import('../../shared/adapters/embedded/index.ts');
   const db = openDatabase(path.join(config.workDir, 'state.db'));
+  return { sourceId: config.sourceId, state: new SqliteExportState(db), trusted, close: () => db.isOpen && db.close() };
+}
+
+async function serverlessSide(options: ReceiptApplyOptions): Promise<Side> {
+  if (options.sourceId === undefined) throw new UsageError('receipt apply --table needs --source-id (the export stack\'s sourceId)');
+  const trusted = await Promise.all((options.publicKey ?? []).map((f) => loadPublicKey(path.resolve(f))));
+  const [{ DynamoDBClient }, { DynamoDBDocumentClient }, { DynamoExportState }] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/lib-dynamodb'),
+    import('../../shared/adapters/aws/dynamo-export-state.ts'),
+  ]);
+  // The endpoint comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL when set.
+  const dynamo = new DynamoDBClient(options.region ? { region: options.region } : {});
+  const client = DynamoDBDocumentClient.from(dynamo);
+  return { sourceId: options.sourceId, state: new DynamoExportState({ client, table: options.table!, sourceId: options.sourceId }), trusted, close: () => dynamo.destroy() };
+}
+
+export async function receiptApplyCommand(files: string[], options: ReceiptApplyOptions): Promise<void> {
+  if ((options.config === undefined) === (options.table === undefined)) {
+    throw new UsageError('receipt apply needs exactly one of --config <export.yaml> (embedded) or --table <state table> (serverless)');
+  }
+  if (options.config !== undefined && (options.sourceId !== undefined || (options.publicKey ?? []).length > 0)) {
+    throw new UsageError('--source-id and --public-key go with --table; with --config they come from the configuration');
+  }
+  await requireFiles(files, 'receipt');
+  const side = options.config !== undefined ? await embeddedSide(options.config) : await serverlessSide(options);
   try {
-    const state = new SqliteExportState(db);
-    for (const file of files) {
-      const where = path.basename(file);
-      const receipt = decodeReceipt(await readFile(file, 'utf8'), where, trusted.length > 0 ? trusted : undefined);
-      // Blobs are content-addressed: what the far side holds counts whichever chain brought
-      // it. Only a receipt of this chain can name the bundle; others record 0 ("held").
-      const ownChain = receipt.sourceId === config.sourceId;
-      const digests = receipt.blobsHeld.map((b) => b.digest);
-      const before = await Promise.all(digests.map((d) => state.shippedIn(d)));
-      await state.recordHeldBlobs(digests, ownChain ? receipt.bundle.sequence : 0);
-      const added = before.filter((b) => b === undefined).length;
-      out.line(`${where}: bundle ${receipt.bundle.sequence} imported at ${receipt.importedAt}; the far side holds ${digests.length} blobs (${added} not known here before)`);
-    }
+    await applyReceipts(side, files, makeOutput());
   } finally {
-    if (db.isOpen) db.close();
+    side.close();
+  }
+}
+
+async function applyReceipts(side: Side, files: string[], out: Output): Promise<void> {
+  if (side.trusted.length === 0) out.log.warn('no trusted receipt keys (receipts.trustedPublicKeyFiles or --public-key): receipt signatures are not checked');
+  for (const file of files) {
+    const where = path.basename(file);
+    const receipt = decodeReceipt(await readFile(file, 'utf8'), where, side.trusted.length > 0 ? side.trusted : undefined);
+    // Blobs are content-addressed: what the far side holds counts whichever chain brought
+    // it. Only a receipt of this chain can name the bundle; others record 0 ("held").
+    const ownChain = receipt.sourceId === side.sourceId;
+    const digests = receipt.blobsHeld.map((b) => b.digest);
+    const before = await Promise.all(digests.map((d) => side.state.shippedIn(d)));
+    await side.state.recordHeldBlobs(digests, ownChain ? receipt.bundle.sequence : 0);
+    const added = before.filter((b) => b === undefined).length;
+    out.line(`${where}: bundle ${receipt.bundle.sequence} imported at ${receipt.importedAt}; the far side holds ${digests.length} blobs (${added} not known here before)`);
   }
 }

@@ -58,3 +58,13 @@ export class ImageImportError extends Error {
     this.failures = failures;
   }
 }
+
+/** A receipt file that cannot be trusted or read: `where` is its file name, first in the message. */
+export class ReceiptError extends Error {
+  override readonly name = 'ReceiptError';
+  readonly where: string;
+  constructor(where: string, problem: string, options?: { cause?: unknown }) {
+    super(`${where}: ${problem}`, options);
+    this.where = where;
+  }
+}

@@ -8,6 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
 import { verifyDetached, type DetachedSignature, type Signer } from '../signing.ts';
+import { ReceiptError } from './errors.ts';
 
 export const RECEIPT_FORMAT = 'ferry.receipt.v1';
 
@@ -58,17 +59,27 @@ export function decodeReceipt(text: string, where: string, trustedKeys?: KeyObje
   try {
     file = JSON.parse(text) as ReceiptFile;
   } catch (cause) {
-    throw new Error(`${where}: not JSON`, { cause });
+    throw new ReceiptError(where, 'not JSON', { cause });
   }
-  if (typeof file?.payload !== 'string') throw new Error(`${where}: payload: required`);
+  if (typeof file?.payload !== 'string') throw new ReceiptError(where, 'payload: required');
   if (trustedKeys !== undefined) {
-    if (!file.signature) throw new Error(`${where}: the receipt is not signed`);
-    verifyDetached(Buffer.from(file.payload), file.signature, trustedKeys);
+    if (!file.signature) throw new ReceiptError(where, 'the receipt is not signed');
+    try {
+      verifyDetached(Buffer.from(file.payload), file.signature, trustedKeys);
+    } catch (cause) {
+      throw new ReceiptError(where, `signature refused: ${(cause as Error).message}`, { cause });
+    }
   }
-  const parsed = receiptSchema.safeParse(JSON.parse(file.payload));
+  let payload: unknown;
+  try {
+    payload = JSON.parse(file.payload);
+  } catch (cause) {
+    throw new ReceiptError(where, 'payload: not JSON text', { cause });
+  }
+  const parsed = receiptSchema.safeParse(payload);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${where}: payload.${issue?.path.join('.')}: ${issue?.message}`);
+    throw new ReceiptError(where, `payload.${issue?.path.join('.')}: ${issue?.message}`);
   }
   return parsed.data as Receipt;
 }
