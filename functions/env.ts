@@ -87,17 +87,16 @@ const repositorySchema = z.discriminatedUnion('format', [rawRepositorySchema, do
 export type DockerRepositoryEnv = z.infer<typeof dockerRepositorySchema>;
 
 /** `FERRY_REPOSITORIES`: JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
-const repositories = (minimum: number) =>
+const repositories = () =>
   z
     .string()
     .optional()
     .transform((text, ctx) => {
       if (text === undefined || text.trim() === '') {
-        if (minimum === 0) return [];
         ctx.addIssue({ code: 'custom', message: 'required' });
         return z.NEVER;
       }
-      const parsed = parseJson(text, z.array(repositorySchema).min(minimum), ctx, (path) =>
+      const parsed = parseJson(text, z.array(repositorySchema).min(1), ctx, (path) =>
         path
           .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
           .join('')
@@ -148,7 +147,7 @@ const exportCommon = {
   FERRY_NEXUS_URL: url,
   /** Secrets Manager secret, JSON `{"username","password"}`; absent: anonymous. */
   FERRY_NEXUS_SECRET_ARN: optional,
-  FERRY_REPOSITORIES: repositories(1),
+  FERRY_REPOSITORIES: repositories(),
 };
 
 export const webhookEnvSchema = z.object({
@@ -178,9 +177,19 @@ export const sealEnvSchema = z.object({
 });
 
 /**
- * The import side needs none of the export side's variables; `FERRY_REPOSITORIES` there
- * maps a bundle's target repository `name` to `target` on this Nexus (default: same name).
+ * `FERRY_REPOSITORY_MAP` (import side): JSON `{"<bundle target repository>": "<repository here>"}`;
+ * a repository it does not name keeps its name.
  */
+const repositoryMap = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return {};
+    const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a Nexus repository name');
+    return parseJson(text, z.record(name, name), ctx, (path) => path.map((k) => `[${JSON.stringify(String(k))}]`).join(''));
+  });
+
+/** The import side needs none of the export side's variables. */
 export const importEnvSchema = z.object({
   ...powertools,
   FERRY_TARGET_URL: url,
@@ -194,7 +203,7 @@ export const importEnvSchema = z.object({
     .transform((v) => (v === undefined || v === '' ? 'receipts/' : v.endsWith('/') ? v : `${v}/`)),
   /** Optional: signs receipts with this KMS key so the export side can trust them. */
   FERRY_KMS_KEY_ID: optional,
-  FERRY_REPOSITORIES: repositories(0),
+  FERRY_REPOSITORY_MAP: repositoryMap,
   FERRY_REGISTRIES: registries,
 });
 

@@ -51,7 +51,7 @@ function trustedKeys(pem: string): KeyObject[] {
 const keys = trustedKeys(env.FERRY_TRUSTED_PUBLIC_KEYS);
 
 /** Bundle target repository → repository on this Nexus (absent: the same name). */
-const repositoryMap = Object.fromEntries(env.FERRY_REPOSITORIES.map((r) => [r.name, r.target ?? r.name]));
+const repositoryMap = env.FERRY_REPOSITORY_MAP;
 
 /** Registry clients for the target's docker repositories (`FERRY_REGISTRIES`), credentials from their secrets. */
 async function targetRegistries(): Promise<Map<string, TargetRegistry>> {

@@ -218,6 +218,14 @@ export class Problems {
   secretArn(field: string, value: unknown): void {
     if (value !== undefined && (typeof value !== 'string' || !SECRET_ARN.test(value))) this.add(`${field}: must be the full ARN of a Secrets Manager secret`);
   }
+  repositoryMap(field: string, value: unknown): void {
+    if (value === undefined) return;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.add(`${field}: must map bundle target repositories to repositories here ({"from": "to"})`);
+    for (const [from, to] of Object.entries(value as Record<string, unknown>)) {
+      if (!REPOSITORY_NAME.test(from)) this.add(`${field}: ${JSON.stringify(from)} is not a Nexus repository name`);
+      if (typeof to !== 'string' || !REPOSITORY_NAME.test(to)) this.add(`${field}.${from}: must be a Nexus repository name`);
+    }
+  }
   registries(field: string, value: unknown): void {
     if (value === undefined) return;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.add(`${field}: must map each target docker repository to {url, secretArn?}`);

@@ -15,7 +15,7 @@ import { addNagChecks } from './nag.ts';
 import type { RegistryEndpointConfig, RepositoryConfig } from './common.ts';
 
 export const EXPORT_CONTEXT = ['sourceId', 'nexusUrl', 'repositories', 'scanSchedule', 'sealSchedule', 'maxBundleBytes', 'copyConcurrency', 'alarmTopicArn'] as const;
-export const IMPORT_CONTEXT = ['targetUrl', 'trustedPublicKeysFile', 'trustedPublicKeysPem', 'registries', 'alarmTopicArn'] as const;
+export const IMPORT_CONTEXT = ['targetUrl', 'trustedPublicKeysFile', 'trustedPublicKeysPem', 'registries', 'repositoryMap', 'alarmTopicArn'] as const;
 
 export interface FerryApp {
   exportStack?: FerryExportStack;
@@ -63,9 +63,11 @@ export function defineFerryApp(app: App, options: { cwd?: string } = {}): FerryA
       }
     }
     const registries = parseJson('registries', context('registries'), problems) as Record<string, RegistryEndpointConfig> | undefined;
+    const repositoryMap = parseJson('repositoryMap', context('repositoryMap'), problems) as Record<string, string> | undefined;
     if (problems.length === 0) {
       result.importStack = new FerryImportStack(app, 'FerryImportStack', {
         ...(registries !== undefined ? { registries } : {}),
+        ...(repositoryMap !== undefined ? { repositoryMap } : {}),
         description: 'Ferry, isolated side: bundle inbox → verify → target Nexus, with receipts',
         targetUrl: context('targetUrl') as string,
         trustedPublicKeysPem: pem,

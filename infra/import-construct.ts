@@ -41,6 +41,8 @@ export interface FerryImportProps {
    * target Nexus secret.
    */
   registries?: Record<string, RegistryEndpointConfig>;
+  /** Bundle target repository → repository on the target Nexus; unnamed ones keep their name. */
+  repositoryMap?: Record<string, string>;
   logRetention?: RetentionDays;
   /** SNS topic the alarms notify; none when omitted. */
   alarmTopicArn?: string;
@@ -124,6 +126,7 @@ export class FerryImport extends Construct {
         FERRY_RECEIPTS_PREFIX: RECEIPTS_PREFIX,
         FERRY_KMS_KEY_ID: this.receiptSigningKey.keyId,
         ...(props.registries !== undefined && Object.keys(props.registries).length > 0 ? { FERRY_REGISTRIES: JSON.stringify(props.registries) } : {}),
+        ...(props.repositoryMap !== undefined && Object.keys(props.repositoryMap).length > 0 ? { FERRY_REPOSITORY_MAP: JSON.stringify(props.repositoryMap) } : {}),
       },
     });
     const fn = this.importFunction;
@@ -199,6 +202,7 @@ function checkProps(props: FerryImportProps): string {
   problems.httpUrl('targetUrl', props.targetUrl);
   if (props.ephemeralStorageGiB !== undefined) problems.positiveInt('ephemeralStorageGiB', props.ephemeralStorageGiB, 10);
   problems.registries('registries', props.registries);
+  problems.repositoryMap('repositoryMap', props.repositoryMap);
   const blocks = typeof props.trustedPublicKeysPem === 'string' ? (props.trustedPublicKeysPem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []) : [];
   if (blocks.length === 0) problems.add('trustedPublicKeysPem: at least one PEM public key ("-----BEGIN PUBLIC KEY-----") is required');
   const normalised: string[] = [];

@@ -202,7 +202,9 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
           FERRY_NEXUS_URL: images.nexus.url,
           FERRY_REPOSITORIES: JSON.stringify([{ name: 'docker-hosted', format: 'docker', registry: { url: images.source.url } }]),
           FERRY_TARGET_URL: images.targetNexus.url,
-          FERRY_REGISTRIES: JSON.stringify({ 'docker-hosted': { url: images.target.url } }),
+          // The isolated Nexus names the repository differently: mapped, then its registry.
+          FERRY_REPOSITORY_MAP: JSON.stringify({ 'docker-hosted': 'docker-isolated' }),
+          FERRY_REGISTRIES: JSON.stringify({ 'docker-isolated': { url: images.target.url } }),
         }
       : {}),
   };

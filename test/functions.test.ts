@@ -353,7 +353,7 @@ describe('environment', () => {
     await expect(loading).rejects.toThrow(/environment variable FERRY_REPOSITORIES: \[0\]\.format: /);
   });
 
-  it('reads FERRY_REGISTRIES of the import side, and names the repository and field at fault', async () => {
+  it('reads FERRY_REGISTRIES and FERRY_REPOSITORY_MAP of the import side, naming the repository and field at fault', async () => {
     // Prepare
     const { importEnvSchema, loadEnv } = await import('../functions/env.ts');
     const base = {
@@ -375,6 +375,8 @@ describe('environment', () => {
     expect(parsed.FERRY_REGISTRIES).toEqual(good);
     expect(none.FERRY_REGISTRIES).toEqual({});
     expect(bad).toThrow(/^environment variable FERRY_REGISTRIES: \["docker-hosted"\]\.url: /);
+    expect(loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"raw-mirror"}' }).FERRY_REPOSITORY_MAP).toEqual({ 'raw-a': 'raw-mirror' });
+    expect(() => loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"not a name"}' })).toThrow(/^environment variable FERRY_REPOSITORY_MAP: \["raw-a"\]: expected a Nexus repository name/);
   });
 });
 

@@ -50,7 +50,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'ferry-infra-'));
   publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   outdir = path.join(dir, 'cdk.out');
-  app = new App({ outdir, context: { ...CDK_JSON.context, ...exportContext(), targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: publicKeyPem, registries: JSON.stringify(REGISTRIES) } });
+  app = new App({ outdir, context: { ...CDK_JSON.context, ...exportContext(), targetUrl: 'https://nexus.isolated.example', trustedPublicKeysPem: publicKeyPem, registries: JSON.stringify(REGISTRIES), repositoryMap: JSON.stringify({ 'raw-snapshots-mirror': 'raw-snapshots-isolated' }) } });
   const stacks = defineFerryApp(app);
   exportStack = stacks.exportStack!;
   importStack = stacks.importStack!;
@@ -270,7 +270,7 @@ describe('FerryExportStack', () => {
       scan: ['FERRY_OVERLAP_SECONDS'],
       copy: ['FERRY_IDEMPOTENCY_TABLE', 'FERRY_SEAL_FUNCTION_NAME', 'FERRY_SEAL_THRESHOLD_BYTES'],
       seal: ['FERRY_KMS_KEY_ID', 'FERRY_MAX_BUNDLE_BYTES'],
-      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX', 'FERRY_REGISTRIES', 'FERRY_KMS_KEY_ID'],
+      import: ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'FERRY_TARGET_URL', 'FERRY_TARGET_SECRET_ARN', 'FERRY_IMPORT_TABLE', 'FERRY_HELD_BUCKET', 'FERRY_TRUSTED_PUBLIC_KEYS', 'FERRY_RECEIPTS_PREFIX', 'FERRY_REGISTRIES', 'FERRY_KMS_KEY_ID', 'FERRY_REPOSITORY_MAP'],
     };
     for (const { name, id, template } of ferryFunctions()) {
       // Act
@@ -337,7 +337,7 @@ describe('FerryImportStack', () => {
     expect(secrets[0]!.Properties.GenerateSecretString).toBeDefined();
   });
 
-  it('passes the target registries to the import function and lets it read their secrets', () => {
+  it('passes the target registries and the repository map to the import function and lets it read the registry secrets', () => {
     // Prepare
     const fn = importStack.ferry.importFunction;
     // Act
@@ -345,6 +345,7 @@ describe('FerryImportStack', () => {
     const reads = policyStatements(imp, fn.role).filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue')).map((s) => JSON.stringify(s.Resource));
     // Assess
     expect(JSON.parse(variables.FERRY_REGISTRIES!)).toEqual(REGISTRIES);
+    expect(JSON.parse(variables.FERRY_REPOSITORY_MAP!)).toEqual({ 'raw-snapshots-mirror': 'raw-snapshots-isolated' });
     expect(reads.some((r) => r.includes(TARGET_REGISTRY_SECRET_ARN))).toBe(true);
   });
 
