@@ -324,6 +324,18 @@ async function deleteMessages(d: Deployment, messages: Message[]): Promise<void>
   for (const m of messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: d.queueUrl, ReceiptHandle: m.ReceiptHandle }));
 }
 
+/** The schedule's path: scan → SQS → copy → seal; then ops copy the bundle into the inbox bucket. */
+async function sealIntoInbox(d: Deployment): Promise<{ bundle: { name: string; digest: string }; key: string }> {
+  await d.handlers.scan({}, lambdaContext());
+  const { event } = await drain(d);
+  expect((await d.handlers.copy(event, lambdaContext())).batchItemFailures).toEqual([]);
+  const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+  if (bundle === undefined) throw new Error('seal wrote no bundle');
+  const key = `bundles/${bundle.name}`;
+  await makeS3Client(awsEndpoint).send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle.name}` }));
+  return { bundle, key };
+}
+
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('the deployed flow on emulators', () => {
@@ -469,13 +481,8 @@ describe('the deployed flow on emulators', () => {
     const d = await deploy();
     const artifact = content('import-fn', 70_000);
     d.world.source.putRawAsset('raw-a', '/tools/tool-2.0.tgz', artifact);
-    await d.handlers.scan({}, lambdaContext());
-    const { event } = await drain(d);
-    expect((await d.handlers.copy(event, lambdaContext())).batchItemFailures).toEqual([]);
-    const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+    const { bundle, key } = await sealIntoInbox(d);
     const s3 = makeS3Client(awsEndpoint);
-    const key = `bundles/${bundle!.name}`;
-    await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle!.name}` }));
     const created = s3Created(d.inbox, key);
 
     // Act
@@ -489,7 +496,7 @@ describe('the deployed flow on emulators', () => {
     expect(d.world.target.uploadCount('raw-a', '/tools/tool-2.0.tgz')).toBe(1);
     const receiptObject = await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: 'receipts/test-source-00000001.receipt.json' }));
     const receipt = decodeReceipt(await receiptObject.Body!.transformToString(), 'receipt', [signingKey.publicKey]);
-    expect(receipt).toMatchObject({ sourceId: 'test-source', bundle: { sequence: 1, digest: bundle!.digest }, summary: { imported: 1, present: 0 } });
+    expect(receipt).toMatchObject({ sourceId: 'test-source', bundle: { sequence: 1, digest: bundle.digest }, summary: { imported: 1, present: 0 } });
     expect(receipt.blobsHeld.map((b) => b.digest)).toEqual([`sha256:${sha256(artifact)}`]);
   });
 });
@@ -550,13 +557,8 @@ describe('receipts carried back to the serverless export side', () => {
     const d = await deploy();
     const artifact = content('receipt-back', 40_000);
     d.world.source.putRawAsset('raw-a', '/r/held.bin', artifact);
-    await d.handlers.scan({}, lambdaContext());
-    const { event } = await drain(d);
-    await d.handlers.copy(event, lambdaContext());
-    const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+    const { key } = await sealIntoInbox(d);
     const s3 = makeS3Client(awsEndpoint);
-    const key = `bundles/${bundle!.name}`;
-    await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle!.name}` }));
     const [imported] = (await d.handlers.import(s3Created(d.inbox, key), lambdaContext())).bundles;
     const receiptFile = path.join(d.world.dir, 'held.receipt.json');
     await writeFile(receiptFile, await (await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: imported!.receipt! }))).Body!.transformToString());
