@@ -31,6 +31,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
   const source = new NexusClient({
     baseUrl: config.source.url,
     ...(credentials ?? {}),
+    caFile: config.source.caFile,
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
   const dockerRepositories = config.source.repositories.filter((r) => r.format === 'docker');

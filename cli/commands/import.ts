@@ -29,6 +29,7 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
   const target = new NexusClient({
     baseUrl: config.target.url,
     ...(credentials ?? {}),
+    caFile: config.target.caFile,
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
   const registries = await RegistrySet.open(config.target.registries, config.configDir, out.log, config.target.credentials);

@@ -76,6 +76,8 @@ export const exportConfigSchema = z.strictObject({
   source: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     credentials: credentialsSchema.optional(),
+    /** Extra CA certificates (PEM) for a Nexus with a private CA. */
+    caFile: z.string().min(1).optional(),
     repositories: z.array(repositorySchema).min(1, 'at least one repository is needed'),
   }),
   workDir: z.string().min(1).default('.ferry/export'),
@@ -129,6 +131,7 @@ export async function loadExportConfig(file: string): Promise<ResolvedExportConf
     signing: { privateKeyFile: resolveFrom(dir, config.signing.privateKeyFile) },
     source: {
       ...config.source,
+      ...(config.source.caFile ? { caFile: resolveFrom(dir, config.source.caFile) } : {}),
       repositories: config.source.repositories.map((r) =>
         r.format === 'docker' && r.registry.caFile ? { ...r, registry: { ...r.registry, caFile: resolveFrom(dir, r.registry.caFile) } } : r,
       ),

@@ -10,6 +10,8 @@ export const importConfigSchema = z.strictObject({
   target: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     credentials: credentialsSchema.optional(),
+    /** Extra CA certificates (PEM) for a Nexus with a private CA. */
+    caFile: z.string().min(1).optional(),
     /** Bundle target repository → repository on this Nexus, where the names differ. */
     repositories: z.record(repositoryName, repositoryName).default({}),
     /** Target docker repository (after mapping) → the registry endpoint serving its `/v2/`. */
@@ -49,6 +51,7 @@ export async function loadImportConfig(file: string): Promise<ResolvedImportConf
     trust: { publicKeyFiles: config.trust.publicKeyFiles.map((f) => resolveFrom(dir, f)) },
     target: {
       ...config.target,
+      ...(config.target.caFile ? { caFile: resolveFrom(dir, config.target.caFile) } : {}),
       registries: Object.fromEntries(
         Object.entries(config.target.registries).map(([name, r]) => [name, r.caFile ? { ...r, caFile: resolveFrom(dir, r.caFile) } : r]),
       ),

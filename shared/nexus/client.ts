@@ -1,11 +1,13 @@
 /**
  * The Nexus 3 REST client: the connected side's ArtifactSource and the isolated side's
- * ArtifactTarget. One pooled undici Agent per client; every call retries transient
+ * ArtifactTarget. One pooled dispatcher per client (proxies from the environment, an
+ * optional private CA); every call retries transient
  * failures as a whole (see retry.ts for why not undici's RetryAgent).
  */
 import { bodyExcerpt, consumeVerified } from '../http/verified-body.ts';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { makeDispatcher } from '../http/dispatcher.ts';
 import type { z } from 'zod';
 import { HashingStream, type HashAlgorithm } from '../digest.ts';
 import type {
@@ -59,6 +61,8 @@ export interface NexusClientOptions {
   requestTimeoutMs?: number;
   /** Pool size per host, default 8. */
   connections?: number;
+  /** Extra CA certificates (PEM file) for a Nexus behind a private CA, besides the system's. */
+  caFile?: string | undefined;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string; path: string }) => void;
 }
 
@@ -75,7 +79,7 @@ export function expectedChecksums(checksums: Checksums, what = 'asset'): Checksu
 }
 
 export class NexusClient implements ArtifactSource, ArtifactTarget {
-  readonly #agent: Agent;
+  readonly #agent: Dispatcher;
   readonly #origin: string;
   /** Base path prefix without trailing slash (`''` or e.g. `/nexus`). */
   readonly #prefix: string;
@@ -115,11 +119,8 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
     this.#policy = { ...defaultRetryPolicy, ...withoutUndefined(options.retry ?? {}) };
     this.#onRetry = options.onRetry;
     const timeout = options.requestTimeoutMs ?? 60_000;
-    this.#agent = new Agent({
-      connections: options.connections ?? 8,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    });
+    // Proxies from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, like the registry client.
+    this.#agent = makeDispatcher({ caFile: options.caFile, connections: options.connections ?? 8, timeoutMs: timeout });
   }
 
   // ───────────────────────────── listing ─────────────────────────────

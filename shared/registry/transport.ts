@@ -4,10 +4,9 @@
  * whole-attempt retry loop shared with the Nexus client.
  */
 import { bodyExcerpt } from '../http/verified-body.ts';
-import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { makeDispatcher } from '../http/dispatcher.ts';
 import { RegistryAuth } from './auth.ts';
 import { RegistryAuthError, RegistryHttpError, RegistryNetworkError, type RegistryErrorEntry } from './errors.ts';
 import {
@@ -100,13 +99,7 @@ export class RegistryTransport {
     this.#policy = { ...defaultRetryPolicy, ...withoutUndefined(options.retry ?? {}) };
     this.#onRetry = options.onRetry;
     const timeout = options.requestTimeoutMs ?? 60_000;
-    const tls = options.caFile === undefined ? undefined : { ca: [...rootCertificates, readFileSync(options.caFile, 'utf8')] };
-    this.dispatcher = new EnvHttpProxyAgent({
-      connections: 8,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      ...(tls === undefined ? {} : { connect: tls, requestTls: tls }),
-    });
+    this.dispatcher = makeDispatcher({ caFile: options.caFile, connections: 8, timeoutMs: timeout });
     this.auth = new RegistryAuth({
       username,
       password,

@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -179,9 +180,11 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
     }
   }
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => void handle(req, res))
+    : createServer((req, res) => {
+        void handle(req, res);
+      });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -192,7 +195,7 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('stand-in: no TCP address');
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`;
   listing.baseUrl = url;
 
   return {

@@ -27,6 +27,8 @@ export interface StandinOptions {
   /** Asset content is stored as files here (default: a temporary dir removed on close). */
   dataDir?: string;
   port?: number;
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 export type StandinFault = { method?: string; url: RegExp; times?: number } & (

@@ -185,7 +185,7 @@ async function waitUntilUp(url: string, child: ChildProcess, caFile?: string): P
 }
 
 /** A private CA and a server certificate for 127.0.0.1 signed by it (EC P-256, two days). */
-async function privateCa(dir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+export async function privateCa(dir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
   const caFile = join(dir, 'ca.pem');
   const caKey = join(dir, 'ca.key');
   const certFile = join(dir, 'server.pem');

@@ -1,0 +1,40 @@
+/**
+ * The one undici dispatcher shape both HTTP clients (Nexus, registries) use: a pool per
+ * origin that honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY (undici's EnvHttpProxyAgent; the
+ * proxy URLs are read when it is made, NO_PROXY on each request), and an optional extra CA
+ * for servers behind a private PKI, trusted besides the system's roots — directly and
+ * inside a proxy tunnel.
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+
+export interface DispatcherOptions {
+  /** PEM file of extra CA certificates. */
+  caFile?: string | undefined;
+  connections: number;
+  /** Headers and body inactivity timeout. */
+  timeoutMs: number;
+}
+
+/** The CA file's PEM text; the error names the file and what is wrong with it. */
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`caFile ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`caFile ${file}: no PEM certificate ("-----BEGIN CERTIFICATE-----") in it`);
+  return pem;
+}
+
+export function makeDispatcher(options: DispatcherOptions): Dispatcher {
+  const tls = options.caFile === undefined ? undefined : { ca: [...rootCertificates, readCa(options.caFile)] };
+  return new EnvHttpProxyAgent({
+    connections: options.connections,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    ...(tls === undefined ? {} : { connect: tls, requestTls: tls }),
+  });
+}
