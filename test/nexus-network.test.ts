@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NexusClient } from '../shared/nexus/index.ts';
 import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
-import { startProxy, withProxyEnv } from './support/proxy.ts';
+import { useProxy, withProxyEnv } from './support/proxy.ts';
 import { privateCa } from './support/registry.ts';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';
 
@@ -78,14 +78,7 @@ describe('a Nexus behind a private CA', () => {
 });
 
 describe('a Nexus reached through a proxy', () => {
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
-  beforeAll(async () => {
-    proxy = await startProxy();
-  });
-  afterAll(async () => proxy?.close());
-  afterEach(() => {
-    proxy.seen.splice(0);
-  });
+  const proxy = useProxy();
 
   it('tunnels through HTTPS_PROXY, and goes direct to a host NO_PROXY names', async () => {
     // Prepare

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../shared/registry/index.ts';
 import { makeImage, makeLayer, pushImage } from './support/images.ts';
-import { startProxy, withProxyEnv } from './support/proxy.ts';
+import { useProxy, withProxyEnv } from './support/proxy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 
 let tlsRegistry: TestRegistry;
@@ -60,14 +60,7 @@ describe('a registry behind a private CA', () => {
 });
 
 describe('an outbound proxy from the environment', () => {
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
-  beforeAll(async () => {
-    proxy = await startProxy();
-  });
-  afterAll(async () => proxy?.close());
-  afterEach(() => {
-    proxy.seen.splice(0);
-  });
+  const proxy = useProxy();
 
   it('tunnels https registry traffic through HTTPS_PROXY (with the private CA inside the tunnel)', async () => {
     // Prepare

@@ -5,6 +5,7 @@
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** An HTTP proxy: CONNECT tunnels (https targets) and absolute-form requests (http targets). */
 export async function startProxy(): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
@@ -58,4 +59,24 @@ export async function withProxyEnv<T>(values: Partial<Record<(typeof PROXY_VARIA
       else process.env[name] = saved[name];
     }
   }
+}
+
+/** A proxy for the enclosing describe block: started before its tests, its record cleared after each. */
+export function useProxy(): { readonly url: string; readonly seen: string[] } {
+  let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+  beforeAll(async () => {
+    proxy = await startProxy();
+  });
+  afterAll(async () => proxy?.close());
+  afterEach(() => {
+    proxy?.seen.splice(0);
+  });
+  return {
+    get url() {
+      return proxy!.url;
+    },
+    get seen() {
+      return proxy!.seen;
+    },
+  };
 }
