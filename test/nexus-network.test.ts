@@ -3,17 +3,19 @@
  * from `source.caFile` / `target.caFile` in the configs) and an outbound proxy from
  * HTTPS_PROXY with NO_PROXY exceptions. Against the stand-in serving HTTPS on 127.0.0.1.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NexusClient } from '../shared/nexus/index.ts';
 import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
 import { useProxy, withProxyEnv } from './support/proxy.ts';
 import { privateCa } from './support/registry.ts';
-import { content, makeWorld, runFerry, type World } from './support/world.ts';
+import { content, makeWorld, REPO_ROOT, runFerry, type World } from './support/world.ts';
 
 let dir: string;
 let ca: { caFile: string; certFile: string; keyFile: string };
@@ -62,6 +64,28 @@ describe('a Nexus behind a private CA', () => {
     const repositories = await withProxyEnv({}, () => c.listRepositories());
     // Assess
     expect(repositories.map((r) => r.name)).toEqual(['raw-tls']);
+  });
+
+  it('is trusted without caFile in a process started with NODE_EXTRA_CA_CERTS (how the Lambdas trust a private CA)', async () => {
+    // Prepare: a fresh Node process, as the variable is read at start-up
+    const script = [
+      `import { NexusClient } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'shared/nexus/index.ts')).href)};`,
+      `const c = new NexusClient({ baseUrl: ${JSON.stringify(nexus.url)}, retry: { maxAttempts: 1 } });`,
+      'console.log((await c.listRepositories()).map((r) => r.name).join(","));',
+      'await c.close();',
+    ].join('\n');
+    // Act
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.caFile, HTTPS_PROXY: '', https_proxy: '' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe('raw-tls');
   });
 
   it('names a caFile that is missing or holds no certificate', async () => {

@@ -2,11 +2,12 @@
  * The one undici dispatcher shape both HTTP clients (Nexus, registries) use: a pool per
  * origin that honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY (undici's EnvHttpProxyAgent; the
  * proxy URLs are read when it is made, NO_PROXY on each request), and an optional extra CA
- * for servers behind a private PKI, trusted besides the system's roots — directly and
- * inside a proxy tunnel.
+ * for servers behind a private PKI, trusted besides the default roots — directly and
+ * inside a proxy tunnel. Without a CA file Node's default store applies, NODE_EXTRA_CA_CERTS
+ * included: that is the way to trust a private CA in the Lambdas.
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { getCACertificates } from 'node:tls';
 import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
 
 export interface DispatcherOptions {
@@ -30,7 +31,9 @@ function readCa(file: string): string {
 }
 
 export function makeDispatcher(options: DispatcherOptions): Dispatcher {
-  const tls = options.caFile === undefined ? undefined : { ca: [...rootCertificates, readCa(options.caFile)] };
+  // 'default': the bundled roots plus NODE_EXTRA_CA_CERTS (and --use-system-ca), which a plain
+  // `ca` option would otherwise replace.
+  const tls = options.caFile === undefined ? undefined : { ca: [...getCACertificates('default'), readCa(options.caFile)] };
   return new EnvHttpProxyAgent({
     connections: options.connections,
     headersTimeout: options.timeoutMs,
