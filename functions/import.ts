@@ -8,6 +8,7 @@
  * storage larger than the biggest bundle (up to 10 GiB).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,7 @@ import { encodeReceipt } from '../shared/core/receipt.ts';
 import { algorithmOf } from '../shared/signing.ts';
 import { importEnvSchema, loadEnv, EnvError } from './env.ts';
 import { clients, coreLog, nexusClient, nexusCredentials, once, powertools } from './wiring.ts';
-import { readFileStream, writeFileStream } from '../shared/file-streams.ts';
+import { writeFileStream } from '../shared/file-streams.ts';
 
 const env = loadEnv(importEnvSchema);
 const { logger, metrics } = powertools();
@@ -147,7 +148,7 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
       try {
         const file = await download(object, dir);
         const name = path.posix.basename(object.key);
-        const report = await importer.importBundle({ name, open: async () => readFileStream(file) });
+        const report = await importer.importBundle({ name, open: async () => createReadStream(file) });
         if (report.status === 'already-imported') {
           logger.info(`${name}: already imported; nothing changed`, { bundle: name, sequence: report.bundle.sequence, importedAt: report.importedAt });
           summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence });

@@ -8,6 +8,7 @@
  * final name only when the sha256 matches the object's `x-amz-meta-sha256` metadata or, failing
  * that, its full-object SHA-256 checksum. With neither, the digest is printed, marked unverified.
  */
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
@@ -18,7 +19,7 @@ import { ChecksumMismatchError, HashingStream, SizeMismatchError } from '../../s
 import { makeOutput, type Output } from '../output.ts';
 import { UsageError } from '../usage.ts';
 import { formatBytes } from './inspect.ts';
-import { readFileStream, writeFileStream } from '../../shared/file-streams.ts';
+import { writeFileStream } from '../../shared/file-streams.ts';
 
 // ───────────────────────────── errors ─────────────────────────────
 
@@ -277,7 +278,7 @@ async function downloadOne(client: S3Client, target: Target, out: Output): Promi
   const kept = offset;
   const source = Readable.from(
     (async function* () {
-      if (kept > 0) yield* readFileStream(part, { start: 0, end: kept - 1 });
+      if (kept > 0) yield* createReadStream(part, { start: 0, end: kept - 1 });
       if (body !== undefined) yield* body;
     })(),
   );
@@ -331,7 +332,7 @@ function skipFirst(count: number): Transform {
 
 async function hashFile(file: string): Promise<string> {
   const hasher = new HashingStream({ what: file });
-  await pipeline(readFileStream(file), hasher, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  await pipeline(createReadStream(file), hasher, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
   return hasher.digest.slice('sha256:'.length);
 }
 

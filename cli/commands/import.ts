@@ -1,4 +1,5 @@
 /** `ferry import` and `ferry verify`: the isolated side. */
+import { createReadStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config/import-config.ts';
@@ -13,9 +14,8 @@ import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 import { requireFiles } from '../files.ts';
 import { UsageError } from '../usage.ts';
-import { readFileStream } from '../../shared/file-streams.ts';
 
-const bundleInput = (file: string): BundleInput => ({ name: path.basename(file), open: async () => readFileStream(file) });
+const bundleInput = (file: string): BundleInput => ({ name: path.basename(file), open: async () => createReadStream(file) });
 
 /** Bundle names sort by source and zero-padded sequence, so lexical order is apply order. */
 const inApplyOrder = (files: string[]) => [...files].sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
@@ -107,7 +107,7 @@ export async function verifyCommand(files: string[], options: { config?: string;
   const { verifyBundle } = await import('../../shared/bundle/index.ts');
   const trustedKeys = await Promise.all((options.publicKey ?? []).map((f) => loadPublicKey(path.resolve(f))));
   for (const file of files) {
-    const result = await verifyBundle(readFileStream(file), { where: path.basename(file), trustedKeys });
+    const result = await verifyBundle(createReadStream(file), { where: path.basename(file), trustedKeys });
     out.line(
       `${path.basename(file)}: OK — sequence ${result.manifest.sequence} of ${result.manifest.sourceId}, signed by ${result.keyId}, ` +
         `${result.manifest.entries.length} entries, ${result.manifest.blobs.included.length} blobs verified (chain not checked: no --config)`,

@@ -1,14 +1,14 @@
 /** `ferry inspect`: what a bundle holds, without verifying it (use `verify` for that). */
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { coordinatesLabel, readBundleSummary } from '../../shared/bundle/index.ts';
 import { requireFiles } from '../files.ts';
 import { makeOutput } from '../output.ts';
-import { readFileStream } from '../../shared/file-streams.ts';
 
 export async function inspectCommand(file: string, options: { json?: boolean }): Promise<void> {
   await requireFiles([file], 'bundle');
   const out = makeOutput();
-  const summary = await readBundleSummary(readFileStream(file), path.basename(file));
+  const summary = await readBundleSummary(createReadStream(file), path.basename(file));
   const { manifest } = summary;
   const bytes = summary.members.reduce((n, m) => n + m.size, 0);
   if (options.json) {

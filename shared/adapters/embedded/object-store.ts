@@ -16,7 +16,7 @@
  * or nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
+import { createReadStream, type WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports.ts';
 import { BlobNotFoundError, InvalidBundleNameError, InvalidDigestError } from './errors.ts';
-import { readFileStream, writeFileStream } from '../../file-streams.ts';
+import { writeFileStream } from '../../file-streams.ts';
 
 export interface DirObjectStoreOptions {
   /** Where sealed bundles go, instead of `<root>/bundles`. */
@@ -126,7 +126,7 @@ export class DirObjectStore implements ObjectStore {
           if (isNotFound(error)) throw new BlobNotFoundError(digest, file, { cause: error });
           throw error;
         });
-        return readFileStream(file, { fd: handle });
+        return createReadStream(file, { fd: handle });
       },
     };
   }
