@@ -24,12 +24,11 @@ import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
 import { makeImporter, type ImportReport } from '../shared/core/importer.ts';
 import type { TargetRegistry } from '../shared/core/import-image.ts';
-import { RegistryClient } from '../shared/registry/index.ts';
 import { systemClock } from '../shared/core/ports.ts';
 import { encodeReceipt } from '../shared/core/receipt.ts';
 import { algorithmOf } from '../shared/signing.ts';
 import { importEnvSchema, loadEnv, EnvError } from './env.ts';
-import { clients, coreLog, nexusClient, nexusCredentials, once, powertools } from './wiring.ts';
+import { clients, coreLog, nexusClient, once, powertools, registryClient } from './wiring.ts';
 import { writeFileStream } from '../shared/file-streams.ts';
 
 const env = loadEnv(importEnvSchema);
@@ -58,14 +57,9 @@ const repositoryMap = env.FERRY_REPOSITORY_MAP;
 async function targetRegistries(): Promise<Map<string, TargetRegistry>> {
   const registries = new Map<string, TargetRegistry>();
   for (const [repository, endpoint] of Object.entries(env.FERRY_REGISTRIES)) {
-    const variable = endpoint.secretArn ? `FERRY_REGISTRIES[${JSON.stringify(repository)}].secretArn` : 'FERRY_TARGET_SECRET_ARN';
-    const credentials = await nexusCredentials(endpoint.secretArn ?? env.FERRY_TARGET_SECRET_ARN, variable);
-    const registry = new RegistryClient({
-      baseUrl: endpoint.url,
-      ...(credentials ?? {}),
-      onRetry: (r) => logger.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
-    });
-    registries.set(repository, { key: endpoint.url, registry });
+    const own = endpoint.secretArn;
+    const secret = own ? { arn: own, variable: `FERRY_REGISTRIES[${JSON.stringify(repository)}].secretArn` } : { arn: env.FERRY_TARGET_SECRET_ARN, variable: 'FERRY_TARGET_SECRET_ARN' };
+    registries.set(repository, { key: endpoint.url, registry: await registryClient(endpoint.url, secret, logger) });
   }
   return registries;
 }

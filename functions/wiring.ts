@@ -128,6 +128,16 @@ export async function nexusCredentials(arn: string | undefined, variable: string
   return parsed.data;
 }
 
+/** A registry client whose retries are logged; credentials from the secret (`variable` names it in errors), if any. */
+export async function registryClient(url: string, secret: { arn: string | undefined; variable: string }, logger: Logger): Promise<RegistryClient> {
+  const credentials = await nexusCredentials(secret.arn, secret.variable);
+  return new RegistryClient({
+    baseUrl: url,
+    ...(credentials ?? {}),
+    onRetry: (r) => logger.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
+  });
+}
+
 /** A Nexus client whose retries are logged; credentials from the secret, if any. */
 export async function nexusClient(url: string, secretArn: string | undefined, variable: string, logger: Logger): Promise<NexusClient> {
   const credentials = await nexusCredentials(secretArn, variable);
@@ -180,16 +190,9 @@ async function imagePorts(env: ExportEnv, logger: Logger): Promise<ExporterPorts
   if (docker.length === 0) return undefined;
   const registries = new Map<string, RegistryClient>();
   for (const repository of docker) {
-    const variable = repository.registry.secretArn ? `FERRY_REPOSITORIES[${repository.name}].registry.secretArn` : 'FERRY_NEXUS_SECRET_ARN';
-    const credentials = await nexusCredentials(repository.registry.secretArn ?? env.FERRY_NEXUS_SECRET_ARN, variable);
-    registries.set(
-      repository.name,
-      new RegistryClient({
-        baseUrl: repository.registry.url,
-        ...(credentials ?? {}),
-        onRetry: (r) => logger.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
-      }),
-    );
+    const own = repository.registry.secretArn;
+    const secret = own ? { arn: own, variable: `FERRY_REPOSITORIES[${repository.name}].registry.secretArn` } : { arn: env.FERRY_NEXUS_SECRET_ARN, variable: 'FERRY_NEXUS_SECRET_ARN' };
+    registries.set(repository.name, await registryClient(repository.registry.url, secret, logger));
   }
   const settings = new Map(docker.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]));
   return {
