@@ -244,6 +244,8 @@ describe('parseTaskMessage', () => {
   it.each([
     ['an unknown kind', { ...image, kind: 'helm' }, /^invalid task message: kind: /],
     ['an image task with a bad tag', { ...image, tag: '-bad tag' }, /^invalid task message: tag: not a valid tag/],
+    ['an image task with a digest that is not sha256', { ...image, digest: 'md5:abc' }, /^invalid task message: digest: expected sha256/],
+    ['an image task with an upper-case image name', { ...image, name: 'Team/App' }, /^invalid task message: name: not a valid image name/],
     ['a raw task with a relative path', { ...raw, path: 'x.bin' }, /^invalid task message: path: /],
     ['a body that is not JSON', '{', /^invalid task message: body is not JSON/],
   ])('refuses %s, naming the field', (_, task, message) => {

@@ -89,7 +89,7 @@ export function taskForAsset(repository: ScanRepository, asset: SourceAsset): Co
   if (match === null) return undefined;
   const [, name, tag] = match as unknown as [string, string, string];
   if (!imageSelected(name, repository.filter) || !tagSelected(tag, repository.filter)) return undefined;
-  const digest = asset.checksums.sha256 ? `sha256:${asset.checksums.sha256}` : undefined;
+  const digest = asset.checksums.sha256 ? `sha256:${asset.checksums.sha256.toLowerCase()}` : undefined;
   return imageTaskFor(repository, name, tag, digest, asset.lastModified);
 }
 

@@ -31,16 +31,17 @@ export interface RegistryClientOptions {
 /** Registries must accept manifests of at least 4 MiB; Ferry reads no larger. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** The distribution spec's repository-name and tag grammars. */
+export const IMAGE_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 function checkName(repository: string): string {
-  if (!NAME.test(repository)) throw new TypeError(`not a valid repository name: ${JSON.stringify(repository)}`);
+  if (!IMAGE_NAME.test(repository)) throw new TypeError(`not a valid repository name: ${JSON.stringify(repository)}`);
   return repository;
 }
 
 function checkReference(reference: string): string {
-  if (!isDigest(reference) && !TAG.test(reference)) throw new TypeError(`not a valid tag or digest: ${JSON.stringify(reference)}`);
+  if (!isDigest(reference) && !IMAGE_TAG.test(reference)) throw new TypeError(`not a valid tag or digest: ${JSON.stringify(reference)}`);
   return reference;
 }
 

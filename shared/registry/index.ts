@@ -1,4 +1,4 @@
-export { RegistryClient, MAX_MANIFEST_BYTES, type RegistryClientOptions } from './client.ts';
+export { RegistryClient, IMAGE_NAME, IMAGE_TAG, MAX_MANIFEST_BYTES, type RegistryClientOptions } from './client.ts';
 export { CATALOG_SCOPE, parseChallenges, pullScope, pushScope, type Challenge } from './auth.ts';
 export {
   BlobDigestError,

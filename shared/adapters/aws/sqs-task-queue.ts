@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import type { CopyTask, TaskQueue } from '../../core/ports.ts';
+import { isDigest } from '../../digest.ts';
+import { IMAGE_NAME, IMAGE_TAG } from '../../registry/index.ts';
 import { InvalidTaskMessageError, QueueSendError, TaskRejectedError, TaskTooLargeError, messageOf } from './errors.ts';
 
 /** SQS's limits for one SendMessageBatch call. */
@@ -182,11 +184,10 @@ const imageTaskSchema = z.object({
   kind: z.literal('image'),
   id: z.string().min(1),
   sourceRepository: z.string().min(1),
-  name: z.string().min(1),
-  // The distribution spec's tag grammar.
-  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'not a valid tag'),
+  name: z.string().regex(IMAGE_NAME, 'not a valid image name'),
+  tag: z.string().regex(IMAGE_TAG, 'not a valid tag'),
   targetRepository: z.string().min(1),
-  digest: z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'not a digest').optional(),
+  digest: z.string().refine(isDigest, 'expected sha256:<64 hex>').optional(),
 });
 
 const copyTaskSchema = z.discriminatedUnion('kind', [rawTaskSchema, imageTaskSchema]);
