@@ -12,6 +12,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { filterProblems } from '../shared/core/image-filter.ts';
 import { InfraConfigError } from './errors.ts';
 
@@ -171,6 +173,19 @@ export interface RegistryEndpointConfig {
   url: string;
   /** Secrets Manager secret (full ARN), JSON `{"username","password"}`; default: the target Nexus secret. */
   secretArn?: string;
+}
+
+/**
+ * Secrets named by full ARN in the props (registry credentials), imported once each and
+ * readable by exactly `readers`.
+ */
+export function importedSecrets(scope: Construct, arns: (string | undefined)[], readers: IGrantable[]): ISecret[] {
+  const unique = [...new Set(arns.filter((arn): arn is string => arn !== undefined && arn !== ''))];
+  return unique.map((arn, i) => {
+    const secret = Secret.fromSecretCompleteArn(scope, `RegistryCredentials${i}`, arn);
+    for (const reader of readers) secret.grantRead(reader);
+    return secret;
+  });
 }
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;

@@ -20,7 +20,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
-import { accessLogBucket, ferryFunction, hardenedBucket, Problems, SOURCE_ID, type RepositoryConfig } from './common.ts';
+import { accessLogBucket, ferryFunction, hardenedBucket, importedSecrets, Problems, SOURCE_ID, type RepositoryConfig } from './common.ts';
 import { acknowledge, acknowledgeRoleFindings, arnToken, GRANT_REASONS } from './nag.ts';
 
 export interface FerryExportProps {
@@ -228,9 +228,7 @@ export class FerryExport extends Construct {
 
     // Registry credentials of docker repositories that have their own (the rest use the Nexus
     // secret): read by every function that talks to the registries, never by seal.
-    const registrySecretArns = [...new Set(props.repositories.flatMap((r) => (r.format === 'docker' && r.registry.secretArn ? [r.registry.secretArn] : [])))];
-    this.registrySecrets = registrySecretArns.map((arn, i) => Secret.fromSecretCompleteArn(this, `RegistryCredentials${i}`, arn));
-    for (const secret of this.registrySecrets) for (const fn of [webhook, scan, copy]) secret.grantRead(fn);
+    this.registrySecrets = importedSecrets(this, props.repositories.map((r) => (r.format === 'docker' ? r.registry.secretArn : undefined)), [webhook, scan, copy]);
 
     this.bucket.grantRead(seal, 'blobs/*');
     this.bucket.grantReadWrite(seal, 'staging/*');

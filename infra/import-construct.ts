@@ -19,7 +19,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { accessLogBucket, ferryFunction, hardenedBucket, Problems, type RegistryEndpointConfig } from './common.ts';
+import { accessLogBucket, ferryFunction, hardenedBucket, importedSecrets, Problems, type RegistryEndpointConfig } from './common.ts';
 import { acknowledge, acknowledgeRoleFindings, arnToken, GRANT_REASONS } from './nag.ts';
 
 export interface FerryImportProps {
@@ -139,9 +139,7 @@ export class FerryImport extends Construct {
     this.table.grantReadWriteData(fn);
     this.targetSecret.grantRead(fn);
     this.receiptSigningKey.grant(fn, 'kms:Sign', 'kms:GetPublicKey');
-    const registrySecretArns = [...new Set(Object.values(props.registries ?? {}).flatMap((r) => (r.secretArn ? [r.secretArn] : [])))];
-    this.registrySecrets = registrySecretArns.map((arn, i) => Secret.fromSecretCompleteArn(this, `RegistryCredentials${i}`, arn));
-    for (const secret of this.registrySecrets) secret.grantRead(fn);
+    this.registrySecrets = importedSecrets(this, Object.values(props.registries ?? {}).map((r) => r.secretArn), [fn]);
 
     const inboxArn = arnToken(this.inbox);
     acknowledgeRoleFindings(fn.role, {

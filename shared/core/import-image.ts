@@ -143,9 +143,9 @@ async function applyImage(
       throw new MissingImageBlob(`blob ${digest} is neither on the target nor held here; ${shippedInWords(shippedIn(digest))}`);
     }
     await registry.uploadBlob(name, digest, await deps.held.getBlob(digest));
-    await deps.state.recordBlobLocation?.(key, digest, name);
   };
   for (const blob of entry.blobs) await writing(blob.digest, () => ensureBlob(blob.digest));
+  // Every blob is now in this repository (present, mounted or uploaded): a mount source for later images.
   for (const blob of entry.blobs) await deps.state.recordBlobLocation?.(key, blob.digest, name);
 
   // A manifest PUT, by digest or by tag, rewrites that digest's revision link: one at a time.
