@@ -87,32 +87,31 @@ const repositorySchema = z.discriminatedUnion('format', [rawRepositorySchema, do
 export type DockerRepositoryEnv = z.infer<typeof dockerRepositorySchema>;
 
 /** `FERRY_REPOSITORIES`: JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
-const repositories = () =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined || text.trim() === '') {
-        ctx.addIssue({ code: 'custom', message: 'required' });
+const repositories = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') {
+      ctx.addIssue({ code: 'custom', message: 'required' });
+      return z.NEVER;
+    }
+    const parsed = parseJson(text, z.array(repositorySchema).min(1), ctx, (path) =>
+      path
+        .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
+        .join('')
+        .replace(/^\./, ''),
+    );
+    if (parsed === z.NEVER) return z.NEVER;
+    for (const [i, r] of parsed.entries()) {
+      if (r.format !== 'docker') continue;
+      const problems = filterProblems({ images: r.images, tags: r.tags, platforms: r.platforms });
+      if (problems.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `[${i}].${problems[0]}` });
         return z.NEVER;
       }
-      const parsed = parseJson(text, z.array(repositorySchema).min(1), ctx, (path) =>
-        path
-          .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
-          .join('')
-          .replace(/^\./, ''),
-      );
-      if (parsed === z.NEVER) return z.NEVER;
-      for (const [i, r] of parsed.entries()) {
-        if (r.format !== 'docker') continue;
-        const problems = filterProblems({ images: r.images, tags: r.tags, platforms: r.platforms });
-        if (problems.length > 0) {
-          ctx.addIssue({ code: 'custom', message: `[${i}].${problems[0]}` });
-          return z.NEVER;
-        }
-      }
-      return parsed;
-    });
+    }
+    return parsed;
+  });
 
 /**
  * `FERRY_REGISTRIES` (import side): JSON `{"<target docker repository>": {"url", "secretArn"?}}`,
@@ -147,7 +146,7 @@ const exportCommon = {
   FERRY_NEXUS_URL: url,
   /** Secrets Manager secret, JSON `{"username","password"}`; absent: anonymous. */
   FERRY_NEXUS_SECRET_ARN: optional,
-  FERRY_REPOSITORIES: repositories(),
+  FERRY_REPOSITORIES: repositories,
 };
 
 export const webhookEnvSchema = z.object({
