@@ -1,14 +1,15 @@
 /**
  * File write streams sized for the machines Ferry runs on (Lambda, CI runners: virtual
- * machines where each system call is dear). They buffer up to 128 KiB and flush queued chunks
- * in one `writev`, instead of Node's 16 KiB and a call per chunk: `npm run bench` export and
- * import throughput rose by about a third. Reads keep Node's `createReadStream` (64 KiB):
- * 128 KiB reads and up were a little faster still but raised peak RSS past the 150 MB goal
- * (128 KiB: +10 MB, 1 MiB: +50 MB), as dead chunk buffers wait longer to be handed back.
+ * machines where each system call is dear). They buffer up to 64 KiB and flush queued chunks
+ * in one `writev`, instead of Node's 16 KiB and a call per chunk: in `npm run bench` export
+ * throughput went from 0.39–0.52× skopeo's to 0.84–0.86×. 128 KiB write buffers were no
+ * faster, and reads above `createReadStream`'s 64 KiB only somewhat faster, but both raised
+ * peak RSS to the 150 MB goal or past it (128 KiB writes: +5–10 MB; 1 MiB reads: +50 MB), as
+ * dead chunk buffers wait longer to be handed back.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 
-export const WRITE_BUFFER_BYTES = 128 * 1024;
+export const WRITE_BUFFER_BYTES = 64 * 1024;
 
 type WriteOptions = Exclude<Parameters<typeof createWriteStream>[1], string | undefined>;
 
