@@ -22,11 +22,12 @@ import type { Context } from 'aws-lambda';
 import { DynamoImportState } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
-import { makeImporter, type ImportReport } from '../shared/core/importer.ts';
+import { BundleRefusedError } from '../shared/core/errors.ts';
+import { makeImporter, type Importer, type ImportReport } from '../shared/core/importer.ts';
 import type { TargetRegistry } from '../shared/core/import-image.ts';
 import { systemClock } from '../shared/core/ports.ts';
 import { encodeReceipt } from '../shared/core/receipt.ts';
-import { algorithmOf } from '../shared/signing.ts';
+import { algorithmOf, type Signer } from '../shared/signing.ts';
 import { importEnvSchema, loadEnv, EnvError } from './env.ts';
 import { clients, coreLog, nexusClient, once, powertools, registryClient } from './wiring.ts';
 import { writeFileStream } from '../shared/file-streams.ts';
@@ -126,6 +127,23 @@ async function download(object: BundleObject, dir: string): Promise<string> {
   return file;
 }
 
+/** Imports one bundle; a refusal for want of blobs leaves its signed resend request beside the receipts. */
+async function importOne(importer: Importer, receiptSigner: Signer | undefined, object: BundleObject, name: string, file: string): Promise<ImportReport> {
+  try {
+    const [report] = await importer.importBundles([{ name, open: async () => createReadStream(file) }]);
+    return report!;
+  } catch (error) {
+    if (error instanceof BundleRefusedError && error.resendRequest !== undefined) {
+      const key = `${env.FERRY_RECEIPTS_PREFIX}${name.replace(/\.tar$/, '')}.resend-request.json`;
+      await clients.s3().send(
+        new PutObjectCommand({ Bucket: object.bucket, Key: key, Body: await encodeReceipt(error.resendRequest, receiptSigner), ContentType: 'application/json' }),
+      );
+      logger.error(`${name}: refused for want of ${error.missing.length} blob(s); wrote the resend request s3://${object.bucket}/${key} for ops to carry back`, { bundle: name });
+    }
+    throw error;
+  }
+}
+
 export interface ImportSummary {
   bundles: { key: string; status: ImportReport['status']; sequence: number; receipt?: string | undefined }[];
 }
@@ -142,7 +160,7 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
       try {
         const file = await download(object, dir);
         const name = path.posix.basename(object.key);
-        const report = await importer.importBundle({ name, open: async () => createReadStream(file) });
+        const report = await importOne(importer, receiptSigner, object, name, file);
         if (report.status === 'already-imported') {
           logger.info(`${name}: already imported; nothing changed`, { bundle: name, sequence: report.bundle.sequence, importedAt: report.importedAt });
           summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence });

@@ -12,40 +12,20 @@ import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { makeExporter } from '../shared/core/exporter.ts';
-import type { ObjectStore } from '../shared/core/ports.ts';
 import { loadEnv, sealEnvSchema } from './env.ts';
 import { clients, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
 
 const env = loadEnv(sealEnvSchema);
 const { logger, metrics } = powertools();
 
-/** Remembers where each bundle written through it went (the S3 location), for the log. */
-function recordingLocations(store: ObjectStore, locations: Map<string, string>): ObjectStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property === 'putBundle') {
-        return async (...args: Parameters<ObjectStore['putBundle']>) => {
-          const written = await target.putBundle(...args);
-          locations.set(args[0], written.location);
-          return written;
-        };
-      }
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
-const locations = new Map<string, string>();
-
 const wired = once(async () => {
   const signer = await KmsSigner.create({ client: clients.kms(), keyId: env.FERRY_KMS_KEY_ID });
   const ports = await exportPorts(env, logger, { signer, readsSource: false });
-  return makeExporter({ ...ports, store: recordingLocations(ports.store, locations) }, exporterSettings(env, { maxBundleBytes: env.FERRY_MAX_BUNDLE_BYTES }));
+  return makeExporter(ports, exporterSettings(env, { maxBundleBytes: env.FERRY_MAX_BUNDLE_BYTES }));
 });
 
 export interface SealSummary {
-  bundles: { name: string; location: string | undefined; sequence: number; digest: string; size: number; entries: number }[];
+  bundles: { name: string; location: string; sequence: number; digest: string; size: number; entries: number }[];
   oversized: string[];
 }
 
@@ -56,10 +36,10 @@ export async function handler(event: unknown, context: Context): Promise<SealSum
     const scheduled = parse(event, undefined, EventBridgeSchema, true);
     logger.info('seal started', scheduled.success ? { trigger: scheduled.data['detail-type'] } : { trigger: (event as { trigger?: unknown } | null)?.trigger ?? 'direct' });
     const exporter = await wired();
-    locations.clear();
     const result = await exporter.seal();
+    for (const bundle of result.republished) logger.warn(`published ${bundle.name}, recorded by an interrupted seal`, { bundle: bundle.name, location: bundle.location, digest: bundle.digest });
     for (const bundle of result.bundles) {
-      const location = locations.get(bundle.name);
+      const location = bundle.location;
       logger.info(`sealed ${bundle.name}`, {
         bundle: bundle.name,
         location,
@@ -76,7 +56,7 @@ export async function handler(event: unknown, context: Context): Promise<SealSum
     metrics.addMetric('OversizedEntries', MetricUnit.Count, result.oversized.length);
     if (result.bundles.length === 0) logger.info('nothing pending to seal');
     return {
-      bundles: result.bundles.map((b) => ({ name: b.name, location: locations.get(b.name), sequence: b.sequence, digest: b.digest, size: b.size, entries: b.entries })),
+      bundles: result.bundles.map((b) => ({ name: b.name, location: b.location, sequence: b.sequence, digest: b.digest, size: b.size, entries: b.entries })),
       oversized: result.oversized.map((e) => e.message),
     };
   } finally {

@@ -220,6 +220,7 @@ export function exporterSettings(env: ExportEnv, extra: { overlapSeconds?: numbe
             target: r.target ?? r.name,
             discovery: r.discovery,
             filter: { images: r.images, tags: r.tags, platforms: r.platforms },
+            referrers: r.referrers,
           },
     ),
     overlapMs: (extra.overlapSeconds ?? 600) * 1000,

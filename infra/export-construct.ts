@@ -231,7 +231,7 @@ export class FerryExport extends Construct {
     this.registrySecrets = importedSecrets(this, props.repositories.map((r) => (r.format === 'docker' ? r.registry.secretArn : undefined)), [webhook, scan, copy]);
 
     this.bucket.grantRead(seal, 'blobs/*');
-    this.bucket.grantReadWrite(seal, 'staging/*');
+    this.bucket.grantReadWrite(seal, 'sealed/*');
     this.bucket.grantReadWrite(seal, 'bundles/*');
     this.table.grantReadWriteData(seal);
     this.signingKey.grant(seal, 'kms:Sign', 'kms:GetPublicKey');
@@ -253,7 +253,7 @@ export class FerryExport extends Construct {
       ...s3Findings(['staging', 'blobs'], true),
       [`Resource::${arnToken(seal)}:*`]: 'Copy may invoke only the seal function (any version or alias of it) to seal early once enough bytes are pending.',
     });
-    acknowledgeRoleFindings(seal.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings, ...s3Findings(['blobs', 'staging', 'bundles'], true) });
+    acknowledgeRoleFindings(seal.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings, ...s3Findings(['blobs', 'sealed', 'bundles'], true) });
 
     // ── alarms ─────────────────────────────────────────────────────────────
     this.alarms = [
@@ -314,7 +314,8 @@ export class FerryExport extends Construct {
 const PREFIX_PURPOSE: Record<string, string> = {
   staging: 'temporaries of uploads in progress, expired after 7 days',
   blobs: 'content-addressed blobs (blobs/sha256/<hex>)',
-  bundles: 'sealed bundle tar files',
+  bundles: 'published bundle tar files (the outbox ops download from)',
+  sealed: 'bundles sealed and recorded, not yet published (never expired: a crash in between is finished by the next seal)',
 };
 
 interface ExportSettings {

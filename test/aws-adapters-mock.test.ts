@@ -36,7 +36,7 @@ function dynamoMock() {
 }
 
 function bundle(sequence: number): BundleRecord {
-  return { sourceId: 'src', sequence, digest: sha256Of(`b${sequence}`), name: `b${sequence}.tar`, size: 10, sealedAt: '2024-01-01T00:00:00.000Z' };
+  return { sourceId: 'src', sequence, digest: sha256Of(`b${sequence}`), name: `b${sequence}.tar`, size: 10, sealedAt: '2024-01-01T00:00:00.000Z', published: false };
 }
 
 function cancelled(codes: string[]): TransactionCanceledException {

@@ -18,6 +18,7 @@ import {
   parseManifest,
   readBundleSummary,
   serializeManifest,
+  TarEndError,
   verifyBundle,
   writeBundle,
   type BundleManifest,
@@ -137,6 +138,11 @@ async function craft(members: { header: Partial<Header> & { name: string }; cont
   return collected;
 }
 
+/** Where the last member's data (padded to 512) ends: members as written, without extension headers. */
+function tarEnd(members: Member[]): number {
+  return members.reduce((end, member) => end + 512 + Math.ceil(member.content.length / 512) * 512, 0);
+}
+
 function tamper(bytes: Buffer, needle: Buffer | string, offset = 0): Buffer {
   const copy = Buffer.from(bytes);
   const at = copy.indexOf(needle);
@@ -204,10 +210,26 @@ describe('bundle manifest', () => {
     const kind = { ...valid, entries: [{ ...entry, kind: 'npm' }] };
 
     // Act & Assess
-    expect(parse(dotdot)).toThrow("entries[0].source.path: must not contain a '..' segment");
-    expect(parse(nul)).toThrow('entries[0].target.path: must not contain NUL');
+    expect(parse(dotdot)).toThrow("entries[0].source.path: must not contain a '.' or '..' segment");
+    expect(parse(nul)).toThrow('entries[0].target.path: must not contain control characters');
     expect(parse(extra)).toThrow(/entries\[0\]: Unrecognized key/);
     expect(parse(kind)).toThrow(/entries\[0\].kind/);
+  });
+
+  it.each([
+    ['/dir/./x.bin', "must not contain a '.' or '..' segment"],
+    ['/dir//x.bin', "must not contain an empty segment ('//')"],
+    ['/dir/x\u0007.bin', 'must not contain control characters'],
+    ['/dir/x\u007f.bin', 'must not contain control characters'],
+    ['/dir/x\n.bin', 'must not contain control characters'],
+    ['/dir\\x.bin', 'must not contain a backslash'],
+    ['/dir/', "must name a file (not end with '/')"],
+  ])('refuses a target path Nexus would refuse or rewrite: %j', (badPath, message) => {
+    // Prepare
+    const bad = { ...valid, entries: [{ ...valid.entries[0], target: { repository: 'raw-b', path: badPath } }] };
+
+    // Act & Assess
+    expect(parse(bad)).toThrow(`entries[0].target.path: ${message}`);
   });
 
   it('enforces the consistency rules between entries, blobs and the chain', () => {
@@ -516,6 +538,78 @@ describe('bundle verifier against hostile tars', () => {
     // Assess
     expect(errors.map((error) => error.code)).toEqual(['MALFORMED_TAR', 'MALFORMED_TAR']);
     expect(errors[0]?.message).toMatch(/^bundle corp-nexus-00000002.tar: not a valid tar \(/);
+  });
+
+  it('refuses a bundle cut off after its last member, without the end-of-archive marker', async () => {
+    // Prepare
+    const { tar: whole } = await smallBundle();
+    const end = tarEnd(await membersOf(whole));
+    const cuts = [whole.subarray(0, end), whole.subarray(0, end + 512)];
+
+    // Act
+    const verified = await Promise.all(cuts.map((bytes) => refusal(verify(bytes))));
+    const summarised = await refusal(readBundleSummary(Readable.from([cuts[0] as Buffer]), WHERE));
+
+    // Assess
+    expect(whole.length - end).toBe(1024); // what was cut: the two zero blocks (tar-stream pads no record)
+    for (const error of [...verified, summarised]) expect(error).toBeInstanceOf(TarEndError);
+    expect(verified[0]?.message).toBe(`bundle ${WHERE}: not a valid tar (truncated: ends at byte ${end} without the end-of-archive marker)`);
+    expect(verified[1]?.message).toMatch(/truncated: ends at byte \d+ after a single zero block; the end-of-archive marker is two\)$/);
+    expect(summarised.message).toMatch(/without the end-of-archive marker/);
+  });
+
+  it('refuses non-zero bytes after the end-of-archive marker, naming where they start', async () => {
+    // Prepare
+    const { tar: whole } = await smallBundle();
+    // a block tar-stream takes for a zero block (it compares the checksum field with blanks), and plain text
+    const nullLooking = Buffer.alloc(512);
+    nullLooking.write('junk', 148, 'latin1');
+    const appended = [nullLooking, Buffer.from('trailing text\n'.repeat(100))];
+
+    // Act
+    const errors = await Promise.all(appended.map((junk) => refusal(verify(Buffer.concat([whole, junk])))));
+
+    // Assess
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(TarEndError);
+      expect(error.code).toBe('MALFORMED_TAR');
+    }
+    expect(errors[0]?.message).toBe(
+      `bundle ${WHERE}: not a valid tar (non-zero bytes at byte ${whole.length + 148} after the end-of-archive marker at byte ${whole.length - 1024})`,
+    );
+    expect(errors[1]?.message).toContain(`non-zero bytes at byte ${whole.length} after the end-of-archive marker`);
+  });
+
+  it('refuses a member hidden after a lone zero block', async () => {
+    // Prepare
+    const before = await craft(members.slice(0, -1).map(asInput));
+    const last = await craft(members.slice(-1).map(asInput));
+    const hidden = Buffer.concat([before.subarray(0, before.length - 1024), Buffer.alloc(512), last]);
+
+    // Act
+    const error = await refusal(verify(hidden));
+
+    // Assess
+    expect(error).toBeInstanceOf(TarEndError);
+    expect(error.message).toMatch(new RegExp(`data at byte ${before.length - 512} after a lone zero block at byte ${before.length - 1024}\\)$`));
+  });
+
+  it('accepts the end-of-archive marker followed by zero record padding', async () => {
+    // Prepare
+    const { tar: whole, manifestDigest: digest } = await smallBundle();
+    const padded = Buffer.concat([whole, Buffer.alloc(10240 - (whole.length % 10240))]);
+
+    // Act
+    const verified = await Promise.all([whole, padded].map((bytes) => verify(bytes)));
+    const summary = await readBundleSummary(Readable.from([padded]), WHERE);
+
+    // Assess
+    expect(verified.map((result) => [result.manifestDigest, result.bytes])).toEqual([
+      [digest, whole.length],
+      [digest, padded.length],
+    ]);
+    expect(padded.length % 10240).toBe(0);
+    expect(summary.manifestDigest).toBe(digest);
   });
 
   it('checks path safety even when only summarising', async () => {

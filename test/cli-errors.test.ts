@@ -8,7 +8,33 @@ import { pack } from 'tar-stream';
 import { createWriteStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { makeWorld, runFerry, type World } from './support/world.ts';
+
+/** The fields of the world's export and import configs that these tests change. */
+interface ConfigDoc {
+  workDir: string;
+  signing: { privateKeyFile: string };
+  trust: { publicKeyFiles: string[] };
+  receipts: { trustedPublicKeyFiles?: string[]; signingKeyFile?: string };
+  source: { url: string; repositories: object[] };
+  target: { url: string; registries?: Record<string, { url: string }> };
+}
+
+/**
+ * Writes a copy of a world config, changed by `change`, next to it (relative paths keep
+ * working), with a work directory of its own: `<name without .yaml>-work`.
+ */
+async function variant(config: string, name: string, change: (doc: ConfigDoc) => void): Promise<string> {
+  const doc = parse(await readFile(config, 'utf8')) as ConfigDoc;
+  doc.workDir = workDirOf(name);
+  change(doc);
+  const file = path.join(path.dirname(config), name);
+  await writeFile(file, stringify(doc));
+  return file;
+}
+
+const workDirOf = (name: string) => name.replace(/\.yaml$/, '-work');
 
 describe('bad configuration, usage and bundles', () => {
   let world: World;
@@ -57,6 +83,115 @@ describe('bad configuration, usage and bundles', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('FERRY_SOURCE_PASSWORD');
   });
+
+  it('exits 2 naming trust.publicKeyFiles[i] when a trusted key file is missing or holds no key', async () => {
+    // Prepare
+    const bundle = path.join(world.dir, 'any-00000001.tar');
+    await writeFile(bundle, 'not a bundle');
+    const missing = await variant(world.importConfig, 'missing-trust.yaml', (doc) => {
+      doc.trust.publicKeyFiles = ['no-such.pub'];
+    });
+    const notAKey = await variant(world.importConfig, 'secret-as-trust.yaml', (doc) => {
+      doc.trust.publicKeyFiles = ['export.pub', 'target-password'];
+    });
+
+    // Act
+    const runs = [
+      await runFerry(['import', '--config', missing, bundle], world.env),
+      await runFerry(['verify', '--config', missing, bundle], world.env),
+      await runFerry(['import', '--config', notAKey, bundle], world.env),
+    ];
+
+    // Assess
+    for (const run of runs) expect(run.code, run.stderr).toBe(2);
+    for (const run of runs.slice(0, 2)) {
+      expect(run.stderr).toContain(`${missing}: invalid configuration`);
+      expect(run.stderr).toContain(`trust.publicKeyFiles[0]: cannot read ${path.join(world.dir, 'no-such.pub')} (ENOENT)`);
+    }
+    expect(runs[2]?.stderr).toContain(`trust.publicKeyFiles[1]: ${path.join(world.dir, 'target-password')} is not a PEM public key`);
+    expect(runs[2]?.stderr).not.toContain('target-pa55');
+    for (const name of ['missing-trust.yaml', 'secret-as-trust.yaml']) expect(existsSync(path.join(world.dir, workDirOf(name)))).toBe(false);
+    expect(world.target.requests).toEqual([]);
+  });
+
+  it('exits 2 naming signing.privateKeyFile when the signing key is missing, before contacting the source', async () => {
+    // Prepare
+    const file = await variant(world.exportConfig, 'missing-signing-key.yaml', (doc) => {
+      doc.signing.privateKeyFile = 'keys/no-such.key';
+    });
+
+    // Act
+    const run = await runFerry(['export', '--once', '--config', file], world.env);
+
+    // Assess
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`${file}: invalid configuration`);
+    expect(run.stderr).toContain(`signing.privateKeyFile: cannot read ${path.join(world.dir, 'keys/no-such.key')} (ENOENT)`);
+    expect(existsSync(path.join(world.dir, workDirOf('missing-signing-key.yaml')))).toBe(false);
+    expect(world.source.requests).toEqual([]);
+  });
+
+  it('exits 2 naming the receipt key fields of either config, and --public-key as usage', async () => {
+    // Prepare
+    const receipt = path.join(world.dir, 'any.receipt.json');
+    await writeFile(receipt, '{}');
+    const bundle = path.join(world.dir, 'any-00000001.tar');
+    await writeFile(bundle, 'not a bundle');
+    const exportConfig = await variant(world.exportConfig, 'missing-receipt-trust.yaml', (doc) => {
+      doc.receipts = { trustedPublicKeyFiles: ['export.pub', 'gone.pub'] };
+    });
+    const importConfig = await variant(world.importConfig, 'missing-receipt-key.yaml', (doc) => {
+      doc.receipts.signingKeyFile = 'gone.key';
+    });
+    const gone = path.join(world.dir, 'gone.pub');
+
+    // Act
+    const apply = await runFerry(['receipt', 'apply', '--config', exportConfig, receipt], world.env);
+    const imported = await runFerry(['import', '--config', importConfig, bundle], world.env);
+    const verifyByKey = await runFerry(['verify', '--public-key', gone, bundle], world.env);
+    const applyByKey = await runFerry(['receipt', 'apply', '--table', 'state', '--source-id', 'x', '--public-key', gone, receipt], world.env);
+
+    // Assess
+    for (const run of [apply, imported, verifyByKey, applyByKey]) expect(run.code, run.stderr).toBe(2);
+    expect(apply.stderr).toContain(`receipts.trustedPublicKeyFiles[1]: cannot read ${gone} (ENOENT)`);
+    expect(imported.stderr).toContain(`receipts.signingKeyFile: cannot read ${path.join(world.dir, 'gone.key')} (ENOENT)`);
+    for (const run of [verifyByKey, applyByKey]) expect(run.stderr).toContain(`--public-key: cannot read ${gone} (ENOENT)`);
+    for (const name of ['missing-receipt-trust.yaml', 'missing-receipt-key.yaml']) expect(existsSync(path.join(world.dir, workDirOf(name)))).toBe(false);
+    expect(world.target.requests).toEqual([]);
+  });
+
+  const withCredentials = 'http://ferryuser:s3cretpw@127.0.0.1:1/';
+  const urlCases: { field: string; config: 'export' | 'import'; change: (doc: ConfigDoc) => void }[] = [
+    { field: 'target.url', config: 'import', change: (doc) => (doc.target.url = withCredentials) },
+    { field: 'target.registries.docker-hosted.url', config: 'import', change: (doc) => (doc.target.registries = { 'docker-hosted': { url: withCredentials } }) },
+    { field: 'source.url', config: 'export', change: (doc) => (doc.source.url = withCredentials) },
+    {
+      field: 'source.repositories[2].registry.url',
+      config: 'export',
+      change: (doc) => doc.source.repositories.push({ name: 'docker-hosted', format: 'docker', registry: { url: withCredentials } }),
+    },
+  ];
+  for (const c of urlCases) {
+    it(`refuses credentials in ${c.field}, exits 2 and never echoes the password or the URL`, async () => {
+      // Prepare
+      const name = `url-${c.field.replace(/\W/g, '-')}.yaml`;
+      const file = await variant(c.config === 'export' ? world.exportConfig : world.importConfig, name, c.change);
+      const bundle = path.join(world.dir, 'any-00000001.tar');
+      await writeFile(bundle, 'not a bundle');
+
+      // Act
+      const run = await runFerry(c.config === 'export' ? ['export', '--once', '--config', file] : ['verify', '--config', file, bundle], world.env);
+
+      // Assess
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(`${c.field}: must not carry credentials`);
+      expect(run.stderr).toContain('use credentials');
+      expect(`${run.stdout}${run.stderr}`).not.toContain('s3cretpw');
+      expect(`${run.stdout}${run.stderr}`).not.toContain('ferryuser');
+      expect(`${run.stdout}${run.stderr}`).not.toContain('127.0.0.1:1/');
+      expect(existsSync(path.join(world.dir, workDirOf(name)))).toBe(false);
+    });
+  }
 
   it('reports a YAML syntax error with its line', async () => {
     // Prepare

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../shared/core/log.ts';
+import { taskLabel } from '../shared/core/copy.ts';
 import { changedSince, rawTaskId, scanRepository } from '../shared/core/scan.ts';
 import type { SourceAsset, SourceComponent } from '../shared/core/ports.ts';
 import { FakeSource, MemoryExportState, MemoryQueue } from './support/fakes.ts';
@@ -65,7 +66,7 @@ describe('scanRepository', () => {
     expect(checkpointAfterCrash?.continuationToken).toBe('1');
     expect(resumed.resumed).toBe(true);
     expect(source.tokensAsked).toEqual([null, '1']);
-    expect([...queue.tasks.values()].map((t) => (t.kind === 'raw' ? t.path : t.tag)).sort()).toEqual(['/c/1.bin', '/c/2.bin', '/c/3.bin']);
+    expect([...queue.tasks.values()].map((t) => taskLabel(t)).sort()).toEqual(['raw-a/c/1.bin', 'raw-a/c/2.bin', 'raw-a/c/3.bin']);
     // the watermark is the start of the scan that was resumed, not of the resumption
     expect(state.watermarks.get('raw-a')).toBe('2026-02-01T00:00:00.000Z');
   });
@@ -82,7 +83,7 @@ describe('scanRepository', () => {
     await scanRepository({ source, queue, state, clock: fixedClock('2026-01-01T13:00:00.000Z'), log: silentLog }, repo, { overlapMs: 10 * 60_000 });
 
     // Assess: the skewed one is queued, the old one is not
-    expect([...queue.tasks.values()].map((t) => (t.kind === 'raw' ? t.path : t.tag))).toEqual(['/c/1.bin']);
+    expect([...queue.tasks.values()].map((t) => taskLabel(t))).toEqual(['raw-a/c/1.bin']);
     expect(state.watermarks.get('raw-a')).toBe('2026-01-01T13:00:00.000Z');
   });
 

@@ -137,7 +137,7 @@ afterEach(async () => {
 /** Creates the bucket, queue and tables of one deployment, sets the functions' env, loads them cold. */
 async function deploy(options: { pageSize?: number; images?: boolean; sealThresholdBytes?: number } = {}): Promise<Deployment> {
   const world = await makeWorld({ repositories: ['raw-a'], source: options.pageSize ? { pageSize: options.pageSize } : {} });
-  const images = options.images ? await makeImageWorld() : undefined;
+  const images = options.images ? await makeImageWorld({ targetRepository: 'docker-isolated' }) : undefined;
   const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const bucket = `ferry-flow-${suffix}`;
   const table = `ferry-state-${suffix}`;

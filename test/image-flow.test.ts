@@ -3,12 +3,12 @@
  * Debian) on both sides, with skopeo as the independent judge of what arrived.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
-import { makeImage, makeLayer, type Layer, type TestImage } from './support/images.ts';
+import { makeImage, makeIndex, makeLayer, type Layer, type TestImage, type TestIndex } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { skopeoCopy, skopeoInspectRaw, skopeoInspectRawAt } from './support/skopeo.ts';
 import { runFerry, spawnFerry } from './support/world.ts';
@@ -120,6 +120,62 @@ describe('images with layer-level delta', () => {
     expect(last.manifest.entries).toHaveLength(1);
     expect(last.manifest.blobs.included.map((b) => b.digest).sort()).toEqual([own.digest, moved.config.digest, moved.manifest.digest].sort());
     expect((await skopeoInspectRaw(`${world.target.host}/team/app-1:1.0.0`)).equals(moved.manifest.bytes)).toBe(true);
+  });
+});
+
+describe('skopeo reading OCI-typed images straight from a bundle (docs/bundle-format.md)', () => {
+  let world: ImageWorld;
+  let file: string;
+  let image: TestImage;
+  let index: TestIndex;
+
+  /** A blob of the OCI layout directory skopeo wrote. */
+  const blobIn = (dir: string, digest: string) => readFile(path.join(dir, 'blobs/sha256', digest.slice(7)));
+
+  beforeAll(async () => {
+    world = await makeImageWorld();
+    image = makeImage({ layers: [await makeLayer({ 'bin/tool': 'tool\n'.repeat(800) })] });
+    const platform = (architecture: string) =>
+      (async () => makeImage({ layers: [await makeLayer({ 'bin/app': `${architecture} build\n`.repeat(500) })], platform: { os: 'linux', architecture } }))();
+    index = makeIndex([await platform('amd64'), await platform('arm64')]);
+    await world.publish('oci/tool', '1.0.0', image);
+    await world.publish('oci/multi', '2.0.0', index);
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    expect(exported.code, exported.stderr).toBe(0);
+    file = (await bundleFiles(world))[0]!;
+  });
+  afterAll(async () => world?.close());
+
+  it('copies an OCI image manifest out of the bundle with its manifest and blobs bit-identical', async () => {
+    // Prepare
+    const dir = path.join(world.dir, 'copied-tool');
+
+    // Act
+    await skopeoCopy(`oci-archive:${file}:oci/tool:1.0.0`, `oci:${dir}:tool`, { all: false });
+
+    // Assess
+    const copied = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(copied.manifests.map((m) => m.digest)).toEqual([image.manifest.digest]);
+    expect((await blobIn(dir, image.manifest.digest)).equals(image.manifest.bytes)).toBe(true);
+    for (const [digest, bytes] of image.blobs) expect((await blobIn(dir, digest)).equals(bytes), digest).toBe(true);
+  });
+
+  it('reads an OCI index from the bundle and copies every platform with --all', async () => {
+    // Prepare
+    const dir = path.join(world.dir, 'copied-multi');
+
+    // Act
+    const raw = await skopeoInspectRawAt(`oci-archive:${file}:oci/multi:2.0.0`);
+    await skopeoCopy(`oci-archive:${file}:oci/multi:2.0.0`, `oci:${dir}:multi`, { all: true });
+
+    // Assess
+    expect(raw.equals(index.manifest.bytes)).toBe(true);
+    const copied = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(copied.manifests.map((m) => m.digest)).toEqual([index.manifest.digest]);
+    for (const child of index.images) {
+      expect((await blobIn(dir, child.manifest.digest)).equals(child.manifest.bytes)).toBe(true);
+      for (const [digest, bytes] of child.blobs) expect((await blobIn(dir, digest)).equals(bytes), digest).toBe(true);
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
+import { decodeFarSideDocument } from '../shared/core/receipt.ts';
 import { sha256Of } from '../shared/digest.ts';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../shared/registry/media-types.ts';
 import { bufferSource, makeImage, makeIndex, makeLayer, pushImage } from './support/images.ts';
@@ -154,6 +155,60 @@ describe('image variants', () => {
     expect(targetReferrers.equals(referrersIndex)).toBe(true);
   });
 
+  it('carries a signature and a referrer pushed after their image was exported, alone, needing their subject on the target', async () => {
+    // Prepare: push and export the image; then sign it (cosign tag) and attach an SBOM (referrers tag schema)
+    world = await makeImageWorld();
+    const subject = makeImage({ layers: [await makeLayer({ 'app/late': 'signed later\n' })] });
+    await world.publish('late/app', '1.0.0', subject);
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const signature = makeImage({ layers: [await makeLayer({ 'signature.json': '{"critical":{"late":true}}' })] });
+    const sigTag = `sha256-${subject.manifest.digest.slice(7)}.sig`;
+    await world.publish('late/app', sigTag, signature);
+    const sbom = Buffer.from('{"spdxVersion":"SPDX-2.3","name":"late"}');
+    const empty = Buffer.from('{}');
+    await world.sourceClient.uploadBlob('late/app', sha256Of(sbom), bufferSource(sbom));
+    await world.sourceClient.uploadBlob('late/app', sha256Of(empty), bufferSource(empty));
+    const referrer = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: 'application/spdx+json',
+        config: { mediaType: OCI_EMPTY, digest: sha256Of(empty), size: empty.length },
+        layers: [{ mediaType: 'application/spdx+json', digest: sha256Of(sbom), size: sbom.length }],
+        subject: { mediaType: subject.manifest.mediaType, digest: subject.manifest.digest, size: subject.manifest.bytes.length },
+      }),
+    );
+    await world.sourceClient.putManifest('late/app', sha256Of(referrer), { mediaType: OCI_MANIFEST, bytes: referrer });
+    const referrersTag = `sha256-${subject.manifest.digest.slice(7)}`;
+    const referrersIndex = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256Of(referrer), size: referrer.length, artifactType: 'application/spdx+json' }] }),
+    );
+    await world.sourceClient.putManifest('late/app', referrersTag, { mediaType: OCI_INDEX, bytes: referrersIndex });
+    world.nexus.putDockerTag('docker-hosted', 'late/app', referrersTag, referrersIndex, OCI_INDEX);
+
+    // Act: the second export; its bundle alone (no subject on the target), then the chain in order
+    const second = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundleFiles(world);
+    const alone = await runFerry(['import', '--allow-gap', '--config', world.importConfig, files[1]!], world.env);
+    const tagsAfterAlone = await world.targetClient.headManifest('late/app', sigTag);
+    const inOrder = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+
+    // Assess
+    expect(second.code, second.stderr).toBe(0);
+    expect(files).toHaveLength(2);
+    const summary = await readBundleSummary(createReadStream(files[1]!), 'b');
+    expect(summary.manifest.entries.map((e) => (e.kind === 'image' ? e.target.tag : '')).sort()).toEqual([referrersTag, sigTag].sort());
+    expect(summary.manifest.blobs.included.map((b) => b.digest)).not.toContain(subject.manifest.digest);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain(`its subject ${subject.manifest.digest} is neither on the target nor in this bundle`);
+    expect(tagsAfterAlone).toBeUndefined();
+    expect(inOrder.code, inOrder.stderr).toBe(0);
+    expect((await world.targetClient.headManifest('late/app', sigTag))?.digest).toBe(signature.manifest.digest);
+    expect((await skopeoInspectRaw(`${world.target.host}/late/app:${sigTag}`)).equals(signature.manifest.bytes)).toBe(true);
+    expect((await skopeoInspectRaw(`${world.target.host}/late/app@${sha256Of(referrer)}`)).equals(referrer)).toBe(true);
+    expect((await skopeoInspectRaw(`${world.target.host}/late/app:${referrersTag}`)).equals(referrersIndex)).toBe(true);
+  });
+
   it('exports from and imports to registries that demand Bearer tokens', async () => {
     // Prepare
     world = await makeImageWorld({ auth: 'token' });
@@ -172,7 +227,7 @@ describe('image variants', () => {
     expect(exported.stderr + imported!.stderr).not.toContain(world.creds!.password);
   });
 
-  it('stops an image whose required blob the far side lacks, naming blob and bundle; other images proceed', async () => {
+  it('refuses a bundle whose required blob the far side lacks before any write, naming blob and bundle, and writes a resend request', async () => {
     // Prepare: bundle 1 ships the base; bundle 2 needs it; the importer skips bundle 1 (--allow-gap)
     world = await makeImageWorld();
     const baseLayer = await makeLayer({ 'base/lib': Buffer.alloc(50_000, 1) });
@@ -188,12 +243,18 @@ describe('image variants', () => {
     // Act
     const run = await runFerry(['import', '--allow-gap', '--config', world.importConfig, files[1]!], world.env);
 
-    // Assess
+    // Assess: nothing written, not even the image that needs nothing missing
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(baseLayer.digest);
     expect(run.stderr).toMatch(/bundle sequence 1/);
-    expect((await skopeoInspectRaw(`${world.target.host}/gap/standalone:1`)).equals(standalone.manifest.bytes)).toBe(true);
+    expect(await world.targetClient.headManifest('gap/standalone', '1')).toBeUndefined();
     expect(await world.targetClient.headManifest('gap/needs-base', '1')).toBeUndefined();
+    const request = decodeFarSideDocument(await readFile(path.join(world.dir, 'receipts', 'image-source-00000002.resend-request.json'), 'utf8'), 'resend');
+    expect(request.kind).toBe('resend-request');
+    if (request.kind === 'resend-request') {
+      expect(request.request.missing.map((m) => m.digest)).toEqual([baseLayer.digest]);
+      expect(request.request.missing[0]!.neededBy[0]!.source).toEqual({ repository: 'docker-hosted', name: 'gap/needs-base', tag: '1' });
+    }
   });
 
   it('a receipt applied on another export side keeps what the far side holds out of its bundles', async () => {

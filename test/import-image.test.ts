@@ -83,10 +83,12 @@ describe('image import with two tags of one image', () => {
     const state = new SqliteImportState(':memory:');
 
     // Act
+    const steps = manifest.entries.map((e, index) => ({ index, entry: e as ImageBundleEntry, repository: 'docker-hosted', action: 'apply' as const }));
     const failures = await applyImageEntries(
-      { registryFor: () => ({ key: 'target', registry: registry as unknown as ImageRegistry }), held, state, log: silentLog, targetRepository: (n) => n },
+      { registryFor: () => ({ key: 'target', registry: registry as unknown as ImageRegistry }), held, state, log: silentLog },
       manifest,
       sha256Of(Buffer.from('bundle')),
+      steps,
       4,
       () => undefined,
     );

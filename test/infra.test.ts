@@ -260,6 +260,11 @@ describe('FerryExportStack', () => {
     expect(copyS3).toContain('/blobs/*');
     expect(copyS3).toContain('/staging/*');
     expect(copyS3).not.toContain('/bundles/*');
+    // Seal stages under sealed/ (never expired, unlike staging/) and publishes to bundles/.
+    const sealS3 = JSON.stringify(policyStatements(exp, seal.role).filter((s) => actionsOf([s]).includes('s3:PutObject')).map((s) => s.Resource));
+    expect(sealS3).toContain('/sealed/*');
+    expect(sealS3).toContain('/bundles/*');
+    expect(sealS3).not.toContain('/staging/*');
   });
 
   it('sets the environment contract on each function', () => {

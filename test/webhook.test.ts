@@ -225,7 +225,7 @@ describe('tasksForWebhook', () => {
   it('turns a docker tag event into one image task, honouring the tag filter', async () => {
     // Prepare: a docker repository; a release tag and an -rc tag the filter leaves out
     const source = new FakeWebhookSource();
-    const docker: ScanRepository[] = [{ name: 'docker-hosted', format: 'docker', target: 'docker-hosted', discovery: 'nexus', filter: { tags: { exclude: '-rc' } } }];
+    const docker: ScanRepository[] = [{ name: 'docker-hosted', format: 'docker', target: 'docker-hosted', discovery: 'nexus', filter: { tags: { exclude: '-rc' } }, referrers: true }];
     const manifest = asset('/v2/team/app/manifests/1.2.3', 'e'.repeat(64));
     const rc = asset('/v2/team/app/manifests/1.3.0-rc1', 'f'.repeat(64));
     source.components.set('ZG9ja2VyOjE', { id: 'ZG9ja2VyOjE', repository: 'docker-hosted', format: 'docker', group: null, name: 'team/app', version: '1.2.3', assets: [manifest] });

@@ -1,14 +1,17 @@
 /** `ferry export`: scan, copy (in-process worker pool), seal — once, or on an interval. */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../../shared/config/errors.ts';
 import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config/export-config.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
+import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
 import { taskLabel } from '../../shared/core/copy.ts';
-import { makeExporter } from '../../shared/core/exporter.ts';
+import { checkSourceRepositories, makeExporter } from '../../shared/core/exporter.ts';
+import type { ScanRepository } from '../../shared/core/scan.ts';
 import { systemClock } from '../../shared/core/ports.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
-import { loadPrivateKey, localSigner } from '../../shared/signing.ts';
+import { localSigner } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 
@@ -23,11 +26,7 @@ export interface ExportRunSummary {
 
 export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
   const credentials = await resolveCredentials(config.source.credentials, process.env, (p) => path.resolve(config.configDir, p));
-  const signer = localSigner(await loadPrivateKey(config.signing.privateKeyFile));
-  const db = openDatabase(path.join(config.workDir, 'state.db'));
-  const store = new DirObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
-  const state = new SqliteExportState(db);
-  const queue = new SqliteTaskQueue(db);
+  const signer = localSigner(await loadConfiguredPrivateKey(config.configFile, 'signing.privateKeyFile', config.signing.privateKeyFile));
   const source = new NexusClient({
     baseUrl: config.source.url,
     ...(credentials ?? {}),
@@ -35,14 +34,33 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
   const dockerRepositories = config.source.repositories.filter((r) => r.format === 'docker');
+  const dockerSettings = new Map(
+    dockerRepositories.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]),
+  );
+  const repositories: ScanRepository[] = config.source.repositories.map((r) =>
+    r.format === 'raw'
+      ? { name: r.name, format: 'raw' as const, target: r.target ?? r.name }
+      : { name: r.name, format: 'docker' as const, target: r.target ?? r.name, discovery: r.discovery, filter: dockerSettings.get(r.name)!.filter, referrers: r.referrers },
+  );
+  // A repository declared in another format than the source has would fail only at import:
+  // refused before any state is opened.
+  const mismatches = await checkSourceRepositories(source, repositories).catch(async (error: unknown) => {
+    await source.close();
+    throw error;
+  });
+  if (mismatches.length > 0) {
+    await source.close();
+    throw new ConfigError(config.configFile, mismatches.map((m) => `source.repositories[${m.index}] (${m.repository}): ${m.problem}`));
+  }
+  const db = openDatabase(path.join(config.workDir, 'state.db'));
+  const store = new DirObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
+  const state = new SqliteExportState(db);
+  const queue = new SqliteTaskQueue(db);
   const registries = await RegistrySet.open(
     Object.fromEntries(dockerRepositories.map((r) => [r.name, r.registry])),
     config.configDir,
     out.log,
     config.source.credentials,
-  );
-  const dockerSettings = new Map(
-    dockerRepositories.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]),
   );
   const exporter = makeExporter(
     {
@@ -60,11 +78,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     },
     {
       sourceId: config.sourceId,
-      repositories: config.source.repositories.map((r) =>
-        r.format === 'raw'
-          ? { name: r.name, format: 'raw' as const, target: r.target ?? r.name }
-          : { name: r.name, format: 'docker' as const, target: r.target ?? r.name, discovery: r.discovery, filter: dockerSettings.get(r.name)!.filter },
-      ),
+      repositories,
       overlapMs: config.scan.overlapSeconds * 1000,
       scanConcurrency: config.scan.concurrency,
       maxBundleBytes: config.bundles.maxBytes,
@@ -120,7 +134,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     for (const bundle of sealed.bundles) {
       summary.bundles.push({
         name: bundle.name,
-        location: path.join(config.bundlesDir, bundle.name),
+        location: bundle.location,
         sequence: bundle.sequence,
         entries: bundle.entries,
         bytes: bundle.size,
@@ -128,6 +142,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
         blobsRequired: bundle.blobsRequired,
       });
     }
+    for (const bundle of sealed.republished) out.log.warn(`published ${bundle.location}: sealed by an earlier run that stopped before publishing it`);
     for (const oversized of sealed.oversized) summary.problems.push(oversized.message);
     return summary;
   } finally {

@@ -4,12 +4,14 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config/import-config.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
+import { loadConfiguredPrivateKey, loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
+import { BundleRefusedError } from '../../shared/core/errors.ts';
 import { makeImporter, type BundleInput, type Importer } from '../../shared/core/importer.ts';
 import { systemClock, type ArtifactTarget } from '../../shared/core/ports.ts';
 import { encodeReceipt } from '../../shared/core/receipt.ts';
 import { NexusClient } from '../../shared/nexus/index.ts';
-import { loadPrivateKey, loadPublicKey, localSigner, type Signer } from '../../shared/signing.ts';
+import { localSigner, type Signer } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 import { requireFiles } from '../files.ts';
@@ -22,8 +24,8 @@ const inApplyOrder = (files: string[]) => [...files].sort((a, b) => path.basenam
 
 async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: (importer: Importer, receiptSigner: Signer | undefined) => Promise<T>): Promise<T> {
   const credentials = await resolveCredentials(config.target.credentials, process.env, (p) => path.resolve(config.configDir, p));
-  const trustedKeys = await Promise.all(config.trust.publicKeyFiles.map((f) => loadPublicKey(f)));
-  const receiptSigner = config.receipts.signingKeyFile ? localSigner(await loadPrivateKey(config.receipts.signingKeyFile)) : undefined;
+  const trustedKeys = await loadConfiguredPublicKeys(config.configFile, 'trust.publicKeyFiles', config.trust.publicKeyFiles);
+  const receiptSigner = config.receipts.signingKeyFile ? localSigner(await loadConfiguredPrivateKey(config.configFile, 'receipts.signingKeyFile', config.receipts.signingKeyFile)) : undefined;
   const db = openDatabase(path.join(config.workDir, 'state.db'));
   const held = new DirObjectStore(path.join(config.workDir, 'objects'));
   const target = new NexusClient({
@@ -62,25 +64,62 @@ export async function importCommand(files: string[], options: { config: string; 
   await requireFiles(files, 'bundle');
   const out = makeOutput({ verbose: options.verbose ?? false });
   await withImporter(config, out, async (importer, receiptSigner) => {
-    for (const file of inApplyOrder(files)) {
-      const bar = out.progress(`importing ${path.basename(file)}`, 0);
-      const report = await importer
-        .importBundle(bundleInput(file), { allowGap: options.allowGap ?? false, onProgress: (p) => p.phase === 'apply' && bar.update(p.done, p.total) })
-        .finally(() => bar.stop());
-      if (report.status === 'already-imported') {
-        out.line(`${report.bundle.name}: already imported (sequence ${report.bundle.sequence} of ${report.bundle.sourceId}, at ${report.importedAt}); nothing changed`);
-        continue;
+    let bar: ReturnType<Output['progress']> | undefined;
+    let barFor: string | undefined;
+    try {
+      await importer.importBundles(inApplyOrder(files).map(bundleInput), {
+        allowGap: options.allowGap ?? false,
+        onProgress: (p) => {
+          if (p.phase !== 'apply') return;
+          if (barFor !== p.bundle) {
+            bar?.stop();
+            bar = out.progress(`importing ${p.bundle}`, p.total);
+            barFor = p.bundle;
+          }
+          bar?.update(p.done, p.total);
+        },
+        onReport: async (report) => {
+          bar?.stop();
+          bar = undefined;
+          barFor = undefined;
+          if (report.status === 'already-imported') {
+            out.line(`${report.bundle.name}: already imported (sequence ${report.bundle.sequence} of ${report.bundle.sourceId}, at ${report.importedAt}); nothing changed`);
+            return;
+          }
+          const receiptFile = await writeFarSideDocument(config, `${report.bundle.name.replace(/\.tar$/, '')}.receipt.json`, await encodeReceipt(report.receipt, receiptSigner));
+          out.line(
+            `${report.bundle.name}: imported sequence ${report.bundle.sequence} of ${report.bundle.sourceId}${report.gap ? ' out of sequence' : ''}: ` +
+              `${report.imported} uploaded, ${report.present} already present; receipt ${receiptFile}`,
+          );
+        },
+      });
+    } catch (error) {
+      bar?.stop();
+      if (error instanceof BundleRefusedError && error.resendRequest !== undefined) {
+        const file = await writeFarSideDocument(config, `${error.bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(error.resendRequest, receiptSigner));
+        throw new ImportStoppedError(
+          `${error.message}\nwrote the resend request ${file}: carry it back and run \`ferry receipt apply\` on the export side; ` +
+            `its next bundle carries the missing blobs — then import ${error.bundle} together with that bundle`,
+          { cause: error },
+        );
       }
-      await mkdir(config.receiptsDir, { recursive: true });
-      const receiptFile = path.join(config.receiptsDir, `${report.bundle.name.replace(/\.tar$/, '')}.receipt.json`);
-      await writeFile(`${receiptFile}.tmp`, await encodeReceipt(report.receipt, receiptSigner));
-      await rename(`${receiptFile}.tmp`, receiptFile);
-      out.line(
-        `${report.bundle.name}: imported sequence ${report.bundle.sequence} of ${report.bundle.sourceId}: ` +
-          `${report.imported} uploaded, ${report.present} already present; receipt ${receiptFile}`,
-      );
+      throw error;
     }
   });
+}
+
+/** Writes a receipt or resend request atomically into the receipts directory; returns its path. */
+async function writeFarSideDocument(config: ResolvedImportConfig, name: string, text: string): Promise<string> {
+  await mkdir(config.receiptsDir, { recursive: true });
+  const file = path.join(config.receiptsDir, name);
+  await writeFile(`${file}.tmp`, text);
+  await rename(`${file}.tmp`, file);
+  return file;
+}
+
+/** The import stopped; the message says what to carry back. */
+class ImportStoppedError extends Error {
+  override readonly name = 'ImportStoppedError';
 }
 
 export async function verifyCommand(files: string[], options: { config?: string; publicKey?: string[]; allowGap?: boolean }): Promise<void> {
@@ -92,20 +131,21 @@ export async function verifyCommand(files: string[], options: { config?: string;
   if (options.config !== undefined) {
     const config = await loadImportConfig(options.config);
     await withImporter(config, out, async (importer) => {
-      for (const file of inApplyOrder(files)) {
-        const report = await importer.verify(bundleInput(file), { allowGap: options.allowGap ?? false });
+      const reports = await importer.verify(inApplyOrder(files).map(bundleInput), { allowGap: options.allowGap ?? false });
+      for (const report of reports) {
         out.line(
           report.chain === 'already-imported'
-            ? `${path.basename(file)}: already imported (sequence ${report.bundle.sequence} of ${report.bundle.sourceId})`
-            : `${path.basename(file)}: OK — sequence ${report.bundle.sequence} of ${report.bundle.sourceId}, signed by ${report.keyId}, ` +
-                `${report.entries} entries, ${report.blobsIncluded} blobs verified, ${report.blobsRequired} required${report.chain === 'gap-allowed' ? ' (out of sequence)' : ''}`,
+            ? `${report.bundle.name}: already imported (sequence ${report.bundle.sequence} of ${report.bundle.sourceId})`
+            : `${report.bundle.name}: OK — sequence ${report.bundle.sequence} of ${report.bundle.sourceId}, signed by ${report.keyId}, ` +
+                `${report.entries} entries, ${report.blobsIncluded} blobs verified, ${report.blobsRequired} required, the target takes every write` +
+                `${report.chain === 'gap-allowed' ? ' (out of sequence)' : ''}`,
         );
       }
     });
     return;
   }
   const { verifyBundle } = await import('../../shared/bundle/index.ts');
-  const trustedKeys = await Promise.all((options.publicKey ?? []).map((f) => loadPublicKey(path.resolve(f))));
+  const trustedKeys = await Promise.all((options.publicKey ?? []).map((f) => loadPublicKeyOr(path.resolve(f), (problem, cause) => new UsageError(`--public-key: ${problem}`, { cause }))));
   for (const file of files) {
     const result = await verifyBundle(createReadStream(file), { where: path.basename(file), trustedKeys });
     out.line(

@@ -8,9 +8,9 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadExportConfig } from '../../shared/config/export-config.ts';
-import type { ExportState } from '../../shared/core/ports.ts';
-import { decodeReceipt } from '../../shared/core/receipt.ts';
-import { loadPublicKey } from '../../shared/signing.ts';
+import { loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
+import { applyFarSideDocument, type ReceiptLedger } from '../../shared/core/receipt-apply.ts';
+import { decodeFarSideDocument } from '../../shared/core/receipt.ts';
 import { requireFiles } from '../files.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { UsageError } from '../usage.ts';
@@ -23,19 +23,18 @@ export interface ReceiptApplyOptions {
   publicKey?: string[];
 }
 
-type HeldLedger = Pick<ExportState, 'shippedIn' | 'recordHeldBlobs'>;
 
 /** The export side's ledger, its source id and the keys receipts must be signed by. */
 interface Side {
   sourceId: string;
-  state: HeldLedger;
+  state: ReceiptLedger;
   trusted: KeyObject[];
   close(): void;
 }
 
 async function embeddedSide(configFile: string): Promise<Side> {
   const config = await loadExportConfig(configFile);
-  const trusted = await Promise.all(config.receipts.trustedPublicKeyFiles.map((f) => loadPublicKey(f)));
+  const trusted = await loadConfiguredPublicKeys(config.configFile, 'receipts.trustedPublicKeyFiles', config.receipts.trustedPublicKeyFiles);
   const { openDatabase, SqliteExportState } = await import('../../shared/adapters/embedded/index.ts');
   const db = openDatabase(path.join(config.workDir, 'state.db'));
   return { sourceId: config.sourceId, state: new SqliteExportState(db), trusted, close: () => db.isOpen && db.close() };
@@ -43,7 +42,7 @@ async function embeddedSide(configFile: string): Promise<Side> {
 
 async function serverlessSide(options: ReceiptApplyOptions): Promise<Side> {
   if (options.sourceId === undefined) throw new UsageError('receipt apply --table needs --source-id (the export stack\'s sourceId)');
-  const trusted = await Promise.all((options.publicKey ?? []).map((f) => loadPublicKey(path.resolve(f))));
+  const trusted = await Promise.all((options.publicKey ?? []).map((f) => loadPublicKeyOr(path.resolve(f), publicKeyOptionProblem)));
   const [{ DynamoDBClient }, { DynamoDBDocumentClient }, { DynamoExportState }] = await Promise.all([
     import('@aws-sdk/client-dynamodb'),
     import('@aws-sdk/lib-dynamodb'),
@@ -54,6 +53,8 @@ async function serverlessSide(options: ReceiptApplyOptions): Promise<Side> {
   const client = DynamoDBDocumentClient.from(dynamo);
   return { sourceId: options.sourceId, state: new DynamoExportState({ client, table: options.table!, sourceId: options.sourceId }), trusted, close: () => dynamo.destroy() };
 }
+
+const publicKeyOptionProblem = (problem: string, cause: Error) => new UsageError(`--public-key: ${problem}`, { cause });
 
 export async function receiptApplyCommand(files: string[], options: ReceiptApplyOptions): Promise<void> {
   if ((options.config === undefined) === (options.table === undefined)) {
@@ -75,14 +76,18 @@ async function applyReceipts(side: Side, files: string[], out: Output): Promise<
   if (side.trusted.length === 0) out.log.warn('no trusted receipt keys (receipts.trustedPublicKeyFiles or --public-key): receipt signatures are not checked');
   for (const file of files) {
     const where = path.basename(file);
-    const receipt = decodeReceipt(await readFile(file, 'utf8'), where, side.trusted.length > 0 ? side.trusted : undefined);
-    // Blobs are content-addressed: what the far side holds counts whichever chain brought
-    // it. Only a receipt of this chain can name the bundle; others record 0 ("held").
-    const ownChain = receipt.sourceId === side.sourceId;
-    const digests = receipt.blobsHeld.map((b) => b.digest);
-    const before = await Promise.all(digests.map((d) => side.state.shippedIn(d)));
-    await side.state.recordHeldBlobs(digests, ownChain ? receipt.bundle.sequence : 0);
-    const added = before.filter((b) => b === undefined).length;
-    out.line(`${where}: bundle ${receipt.bundle.sequence} imported at ${receipt.importedAt}; the far side holds ${digests.length} blobs (${added} not known here before)`);
+    const document = decodeFarSideDocument(await readFile(file, 'utf8'), where, side.trusted.length > 0 ? side.trusted : undefined);
+    const outcome = await applyFarSideDocument(side.state, side.sourceId, document, where);
+    if (outcome.kind === 'resend-request') {
+      out.line(`${where}: bundle ${outcome.sequence} could not be imported for want of ${outcome.requested} blob(s); the next bundle carries them again`);
+      continue;
+    }
+    if (outcome.ignored.length > 0) {
+      out.log.warn(
+        `${where}: ignored ${outcome.ignored.length} blob(s) the receipt says the far side holds but this chain never shipped up to bundle ${outcome.sequence}: ` +
+          `${outcome.ignored.slice(0, 3).join(', ')}${outcome.ignored.length > 3 ? ', …' : ''}`,
+      );
+    }
+    out.line(`${where}: bundle ${outcome.sequence} imported at ${outcome.importedAt}; the far side holds ${outcome.held} blobs (${outcome.recorded} not known here before)`);
   }
 }

@@ -144,9 +144,24 @@ export class MissingBlobError extends BundleError {
 
 /** Not a readable tar: truncated, corrupt header, trailing garbage. */
 export class MalformedTarError extends BundleError {
-  override readonly name = 'MalformedTarError';
+  override readonly name: string = 'MalformedTarError';
   constructor(bundle: string, detail: string, options?: ErrorOptions) {
     super('MALFORMED_TAR', bundle, undefined, `not a valid tar (${detail})`, options);
+  }
+}
+
+/**
+ * The tar does not end as a tar must: it stops (at a member boundary or inside one) without
+ * the end-of-archive marker of two zero blocks, or something other than zero padding follows
+ * the first zero block. Tar readers disagree on such input, so a bundle is refused.
+ */
+export class TarEndError extends MalformedTarError {
+  override readonly name = 'TarEndError';
+  /** Byte offset in the input where the fault was found. */
+  readonly offset: number;
+  constructor(bundle: string, offset: number, detail: string) {
+    super(bundle, detail);
+    this.offset = offset;
   }
 }
 

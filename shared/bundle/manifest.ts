@@ -26,11 +26,27 @@ const repositorySchema = z
   .string()
   .regex(REPOSITORY, 'must be a Nexus repository name (letters, digits, _ - . ; not starting with _ or .)');
 
+/**
+ * Why Nexus would refuse (or silently rewrite) an asset path, or [] when it takes it as
+ * is. Nexus refuses `.` and `..` segments and folds `//`, so a path that is not already in
+ * Nexus's own form could land elsewhere than the manifest says: it is refused before any
+ * write, on both sides (the copy refuses to stage it, the manifest schema to read it).
+ */
+export function assetPathProblems(path: string): string[] {
+  const problems: string[] = [];
+  if (!path.startsWith('/')) problems.push("must start with '/'");
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) problems.push('must not contain control characters');
+  if (path.includes('\\')) problems.push('must not contain a backslash');
+  if (path === '/' || path.endsWith('/')) problems.push("must name a file (not end with '/')");
+  const segments = path.split('/').slice(1);
+  if (segments.includes('..') || segments.includes('.')) problems.push("must not contain a '.' or '..' segment");
+  if (segments.slice(0, -1).includes('')) problems.push("must not contain an empty segment ('//')");
+  return problems;
+}
+
 const assetPathSchema = z.string().superRefine((path, ctx) => {
-  if (!path.startsWith('/')) ctx.addIssue({ code: 'custom', message: "must start with '/'" });
-  if (path.includes('\0')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL' });
-  if (path.split('/').includes('..')) ctx.addIssue({ code: 'custom', message: "must not contain a '..' segment" });
-  if (path === '/' || path.endsWith('/')) ctx.addIssue({ code: 'custom', message: "must name a file (not end with '/')" });
+  for (const message of assetPathProblems(path)) ctx.addIssue({ code: 'custom', message });
 });
 
 const hex = (length: number) => z.string().regex(new RegExp(`^[0-9a-f]{${length}}$`), `must be ${length} lowercase hex digits`);

@@ -43,38 +43,75 @@ export interface WriteBundleResult {
   bytes: number;
 }
 
+/** A bundle whose manifest is validated, serialised and signed, ready to be streamed. */
+export interface PreparedBundle {
+  /** The bundle's identity, known before a byte of the tar is written. */
+  manifestDigest: Digest;
+  manifestBytes: Buffer;
+  /**
+   * Streams the tar into `out` and ends it. On any failure (a staged blob that is missing
+   * or does not match its digest/size, `out` failing) the promise rejects: the caller must
+   * not publish what was written.
+   */
+  write(out: Writable): Promise<{ bytes: number }>;
+}
+
 /**
- * Streams the bundle into `out` and ends it. On any failure (invalid manifest, a staged
- * blob that is missing or does not match its digest/size, `out` failing) `out` is
- * destroyed and the promise rejects: the caller must not publish what was written.
+ * Validates, serialises and signs the manifest. The seal records the digest this returns
+ * before the bundle is published, so a sequence names one digest from the start.
  */
-export async function writeBundle(out: Writable, input: WriteBundleInput): Promise<WriteBundleResult> {
+export async function prepareBundle(input: WriteBundleInput): Promise<PreparedBundle> {
   const name = displayName(input.manifest);
   const indexBytes = Buffer.from(JSON.stringify(input.ociIndex ?? EMPTY_OCI_INDEX), 'utf8');
-
   let manifest: BundleManifest;
   try {
     manifest = validateManifest({ ...input.manifest, layout: { index: sha256Of(indexBytes) } }, 'manifest');
   } catch (error) {
     if (!(error instanceof ManifestError)) throw error;
-    out.destroy();
     throw new BundleWriteError('INVALID_MANIFEST', name, undefined, error.message, { cause: error });
   }
   const manifestBytes = serializeManifest(manifest);
   const signatureBytes = serializeSignature(await input.signer.sign(manifestBytes));
+  return {
+    manifestDigest: manifestDigest(manifestBytes),
+    manifestBytes,
+    write: (out) => writeTar(out, { name, manifest, indexBytes, manifestBytes, signatureBytes, blobs: input.blobs }),
+  };
+}
+
+/**
+ * Prepares and streams a bundle into `out`, ending it. On any failure `out` is destroyed
+ * and the promise rejects: the caller must not publish what was written.
+ */
+export async function writeBundle(out: Writable, input: WriteBundleInput): Promise<WriteBundleResult> {
+  let prepared: PreparedBundle;
+  try {
+    prepared = await prepareBundle(input);
+  } catch (error) {
+    out.destroy();
+    throw error;
+  }
+  const { bytes } = await prepared.write(out);
+  return { manifestDigest: prepared.manifestDigest, manifestBytes: prepared.manifestBytes, bytes };
+}
+
+async function writeTar(
+  out: Writable,
+  parts: { name: string; manifest: BundleManifest; indexBytes: Buffer; manifestBytes: Buffer; signatureBytes: Buffer; blobs: WriteBundleInput['blobs'] },
+): Promise<{ bytes: number }> {
+  const { name, manifest } = parts;
   // Whole seconds: that is all a ustar header holds, and it keeps the tar reproducible.
   const mtime = new Date(Math.floor(Date.parse(manifest.createdAt) / 1000) * 1000);
-
   const pack = tar.pack();
   pack.on('error', ignore); // surfaces through `consuming`
   const counter = new ByteCounter();
 
   const produce = async (): Promise<void> => {
     await addBuffer(pack, OCI_LAYOUT_MEMBER, OCI_LAYOUT_BYTES, mtime);
-    await addBuffer(pack, INDEX_MEMBER, indexBytes, mtime);
-    await addBuffer(pack, MANIFEST_MEMBER, manifestBytes, mtime);
-    await addBuffer(pack, SIGNATURE_MEMBER, signatureBytes, mtime);
-    for (const blob of manifest.blobs.included) await addBlob(pack, name, blob, input.blobs, mtime);
+    await addBuffer(pack, INDEX_MEMBER, parts.indexBytes, mtime);
+    await addBuffer(pack, MANIFEST_MEMBER, parts.manifestBytes, mtime);
+    await addBuffer(pack, SIGNATURE_MEMBER, parts.signatureBytes, mtime);
+    for (const blob of manifest.blobs.included) await addBlob(pack, name, blob, parts.blobs, mtime);
     pack.finalize();
   };
 
@@ -87,7 +124,7 @@ export async function writeBundle(out: Writable, input: WriteBundleInput): Promi
   // The producer's error says why (a rotten blob); the pipeline's is often its echo.
   if (produced.status === 'rejected') throw produced.reason;
   if (consumed.status === 'rejected') throw consumed.reason;
-  return { manifestDigest: manifestDigest(manifestBytes), manifestBytes, bytes: counter.bytes };
+  return { bytes: counter.bytes };
 }
 
 function displayName(manifest: Omit<BundleManifest, 'layout'>): string {

@@ -34,6 +34,18 @@ export const credentialsSchema = z
 
 export type CredentialsConfig = z.infer<typeof credentialsSchema>;
 
+/**
+ * The http(s) URL of a Nexus or registry. `user:password@` in it would be dropped by the
+ * clients (and a password would sit in the config text), so it is refused; the message
+ * names neither the URL nor any part of it.
+ */
+export const serviceUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine((value) => {
+    const url = URL.parse(value);
+    return url === null || (url.username === '' && url.password === '');
+  }, 'must not carry credentials (user:password@): use credentials (username or usernameEnv, with passwordEnv or passwordFile)');
+
 export async function resolveCredentials(
   config: CredentialsConfig | undefined,
   env: NodeJS.ProcessEnv = process.env,

@@ -1,7 +1,7 @@
 /** The export side's configuration file (YAML), validated before anything starts. */
 import { z } from 'zod';
 import semver from 'semver';
-import { credentialsSchema } from './credentials.ts';
+import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
 
 const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Nexus repository name (letters, digits, . _ -)');
@@ -27,7 +27,7 @@ const rawRepositorySchema = z.strictObject({
 
 /** The registry endpoint that serves a docker repository's `/v2/` (Nexus connector, path routing, or any OCI registry). */
 export const registryEndpointSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  url: serviceUrlSchema,
   credentials: credentialsSchema.optional(),
   /** Extra CA certificates (PEM) for a registry with a private CA. */
   caFile: z.string().min(1).optional(),
@@ -74,7 +74,7 @@ export type DockerRepositoryConfig = z.infer<typeof dockerRepositorySchema>;
 export const exportConfigSchema = z.strictObject({
   sourceId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, . _ - (at most 63)'),
   source: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    url: serviceUrlSchema,
     credentials: credentialsSchema.optional(),
     /** Extra CA certificates (PEM) for a Nexus with a private CA. */
     caFile: z.string().min(1).optional(),

@@ -1,6 +1,6 @@
 /** The import side's configuration file (YAML), validated before anything starts. */
 import { z } from 'zod';
-import { credentialsSchema } from './credentials.ts';
+import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { registryEndpointSchema } from './export-config.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
 
@@ -8,7 +8,7 @@ const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be
 
 export const importConfigSchema = z.strictObject({
   target: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    url: serviceUrlSchema,
     credentials: credentialsSchema.optional(),
     /** Extra CA certificates (PEM) for a Nexus with a private CA. */
     caFile: z.string().min(1).optional(),

@@ -3,7 +3,8 @@
  * adapters and decide how copy tasks are run: an in-process worker pool or SQS.
  */
 import type { Signer } from '../signing.ts';
-import { copyTask, type CopyOutcome } from './copy.ts';
+import { SourceMismatchError } from './errors.ts';
+import { copyTask, resendFetchTasks, type CopyOutcome } from './copy.ts';
 import type { ImageCopyDeps } from './image-copy.ts';
 import type { Log } from './log.ts';
 import type { ArtifactSource, Clock, CopyTask, ExportState, ObjectStore, TaskQueue } from './ports.ts';
@@ -31,6 +32,12 @@ export interface ExporterPorts {
 }
 
 export interface Exporter {
+  /**
+   * Compares every repository the configuration reads through the components API with what
+   * the source says (exists, format): a helm repository declared raw would export and fail
+   * only at import. One problem per mismatched repository, by configured index.
+   */
+  checkSource(): Promise<{ index: number; repository: string; problem: string }[]>;
   /** Scans every configured repository (bounded parallelism); failures are collected, not hidden. */
   scan(options?: { shouldStop?: () => boolean }): Promise<{ results: ScanResult[]; failures: { repository: string; error: unknown }[] }>;
   copy(task: CopyTask): Promise<CopyOutcome>;
@@ -39,11 +46,24 @@ export interface Exporter {
 
 export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): Exporter {
   const { source, store, queue, state, clock, log, signer, images } = ports;
+  const checkSource = () => checkSourceRepositories(source, settings.repositories);
   return {
+    checkSource,
     async scan(options = {}) {
       const results: ScanResult[] = [];
       const failures: { repository: string; error: unknown }[] = [];
-      await forEachLimited(settings.repositories, settings.scanConcurrency, async (repository) => {
+      for (const mismatch of await checkSource()) {
+        log.error(`${mismatch.repository}: not scanned: ${mismatch.problem}`, { repository: mismatch.repository });
+        failures.push({ repository: mismatch.repository, error: new SourceMismatchError(mismatch.repository, mismatch.problem) });
+      }
+      const checked = settings.repositories.filter((r) => !failures.some((f) => f.repository === r.name));
+      // Blobs the far side asked for again that are not staged here: fetched like any task.
+      const fetches = await resendFetchTasks(state, store);
+      if (fetches.length > 0) {
+        await queue.enqueue(fetches);
+        log.info(`queued ${fetches.length} blob(s) to fetch again for a resend request`);
+      }
+      await forEachLimited(checked, settings.scanConcurrency, async (repository) => {
         try {
           results.push(
             await scanRepository({ source, queue, state, clock, log, registryFor: images?.registryFor }, repository, { overlapMs: settings.overlapMs, ...options }),
@@ -58,6 +78,24 @@ export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): 
     copy: (task) => copyTask({ source, store, state, log, images }, task),
     seal: () => sealPending({ store, state, clock, log, sourceId: settings.sourceId, signer }, { maxBytes: settings.maxBundleBytes }),
   };
+}
+
+/** See {@link Exporter.checkSource}; usable before any state is opened. */
+export async function checkSourceRepositories(
+  source: Pick<ArtifactSource, 'repositories'>,
+  repositories: readonly ScanRepository[],
+): Promise<{ index: number; repository: string; problem: string }[]> {
+  const listed = new Map((await source.repositories()).map((r) => [r.name, r]));
+  const problems: { index: number; repository: string; problem: string }[] = [];
+  for (const [index, repository] of repositories.entries()) {
+    if (repository.format === 'docker' && repository.discovery === 'registry') continue; // a plain registry: not in Nexus
+    const found = listed.get(repository.name);
+    if (found === undefined) problems.push({ index, repository: repository.name, problem: `the source Nexus has no repository ${repository.name}` });
+    else if (found.format !== repository.format) {
+      problems.push({ index, repository: repository.name, problem: `declared ${repository.format}, but the source Nexus says ${repository.name} is a ${found.format} ${found.type} repository` });
+    }
+  }
+  return problems;
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { sha256Of, type Digest } from '../digest.ts';
 import { isIndex, parseImageIndex, parseImageManifest, platformOf, type OciDescriptor } from '../registry/media-types.ts';
 import type { CopyOutcome } from './copy.ts';
-import { platformSelected, referrerTagsFor, type ImageFilter } from './image-filter.ts';
+import { platformSelected, referrerSubject, referrerTagsFor, type ImageFilter } from './image-filter.ts';
 import type { Log } from './log.ts';
 import type { ExportState, ImageCopyTask, ImageDetail, ImageRegistry, ObjectStore } from './ports.ts';
 
@@ -48,48 +48,22 @@ export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): P
 
   const top = await registry.getManifest(task.name, task.tag);
   if (await state.hasEntry(task.sourceRepository, path, { sha256: top.digest.slice(7) })) return { status: 'known' };
+  const carried = async (digest: Digest) => (await state.shippedIn(digest)) !== undefined || (await store.statBlob(digest)) !== undefined;
+  // A signature / attestation / SBOM tag travels with its subject. Alone only when it came
+  // after its subject was carried (push, export, then sign), and only for a subject carried.
+  const subject = referrerSubject(task.tag);
+  if (subject !== undefined && (!(await carried(subject)) || (await carried(top.digest)))) {
+    log.debug(`${what}: travels with its subject ${subject}`, { image: what });
+    return { status: 'known' };
+  }
 
-  let bytesStaged = 0;
-  let bytesKnown = 0;
-  const blobs = new Map<Digest, number>();
-  /** Fetches a blob unless the far side has it or it is staged already. */
-  const stageBlob = async (descriptor: OciDescriptor) => {
-    if (blobs.has(descriptor.digest)) return;
-    blobs.set(descriptor.digest, descriptor.size);
-    if ((await state.shippedIn(descriptor.digest)) !== undefined || (await store.statBlob(descriptor.digest)) !== undefined) {
-      bytesKnown += descriptor.size;
-      return;
-    }
-    const stored = await registry.getBlob(
-      task.name,
-      descriptor.digest,
-      (body) => store.putBlob(body, { expectedDigest: descriptor.digest, expectedSize: descriptor.size }),
-      descriptor.size,
-    );
-    if (stored.existed) bytesKnown += stored.size;
-    else bytesStaged += stored.size;
-  };
-  const stageManifestBytes = async (bytes: Buffer, digest: Digest) => {
-    await store.putBlob(Readable.from([bytes]), { expectedDigest: digest, expectedSize: bytes.length });
-  };
-  /** An image manifest's config and layers; non-distributable layers stay behind. */
-  const stageImage = async (bytes: Buffer, mediaType: string, where: string) => {
-    const manifest = parseImageManifest(bytes, mediaType, where);
-    await stageBlob(manifest.config);
-    for (const layer of manifest.layers) {
-      if (layer.urls !== undefined && layer.urls.length > 0) {
-        log.warn(`${where}: layer ${layer.digest} is non-distributable (foreign URLs); it is not carried`, { digest: layer.digest });
-        continue;
-      }
-      await stageBlob(layer);
-    }
-  };
-
+  const stager = makeStager(deps, registry, task.name);
   let tagged = { mediaType: top.mediaType, digest: top.digest, bytes: top.bytes };
   const manifests: ImageDetail['manifests'] = [];
   if (isIndex(top.mediaType)) {
     const index = parseImageIndex(top.bytes, top.mediaType, what);
-    const kept = index.manifests.filter((child) => platformSelected(platformOf(child), settings.filter.platforms));
+    // A referrers index lists artifacts, not platforms: all of them travel.
+    const kept = subject !== undefined ? index.manifests : index.manifests.filter((child) => platformSelected(platformOf(child), settings.filter.platforms));
     if (kept.length === 0) throw new ImageCopyError(`${what}: no manifest of the index matches platforms ${settings.filter.platforms?.join(', ')}`);
     if (kept.length < index.manifests.length) {
       // The user asked for these platforms: the index is rewritten, so its digest changes.
@@ -104,35 +78,15 @@ export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): P
         throw new ImageCopyError(`${what}: child manifest ${child.digest} (${platformOf(child) ?? 'no platform'}) cannot be fetched; refusing to ship a partial index`, { cause });
       });
       if (isIndex(fetched.mediaType)) throw new ImageCopyError(`${what}: nested index ${child.digest} is not supported`);
-      await stageImage(fetched.bytes, fetched.mediaType, `${what}@${child.digest}`);
-      await stageManifestBytes(fetched.bytes, fetched.digest);
+      await stager.image(fetched.bytes, fetched.mediaType, `${what}@${child.digest}`);
+      await stager.manifest(fetched.bytes, fetched.digest);
       manifests.push({ mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length });
     }
   } else {
-    await stageImage(top.bytes, top.mediaType, what);
+    await stager.image(top.bytes, top.mediaType, what);
   }
-  await stageManifestBytes(tagged.bytes, tagged.digest);
-
-  const referrers: ImageDetail['referrers'] = [];
-  if (settings.referrers) {
-    for (const referrer of await findReferrers(registry, task.name, top.digest)) {
-      if (referrers.some((r) => r.digest === referrer.digest)) continue;
-      const fetched = await registry.getManifest(task.name, referrer.digest);
-      if (isIndex(fetched.mediaType)) {
-        // The referrers tag schema: an index listing referrers, each carried as well.
-        for (const listed of parseImageIndex(fetched.bytes, fetched.mediaType, `${what} referrers`).manifests) {
-          const child = await registry.getManifest(task.name, listed.digest);
-          await stageImage(child.bytes, child.mediaType, `${what} referrer ${listed.digest}`);
-          await stageManifestBytes(child.bytes, child.digest);
-          referrers.push({ mediaType: child.mediaType, digest: child.digest, size: child.bytes.length });
-        }
-      } else {
-        await stageImage(fetched.bytes, fetched.mediaType, `${what} referrer ${referrer.digest}`);
-      }
-      await stageManifestBytes(fetched.bytes, fetched.digest);
-      referrers.push({ mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length, ...(referrer.tag ? { tag: referrer.tag } : {}) });
-    }
-  }
+  await stager.manifest(tagged.bytes, tagged.digest);
+  const referrers = settings.referrers && subject === undefined ? await stageReferrers(stager, registry, task.name, top.digest, what) : [];
 
   const added = await state.addPendingEntry({
     kind: 'image',
@@ -148,13 +102,83 @@ export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): P
       targetName: task.name,
       mediaType: tagged.mediaType,
       manifests,
-      blobs: [...blobs].map(([digest, size]) => ({ digest, size })),
+      blobs: [...stager.blobs].map(([digest, size]) => ({ digest, size })),
       referrers,
     },
   });
   if (!added) return { status: 'known' };
-  log.debug(`staged ${what}`, { digest: tagged.digest, bytesStaged, bytesKnown });
-  return bytesStaged > 0 ? { status: 'staged', bytes: bytesStaged } : { status: 'deduplicated', bytes: bytesKnown };
+  log.debug(`staged ${what}`, { digest: tagged.digest, bytesStaged: stager.bytesStaged, bytesKnown: stager.bytesKnown });
+  return stager.bytesStaged > 0 ? { status: 'staged', bytes: stager.bytesStaged } : { status: 'deduplicated', bytes: stager.bytesKnown };
+}
+
+interface Stager {
+  /** Every config and layer the entry needs, with its size. */
+  readonly blobs: Map<Digest, number>;
+  readonly bytesStaged: number;
+  readonly bytesKnown: number;
+  /** An image manifest's config and layers; non-distributable layers stay behind. */
+  image(bytes: Buffer, mediaType: string, where: string): Promise<void>;
+  /** Manifests are staged as the exact bytes the registry serves, so digests stay equal. */
+  manifest(bytes: Buffer, digest: Digest): Promise<void>;
+}
+
+/** Stages blobs of one image entry, fetching only what the far side lacks and this side does not hold. */
+function makeStager(deps: ImageCopyDeps, registry: ImageRegistry, name: string): Stager {
+  const { store, state, log } = deps;
+  const stager = {
+    blobs: new Map<Digest, number>(),
+    bytesStaged: 0,
+    bytesKnown: 0,
+    async image(bytes: Buffer, mediaType: string, where: string) {
+      const manifest = parseImageManifest(bytes, mediaType, where);
+      await blob(manifest.config);
+      for (const layer of manifest.layers) {
+        if (layer.urls !== undefined && layer.urls.length > 0) {
+          log.warn(`${where}: layer ${layer.digest} is non-distributable (foreign URLs); it is not carried`, { digest: layer.digest });
+          continue;
+        }
+        await blob(layer);
+      }
+    },
+    async manifest(bytes: Buffer, digest: Digest) {
+      await store.putBlob(Readable.from([bytes]), { expectedDigest: digest, expectedSize: bytes.length });
+    },
+  };
+  const blob = async (descriptor: OciDescriptor) => {
+    if (stager.blobs.has(descriptor.digest)) return;
+    stager.blobs.set(descriptor.digest, descriptor.size);
+    if ((await state.shippedIn(descriptor.digest)) !== undefined || (await store.statBlob(descriptor.digest)) !== undefined) {
+      stager.bytesKnown += descriptor.size;
+      return;
+    }
+    const stored = await registry.getBlob(name, descriptor.digest, (body) => store.putBlob(body, { expectedDigest: descriptor.digest, expectedSize: descriptor.size }), descriptor.size);
+    if (stored.existed) stager.bytesKnown += stored.size;
+    else stager.bytesStaged += stored.size;
+  };
+  return stager;
+}
+
+/** Stages the referrers of a subject (see findReferrers); each one's manifest and blobs. */
+async function stageReferrers(stager: Stager, registry: ImageRegistry, name: string, subject: Digest, what: string): Promise<ImageDetail['referrers']> {
+  const referrers: ImageDetail['referrers'] = [];
+  for (const referrer of await findReferrers(registry, name, subject)) {
+    if (referrers.some((r) => r.digest === referrer.digest)) continue;
+    const fetched = await registry.getManifest(name, referrer.digest);
+    if (isIndex(fetched.mediaType)) {
+      // The referrers tag schema: an index listing referrers, each carried as well.
+      for (const listed of parseImageIndex(fetched.bytes, fetched.mediaType, `${what} referrers`).manifests) {
+        const child = await registry.getManifest(name, listed.digest);
+        await stager.image(child.bytes, child.mediaType, `${what} referrer ${listed.digest}`);
+        await stager.manifest(child.bytes, child.digest);
+        referrers.push({ mediaType: child.mediaType, digest: child.digest, size: child.bytes.length });
+      }
+    } else {
+      await stager.image(fetched.bytes, fetched.mediaType, `${what} referrer ${referrer.digest}`);
+    }
+    await stager.manifest(fetched.bytes, fetched.digest);
+    referrers.push({ mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length, ...(referrer.tag ? { tag: referrer.tag } : {}) });
+  }
+  return referrers;
 }
 
 /** Cosign-style tags and OCI 1.1 referrers (API, else the referrers tag schema). */

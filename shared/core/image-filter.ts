@@ -20,6 +20,11 @@ export function isReferrerTag(tag: string): boolean {
   return REFERRER_TAG.test(tag);
 }
 
+/** The subject a referrer tag names (`sha256-<hex>.sig` → `sha256:<hex>`), or undefined for any other tag. */
+export function referrerSubject(tag: string): `sha256:${string}` | undefined {
+  return REFERRER_TAG.test(tag) ? `sha256:${tag.slice(7, 71)}` : undefined;
+}
+
 /** Tags that travel with a subject manifest rather than on their own. */
 export function referrerTagsFor(digest: string): string[] {
   const hex = digest.replace(/^sha256:/, '');

@@ -6,6 +6,8 @@
  * follow their subject. An image that cannot be completed stops alone; the others proceed.
  */
 import type { BundleManifest, ImageBundleEntry } from '../bundle/index.ts';
+import { shippedInWords } from './errors.ts';
+import type { ImageStep } from './import-plan.ts';
 import type { Digest } from '../digest.ts';
 import { forEachLimited } from './exporter.ts';
 import type { Log } from './log.ts';
@@ -22,7 +24,6 @@ export interface ImageImportDeps {
   held: ObjectStore;
   state: ImportState;
   log: Log;
-  targetRepository(name: string): string;
 }
 
 export interface ImageFailure {
@@ -40,12 +41,6 @@ async function readHeld(held: ObjectStore, digest: Digest): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of await source.open()) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-export function shippedInWords(sequence: number): string {
-  return sequence === 0
-    ? 'a receipt said this side held it, but it is gone: re-send it from the export side'
-    : `it was shipped in bundle sequence ${sequence}: import that bundle first`;
 }
 
 class MissingImageBlob extends Error {
@@ -77,32 +72,35 @@ export function makeSingleFlight(): SingleFlight {
   };
 }
 
+/**
+ * Applies the planned image steps. Entries for the same tag keep their order; an image that
+ * fails (the network, a target that changed since the plan) stops alone and is reported.
+ */
 export async function applyImageEntries(
   deps: ImageImportDeps,
   manifest: BundleManifest,
   bundleDigest: Digest,
+  steps: ImageStep[],
   concurrency: number,
   progress: () => void,
 ): Promise<ImageFailure[]> {
   const failures: ImageFailure[] = [];
   const once = makeSingleFlight();
   const shippedIn = (digest: Digest) => manifest.blobs.required.find((b) => b.digest === digest)?.shippedIn ?? manifest.sequence;
-  const byTag = new Map<string, { index: number; entry: ImageBundleEntry }[]>();
-  manifest.entries.forEach((entry, index) => {
-    if (entry.kind !== 'image') return;
-    const key = `${entry.target.repository}\n${entry.target.name}:${entry.target.tag}`;
-    byTag.set(key, [...(byTag.get(key) ?? []), { index, entry }]);
-  });
+  const byTag = new Map<string, ImageStep[]>();
+  for (const step of steps) {
+    const key = `${step.repository}\n${step.entry.target.name}:${step.entry.target.tag}`;
+    byTag.set(key, [...(byTag.get(key) ?? []), step]);
+  }
 
-  await forEachLimited([...byTag.values()], concurrency, async (steps) => {
-    for (const { index, entry } of steps) {
-      const repository = deps.targetRepository(entry.target.repository);
+  await forEachLimited([...byTag.values()], concurrency, async (tagSteps) => {
+    for (const { index, entry, repository, action } of tagSteps) {
       const image = `${repository}/${entry.target.name}:${entry.target.tag}`;
       try {
-        if ((await deps.state.entryOutcome(bundleDigest, index)) === undefined) {
+        if (action !== 'done') {
           const target = deps.registryFor(repository);
           if (target === undefined) throw new Error(`no registry is configured for target repository ${repository} (target.registries in the import config)`);
-          const outcome = await applyImage(deps, target, entry, shippedIn, once);
+          const outcome = action === 'present' ? 'present' : await applyImage(deps, target, entry, shippedIn, once);
           await deps.state.recordEntryOutcome(bundleDigest, index, outcome);
           deps.log.debug(`${outcome} ${image}`, { digest: entry.digest });
         }

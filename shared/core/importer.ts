@@ -1,20 +1,34 @@
 /**
- * The import runner's core. It verifies a bundle completely (signature, chain position,
- * every blob digest) before it changes anything on the target, then applies the entries
- * in order, recording each outcome so that a killed run resumes without re-uploading.
- * Blobs are kept in the importer's own content-addressed store: later bundles list blobs
- * shipped earlier as required, and they are taken from there.
+ * The import runner's core. For the bundles given, in order:
+ *
+ * 1. **Verify** each one completely (signature, chain position, every blob digest) and
+ *    keep its blobs in the importer's own content-addressed store. Later bundles list
+ *    blobs shipped earlier as required, and they are taken from there. Nothing is applied
+ *    until every bundle given has verified.
+ * 2. **Plan** each one against the target (see import-plan.ts): a bundle the target would
+ *    not take whole, or that needs blobs nobody has, is refused before its first write —
+ *    with a resend request for the missing blobs.
+ * 3. **Apply** it, recording each outcome so that a killed run resumes without
+ *    re-uploading, then record the bundle (moving the chain) and make its receipt.
+ *
+ * Verifying the whole batch first is also what lets the receipt loop heal: when bundle N
+ * was refused for want of blobs and the export side re-sent them in N+1, importing N and
+ * N+1 together holds N+1's blobs before N is planned.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { bundleFileName, verifyBundle, type BundleManifest } from '../bundle/index.ts';
+import { verifyBundle, type BundleManifest } from '../bundle/index.ts';
 import type { Digest } from '../digest.ts';
-import { ImageImportError, SequenceError } from './errors.ts';
+import { BundleRefusedError, ImageImportError } from './errors.ts';
 import { applyImageEntries, type TargetRegistry } from './import-image.ts';
-import { applyRawSteps, planRawEntries, type RawImportDeps } from './import-raw.ts';
+import { planImport, type ImportPlan } from './import-plan.ts';
+import { applyRawSteps } from './import-raw.ts';
+import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './import-chain.ts';
 import type { Log } from './log.ts';
 import type { ArtifactTarget, Clock, ImportState, ObjectStore } from './ports.ts';
-import { RECEIPT_FORMAT, type Receipt, type ReceiptEntry } from './receipt.ts';
+import { RECEIPT_FORMAT, RESEND_FORMAT, type Receipt, type ReceiptEntry, type ResendRequestDocument } from './receipt.ts';
+
+export type { BundleIdentity } from './import-chain.ts';
 
 export interface BundleInput {
   name: string;
@@ -41,12 +55,12 @@ export interface ImporterSettings {
 export interface ImportOptions {
   /** Accept a bundle whose predecessors are missing, provided nothing it needs is missing. */
   allowGap?: boolean;
-  onProgress?: (event: { phase: 'verify' | 'apply'; done: number; total: number }) => void;
+  onProgress?: (event: { phase: 'verify' | 'apply'; bundle: string; done: number; total: number }) => void;
 }
 
 export type ImportReport =
   | { status: 'already-imported'; bundle: BundleIdentity; importedAt: string }
-  | { status: 'imported'; bundle: BundleIdentity; imported: number; present: number; receipt: Receipt };
+  | { status: 'imported'; bundle: BundleIdentity; imported: number; present: number; receipt: Receipt; gap: boolean };
 
 export interface VerifyReport {
   bundle: BundleIdentity;
@@ -59,159 +73,183 @@ export interface VerifyReport {
   chain: 'next' | 'already-imported' | 'gap-allowed';
 }
 
-export interface BundleIdentity {
-  name: string;
-  sourceId: string;
-  sequence: number;
-  digest: Digest;
-}
-
-/** Thrown from the manifest hook to stop reading a bundle that was imported before. */
-class AlreadyImported extends Error {
-  readonly importedAt: string;
-  readonly identity: BundleIdentity;
-  constructor(identity: BundleIdentity, importedAt: string) {
-    super('already imported');
-    this.identity = identity;
-    this.importedAt = importedAt;
-  }
-}
-
 export interface Importer {
-  /** Checks everything `importBundle` checks, writes nothing. */
-  verify(input: BundleInput, options?: ImportOptions): Promise<VerifyReport>;
-  importBundle(input: BundleInput, options?: ImportOptions): Promise<ImportReport>;
+  /** Checks everything importing these bundles in this order checks, the target included; writes nothing. */
+  verify(inputs: BundleInput[], options?: ImportOptions): Promise<VerifyReport[]>;
+  /**
+   * Imports the bundles in the order given (callers sort by sequence). `onReport` runs as
+   * each bundle is done, before the next starts (write its receipt there). Throws on the
+   * first bundle that cannot be imported; those before it stay imported.
+   */
+  importBundles(inputs: BundleInput[], options?: ImportOptions & { onReport?: (report: ImportReport) => Promise<void> }): Promise<ImportReport[]>;
+}
+
+interface Verified {
+  input: BundleInput;
+  identity: BundleIdentity;
+  manifest: BundleManifest;
+  keyId: string;
+  bytes: number;
+  gap: boolean;
 }
 
 export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): Importer {
   const { target, held, state, clock, log, trustedKeys } = ports;
   const targetRepository = (name: string) => settings.repositoryMap[name] ?? name;
-  const rawDeps: RawImportDeps = { target, held, state, log, targetRepository };
+  const registryFor = (repository: string) => ports.registries?.(repository);
 
-  /** Decides where a bundle stands in its chain; refuses what may not be imported now. */
-  async function checkChain(where: string, manifest: BundleManifest, digest: Digest, allowGap: boolean) {
-    const identity: BundleIdentity = { name: where, sourceId: manifest.sourceId, sequence: manifest.sequence, digest };
-    const done = await state.importedBundle(digest);
-    if (done !== undefined) throw new AlreadyImported(identity, done.importedAt);
-    const last = await state.lastImported(manifest.sourceId);
-    const expected = (last?.sequence ?? 0) + 1;
-    if (manifest.sequence === expected) {
-      if (manifest.previous !== (last?.digest ?? null) && !allowGap) {
-        throw new SequenceError(
-          `${where}: sequence ${manifest.sequence} of ${manifest.sourceId} chains to ${manifest.previous}, ` +
-            `but the bundle imported as sequence ${last?.sequence} is ${last?.digest}: refusing a bundle from another chain`,
-        );
+  /** Pass 1: every bundle verified (and, for an import, its blobs held) before anything is applied. */
+  async function verifyAll(inputs: BundleInput[], options: ImportOptions, hold: boolean) {
+    const chain = new ChainView(state);
+    const verified: Verified[] = [];
+    const already: { index: number; report: Extract<ImportReport, { status: 'already-imported' }> }[] = [];
+    for (const [index, input] of inputs.entries()) {
+      let position: { identity: BundleIdentity; gap: boolean } | undefined;
+      let blobsDone = 0;
+      try {
+        const result = await verifyBundle(await input.open(), {
+          where: input.name,
+          trustedKeys,
+          onManifest: async (manifest, digest) => {
+            position = await checkChain(chain, input.name, manifest, digest, options.allowGap ?? false);
+          },
+          onBlob: async (blob, content) => {
+            if (hold) await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
+            else for await (const _ of content); // the verifier hashes as it is drained
+            options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
+          },
+        });
+        if (position === undefined) throw new Error(`${input.name}: the verifier never reached the manifest`);
+        verified.push({ input, identity: position.identity, manifest: result.manifest, keyId: result.keyId, bytes: result.bytes, gap: position.gap });
+      } catch (error) {
+        if (!(error instanceof AlreadyImported)) throw error;
+        already.push({ index, report: { status: 'already-imported', bundle: error.identity, importedAt: error.importedAt } });
       }
-      return { identity, gap: false };
     }
-    if (allowGap) return { identity, gap: true };
-    if (manifest.sequence > expected) {
-      throw new SequenceError(
-        `${where}: sequence ${manifest.sequence} of ${manifest.sourceId} needs sequence ${expected} first ` +
-          `(missing sequence ${expected}: import ${bundleFileName(manifest.sourceId, expected)}, ` +
-          `or use --allow-gap if every blob it requires is already on the target)`,
-        expected,
-      );
-    }
-    throw new SequenceError(
-      `${where}: sequence ${manifest.sequence} of ${manifest.sourceId} was already imported from a different bundle ` +
-        `(this one is ${digest}); refusing a bundle from another chain`,
-    );
+    return { verified, already };
   }
 
-  async function verifyAndHold(input: BundleInput, options: ImportOptions, hold: boolean) {
-    let chain: { identity: BundleIdentity; gap: boolean } | undefined;
-    let blobsDone = 0;
-    const verified = await verifyBundle(await input.open(), {
-      where: input.name,
-      trustedKeys,
-      onManifest: async (manifest, digest) => {
-        chain = await checkChain(input.name, manifest, digest, options.allowGap ?? false);
-      },
-      onBlob: async (blob, content) => {
-        if (hold) await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
-        else for await (const _ of content); // the verifier hashes as it is drained
-        options.onProgress?.({ phase: 'verify', done: ++blobsDone, total: 0 });
-      },
+  function planFor(verified: Verified, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
+    return planImport({ target, state, log, targetRepository, registryFor, available }, verified.manifest, verified.identity.digest);
+  }
+
+  function refuse(verified: Verified, plan: ImportPlan): never {
+    const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan, clock.now().toISOString()) : undefined;
+    throw new BundleRefusedError(verified.input.name, plan.refusals, plan.missing, resend);
+  }
+
+  async function apply(verified: Verified, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
+    const { manifest, identity } = verified;
+    const plan = await planFor(verified, async (digest) => (await held.statBlob(digest)) !== undefined);
+    if (plan.refusals.length > 0 || plan.missing.length > 0) refuse(verified, plan);
+    let applied = 0;
+    const total = plan.raw.length + plan.images.length;
+    const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
+    await applyRawSteps({ target, held, state, log }, identity.digest, plan.raw, settings.concurrency, progress);
+    const failures = await applyImageEntries({ registryFor, held, state, log }, manifest, identity.digest, plan.images, settings.concurrency, progress);
+    if (failures.length > 0) throw new ImageImportError(verified.input.name, failures);
+
+    const importedAt = clock.now().toISOString();
+    await state.recordBundleImported({
+      sourceId: manifest.sourceId,
+      sequence: manifest.sequence,
+      digest: identity.digest,
+      previous: manifest.previous,
+      importedAt,
+      advancesChain: !verified.gap,
     });
-    if (chain === undefined) throw new Error(`${input.name}: the verifier never reached the manifest`);
-    return { verified, chain };
+    if (verified.gap) log.warn(`${verified.input.name}: imported out of sequence (--allow-gap)`, { bundle: verified.input.name });
+    const receipt = await receiptOf(verified, importedAt);
+    return { status: 'imported', bundle: identity, imported: receipt.summary.imported, present: receipt.summary.present, receipt, gap: verified.gap };
+  }
+
+  async function receiptOf(verified: Verified, importedAt: string): Promise<Receipt> {
+    const { manifest, identity } = verified;
+    const entries: ReceiptEntry[] = [];
+    for (const [i, entry] of manifest.entries.entries()) {
+      const outcome = (await state.entryOutcome(identity.digest, i)) ?? 'present';
+      const where = entry.kind === 'raw' ? entry.target.path : `/${entry.target.name}:${entry.target.tag}`;
+      entries.push({ index: i, repository: targetRepository(entry.target.repository), path: where, digest: entry.digest, outcome });
+    }
+    const blobsHeld: { digest: Digest; size: number }[] = [];
+    if (held.listBlobs) for await (const blob of held.listBlobs()) blobsHeld.push(blob);
+    return {
+      format: RECEIPT_FORMAT,
+      sourceId: manifest.sourceId,
+      bundle: { name: verified.input.name, digest: identity.digest, sequence: manifest.sequence },
+      importedAt,
+      entries,
+      summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
+      blobsHeld,
+    };
   }
 
   return {
-    async verify(input, options = {}) {
-      try {
-        const { verified, chain } = await verifyAndHold(input, options, false);
-        await planRawEntries(rawDeps, input.name, verified.manifest, verified.manifestDigest, new Set(verified.manifest.blobs.included.map((b) => b.digest)));
-        return {
-          bundle: chain.identity,
-          keyId: verified.keyId,
-          entries: verified.manifest.entries.length,
-          blobsIncluded: verified.manifest.blobs.included.length,
-          blobsRequired: verified.manifest.blobs.required.length,
-          bytes: verified.bytes,
-          chain: chain.gap ? 'gap-allowed' : 'next',
-        };
-      } catch (error) {
-        if (error instanceof AlreadyImported) {
-          return { bundle: error.identity, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' };
-        }
-        throw error;
+    async verify(inputs, options = {}) {
+      const { verified, already } = await verifyAll(inputs, options, false);
+      const reports: { index: number; report: VerifyReport }[] = already.map(({ index, report }) => ({
+        index,
+        report: { bundle: report.bundle, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' },
+      }));
+      // Blobs of the bundles read so far count as at hand: an import would hold them first.
+      const inBatch = new Set<Digest>();
+      for (const v of verified) {
+        for (const blob of v.manifest.blobs.included) inBatch.add(blob.digest);
+        const plan = await planFor(v, async (digest) => inBatch.has(digest) || (await held.statBlob(digest)) !== undefined);
+        if (plan.refusals.length > 0 || plan.missing.length > 0) throw new BundleRefusedError(v.input.name, plan.refusals, plan.missing);
+        reports.push({
+          index: inputs.indexOf(v.input),
+          report: {
+            bundle: v.identity,
+            keyId: v.keyId,
+            entries: v.manifest.entries.length,
+            blobsIncluded: v.manifest.blobs.included.length,
+            blobsRequired: v.manifest.blobs.required.length,
+            bytes: v.bytes,
+            chain: v.gap ? 'gap-allowed' : 'next',
+          },
+        });
       }
+      return reports.sort((a, b) => a.index - b.index).map((r) => r.report);
     },
 
-    async importBundle(input, options = {}) {
-      let verifiedResult: Awaited<ReturnType<typeof verifyAndHold>>;
-      try {
-        verifiedResult = await verifyAndHold(input, options, true);
-      } catch (error) {
-        if (error instanceof AlreadyImported) {
-          log.info(`${input.name}: already imported at ${error.importedAt}; nothing to do`, { bundle: input.name });
-          return { status: 'already-imported', bundle: error.identity, importedAt: error.importedAt };
-        }
-        throw error;
+    async importBundles(inputs, options = {}) {
+      const { verified, already } = await verifyAll(inputs, options, true);
+      const reports: ImportReport[] = [];
+      for (const { report } of already) {
+        reports.push(report);
+        await options.onReport?.(report);
       }
-      const { verified, chain } = verifiedResult;
-      const { manifest, manifestDigest } = verified;
-      log.info(`${input.name}: verified (sequence ${manifest.sequence} of ${manifest.sourceId}, ${manifest.entries.length} entries, signed by ${verified.keyId})`, {
-        bundle: input.name,
-      });
-
-      const plan = await planRawEntries(rawDeps, input.name, manifest, manifestDigest);
-      const images = manifest.entries.filter((e) => e.kind === 'image').length;
-      let applied = 0;
-      const progress = () => options.onProgress?.({ phase: 'apply', done: ++applied, total: plan.length + images });
-      await applyRawSteps(rawDeps, manifestDigest, plan, settings.concurrency, progress);
-      const failures = await applyImageEntries(
-        { registryFor: (repository) => ports.registries?.(repository), held, state, log, targetRepository },
-        manifest,
-        manifestDigest,
-        settings.concurrency,
-        progress,
-      );
-      if (failures.length > 0) throw new ImageImportError(input.name, failures);
-
-      const importedAt = clock.now().toISOString();
-      await state.recordBundleImported({ sourceId: manifest.sourceId, sequence: manifest.sequence, digest: manifestDigest, importedAt, advancesChain: true });
-      const entries: ReceiptEntry[] = [];
-      for (const [i, entry] of manifest.entries.entries()) {
-        const outcome = (await state.entryOutcome(manifestDigest, i)) ?? 'present';
-        const where = entry.kind === 'raw' ? entry.target.path : `/${entry.target.name}:${entry.target.tag}`;
-        entries.push({ index: i, repository: targetRepository(entry.target.repository), path: where, digest: entry.digest, outcome });
+      for (const v of verified) {
+        log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, {
+          bundle: v.input.name,
+        });
+        const report = await apply(v, options);
+        reports.push(report);
+        await options.onReport?.(report);
       }
-      const blobsHeld: { digest: Digest; size: number }[] = [];
-      if (held.listBlobs) for await (const blob of held.listBlobs()) blobsHeld.push(blob);
-      const receipt: Receipt = {
-        format: RECEIPT_FORMAT,
-        sourceId: manifest.sourceId,
-        bundle: { name: input.name, digest: manifestDigest, sequence: manifest.sequence },
-        importedAt,
-        entries,
-        summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
-        blobsHeld,
-      };
-      if (chain.gap) log.warn(`${input.name}: imported out of sequence (--allow-gap)`, { bundle: input.name });
-      return { status: 'imported', bundle: chain.identity, imported: receipt.summary.imported, present: receipt.summary.present, receipt };
+      return reports;
     },
+  };
+}
+
+/** The document to carry back when a bundle needs blobs nobody on this side has. */
+function resendRequestOf(verified: Verified, plan: ImportPlan, requestedAt: string): ResendRequestDocument {
+  const { manifest, identity } = verified;
+  return {
+    format: RESEND_FORMAT,
+    sourceId: manifest.sourceId,
+    bundle: { name: verified.input.name, digest: identity.digest, sequence: manifest.sequence },
+    requestedAt,
+    missing: plan.missing.map((m) => ({
+      digest: m.digest,
+      size: m.size,
+      shippedIn: m.shippedIn,
+      neededBy: m.neededBy.map(({ index }) => {
+        const entry = manifest.entries[index]!;
+        const source = entry.kind === 'raw' ? { repository: entry.source.repository, path: entry.source.path } : { ...entry.source };
+        return { index, source };
+      }),
+    })),
   };
 }

@@ -5,6 +5,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Digest } from '../digest.ts';
+// Referenced by the TSDoc below: the errors each port promises.
+export type { BlobNotFoundError, BundleNotStagedError, EntryNotPendingError, SequenceConflictError } from './port-errors.ts';
 
 // ───────────────────────────── domain records ─────────────────────────────
 
@@ -46,7 +48,23 @@ export interface ImageCopyTask {
   digest?: string | undefined;
 }
 
-export type CopyTask = RawCopyTask | ImageCopyTask;
+/**
+ * One blob fetched again for a resend request, when this side does not stage it (an image
+ * layer skipped because a receipt said the far side had it). From an image of a docker
+ * repository (`name`) or an asset of a raw repository (`path`); the bytes must hash to
+ * `digest`.
+ */
+export interface BlobCopyTask {
+  kind: 'blob';
+  id: string;
+  sourceRepository: string;
+  digest: Digest;
+  size: number;
+  name?: string | undefined;
+  path?: string | undefined;
+}
+
+export type CopyTask = RawCopyTask | ImageCopyTask | BlobCopyTask;
 
 /** An OCI content descriptor. */
 export interface Descriptor {
@@ -95,6 +113,24 @@ export interface BundleRecord {
   name: string;
   size: number;
   sealedAt: string;
+  /**
+   * False from the moment the seal is recorded until the bundle is in the outbox. Record
+   * first, publish second: a crash in between leaves a recorded, unpublished bundle that the
+   * next seal publishes (the same bytes) before it seals anything new.
+   */
+  published: boolean;
+}
+
+/** A blob the far side asked to be sent again. */
+export interface ResendRequest {
+  digest: Digest;
+  size: number;
+  /**
+   * Where the bytes can be fetched again when this side no longer stages them (an image
+   * layer it skipped because a receipt said the far side had it): an image of a docker
+   * repository, or an asset of a raw repository, on the source.
+   */
+  from?: { repository: string; name: string } | { repository: string; path: string } | undefined;
 }
 
 export interface ScanCheckpoint {
@@ -129,10 +165,22 @@ export interface ObjectStore {
     content: Readable,
     options?: { expectedDigest?: Digest; expectedSize?: number },
   ): Promise<{ digest: Digest; size: number; existed: boolean }>;
-  /** Fails with {@link BlobNotFoundError}-like error naming the digest when absent. */
+  /** Fails with {@link BlobNotFoundError} naming the digest when absent. */
   getBlob(digest: Digest): Promise<BlobSource>;
-  /** Writes a bundle through `write`; it becomes visible under `name` only if `write` resolves. */
-  putBundle(name: string, write: (out: Writable) => Promise<void>): Promise<{ size: number; location: string }>;
+  /**
+   * Writes a bundle through `write` into a staging area, durably, keyed by its name and
+   * manifest digest. It is complete only if `write` resolves; ops do not see it until
+   * {@link publishBundle}. Staging the same name again replaces nothing that is published.
+   */
+  stageBundle(name: string, digest: Digest, write: (out: Writable) => Promise<void>): Promise<{ size: number }>;
+  /**
+   * Moves the staged bundle with this name and digest into the outbox, where ops take it.
+   * Idempotent: when it was published before (the staged copy is gone and the outbox has
+   * it) it answers the same. Staged copies of the same name with other digests (seals that
+   * crashed before they were recorded) are removed. Fails with {@link BundleNotStagedError}
+   * when neither the staged copy nor the published bundle exists.
+   */
+  publishBundle(name: string, digest: Digest): Promise<{ size: number; location: string }>;
   deleteBundle(name: string): Promise<void>;
   listBundles(): Promise<{ name: string; size: number; location: string }[]>;
   /** Every blob held; optional because only stores that back receipts need it. */
@@ -169,13 +217,26 @@ export interface ExportState {
    */
   recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void>;
 
+  /**
+   * The far side lacks these blobs though this side believed it held them (a resend request
+   * carried back): each leaves the shipped ledger and waits to be included in a bundle
+   * again. A request is satisfied once the blob is back in the ledger (a seal included
+   * it, or a receipt reports it held); asking again for a waiting blob changes nothing.
+   */
+  requestResend(blobs: ResendRequest[]): Promise<void>;
+  /** Resend requests not yet satisfied, oldest first. */
+  listResends(): Promise<ResendRequest[]>;
+
   getLastBundle(sourceId: string): Promise<BundleRecord | undefined>;
   /**
    * Atomically: the bundle becomes the last one (only if `bundle.sequence` is exactly one
    * past the last), its entries leave the pending set, its included blobs enter the
-   * shipped ledger. Throws {@link SequenceConflictError}-like error otherwise.
+   * shipped ledger. Throws {@link SequenceConflictError} (out of sequence) or
+   * {@link EntryNotPendingError} otherwise, and changes nothing.
    */
   recordSeal(bundle: BundleRecord, entrySeqs: number[], includedBlobs: Digest[]): Promise<void>;
+  /** The recorded bundle is in the outbox (idempotent). */
+  markBundlePublished(sourceId: string, sequence: number): Promise<void>;
 }
 
 export interface Clock {
@@ -212,6 +273,8 @@ export interface SourcePage {
 
 /** The read-only upstream: a connected Nexus. */
 export interface ArtifactSource {
+  /** Every repository of the source (name, format, type), to check the configuration against. */
+  repositories(): Promise<Pick<TargetRepository, 'name' | 'format' | 'type'>[]>;
   /** Pages of components, starting after `continuationToken` (from the start when null). */
   componentPages(repository: string, continuationToken?: string | null): AsyncIterable<SourcePage>;
   /**
@@ -227,8 +290,21 @@ export interface ArtifactSource {
   ): Promise<T>;
 }
 
+/** What decides whether a target repository takes a write. */
+export interface TargetRepository {
+  name: string;
+  format: string;
+  /** hosted | proxy | group */
+  type: string;
+  /** Undefined when the target would not say (the user may not read repository settings). */
+  online: boolean | undefined;
+  writePolicy: 'allow' | 'allow_once' | 'deny' | undefined;
+}
+
 /** The isolated side's Nexus, as the importer needs it. */
 export interface ArtifactTarget {
+  /** Every repository, for the checks before the first write. */
+  repositories(): Promise<TargetRepository[]>;
   /** Every asset of a repository with its checksums (paths normalised to start with `/`). */
   listAssets(repository: string): AsyncIterable<{ path: string; checksums: Checksums }>;
   uploadRaw(repository: string, path: string, content: BlobSource): Promise<void>;
@@ -252,6 +328,16 @@ export interface ImageRegistry {
   referrers(name: string, digest: Digest): Promise<Descriptor[] | undefined>;
 }
 
+export interface ImportedBundleRecord {
+  sourceId: string;
+  sequence: number;
+  digest: Digest;
+  /** The manifest's `previous`: the digest of the bundle this one chains onto. */
+  previous: Digest | null;
+  importedAt: string;
+  advancesChain: boolean;
+}
+
 /** The import runner's own durable progress, on the isolated side. */
 export interface ImportState {
   /** The last bundle applied in sequence for this source, if any. */
@@ -261,8 +347,13 @@ export interface ImportState {
   /** Per-entry progress inside a bundle, so a killed import resumes without redoing work. */
   entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined>;
   recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void>;
-  /** Marks the bundle done and (unless it was a gap import) advances the chain, atomically. */
-  recordBundleImported(record: { sourceId: string; sequence: number; digest: Digest; importedAt: string; advancesChain: boolean }): Promise<void>;
+  /**
+   * Marks the bundle done and, unless it was a gap import, advances the chain to it,
+   * atomically. The chain then keeps moving over bundles imported earlier out of sequence
+   * that link onto it (`previous` equal to the head's digest): after 1, 2, 5 (a gap) then
+   * 3 and 4, the head is 5. A record at or below the head never moves it back.
+   */
+  recordBundleImported(record: ImportedBundleRecord): Promise<void>;
   /** Where on a target registry Ferry put a blob before: a cross-repository mount source. */
   blobLocation?(registry: string, digest: Digest): Promise<string | undefined>;
   recordBlobLocation?(registry: string, digest: Digest, name: string): Promise<void>;

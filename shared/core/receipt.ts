@@ -1,6 +1,12 @@
 /**
- * Receipts travel back from the isolated side and tell the export side what the far side
- * now holds, so later bundles list those blobs as required instead of shipping them again.
+ * What travels back from the isolated side, signed by it:
+ *
+ * - a **receipt** (`ferry.receipt.v1`) after each import: what the far side now holds, so
+ *   later bundles list those blobs as required instead of shipping them again;
+ * - a **resend request** (`ferry.resend-request.v1`) when an import stopped, before any
+ *   write, because required blobs are neither held nor on the target (lost media, a wiped
+ *   target, a wrong receipt): applied on the export side, the next bundle carries them.
+ *
  * The payload is signed as the exact bytes written in the file (`payload` is a JSON string),
  * so no canonicalisation is needed to verify it.
  */
@@ -31,6 +37,27 @@ export interface Receipt {
   blobsHeld: { digest: Digest; size: number }[];
 }
 
+export const RESEND_FORMAT = 'ferry.resend-request.v1';
+
+/** Where an entry that needs a missing blob comes from on the export side. */
+export type ResendSource = { repository: string; path: string } | { repository: string; name: string; tag: string };
+
+export interface ResendRequestDocument {
+  format: typeof RESEND_FORMAT;
+  sourceId: string;
+  /** The bundle that could not be imported for want of these blobs. */
+  bundle: { name: string; digest: Digest; sequence: number };
+  requestedAt: string;
+  missing: {
+    digest: Digest;
+    size: number;
+    /** As the bundle listed it: the bundle that shipped the blob, or 0 (a receipt said the far side held it). */
+    shippedIn: number;
+    /** Entries of the bundle that need it (index in the manifest and source coordinates). */
+    neededBy: { index: number; source: ResendSource }[];
+  }[];
+}
+
 export interface ReceiptFile {
   payload: string;
   signature: DetachedSignature | null;
@@ -47,7 +74,31 @@ const receiptSchema = z.object({
   blobsHeld: z.array(z.object({ digest, size: z.number().int().min(0) })),
 });
 
-export async function encodeReceipt(receipt: Receipt, signer: Signer | undefined): Promise<string> {
+const resendSource = z.union([
+  z.object({ repository: z.string().min(1), path: z.string().startsWith('/') }).strict(),
+  z.object({ repository: z.string().min(1), name: z.string().min(1), tag: z.string().min(1) }).strict(),
+]);
+const resendSchema = z.object({
+  format: z.literal(RESEND_FORMAT),
+  sourceId: z.string().min(1),
+  bundle: z.object({ name: z.string(), digest, sequence: z.number().int().min(1) }),
+  requestedAt: z.string(),
+  missing: z
+    .array(
+      z.object({
+        digest,
+        size: z.number().int().min(0),
+        shippedIn: z.number().int().min(0),
+        neededBy: z.array(z.object({ index: z.number().int().min(0), source: resendSource })),
+      }),
+    )
+    .min(1),
+});
+
+/** Either document the far side writes, as `ferry receipt apply` reads it. */
+export type FarSideDocument = { kind: 'receipt'; receipt: Receipt } | { kind: 'resend-request'; request: ResendRequestDocument };
+
+export async function encodeReceipt(receipt: Receipt | ResendRequestDocument, signer: Signer | undefined): Promise<string> {
   const payload = JSON.stringify(receipt);
   const file: ReceiptFile = { payload, signature: signer ? await signer.sign(Buffer.from(payload)) : null };
   return `${JSON.stringify(file, null, 2)}\n`;
@@ -55,6 +106,13 @@ export async function encodeReceipt(receipt: Receipt, signer: Signer | undefined
 
 /** Parses a receipt file; when `trustedKeys` is given the signature must check out against one. */
 export function decodeReceipt(text: string, where: string, trustedKeys?: KeyObject[]): Receipt {
+  const document = decodeFarSideDocument(text, where, trustedKeys);
+  if (document.kind !== 'receipt') throw new ReceiptError(where, `payload.format: expected ${RECEIPT_FORMAT}, this is a resend request`);
+  return document.receipt;
+}
+
+/** Parses a receipt or a resend request; when `trustedKeys` is given the signature must check out against one. */
+export function decodeFarSideDocument(text: string, where: string, trustedKeys?: KeyObject[]): FarSideDocument {
   let file: ReceiptFile;
   try {
     file = JSON.parse(text) as ReceiptFile;
@@ -76,10 +134,16 @@ export function decodeReceipt(text: string, where: string, trustedKeys?: KeyObje
   } catch (cause) {
     throw new ReceiptError(where, 'payload: not JSON text', { cause });
   }
-  const parsed = receiptSchema.safeParse(payload);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+  const format = (payload as { format?: unknown } | null)?.format;
+  if (format === RESEND_FORMAT) return { kind: 'resend-request', request: parsed(resendSchema, payload, where) as ResendRequestDocument };
+  return { kind: 'receipt', receipt: parsed(receiptSchema, payload, where) as Receipt };
+}
+
+function parsed<T>(schema: z.ZodType<T>, payload: unknown, where: string): T {
+  const result = schema.safeParse(payload);
+  if (!result.success) {
+    const issue = result.error.issues[0];
     throw new ReceiptError(where, `payload.${issue?.path.join('.')}: ${issue?.message}`);
   }
-  return parsed.data as Receipt;
+  return result.data;
 }

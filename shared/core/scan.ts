@@ -6,7 +6,7 @@
  * checkpointed page, and the entry ledger plus idempotent task ids make re-reading harmless.
  */
 import { createHash } from 'node:crypto';
-import { imageSelected, tagSelected, type ImageFilter } from './image-filter.ts';
+import { imageSelected, isReferrerTag, tagSelected, type ImageFilter } from './image-filter.ts';
 import type {
   ArtifactSource,
   Checksums,
@@ -31,6 +31,11 @@ export type ScanRepository =
       /** `nexus`: the components API lists tags; `registry`: the registry's catalog and tags lists. */
       discovery: 'nexus' | 'registry';
       filter: ImageFilter;
+      /**
+       * Carry signatures, attestations and SBOMs: with their subject, and — when they are
+       * pushed after it was carried (sign after push) — as their own tags.
+       */
+      referrers: boolean;
     };
 
 export interface ScanDeps {
@@ -88,9 +93,20 @@ export function taskForAsset(repository: ScanRepository, asset: SourceAsset): Co
   const match = MANIFEST_PATH.exec(asset.path);
   if (match === null) return undefined;
   const [, name, tag] = match as unknown as [string, string, string];
-  if (!imageSelected(name, repository.filter) || !tagSelected(tag, repository.filter)) return undefined;
+  if (!imageCarried(repository, name, tag)) return undefined;
   const digest = asset.checksums.sha256 ? `sha256:${asset.checksums.sha256.toLowerCase()}` : undefined;
   return imageTaskFor(repository, name, tag, digest, asset.lastModified);
+}
+
+/**
+ * Whether a tag of a docker repository is carried: the filters select it, or it is a
+ * signature / attestation / SBOM tag (`sha256-<hex>.sig`, the referrers tag `sha256-<hex>`)
+ * of a selected image. Those go with their subject when it is copied; a task of their own
+ * carries one pushed later, and only when its subject was carried (see image-copy.ts).
+ */
+function imageCarried(repository: Extract<ScanRepository, { format: 'docker' }>, name: string, tag: string): boolean {
+  if (!imageSelected(name, repository.filter)) return false;
+  return isReferrerTag(tag) ? repository.referrers : tagSelected(tag, repository.filter);
 }
 
 /** Tasks for one page of components, skipping what the entry ledger already has. */
@@ -117,7 +133,7 @@ async function scanRegistry(deps: ScanDeps, repository: Extract<ScanRepository, 
     if (!imageSelected(name, repository.filter)) continue;
     const tasks: CopyTask[] = [];
     for await (const tag of registry.tags(name)) {
-      if (!tagSelected(tag, repository.filter)) continue;
+      if (!imageCarried(repository, name, tag)) continue;
       components += 1;
       const head = await registry.headManifest(name, tag);
       if (head === undefined) continue; // deleted between the list and the HEAD

@@ -5,10 +5,11 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../signing.ts';
-import { BUNDLE_FORMAT, bundleFileName, writeBundle, type BundleEntry, type BundleManifest } from '../bundle/index.ts';
+import { BUNDLE_FORMAT, bundleFileName, prepareBundle, type BundleEntry } from '../bundle/index.ts';
+import { faultPoint } from '../fault-points.ts';
 import type { Digest } from '../digest.ts';
 import { OversizedEntryError } from './errors.ts';
-import type { BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from './ports.ts';
+import type { BlobSource, BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from './ports.ts';
 import type { Log } from './log.ts';
 
 export interface SealDeps {
@@ -20,10 +21,23 @@ export interface SealDeps {
   signer: Signer;
 }
 
+export type SealedBundle = BundleRecord & {
+  /** Where ops find it: a path in the outbox directory, or `s3://bucket/bundles/<name>`. */
+  location: string;
+  entries: number;
+  blobsIncluded: number;
+  blobsRequired: number;
+  bytesIncluded: number;
+};
+
 export interface SealResult {
-  bundles: (BundleRecord & { entries: number; blobsIncluded: number; blobsRequired: number; bytesIncluded: number })[];
+  bundles: SealedBundle[];
   /** Entries left pending because their blob alone exceeds the cap. */
   oversized: OversizedEntryError[];
+  /** A bundle an earlier, interrupted seal recorded and this one published. */
+  republished: (BundleRecord & { location: string })[];
+  /** Blobs the far side asked for again whose bytes are not staged yet. */
+  resendsWaiting: Digest[];
 }
 
 /** Tar overhead: a 512-byte header per member plus padding, the small members, the end blocks. */
@@ -40,19 +54,37 @@ interface PlannedBundle {
 
 /**
  * Splits the pending entries into bundles under `maxBytes`. `shippedIn` says which blobs
- * the far side already has (or will, from an earlier bundle of this same plan).
+ * the far side already has (or will, from an earlier bundle of this same plan). Blobs the
+ * far side asked for again (`resend`) go first, needed by no entry of the bundle.
  */
 export async function planBundles(
   pending: PendingEntry[],
   shippedIn: (digest: Digest) => Promise<number | undefined>,
   firstSequence: number,
   maxBytes: number,
-): Promise<{ bundles: PlannedBundle[]; oversized: PendingEntry[] }> {
+  resend: { digest: Digest; size: number }[] = [],
+): Promise<{ bundles: PlannedBundle[]; oversized: PendingEntry[]; oversizedResends: { digest: Digest; size: number }[] }> {
   const bundles: PlannedBundle[] = [];
   const oversized: PendingEntry[] = [];
+  const oversizedResends: { digest: Digest; size: number }[] = [];
   const plannedIn = new Map<Digest, number>();
   let current: PlannedBundle | undefined;
   const open = (): PlannedBundle => ({ entries: [], included: [], required: new Map(), bytes: TAR_FIXED_OVERHEAD });
+  for (const blob of resend) {
+    if (plannedIn.has(blob.digest)) continue;
+    const cost = tarMemberBytes(blob.size);
+    if (TAR_FIXED_OVERHEAD + cost > maxBytes) {
+      oversizedResends.push(blob);
+      continue;
+    }
+    if (current === undefined || current.bytes + cost > maxBytes) {
+      if (current !== undefined) bundles.push(current);
+      current = open();
+    }
+    current.included.push(blob);
+    current.bytes += cost;
+    plannedIn.set(blob.digest, firstSequence + bundles.length);
+  }
   for (const entry of pending) {
     // Where each blob the entry needs stands: shipped before (a sequence) or new.
     const needs = new Map<Digest, { size: number; shipped: number | undefined }>();
@@ -81,55 +113,120 @@ export async function planBundles(
     current.bytes += cost;
     current.entries.push(entry);
   }
-  if (current !== undefined && current.entries.length > 0) bundles.push(current);
-  return { bundles, oversized };
+  if (current !== undefined && (current.entries.length > 0 || current.included.length > 0)) bundles.push(current);
+  return { bundles, oversized, oversizedResends };
 }
 
+/** The crash points of a seal, in order (see shared/fault-points.ts). */
+export const SEAL_FAULT_POINTS = ['seal:before-stage', 'seal:mid-stage', 'seal:after-stage', 'seal:after-record', 'seal:after-publish', 'seal:after-mark'] as const;
+
 export async function sealPending(deps: SealDeps, options: { maxBytes: number }): Promise<SealResult> {
-  const { store, state, clock, log, sourceId, signer } = deps;
-  const pending = await state.listPendingEntries();
-  const result: SealResult = { bundles: [], oversized: [] };
-  if (pending.length === 0) return result;
+  const { state, log, sourceId } = deps;
+  const result: SealResult = { bundles: [], oversized: [], republished: [], resendsWaiting: [] };
+  // Finish what was recorded: a seal killed after its record publishes those bytes, and only those.
   let last = await state.getLastBundle(sourceId);
-  const plan = await planBundles(pending, (d) => state.shippedIn(d), (last?.sequence ?? 0) + 1, options.maxBytes);
-  result.oversized = plan.oversized.map((e) => new OversizedEntryError(e.sourceRepository, e.path, e.size, options.maxBytes));
+  if (last !== undefined && !last.published) {
+    const published = await publish(deps, last);
+    log.warn(`published ${last.name}, sealed and recorded by an earlier run that stopped before publishing it`, { bundle: last.name, digest: last.digest });
+    result.republished.push({ ...last, location: published.location, published: true });
+    last = { ...last, published: true };
+  }
+  const pending = await state.listPendingEntries();
+  const resend = await stagedResends(deps, result);
+  if (pending.length === 0 && resend.length === 0) return result;
+  const plan = await planBundles(pending, (d) => state.shippedIn(d), (last?.sequence ?? 0) + 1, options.maxBytes, resend);
+  result.oversized = [
+    ...plan.oversized.map((e) => new OversizedEntryError(e.sourceRepository, e.path, e.size, options.maxBytes)),
+    ...plan.oversizedResends.map((b) => new OversizedEntryError('(resend)', ` ${b.digest}`, b.size, options.maxBytes)),
+  ];
   for (const error of result.oversized) log.error(error.message, { repository: error.repository, path: error.path });
 
   for (const planned of plan.bundles) {
-    const sequence = (last?.sequence ?? 0) + 1;
-    const createdAt = clock.now().toISOString();
-    const manifest: Omit<BundleManifest, 'layout'> = {
+    const sealed = await sealOne(deps, planned, last);
+    result.bundles.push(sealed);
+    log.info(
+      `sealed ${sealed.name}: ${sealed.entries} entries, ${sealed.blobsIncluded} blobs (${sealed.bytesIncluded} bytes), ${sealed.blobsRequired} required from earlier bundles`,
+      { bundle: sealed.name, sequence: sealed.sequence, digest: sealed.digest, location: sealed.location },
+    );
+    last = sealed;
+  }
+  return result;
+}
+
+/** Resend requests whose bytes are staged; the others wait for a fetch task (see scan). */
+async function stagedResends(deps: SealDeps, result: SealResult): Promise<{ digest: Digest; size: number }[]> {
+  const staged: { digest: Digest; size: number }[] = [];
+  for (const request of await deps.state.listResends()) {
+    if ((await deps.store.statBlob(request.digest)) !== undefined) staged.push({ digest: request.digest, size: request.size });
+    else result.resendsWaiting.push(request.digest);
+  }
+  if (result.resendsWaiting.length > 0) {
+    deps.log.warn(`${result.resendsWaiting.length} blob(s) the far side asked for again are not staged yet; the next scan fetches them from the source`);
+  }
+  return staged;
+}
+
+/**
+ * One bundle: sign, stage, record, publish. The record is the commit point: before it the
+ * staged file is an orphan the next attempt replaces; after it the sequence names this
+ * digest forever and only these bytes are ever published under its name.
+ */
+async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecord | undefined): Promise<SealedBundle> {
+  const { store, state, clock, sourceId, signer } = deps;
+  const sequence = (last?.sequence ?? 0) + 1;
+  const createdAt = clock.now().toISOString();
+  const entries = planned.entries.map(bundleEntryOf);
+  const prepared = await prepareBundle({
+    manifest: {
       format: BUNDLE_FORMAT,
       sourceId,
       sequence,
       previous: last?.digest ?? null,
       createdAt,
-      entries: planned.entries.map(bundleEntryOf),
+      entries,
       blobs: {
         included: planned.included,
         required: [...planned.required].map(([digest, r]) => ({ digest, size: r.size, shippedIn: r.shippedIn })),
       },
-    };
-    const name = bundleFileName(sourceId, sequence);
-    let manifestDigest: Digest | undefined;
-    const written = await store.putBundle(name, async (out) => {
-      const w = await writeBundle(out, { manifest, ociIndex: ociIndexOf(manifest.entries), blobs: (digest) => store.getBlob(digest), signer });
-      manifestDigest = w.manifestDigest;
-    });
-    if (manifestDigest === undefined) throw new Error(`sealing ${name}: the writer returned no manifest digest`);
-    const record: BundleRecord = { sourceId, sequence, digest: manifestDigest, name, size: written.size, sealedAt: createdAt };
-    // A crash before this line leaves a file no state points to; the next seal rewrites it.
-    await state.recordSeal(record, planned.entries.map((e) => e.seq), planned.included.map((b) => b.digest));
-    const bytesIncluded = planned.included.reduce((n, b) => n + b.size, 0);
-    result.bundles.push({ ...record, entries: planned.entries.length, blobsIncluded: planned.included.length, blobsRequired: planned.required.size, bytesIncluded });
-    log.info(`sealed ${name}: ${planned.entries.length} entries, ${planned.included.length} blobs (${bytesIncluded} bytes), ${planned.required.size} required from earlier bundles`, {
-      bundle: name,
-      sequence,
-      digest: manifestDigest,
-    });
-    last = record;
-  }
-  return result;
+    },
+    ociIndex: ociIndexOf(entries),
+    blobs: stagedBlobs(store),
+    signer,
+  });
+  const name = bundleFileName(sourceId, sequence);
+  faultPoint('seal:before-stage');
+  const staged = await store.stageBundle(name, prepared.manifestDigest, (out) => prepared.write(out).then(() => undefined));
+  faultPoint('seal:after-stage');
+  const record: BundleRecord = { sourceId, sequence, digest: prepared.manifestDigest, name, size: staged.size, sealedAt: createdAt, published: false };
+  await state.recordSeal(record, planned.entries.map((e) => e.seq), planned.included.map((b) => b.digest));
+  faultPoint('seal:after-record');
+  const published = await publish(deps, record);
+  return {
+    ...record,
+    published: true,
+    location: published.location,
+    entries: planned.entries.length,
+    blobsIncluded: planned.included.length,
+    blobsRequired: planned.required.size,
+    bytesIncluded: planned.included.reduce((n, b) => n + b.size, 0),
+  };
+}
+
+async function publish(deps: SealDeps, record: BundleRecord): Promise<{ location: string }> {
+  const published = await deps.store.publishBundle(record.name, record.digest);
+  faultPoint('seal:after-publish');
+  await deps.state.markBundlePublished(record.sourceId, record.sequence);
+  faultPoint('seal:after-mark');
+  return published;
+}
+
+/** Opens staged blobs for the writer; the second one opened is the mid-stage crash point. */
+function stagedBlobs(store: ObjectStore): (digest: Digest) => Promise<BlobSource> {
+  let opened = 0;
+  return async (digest) => {
+    if (++opened === 2) faultPoint('seal:mid-stage');
+    return store.getBlob(digest);
+  };
 }
 
 /** Every blob an entry needs, its own manifest first. */

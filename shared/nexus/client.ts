@@ -17,6 +17,7 @@ import type {
   Checksums,
   SourceComponent,
   SourcePage,
+  TargetRepository,
 } from '../core/ports.ts';
 import {
   MissingChecksumError,
@@ -45,6 +46,7 @@ import {
   nexusMessagesSchema,
   normalizePath,
   repositoryListSchema,
+  repositorySettingsListSchema,
   type NexusAsset,
   type NexusComponent,
   type NexusRepository,
@@ -127,6 +129,21 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
 
   async listRepositories(): Promise<NexusRepository[]> {
     return this.#getJson(`${this.#prefix}/service/rest/v1/repositories`, repositoryListSchema);
+  }
+
+  /**
+   * Every repository with what decides whether it takes a write: type, format, online and
+   * write policy (`/v1/repositorySettings`). A user allowed to upload may not be allowed to
+   * read settings (403), and old versions lack the endpoint (404): then the plain listing
+   * answers, with `online` and `writePolicy` unknown.
+   */
+  async repositories(): Promise<TargetRepository[]> {
+    try {
+      return await this.#getJson(`${this.#prefix}/service/rest/v1/repositorySettings`, repositorySettingsListSchema);
+    } catch (error) {
+      if (!(error instanceof NexusHttpError) || (error.status !== 403 && error.status !== 404)) throw error;
+      return (await this.listRepositories()).map(({ name, format, type }) => ({ name, format, type, online: undefined, writePolicy: undefined }));
+    }
   }
 
   /** Pages are fetched one at a time, only when the consumer asks for the next. */

@@ -137,6 +137,48 @@ export type NexusRepository = z.output<typeof repositorySchema>;
 
 export const repositoryListSchema = z.array(repositorySchema);
 
+/**
+ * `/v1/repositorySettings`: each repository with `online`, `storage.writePolicy` (hosted
+ * only; Nexus writes it in either case, `allow_once` or `ALLOW_ONCE`) and a group's
+ * `memberNames`. Everything else (format blocks, proxy settings) is ignored.
+ */
+export const repositorySettingsListSchema = z.array(
+  z
+    .object({
+      name: z.string(),
+      format: z.string(),
+      type: z.string(),
+      online: z.boolean().nullish().transform((v) => v ?? undefined),
+      storage: z
+        .object({
+          writePolicy: z
+            .string()
+            .nullish()
+            .transform((v, ctx): 'allow' | 'allow_once' | 'deny' | undefined => {
+              if (v === undefined || v === null) return undefined;
+              const policy = v.toLowerCase();
+              if (policy === 'allow' || policy === 'allow_once' || policy === 'deny') return policy;
+              ctx.issues.push({ code: 'custom', message: `unknown write policy ${JSON.stringify(v)}`, input: v });
+              return z.NEVER;
+            }),
+        })
+        .loose()
+        .nullish(),
+      group: z.object({ memberNames: z.array(z.string()) }).loose().nullish(),
+    })
+    .loose()
+    .transform((r) => ({
+      name: r.name,
+      format: r.format,
+      type: r.type,
+      online: r.online,
+      writePolicy: r.storage?.writePolicy ?? undefined,
+      memberNames: r.group?.memberNames ?? [],
+    })),
+);
+
+export type NexusRepositorySettings = z.output<typeof repositorySettingsListSchema>[number];
+
 /** Nexus's error body for uploads and validation failures. */
 export const nexusMessagesSchema = z.array(z.object({ id: z.string().nullish(), message: z.string() }));
 

@@ -53,9 +53,11 @@ export function normalisePath(path: string): string {
   return collapsed.length > 1 && collapsed.endsWith('/') ? collapsed.slice(0, -1) : collapsed;
 }
 
-/** True when a normalised path names a file Nexus would accept (no '.', '..', empty name). */
+/** True when a normalised path names a file Nexus would accept (no '.', '..', empty name, control character). */
 export function isValidAssetPath(path: string): boolean {
   if (path === '/' || path.endsWith('/')) return false;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) return false;
   return path
     .slice(1)
     .split('/')

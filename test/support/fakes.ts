@@ -2,9 +2,18 @@
  * In-memory fakes of the core's ports, for core unit tests. They keep the ports'
  * contracts (atomic commit, conditional watermark, dedupe) but nothing durable.
  */
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingStream, type Digest } from '../../shared/digest.ts';
+import {
+  BlobNotFoundError,
+  BundleNotStagedError,
+  EntryNotPendingError,
+  InvalidBundleNameError,
+  InvalidDigestError,
+  InvalidTimestampError,
+  SequenceConflictError,
+} from '../../shared/core/port-errors.ts';
+import { HashingStream, isDigest, type Digest } from '../../shared/digest.ts';
 import type {
   ArtifactSource,
   BlobSource,
@@ -12,8 +21,11 @@ import type {
   Checksums,
   CopyTask,
   ExportState,
+  ImportedBundleRecord,
+  ImportState,
   ObjectStore,
   PendingEntry,
+  ResendRequest,
   ScanCheckpoint,
   SourcePage,
   StagedEntry,
@@ -24,11 +36,19 @@ export class MemoryObjectStore implements ObjectStore {
   readonly blobs = new Map<Digest, Buffer>();
   readonly bundles = new Map<string, Buffer>();
   async statBlob(digest: Digest) {
-    const b = this.blobs.get(digest);
+    const b = this.blobs.get(checkDigest('blob digest', digest));
     return b ? { size: b.length } : undefined;
   }
   async putBlob(content: Readable, options: { expectedDigest?: Digest; expectedSize?: number } = {}) {
-    const hashing = new HashingStream({ what: 'blob', ...(options.expectedDigest ? { expected: { sha256: options.expectedDigest.slice(7) } } : {}) });
+    if (options.expectedDigest !== undefined && !isDigest(options.expectedDigest)) {
+      content.destroy();
+      throw new InvalidDigestError('expected blob digest', options.expectedDigest);
+    }
+    const hashing = new HashingStream({
+      what: 'blob',
+      ...(options.expectedDigest ? { expected: { sha256: options.expectedDigest.slice(7) } } : {}),
+      ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
+    });
     const chunks: Buffer[] = [];
     await pipeline(content, hashing, async (source: AsyncIterable<Buffer>) => {
       for await (const c of source) chunks.push(c);
@@ -38,14 +58,16 @@ export class MemoryObjectStore implements ObjectStore {
     return { digest: hashing.digest, size: hashing.size, existed };
   }
   async getBlob(digest: Digest): Promise<BlobSource> {
-    const b = this.blobs.get(digest);
-    if (!b) throw new Error(`blob ${digest} not found`);
+    const b = this.blobs.get(checkDigest('blob digest', digest));
+    if (!b) throw new BlobNotFoundError(digest, 'memory');
     return { size: b.length, open: async () => Readable.from([b]) };
   }
-  async putBundle(name: string, write: (out: Writable) => Promise<void>) {
+  readonly staged = new Map<string, Buffer>();
+  async stageBundle(name: string, digest: Digest, write: (out: Writable) => Promise<void>) {
+    checkBundleName(name);
+    checkDigest('bundle digest', digest);
     const chunks: Buffer[] = [];
-    const { Writable: W } = await import('node:stream');
-    const out = new W({
+    const out = new Writable({
       write(chunk: Buffer, _e, cb) {
         chunks.push(chunk);
         cb();
@@ -53,14 +75,29 @@ export class MemoryObjectStore implements ObjectStore {
     });
     await write(out);
     const data = Buffer.concat(chunks);
-    this.bundles.set(name, data);
-    return { size: data.length, location: `memory:${name}` };
+    this.staged.set(`${name}\n${digest}`, data);
+    return { size: data.length };
+  }
+  async publishBundle(name: string, digest: Digest) {
+    checkBundleName(name);
+    checkDigest('bundle digest', digest);
+    const staged = this.staged.get(`${name}\n${digest}`);
+    if (staged !== undefined) this.bundles.set(name, staged);
+    const published = this.bundles.get(name);
+    if (published === undefined) throw new BundleNotStagedError(name, digest, 'memory');
+    for (const key of [...this.staged.keys()]) if (key.startsWith(`${name}\n`)) this.staged.delete(key);
+    return { size: published.length, location: `memory:${name}` };
   }
   async deleteBundle(name: string) {
-    this.bundles.delete(name);
+    this.bundles.delete(checkBundleName(name));
   }
   async listBundles() {
-    return [...this.bundles].map(([name, b]) => ({ name, size: b.length, location: `memory:${name}` }));
+    return [...this.bundles]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, b]) => ({ name, size: b.length, location: `memory:${name}` }));
+  }
+  async *listBlobs() {
+    for (const digest of [...this.blobs.keys()].sort()) yield { digest, size: this.blobs.get(digest)!.length };
   }
 }
 
@@ -73,11 +110,14 @@ export class MemoryExportState implements ExportState {
   async getWatermark(repository: string) {
     return this.watermarks.get(repository);
   }
+  /** Stored normalised (UTC, milliseconds) so that equal instants compare equal, as the adapters do. */
   async advanceWatermark(repository: string, expected: string | undefined, to: string) {
+    const next = normaliseInstant(`watermark for ${repository}`, to);
+    const previous = expected === undefined ? undefined : normaliseInstant(`expected watermark for ${repository}`, expected);
     const current = this.watermarks.get(repository);
-    if (current !== expected) return false;
-    if (current !== undefined && Date.parse(to) <= Date.parse(current)) return false;
-    this.watermarks.set(repository, to);
+    if (current !== previous) return false;
+    if (previous !== undefined && next <= previous) return false;
+    this.watermarks.set(repository, next);
     return true;
   }
   async getScanCheckpoint(repository: string) {
@@ -87,18 +127,26 @@ export class MemoryExportState implements ExportState {
     if (checkpoint) this.checkpoints.set(repository, checkpoint);
     else this.checkpoints.delete(repository);
   }
+  /** By sha256 (the entry's content address) when given, else by sha1, else no match. */
   async hasEntry(repo: string, path: string, checksums: Checksums) {
+    const sha256 = checksums.sha256?.toLowerCase();
+    const sha1 = checksums.sha1?.toLowerCase();
     return this.entries.some(
-      (e) => e.sourceRepository === repo && e.path === path && (checksums.sha256 ? e.checksums.sha256 === checksums.sha256 : checksums.sha1 !== undefined && e.checksums.sha1 === checksums.sha1),
+      (e) => e.sourceRepository === repo && e.path === path && (sha256 !== undefined ? e.digest === `sha256:${sha256}` : sha1 !== undefined && e.checksums.sha1 === sha1),
     );
   }
   async addPendingEntry(entry: StagedEntry) {
     if (this.entries.some((e) => e.sourceRepository === entry.sourceRepository && e.path === entry.path && e.digest === entry.digest)) return false;
-    this.entries.push({ ...entry, seq: this.entries.length + 1 });
+    const checksums: Checksums = {};
+    for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
+      const value = entry.checksums[algorithm];
+      if (value !== undefined) checksums[algorithm] = value.toLowerCase();
+    }
+    this.entries.push({ ...structuredClone(entry), checksums, seq: this.entries.length + 1 });
     return true;
   }
   async listPendingEntries() {
-    return this.entries.filter((e) => e.sealedIn === undefined);
+    return this.entries.filter((e) => e.sealedIn === undefined).map(({ sealedIn: _, ...e }) => structuredClone(e));
   }
   async shippedIn(digest: Digest) {
     return this.shipped.get(digest);
@@ -107,14 +155,70 @@ export class MemoryExportState implements ExportState {
     for (const d of digests) if (!this.shipped.has(d)) this.shipped.set(d, seq);
   }
   async getLastBundle(sourceId: string) {
-    return this.bundles.filter((b) => b.sourceId === sourceId).at(-1);
+    const last = this.bundles.filter((b) => b.sourceId === sourceId).at(-1);
+    return last && { ...last };
   }
   async recordSeal(bundle: BundleRecord, seqs: number[], included: Digest[]) {
     const last = await this.getLastBundle(bundle.sourceId);
-    if (bundle.sequence !== (last?.sequence ?? 0) + 1) throw new Error(`sequence conflict: expected ${(last?.sequence ?? 0) + 1}, got ${bundle.sequence}`);
-    this.bundles.push(bundle);
+    if (bundle.sequence !== (last?.sequence ?? 0) + 1) throw new SequenceConflictError(bundle.sourceId, (last?.sequence ?? 0) + 1, bundle.sequence);
+    const notPending = seqs.filter((seq) => !this.entries.some((e) => e.seq === seq && e.sealedIn === undefined));
+    if (notPending.length > 0) throw new EntryNotPendingError(bundle.sequence, notPending);
+    this.bundles.push({ ...bundle });
     for (const e of this.entries) if (seqs.includes(e.seq)) e.sealedIn = bundle.sequence;
     for (const d of included) if (!this.shipped.has(d)) this.shipped.set(d, bundle.sequence);
+  }
+  resends: ResendRequest[] = [];
+  async requestResend(blobs: ResendRequest[]) {
+    this.resends = this.resends.filter((r) => !this.shipped.has(r.digest));
+    for (const blob of blobs) {
+      this.shipped.delete(blob.digest);
+      if (!this.resends.some((r) => r.digest === blob.digest)) this.resends.push({ ...blob });
+    }
+  }
+  async listResends() {
+    return this.resends.filter((r) => !this.shipped.has(r.digest)).map((r) => ({ ...r }));
+  }
+  async markBundlePublished(sourceId: string, sequence: number) {
+    const bundle = this.bundles.find((b) => b.sourceId === sourceId && b.sequence === sequence);
+    if (bundle) bundle.published = true;
+  }
+}
+
+export class MemoryImportState implements ImportState {
+  chain = new Map<string, { sequence: number; digest: Digest }>();
+  imported = new Map<Digest, ImportedBundleRecord>();
+  outcomes = new Map<string, 'imported' | 'present'>();
+  locations = new Map<string, string>();
+  async lastImported(sourceId: string) {
+    const head = this.chain.get(sourceId);
+    return head && { ...head };
+  }
+  async importedBundle(digest: Digest) {
+    const record = this.imported.get(digest);
+    return record && { sequence: record.sequence, importedAt: record.importedAt };
+  }
+  async entryOutcome(bundleDigest: Digest, index: number) {
+    return this.outcomes.get(`${bundleDigest}#${index}`);
+  }
+  async recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present') {
+    this.outcomes.set(`${bundleDigest}#${index}`, outcome);
+  }
+  async recordBundleImported(record: ImportedBundleRecord) {
+    if (!this.imported.has(record.digest)) this.imported.set(record.digest, { ...record });
+    if (!record.advancesChain) return;
+    let head: { sequence: number; digest: Digest } | undefined = { sequence: record.sequence, digest: record.digest };
+    while (head !== undefined && (this.chain.get(record.sourceId)?.sequence ?? 0) < head.sequence) {
+      this.chain.set(record.sourceId, head);
+      const from: { sequence: number; digest: Digest } = head;
+      const next = [...this.imported.values()].find((b) => b.sourceId === record.sourceId && b.sequence === from.sequence + 1 && b.previous === from.digest);
+      head = next && { sequence: next.sequence, digest: next.digest };
+    }
+  }
+  async blobLocation(registry: string, digest: Digest) {
+    return this.locations.get(`${registry}#${digest}`);
+  }
+  async recordBlobLocation(registry: string, digest: Digest, name: string) {
+    if (!this.locations.has(`${registry}#${digest}`)) this.locations.set(`${registry}#${digest}`, name);
   }
 }
 
@@ -133,6 +237,10 @@ export class MemoryQueue implements TaskQueue {
 /** A source whose pages are given directly; records which tokens were asked for. */
 export class FakeSource implements ArtifactSource {
   pages: SourcePage[] = [];
+  listed: { name: string; format: string; type: string }[] = [{ name: 'raw-a', format: 'raw', type: 'hosted' }];
+  async repositories() {
+    return this.listed;
+  }
   contents = new Map<string, Buffer>();
   tokensAsked: (string | null)[] = [];
   async *componentPages(_repository: string, continuationToken?: string | null) {
@@ -148,4 +256,26 @@ export class FakeSource implements ArtifactSource {
     if (!data) throw new Error(`404 ${repository}${path}`);
     return consume(Readable.from([data]));
   }
+}
+
+/** The adapters' bundle name rules: a plain file name that cannot leave the outbox. */
+function checkBundleName(name: string): string {
+  if (name.length === 0) throw new InvalidBundleNameError(name, 'empty');
+  if (/[/\\]/.test(name)) throw new InvalidBundleNameError(name, 'contains a path separator');
+  if (name.includes('..')) throw new InvalidBundleNameError(name, "contains '..'");
+  if (name.startsWith('.')) throw new InvalidBundleNameError(name, "starts with '.'");
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(name)) throw new InvalidBundleNameError(name, 'contains a control character');
+  return name;
+}
+
+function checkDigest(what: string, digest: Digest): Digest {
+  if (!isDigest(digest)) throw new InvalidDigestError(what, digest);
+  return digest;
+}
+
+function normaliseInstant(what: string, value: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new InvalidTimestampError(what, value);
+  return new Date(time).toISOString();
 }

@@ -31,14 +31,21 @@ export interface ImageWorld {
   close(): Promise<void>;
 }
 
-export async function makeImageWorld(options: { auth?: 'none' | 'basic' | 'token'; docker?: Record<string, unknown> } = {}): Promise<ImageWorld> {
+export async function makeImageWorld(
+  options: { auth?: 'none' | 'basic' | 'token'; docker?: Record<string, unknown>; /** The target Nexus's docker repository (default docker-hosted). */ targetRepository?: string } = {},
+): Promise<ImageWorld> {
   const auth = options.auth ?? 'none';
   const dir = await mkdtemp(path.join(tmpdir(), 'ferry-images-'));
   const [source, target] = await Promise.all([startRegistry({ auth }), startRegistry({ auth })]);
   const creds = auth === 'none' ? undefined : DEFAULT_USERS[0]!;
   const client = (r: TestRegistry) => new RegistryClient({ baseUrl: r.url, ...(creds ?? {}) });
   const nexus = await startNexusStandin({ repositories: [{ name: 'docker-hosted', format: 'docker', type: 'hosted' }] });
-  const targetNexus = await startNexusStandin({ repositories: [{ name: 'raw-unused', format: 'raw', type: 'hosted' }] });
+  const targetNexus = await startNexusStandin({
+    repositories: [
+      { name: 'raw-unused', format: 'raw', type: 'hosted' },
+      { name: options.targetRepository ?? 'docker-hosted', format: 'docker', type: 'hosted' },
+    ],
+  });
   const keys = generateSigningKeyPair();
   await writeFile(path.join(dir, 'export.key'), keys.privateKeyPem, { mode: 0o600 });
   await writeFile(path.join(dir, 'export.pub'), keys.publicKeyPem);

@@ -9,13 +9,14 @@
  * | `SOURCE#<sid>`                       | `CHECKPOINT#<repository>`        | startedAt, since, continuationToken                |
  * | `SOURCE#<sid>`                       | `COUNTER#ENTRY`                  | last: the last entry seq handed out                |
  * | `SOURCE#<sid>`                       | `COUNTER#BUNDLE`                 | last: the sequence of the chain's last bundle      |
- * | `SOURCE#<sid>`                       | `BUNDLE#<seq>`                   | the BundleRecord                                   |
+ * | `SOURCE#<sid>`                       | `BUNDLE#<seq>`                   | the BundleRecord (published: false until in bundles/) |
  * | `SOURCE#<sid>`                       | `ROLLFORWARD#<seq>`              | digest, parts: a committed seal's unapplied tail   |
  * | `SOURCE#<sid>`                       | `JOURNAL#<seq>#<digest>#<part>`  | entrySeqs, blobs: one chunk of a large seal        |
  * | `ENTRY#<sid>#<seq>`                  | `#`                              | the entry, state pending/sealed, bundleSequence;   |
  * |                                      |                                  | gsi1pk `PENDING#<sid>` + gsi1sk `<seq>` while pending |
  * | `ASSET#<sid>#<sha256(repo, path)>`   | `DIGEST#<digest>`                | seq, sha1: one per (sourceRepository, path, digest)|
  * | `SHIPPED#<sid>#<digest>`             | `#`                              | bundleSequence, via (bundle/receipt)               |
+ * | `SOURCE#<sid>`                       | `RESEND#<digest>`                | size, from, requestedAt: a blob the far side lacks |
  *
  * GSI `pending` (gsi1pk, gsi1sk; keys only) is sparse: only pending entries carry its
  * keys, so listing them does not read the sealed history. GSIs are eventually
@@ -37,7 +38,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
+import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
 import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError, StateStoreError } from './errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { backoff, cancellationCodes, forEachLimit, isTransientCancellation, keys, pad, type Item, type Key } from './dynamo-keys.ts';
@@ -262,6 +263,59 @@ export class DynamoExportState implements ExportState {
     );
   }
 
+  /**
+   * Per blob, one transaction: the resend item appears exactly when the ledger record goes.
+   * A request still waiting is left as it is (it keeps its place, oldest first); one that
+   * was satisfied (the blob is back in the ledger) is replaced by a new request.
+   */
+  async requestResend(blobs: ResendRequest[]): Promise<void> {
+    const requestedAt = new Date().toISOString();
+    await forEachLimit(blobs, 16, async (blob) => {
+      const resend = keys.resend(this.sourceId, blob.digest);
+      const request = (condition: string | undefined) =>
+        this.#transact('TransactWriteItems', `${resend.pk} ${resend.sk}`, [
+          {
+            Put: {
+              TableName: this.table,
+              Item: { ...resend, digest: blob.digest, size: blob.size, requestedAt, ...(blob.from !== undefined ? { from: JSON.stringify(blob.from) } : {}) },
+              ...(condition !== undefined ? { ConditionExpression: condition } : {}),
+            },
+          },
+          { Delete: { TableName: this.table, Key: keys.shipped(this.sourceId, blob.digest) } },
+        ]);
+      try {
+        await request('attribute_not_exists(pk)');
+      } catch (error) {
+        if (cancellationCodes(error)[0] !== 'ConditionalCheckFailed') throw wrap(this.table, 'TransactWriteItems', `${resend.pk} ${resend.sk}`, error);
+        if ((await this.shippedIn(blob.digest)) === undefined) return;
+        await request(undefined);
+      }
+    });
+  }
+
+  /** Satisfied requests (the blob is back in the ledger) are removed as they are found. */
+  async listResends(): Promise<ResendRequest[]> {
+    const waiting: (ResendRequest & { requestedAt: string })[] = [];
+    const items = this.#query({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :resend)',
+      ExpressionAttributeValues: { ':pk': keys.source(this.sourceId), ':resend': 'RESEND#' },
+      ConsistentRead: true,
+    });
+    for await (const item of items) {
+      const digest = String(item.digest) as Digest;
+      if ((await this.shippedIn(digest)) !== undefined) {
+        const key = { pk: String(item.pk), sk: String(item.sk) };
+        await this.#call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+        continue;
+      }
+      const from = typeof item.from === 'string' ? (JSON.parse(item.from) as ResendRequest['from']) : undefined;
+      waiting.push({ digest, size: Number(item.size), requestedAt: String(item.requestedAt), ...(from !== undefined ? { from } : {}) });
+    }
+    waiting.sort((a, b) => (a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : a.digest < b.digest ? -1 : 1));
+    return waiting.map(({ requestedAt: _, ...request }) => request);
+  }
+
   async getLastBundle(sourceId: string): Promise<BundleRecord | undefined> {
     const key = keys.source(sourceId);
     const result = await this.#call('Query', `${key} BUNDLE#`, () =>
@@ -285,6 +339,8 @@ export class DynamoExportState implements ExportState {
       name: String(item.name),
       size: Number(item.size),
       sealedAt: String(item.sealedAt),
+      // Items written before the flag existed are bundles that were published.
+      published: item.published !== false,
     };
   }
 
@@ -294,6 +350,21 @@ export class DynamoExportState implements ExportState {
     const duplicates = entrySeqs.filter((seq) => seen.has(seq) || !seen.add(seq));
     if (duplicates.length > 0) throw new EntryNotPendingError(bundle.sequence, duplicates);
     await sealTail.recordSeal(this.#seal, bundle, entrySeqs, [...new Set(includedBlobs)]);
+  }
+
+  async markBundlePublished(sourceId: string, sequence: number): Promise<void> {
+    const key = keys.bundle(sourceId, sequence);
+    await this.#call('UpdateItem', `${key.pk} ${key.sk}`, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'SET published = :true',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      ),
+    );
   }
 
   async #nextEntrySeq(): Promise<number> {

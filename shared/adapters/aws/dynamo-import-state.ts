@@ -10,12 +10,16 @@
  * BUNDLE#<digest>            | #                  sourceId, sequence, importedAt
  * BUNDLE#<digest>            | ENTRY#<index, 16>  outcome (imported | present)
  * BLOB#<registry>#<digest>   | #                  name                      a mount source
+ * NEXT#<sourceId>#<seq, 16>  | <previous digest>  digest                    an imported bundle, by its link
  * ```
+ *
+ * NEXT items let the chain move over bundles imported out of sequence: once the head
+ * reaches sequence n with digest d, the bundle at `NEXT#<sid>#<n+1>` / `d` follows it.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { ImportState } from '../../core/ports.ts';
+import type { ImportedBundleRecord, ImportState } from '../../core/ports.ts';
 import { StateStoreError } from './errors.ts';
 
 export interface DynamoImportStateOptions {
@@ -45,6 +49,10 @@ const keys = {
   bundle: (digest: Digest) => ({ pk: `BUNDLE#${digest}`, sk: ONE }),
   entry: (digest: Digest, index: number) => ({ pk: `BUNDLE#${digest}`, sk: `ENTRY#${String(index).padStart(16, '0')}` }),
   blob: (registry: string, digest: Digest) => ({ pk: `BLOB#${registry}#${digest}`, sk: ONE }),
+  next: (sourceId: string, sequence: number, previous: Digest | null) => ({
+    pk: `NEXT#${sourceId}#${String(sequence).padStart(16, '0')}`,
+    sk: previous ?? 'none',
+  }),
 };
 
 export class DynamoImportState implements ImportState {
@@ -79,11 +87,12 @@ export class DynamoImportState implements ImportState {
   }
 
   /**
-   * Idempotent: re-recording a bundle keeps its first import time. The chain only moves
-   * forward. Both in one transaction; when the chain's condition fails (it is already at
-   * or past this sequence) the bundle alone is recorded, as the embedded state does.
+   * Idempotent: re-recording a bundle keeps its first import time. The bundle, its NEXT
+   * link and the chain head move in one transaction; the head goes to the end of the run
+   * of already-imported successors (read first), and only if it is still below this
+   * bundle's sequence: when it is not, the bundle alone is recorded, as the embedded state does.
    */
-  async recordBundleImported(record: { sourceId: string; sequence: number; digest: Digest; importedAt: string; advancesChain: boolean }): Promise<void> {
+  async recordBundleImported(record: ImportedBundleRecord): Promise<void> {
     const bundleKey = keys.bundle(record.digest);
     const bundleUpdate = {
       Update: {
@@ -94,33 +103,51 @@ export class DynamoImportState implements ImportState {
         ExpressionAttributeValues: { ':source': record.sourceId, ':sequence': record.sequence, ':at': record.importedAt },
       },
     };
-    if (record.advancesChain) {
-      const chainKey = keys.chain(record.sourceId);
-      try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              bundleUpdate,
-              {
-                Put: {
-                  TableName: this.table,
-                  Item: { ...chainKey, sequence: record.sequence, digest: record.digest },
-                  ConditionExpression: 'attribute_not_exists(pk) OR #sequence < :sequence',
-                  ExpressionAttributeNames: { '#sequence': 'sequence' },
-                  ExpressionAttributeValues: { ':sequence': record.sequence },
-                },
-              },
-            ],
-          }),
-        );
-        return;
-      } catch (error) {
-        const reasons = (error as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-        const chainAhead = (error as { name?: string }).name === 'TransactionCanceledException' && reasons[1]?.Code === 'ConditionalCheckFailed';
-        if (!chainAhead) throw new StateStoreError(this.table, 'TransactWriteItems', `${bundleKey.pk}, ${chainKey.pk}`, { cause: error });
-      }
+    const nextKey = keys.next(record.sourceId, record.sequence, record.previous);
+    const link = {
+      Update: {
+        TableName: this.table,
+        Key: nextKey,
+        UpdateExpression: 'SET digest = if_not_exists(digest, :digest)',
+        ExpressionAttributeValues: { ':digest': record.digest },
+      },
+    };
+    if (!record.advancesChain) {
+      await this.#call('TransactWriteItems', bundleKey, () => this.client.send(new TransactWriteCommand({ TransactItems: [bundleUpdate, link] })));
+      return;
     }
-    await this.#call('UpdateItem', bundleKey, () => this.client.send(new UpdateCommand(bundleUpdate.Update)));
+    let head = { sequence: record.sequence, digest: record.digest };
+    for (;;) {
+      const next = await this.#get(keys.next(record.sourceId, head.sequence + 1, head.digest));
+      if (typeof next?.digest !== 'string') break;
+      head = { sequence: head.sequence + 1, digest: next.digest as Digest };
+    }
+    const chainKey = keys.chain(record.sourceId);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            bundleUpdate,
+            link,
+            {
+              Put: {
+                TableName: this.table,
+                Item: { ...chainKey, sequence: head.sequence, digest: head.digest },
+                ConditionExpression: 'attribute_not_exists(pk) OR #sequence < :sequence',
+                ExpressionAttributeNames: { '#sequence': 'sequence' },
+                ExpressionAttributeValues: { ':sequence': record.sequence },
+              },
+            },
+          ],
+        }),
+      );
+      return;
+    } catch (error) {
+      const reasons = (error as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      const chainAhead = (error as { name?: string }).name === 'TransactionCanceledException' && reasons[2]?.Code === 'ConditionalCheckFailed';
+      if (!chainAhead) throw new StateStoreError(this.table, 'TransactWriteItems', `${bundleKey.pk}, ${chainKey.pk}`, { cause: error });
+    }
+    await this.#call('TransactWriteItems', bundleKey, () => this.client.send(new TransactWriteCommand({ TransactItems: [bundleUpdate, link] })));
   }
 
   async blobLocation(registry: string, digest: Digest): Promise<string | undefined> {

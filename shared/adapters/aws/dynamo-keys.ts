@@ -37,6 +37,7 @@ export const keys = {
     sk: `DIGEST#${digest}`,
   }),
   shipped: (sourceId: string, digest: Digest): Key => ({ pk: `SHIPPED#${sourceId}#${digest}`, sk: ONE }),
+  resend: (sourceId: string, digest: Digest): Key => ({ pk: `SOURCE#${sourceId}`, sk: `RESEND#${digest}` }),
 };
 
 /** Cancellation codes that mean contention, not a failed condition: the transaction may be retried. */

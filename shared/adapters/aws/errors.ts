@@ -1,17 +1,18 @@
 /**
- * Errors raised by the AWS adapters. Errors with an embedded counterpart
- * (`BlobNotFoundError`, `SequenceConflictError`, `EntryNotPendingError`, …) are the
- * embedded classes themselves, re-exported, so the core handles both adapters alike.
+ * Errors raised by the AWS adapters. The errors the ports promise (`BlobNotFoundError`,
+ * `SequenceConflictError`, `EntryNotPendingError`, …) are the core's own classes
+ * (`core/port-errors.ts`), re-exported, so the core handles every adapter alike.
  */
 export {
   BlobNotFoundError,
+  BundleNotStagedError,
   EntryNotPendingError,
   InvalidBundleNameError,
   InvalidDigestError,
   InvalidTimestampError,
   SequenceConflictError,
-  messageOf,
-} from '../embedded/errors.ts';
+} from '../../core/port-errors.ts';
+export { messageOf } from '../embedded/errors.ts';
 
 /** Some tasks could not be queued (SQS kept failing them, or the call itself failed). */
 export class QueueSendError extends Error {

@@ -3,7 +3,8 @@
  *
  * ```
  * <prefix>blobs/sha256/<hex>   content-addressed blobs (metadata x-amz-meta-sha256 = <hex>)
- * <prefix>bundles/<name>       sealed bundles
+ * <prefix>bundles/<name>       published bundles (the outbox ops download from)
+ * <prefix>sealed/<name>.<hex>  sealed bundles not yet published (<hex>: the manifest digest)
  * <prefix>staging/<uuid>       writes in progress
  * ```
  *
@@ -12,6 +13,8 @@
  * and are copied to their final key only after a clean, verified end. Readers therefore
  * see a complete object or none. A staging object left by a crashed process is inert; a
  * lifecycle rule on `<prefix>staging/` (and on incomplete multipart uploads) reclaims it.
+ * Sealed bundles are not under `staging/`: a recorded, unpublished bundle must outlive any
+ * expiry until the next seal publishes it.
  */
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
@@ -31,7 +34,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports.ts';
-import { BlobNotFoundError, InvalidBundleNameError, InvalidDigestError, ObjectStoreError } from './errors.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError, ObjectStoreError } from './errors.ts';
 
 export interface S3ObjectStoreOptions {
   client: S3Client;
@@ -130,9 +133,9 @@ export class S3ObjectStore implements ObjectStore {
     return this.#get(digest, this.blobKey(digest), { start, end });
   }
 
-  async putBundle(name: string, write: (out: Writable) => Promise<void>): Promise<{ size: number; location: string }> {
-    const key = this.#bundleKey(name);
-    const staging = this.#stagingKey();
+  /** Streams straight to `sealed/<name>.<hex>`: a multipart upload is invisible until completed. */
+  async stageBundle(name: string, digest: Digest, write: (out: Writable) => Promise<void>): Promise<{ size: number }> {
+    const key = this.#sealedKey(name, digest);
     const out = new PassThrough();
     let size = 0;
     const counter = new Transform({
@@ -141,24 +144,35 @@ export class S3ObjectStore implements ObjectStore {
         callback(null, chunk);
       },
     });
-    try {
-      await this.#upload(staging, async (body) => {
-        const piping = pipeline(out, counter, body);
-        try {
-          await write(out);
-          if (!out.writableEnded) out.end();
-        } catch (error) {
-          out.destroy(error as Error);
-          await piping.catch(() => undefined);
-          throw error;
-        }
-        await piping;
-      });
-      await this.#copy(staging, key, size, {});
-      return { size, location: this.location(key) };
-    } finally {
-      await this.#delete(staging).catch(() => undefined);
+    await this.#upload(key, async (body) => {
+      const piping = pipeline(out, counter, body);
+      try {
+        await write(out);
+        if (!out.writableEnded) out.end();
+      } catch (error) {
+        out.destroy(error as Error);
+        await piping.catch(() => undefined);
+        throw error;
+      }
+      await piping;
+    });
+    return { size };
+  }
+
+  async publishBundle(name: string, digest: Digest): Promise<{ size: number; location: string }> {
+    const key = this.#bundleKey(name);
+    const sealed = this.#sealedKey(name, digest);
+    const staged = await this.#head(sealed);
+    if (staged !== undefined) await this.#copy(sealed, key, staged.size, {});
+    const published = await this.#head(key);
+    if (published === undefined) throw new BundleNotStagedError(name, digest, `${this.location(sealed)} and ${this.location(key)}`);
+    // This one and copies of this name from seals that crashed before they were recorded.
+    // Only `<name>.<hex>`: another bundle's name may begin with this one's.
+    const copies = `${this.prefix}sealed/${name}.`;
+    for await (const object of this.#list(copies)) {
+      if (isDigest(`sha256:${object.key.slice(copies.length)}`)) await this.#delete(object.key);
     }
+    return { size: published.size, location: this.location(key) };
   }
 
   async deleteBundle(name: string): Promise<void> {
@@ -328,6 +342,12 @@ export class S3ObjectStore implements ObjectStore {
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f]/.test(name)) throw new InvalidBundleNameError(name, 'contains a control character');
     return `${this.prefix}bundles/${name}`;
+  }
+
+  #sealedKey(name: string, digest: Digest): string {
+    this.#bundleKey(name); // the same name rules
+    if (!isDigest(digest)) throw new InvalidDigestError('bundle digest', digest);
+    return `${this.prefix}sealed/${name}.${digestHex(digest)}`;
   }
 
   #stagingKey(): string {

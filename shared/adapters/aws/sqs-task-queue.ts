@@ -190,7 +190,19 @@ const imageTaskSchema = z.object({
   digest: z.string().refine(isDigest, 'expected sha256:<64 hex>').optional(),
 });
 
-const copyTaskSchema = z.discriminatedUnion('kind', [rawTaskSchema, imageTaskSchema]);
+const blobTaskSchema = z
+  .object({
+    kind: z.literal('blob'),
+    id: z.string().min(1),
+    sourceRepository: z.string().min(1),
+    digest: z.string().refine(isDigest, 'expected sha256:<64 hex>'),
+    size: z.number().int().nonnegative(),
+    name: z.string().regex(IMAGE_NAME, 'not a valid image name').optional(),
+    path: z.string().startsWith('/').optional(),
+  })
+  .refine((task) => (task.name === undefined) !== (task.path === undefined), { message: 'exactly one of name and path', path: ['name'] });
+
+const copyTaskSchema = z.discriminatedUnion('kind', [rawTaskSchema, imageTaskSchema, blobTaskSchema]);
 
 /** Parses a message body written by {@link SqsTaskQueue}; the error names the field at fault. */
 export function parseTaskMessage(body: string): CopyTask {

@@ -10,6 +10,7 @@ import type {
   ExportState,
   ImageDetail,
   PendingEntry,
+  ResendRequest,
   ScanCheckpoint,
   StagedEntry,
 } from '../../core/ports.ts';
@@ -60,6 +61,17 @@ const MIGRATIONS = [
   `,
   // Image entries carry the manifests, blobs and referrers they need (JSON).
   `ALTER TABLE entries ADD COLUMN image_json TEXT;`,
+  // Record first, publish second: bundles sealed before this column existed were published.
+  `ALTER TABLE bundles ADD COLUMN published INTEGER NOT NULL DEFAULT 1;`,
+  // Blobs the far side asked for again; a row is satisfied once the blob is back in shipped_blobs.
+  `
+  CREATE TABLE resend_requests (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest    TEXT NOT NULL UNIQUE,
+    size      INTEGER NOT NULL,
+    from_json TEXT
+  );
+  `,
 ];
 
 /**
@@ -197,6 +209,28 @@ export class SqliteExportState implements ExportState {
     });
   }
 
+  async requestResend(blobs: ResendRequest[]): Promise<void> {
+    transaction(this.db, () => {
+      this.db.exec('DELETE FROM resend_requests WHERE digest IN (SELECT digest FROM shipped_blobs)');
+      const forget = this.db.prepare('DELETE FROM shipped_blobs WHERE digest = ?');
+      const wait = this.db.prepare('INSERT INTO resend_requests (digest, size, from_json) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING');
+      for (const blob of blobs) {
+        forget.run(blob.digest);
+        wait.run(blob.digest, blob.size, blob.from === undefined ? null : JSON.stringify(blob.from));
+      }
+    });
+  }
+
+  async listResends(): Promise<ResendRequest[]> {
+    const rows = this.db
+      .prepare('SELECT digest, size, from_json FROM resend_requests r WHERE NOT EXISTS (SELECT 1 FROM shipped_blobs s WHERE s.digest = r.digest) ORDER BY id')
+      .all();
+    return rows.map((row) => {
+      const from = optionalText(row, 'from_json');
+      return { digest: text(row, 'digest') as Digest, size: integer(row, 'size'), ...(from !== undefined ? { from: JSON.parse(from) as ResendRequest['from'] } : {}) };
+    });
+  }
+
   async getLastBundle(sourceId: string): Promise<BundleRecord | undefined> {
     const row = this.db
       .prepare('SELECT * FROM bundles WHERE source_id = ? ORDER BY sequence DESC LIMIT 1')
@@ -218,8 +252,8 @@ export class SqliteExportState implements ExportState {
         throw new SequenceConflictError(bundle.sourceId, lastSequence + 1, bundle.sequence);
       }
       this.db
-        .prepare('INSERT INTO bundles (source_id, sequence, digest, name, size, sealed_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(bundle.sourceId, bundle.sequence, bundle.digest, bundle.name, bundle.size, bundle.sealedAt);
+        .prepare('INSERT INTO bundles (source_id, sequence, digest, name, size, sealed_at, published) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(bundle.sourceId, bundle.sequence, bundle.digest, bundle.name, bundle.size, bundle.sealedAt, bundle.published ? 1 : 0);
       const seal = this.db.prepare(
         "UPDATE entries SET state = 'sealed', bundle_sequence = ? WHERE seq = ? AND state = 'pending'",
       );
@@ -233,6 +267,10 @@ export class SqliteExportState implements ExportState {
       );
       for (const digest of includedBlobs) ship.run(digest, bundle.sequence);
     });
+  }
+
+  async markBundlePublished(sourceId: string, sequence: number): Promise<void> {
+    this.db.prepare('UPDATE bundles SET published = 1 WHERE source_id = ? AND sequence = ?').run(sourceId, sequence);
   }
 }
 
@@ -277,5 +315,6 @@ function toBundleRecord(row: Row): BundleRecord {
     name: text(row, 'name'),
     size: integer(row, 'size'),
     sealedAt: text(row, 'sealed_at'),
+    published: integer(row, 'published') === 1,
   };
 }

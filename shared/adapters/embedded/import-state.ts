@@ -5,8 +5,8 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Digest } from '../../digest.ts';
-import type { ImportState } from '../../core/ports.ts';
-import { integer, migrate, text, transaction, useDatabase } from './database.ts';
+import type { ImportedBundleRecord, ImportState } from '../../core/ports.ts';
+import { integer, migrate, text, transaction, useDatabase, type Row } from './database.ts';
 
 const MIGRATIONS = [
   `
@@ -36,6 +36,11 @@ const MIGRATIONS = [
     name     TEXT NOT NULL,
     PRIMARY KEY (registry, digest)
   );
+  `,
+  // The chain moves over bundles imported out of sequence once the gap before them fills.
+  `
+  ALTER TABLE bundles_imported ADD COLUMN previous TEXT;
+  CREATE INDEX bundles_imported_by_sequence ON bundles_imported (source_id, sequence);
   `,
 ];
 
@@ -94,31 +99,29 @@ export class SqliteImportState implements ImportState {
 
   /**
    * Idempotent: re-recording a bundle keeps its first import time. The chain only moves
-   * forward: a record with a sequence at or below the chain's is kept as imported but
-   * does not move the chain back.
+   * forward, and from the new head on over bundles already imported out of sequence that
+   * link onto it (see ImportState). All in one transaction.
    */
-  async recordBundleImported(record: {
-    sourceId: string;
-    sequence: number;
-    digest: Digest;
-    importedAt: string;
-    advancesChain: boolean;
-  }): Promise<void> {
+  async recordBundleImported(record: ImportedBundleRecord): Promise<void> {
     transaction(this.db, () => {
       this.db
         .prepare(
-          `INSERT INTO bundles_imported (digest, source_id, sequence, imported_at) VALUES (?, ?, ?, ?)
+          `INSERT INTO bundles_imported (digest, source_id, sequence, imported_at, previous) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (digest) DO NOTHING`,
         )
-        .run(record.digest, record.sourceId, record.sequence, record.importedAt);
-      if (record.advancesChain) {
-        this.db
-          .prepare(
-            `INSERT INTO chain (source_id, sequence, digest) VALUES (?, ?, ?)
-             ON CONFLICT (source_id) DO UPDATE SET sequence = excluded.sequence, digest = excluded.digest
-             WHERE excluded.sequence > chain.sequence`,
-          )
-          .run(record.sourceId, record.sequence, record.digest);
+        .run(record.digest, record.sourceId, record.sequence, record.importedAt, record.previous);
+      if (!record.advancesChain) return;
+      const advance = this.db.prepare(
+        `INSERT INTO chain (source_id, sequence, digest) VALUES (?, ?, ?)
+         ON CONFLICT (source_id) DO UPDATE SET sequence = excluded.sequence, digest = excluded.digest
+         WHERE excluded.sequence > chain.sequence`,
+      );
+      const successor = this.db.prepare('SELECT sequence, digest FROM bundles_imported WHERE source_id = ? AND sequence = ? AND previous = ?');
+      let head: { sequence: number; digest: string } | undefined = { sequence: record.sequence, digest: record.digest };
+      while (head !== undefined) {
+        if (Number(advance.run(record.sourceId, head.sequence, head.digest).changes) !== 1) return;
+        const next: Row | undefined = successor.get(record.sourceId, head.sequence + 1, head.digest);
+        head = next === undefined ? undefined : { sequence: integer(next, 'sequence'), digest: text(next, 'digest') };
       }
     });
   }

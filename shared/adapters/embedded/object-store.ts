@@ -2,14 +2,16 @@
  * The embedded object store: a directory on the local disk.
  *
  * ```
- * <root>/blobs/sha256/<hex>   content-addressed blobs
- * <root>/bundles/<name>       sealed bundles
- * <root>/tmp/<random>         writes in progress (same file system, so the commit is a rename)
+ * <root>/blobs/sha256/<hex>                    content-addressed blobs
+ * <root>/bundles/<name>                        published bundles (the outbox)
+ * <root>/bundles/.ferry-staged/<name>.<hex>    sealed bundles not yet published
+ * <root>/tmp/<random>                          writes in progress (same file system, so the commit is a rename)
  * ```
  *
  * Bundles may live elsewhere (`bundlesDir`, e.g. the directory ops copy to media from);
- * their writes in progress then sit in `<bundlesDir>/.ferry-tmp/` so the commit is still
- * a rename within one file system.
+ * their writes in progress then sit in `<bundlesDir>/.ferry-tmp/` so every commit is still
+ * a rename within one file system. Staged bundles carry their manifest digest in the file
+ * name, so publishing moves exactly the bundle the seal recorded.
  *
  * Every write goes to `tmp/`, is fsynced, then renamed into place, and the directory is
  * fsynced: a reader (or a process restarted after a crash) sees a complete, verified file
@@ -24,7 +26,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports.ts';
-import { BlobNotFoundError, InvalidBundleNameError, InvalidDigestError } from './errors.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from './errors.ts';
 import { writeFileStream } from '../../file-streams.ts';
 
 export interface DirObjectStoreOptions {
@@ -131,8 +133,8 @@ export class DirObjectStore implements ObjectStore {
     };
   }
 
-  async putBundle(name: string, write: (out: Writable) => Promise<void>): Promise<{ size: number; location: string }> {
-    const location = this.#bundlePath(name);
+  async stageBundle(name: string, digest: Digest, write: (out: Writable) => Promise<void>): Promise<{ size: number }> {
+    const staged = this.#stagedPath(name, digest);
     await this.#init();
     const tmp = this.#tmpPath(this.#bundleTmpDir);
     const out = writeFileStream(tmp, { flags: 'wx', flush: true });
@@ -147,9 +149,9 @@ export class DirObjectStore implements ObjectStore {
       await closeWritable(out);
       if (streamError !== undefined) throw streamError;
       const { size } = await stat(tmp);
-      await rename(tmp, location);
-      await fsyncDir(this.#bundleDir);
-      return { size, location };
+      await rename(tmp, staged);
+      await fsyncDir(this.#stagedDir);
+      return { size };
     } catch (error) {
       if (!out.closed) {
         out.destroy();
@@ -158,6 +160,25 @@ export class DirObjectStore implements ObjectStore {
       await rm(tmp, { force: true });
       throw error;
     }
+  }
+
+  async publishBundle(name: string, digest: Digest): Promise<{ size: number; location: string }> {
+    const location = this.#bundlePath(name);
+    const staged = this.#stagedPath(name, digest);
+    await this.#init();
+    if ((await statOrUndefined(staged)) !== undefined) {
+      await rename(staged, location);
+      await fsyncDir(this.#bundleDir);
+      await fsyncDir(this.#stagedDir);
+    }
+    const published = await statOrUndefined(location);
+    if (published === undefined) throw new BundleNotStagedError(name, digest, `${staged} and ${location}`);
+    // Copies of this name from seals that crashed before they were recorded: never published.
+    // Only `<name>.<hex>`: another bundle's name may begin with this one's.
+    for (const other of await readdir(this.#stagedDir)) {
+      if (other.startsWith(`${name}.`) && isDigest(`sha256:${other.slice(name.length + 1)}`)) await rm(path.join(this.#stagedDir, other), { force: true });
+    }
+    return { size: published.size, location };
   }
 
   async deleteBundle(name: string): Promise<void> {
@@ -210,6 +231,16 @@ export class DirObjectStore implements ObjectStore {
     return path.join(this.#bundleDir, name);
   }
 
+  get #stagedDir(): string {
+    return path.join(this.#bundleDir, '.ferry-staged');
+  }
+
+  #stagedPath(name: string, digest: Digest): string {
+    this.#bundlePath(name); // the same name rules
+    if (!isDigest(digest)) throw new InvalidDigestError('bundle digest', digest);
+    return path.join(this.#stagedDir, `${name}.${digestHex(digest)}`);
+  }
+
   #tmpPath(dir: string): string {
     return path.join(dir, `${randomUUID()}.part`);
   }
@@ -219,6 +250,7 @@ export class DirObjectStore implements ObjectStore {
     this.#ready ??= (async () => {
       await mkdir(this.#blobDir, { recursive: true });
       await mkdir(this.#bundleDir, { recursive: true });
+      await mkdir(this.#stagedDir, { recursive: true });
       const cutoff = Date.now() - this.#staleTmpMs;
       for (const dir of new Set([this.#tmpDir, this.#bundleTmpDir])) {
         await mkdir(dir, { recursive: true });
