@@ -17,12 +17,13 @@ import { pipeline } from 'node:stream/promises';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { parse } from '@aws-lambda-powertools/parser';
 import { S3EventNotificationEventBridgeSchema, S3Schema } from '@aws-lambda-powertools/parser/schemas';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { DynamoImportState } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
-import { BundleRefusedError } from '../shared/core/errors.ts';
+import { bundleFileName } from '../shared/bundle/index.ts';
+import { BundleRefusedError, SequenceError } from '../shared/core/errors.ts';
 import { makeImporter, type Importer, type ImportReport } from '../shared/core/importer.ts';
 import type { TargetRegistry } from '../shared/core/import-image.ts';
 import { systemClock } from '../shared/core/ports.ts';
@@ -127,21 +128,59 @@ async function download(object: BundleObject, dir: string): Promise<string> {
   return file;
 }
 
-/** Imports one bundle; a refusal for want of blobs leaves its signed resend request beside the receipts. */
-async function importOne(importer: Importer, receiptSigner: Signer | undefined, object: BundleObject, name: string, file: string): Promise<ImportReport> {
-  try {
-    const [report] = await importer.importBundles([{ name, open: async () => createReadStream(file) }]);
-    return report!;
-  } catch (error) {
-    if (error instanceof BundleRefusedError && error.resendRequest !== undefined) {
-      const key = `${env.FERRY_RECEIPTS_PREFIX}${name.replace(/\.tar$/, '')}.resend-request.json`;
-      await clients.s3().send(
-        new PutObjectCommand({ Bucket: object.bucket, Key: key, Body: await encodeReceipt(error.resendRequest, receiptSigner), ContentType: 'application/json' }),
-      );
-      logger.error(`${name}: refused for want of ${error.missing.length} blob(s); wrote the resend request s3://${object.bucket}/${key} for ops to carry back`, { bundle: name });
+/**
+ * Imports one bundle from the inbox. When its chain needs earlier bundles that are waiting
+ * in the inbox (one refused for want of blobs that this one re-sends), they are imported
+ * together, in order. A refusal for want of blobs leaves a signed resend request beside the
+ * receipts.
+ */
+async function importObject(importer: Importer, receiptSigner: Signer | undefined, object: BundleObject, dir: string): Promise<{ key: string; report: ImportReport }[]> {
+  let batch = [object];
+  const downloaded = new Map<string, string>();
+  for (;;) {
+    const files: { key: string; name: string; file: string }[] = [];
+    for (const o of batch) {
+      if (!downloaded.has(o.key)) downloaded.set(o.key, await download(o, dir));
+      files.push({ key: o.key, name: path.posix.basename(o.key), file: downloaded.get(o.key)! });
     }
-    throw error;
+    try {
+      const reports = await importer.importBundles(files.map((f) => ({ name: f.name, open: async () => createReadStream(f.file) })));
+      return reports.map((report) => ({ key: files.find((f) => f.name === report.bundle.name)!.key, report }));
+    } catch (error) {
+      const earlier = batch.length === 1 && error instanceof SequenceError ? await waitingPredecessors(object, error.missingSequence) : undefined;
+      if (earlier !== undefined) {
+        logger.info(`${path.posix.basename(object.key)}: importing it together with ${earlier.length} earlier bundle(s) waiting in the inbox`);
+        batch = [...earlier, object];
+        continue;
+      }
+      if (error instanceof BundleRefusedError && error.resendRequest !== undefined) {
+        const key = `${env.FERRY_RECEIPTS_PREFIX}${error.bundle.replace(/\.tar$/, '')}.resend-request.json`;
+        await clients.s3().send(
+          new PutObjectCommand({ Bucket: object.bucket, Key: key, Body: await encodeReceipt(error.resendRequest, receiptSigner), ContentType: 'application/json' }),
+        );
+        logger.error(`${error.bundle}: refused for want of ${error.missing.length} blob(s); wrote the resend request s3://${object.bucket}/${key} for ops to carry back`, { bundle: error.bundle });
+      }
+      throw error;
+    }
   }
+}
+
+/** The inbox objects of sequences `from` up to the object's own, or undefined unless all are there. */
+async function waitingPredecessors(object: BundleObject, from: number | undefined): Promise<BundleObject[] | undefined> {
+  const match = /^(.+)-(\d{8})\.tar$/.exec(path.posix.basename(object.key));
+  if (match === null || from === undefined) return undefined;
+  const [, sourceId, sequence] = match as unknown as [string, string, string];
+  const keys = [];
+  for (let n = from; n < Number(sequence); n++) keys.push(`${path.posix.dirname(object.key)}/${bundleFileName(sourceId, n)}`);
+  for (const key of keys) {
+    const there = await clients
+      .s3()
+      .send(new HeadObjectCommand({ Bucket: object.bucket, Key: key }))
+      .then(() => true)
+      .catch(() => false);
+    if (!there) return undefined;
+  }
+  return keys.map((key) => ({ bucket: object.bucket, key }));
 }
 
 export interface ImportSummary {
@@ -158,28 +197,28 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
     for (const object of objects) {
       const dir = await mkdtemp(path.join(tmpdir(), 'ferry-import-'));
       try {
-        const file = await download(object, dir);
-        const name = path.posix.basename(object.key);
-        const report = await importOne(importer, receiptSigner, object, name, file);
-        if (report.status === 'already-imported') {
-          logger.info(`${name}: already imported; nothing changed`, { bundle: name, sequence: report.bundle.sequence, importedAt: report.importedAt });
-          summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence });
-          continue;
+        for (const { key, report } of await importObject(importer, receiptSigner, object, dir)) {
+          const name = report.bundle.name;
+          if (report.status === 'already-imported') {
+            logger.info(`${name}: already imported; nothing changed`, { bundle: name, sequence: report.bundle.sequence, importedAt: report.importedAt });
+            summary.bundles.push({ key, status: report.status, sequence: report.bundle.sequence });
+            continue;
+          }
+          const receiptKey = `${env.FERRY_RECEIPTS_PREFIX}${name.replace(/\.tar$/, '')}.receipt.json`;
+          await clients.s3().send(
+            new PutObjectCommand({ Bucket: object.bucket, Key: receiptKey, Body: await encodeReceipt(report.receipt, receiptSigner), ContentType: 'application/json' }),
+          );
+          logger.info(`${name}: imported sequence ${report.bundle.sequence}`, {
+            bundle: name,
+            sequence: report.bundle.sequence,
+            imported: report.imported,
+            present: report.present,
+            receipt: `s3://${object.bucket}/${receiptKey}`,
+          });
+          metrics.addMetric('BundlesImported', MetricUnit.Count, 1);
+          metrics.addMetric('EntriesImported', MetricUnit.Count, report.imported);
+          summary.bundles.push({ key, status: report.status, sequence: report.bundle.sequence, receipt: receiptKey });
         }
-        const receiptKey = `${env.FERRY_RECEIPTS_PREFIX}${name.replace(/\.tar$/, '')}.receipt.json`;
-        await clients.s3().send(
-          new PutObjectCommand({ Bucket: object.bucket, Key: receiptKey, Body: await encodeReceipt(report.receipt, receiptSigner), ContentType: 'application/json' }),
-        );
-        logger.info(`${name}: imported sequence ${report.bundle.sequence}`, {
-          bundle: name,
-          sequence: report.bundle.sequence,
-          imported: report.imported,
-          present: report.present,
-          receipt: `s3://${object.bucket}/${receiptKey}`,
-        });
-        metrics.addMetric('BundlesImported', MetricUnit.Count, 1);
-        metrics.addMetric('EntriesImported', MetricUnit.Count, report.imported);
-        summary.bundles.push({ key: object.key, status: report.status, sequence: report.bundle.sequence, receipt: receiptKey });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

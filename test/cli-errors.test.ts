@@ -268,3 +268,27 @@ describe('bad configuration, usage and bundles', () => {
     });
   }
 });
+
+describe('a configuration that does not match the source', () => {
+  let world: World;
+  afterAll(async () => world?.close());
+
+  it('refuses at export start a repository declared raw that the source has as helm, and one it does not have, exit 2, nothing staged', async () => {
+    // Prepare: the source's raw-b is a helm repository; raw-c does not exist there
+    world = await makeWorld({
+      repositories: ['raw-a', 'raw-b', 'raw-c'],
+      source: { repositories: [{ name: 'raw-a', format: 'raw', type: 'hosted' }, { name: 'raw-b', format: 'helm', type: 'hosted' }] },
+    });
+    world.source.putRawAsset('raw-a', '/a.bin', 'a');
+
+    // Act
+    const run = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('source.repositories[1] (raw-b): declared raw, but the source Nexus says raw-b is a helm hosted repository');
+    expect(run.stderr).toContain('source.repositories[2] (raw-c): the source Nexus has no repository raw-c');
+    expect(existsSync(path.join(world.dir, 'export-work'))).toBe(false);
+    expect(world.source.requests.filter((r) => r.url.startsWith('/service/rest/v1/components'))).toEqual([]);
+  });
+});

@@ -7,7 +7,11 @@ import { silentLog } from '../shared/core/log.ts';
 import { taskLabel } from '../shared/core/copy.ts';
 import { changedSince, rawTaskId, scanRepository } from '../shared/core/scan.ts';
 import type { SourceAsset, SourceComponent } from '../shared/core/ports.ts';
-import { FakeSource, MemoryExportState, MemoryQueue } from './support/fakes.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { SourceMismatchError } from '../shared/core/errors.ts';
+import { makeExporter } from '../shared/core/exporter.ts';
+import { localSigner } from '../shared/signing.ts';
+import { FakeSource, MemoryExportState, MemoryObjectStore, MemoryQueue } from './support/fakes.ts';
 
 const repo = { name: 'raw-a', format: 'raw' as const, target: 'raw-a' };
 
@@ -147,5 +151,30 @@ describe('a scan cut short (a Lambda near its timeout)', () => {
     expect(source.tokensAsked).toEqual([null, '1']);
     expect(queue.tasks.size).toBe(3);
     expect(state.watermarks.get('raw-a')).toBe('2026-02-01T00:00:00.000Z');
+  });
+});
+
+describe('exporter.scan', () => {
+  it('does not scan a repository the source has in another format, and reports it; the others are scanned', async () => {
+    // Prepare: raw-b is declared raw but the source says helm
+    const source = new FakeSource();
+    source.listed = [
+      { name: 'raw-a', format: 'raw', type: 'hosted' },
+      { name: 'raw-b', format: 'helm', type: 'hosted' },
+    ];
+    source.pages = [{ items: [component(1, null)], continuationToken: null }];
+    const exporter = makeExporter(
+      { source, store: new MemoryObjectStore(), queue: new MemoryQueue(), state: new MemoryExportState(), clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog, signer: localSigner(generateKeyPairSync('ed25519').privateKey) },
+      { sourceId: 's', repositories: [repo, { name: 'raw-b', format: 'raw', target: 'raw-b' }], overlapMs: 0, scanConcurrency: 2, maxBundleBytes: 1 << 20 },
+    );
+
+    // Act
+    const { results, failures } = await exporter.scan();
+
+    // Assess
+    expect(results.map((r) => r.repository)).toEqual(['raw-a']);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.error).toBeInstanceOf(SourceMismatchError);
+    expect((failures[0]!.error as Error).message).toBe('raw-b: declared raw, but the source Nexus says raw-b is a helm hosted repository');
   });
 });

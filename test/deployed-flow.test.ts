@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
@@ -586,6 +586,44 @@ describe('receipts carried back to the serverless export side', () => {
     expect(applied.stdout).toContain('held.receipt.json: bundle 1 imported at');
     expect(applied.stdout).toContain('the far side holds 1 blobs (1 not known here before)');
     expect(await other.shippedIn(digest)).toBe(0);
+  });
+
+  it('heals a bundle refused for a blob the far side lost: resend request in the inbox, receipt apply --table, the next bundle imported together with it', async () => {
+    // Prepare: bundle 1 imported by the function; the far side then loses its held copy of X
+    const d = await deploy();
+    const x = content('lost-and-found', 30_000);
+    d.world.source.putRawAsset('raw-a', '/a/x.bin', x);
+    const s3 = makeS3Client(awsEndpoint);
+    const first = await sealIntoInbox(d);
+    expect((await d.handlers.import(s3Created(d.inbox, first.key), lambdaContext())).bundles[0]?.status).toBe('imported');
+    const heldBucket = process.env.FERRY_HELD_BUCKET!;
+    await s3.send(new DeleteObjectCommand({ Bucket: heldBucket, Key: `blobs/sha256/${sha256(x)}` }));
+    d.world.source.putRawAsset('raw-a', '/b/x-again.bin', x);
+    const second = await sealIntoInbox(d);
+
+    // Act: refused (resend request written), applied on the export side, re-sent, imported together
+    const refused = await d.handlers.import(s3Created(d.inbox, second.key), lambdaContext()).catch((error: unknown) => error as Error);
+    const requestFile = path.join(d.world.dir, 'resend.json');
+    await writeFile(requestFile, await (await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: 'receipts/test-source-00000002.resend-request.json' }))).Body!.transformToString());
+    const keyFile = path.join(d.world.dir, 'import-kms.pub.pem');
+    await writeFile(keyFile, signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const env = { ...d.world.env, AWS_REGION: region, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint };
+    const applied = await runFerry(['receipt', 'apply', '--table', d.table, '--source-id', 'test-source', '--public-key', keyFile, requestFile], env);
+    const [third] = (await d.handlers.seal({}, lambdaContext())).bundles;
+    const thirdKey = `bundles/${third!.name}`;
+    await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: thirdKey, CopySource: `${d.bucket}/bundles/${third!.name}` }));
+    const healed = await d.handlers.import(s3Created(d.inbox, thirdKey), lambdaContext());
+
+    // Assess
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toContain(`blob sha256:${sha256(x)} is neither held here nor on the target`);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(third).toMatchObject({ sequence: 3, entries: 0 });
+    expect(healed.bundles.map((b) => [b.key, b.status])).toEqual([
+      [second.key, 'imported'],
+      [thirdKey, 'imported'],
+    ]);
+    expect(d.world.target.getAsset('raw-a', '/b/x-again.bin')?.content.equals(x)).toBe(true);
   });
 });
 

@@ -7,7 +7,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
-import { decodeFarSideDocument } from '../shared/core/receipt.ts';
+import { decodeFarSideDocument, encodeReceipt, RECEIPT_FORMAT } from '../shared/core/receipt.ts';
 import { sha256Of } from '../shared/digest.ts';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../shared/registry/media-types.ts';
 import { bufferSource, makeImage, makeIndex, makeLayer, pushImage } from './support/images.ts';
@@ -255,6 +255,52 @@ describe('image variants', () => {
       expect(request.request.missing.map((m) => m.digest)).toEqual([baseLayer.digest]);
       expect(request.request.missing[0]!.neededBy[0]!.source).toEqual({ repository: 'docker-hosted', name: 'gap/needs-base', tag: '1' });
     }
+  });
+
+  it('fetches again from the source a layer a wrong receipt kept it from staging, once the far side asks for it', async () => {
+    // Prepare: a receipt of another chain (unsigned: no keys in this world) says layer L is held,
+    // so the export side never fetches it; the far side has no such layer
+    world = await makeImageWorld();
+    const layer = await makeLayer({ 'lib/never-held': Buffer.alloc(40_000, 5) });
+    const lie = path.join(world.dir, 'other.receipt.json');
+    await writeFile(
+      lie,
+      await encodeReceipt(
+        {
+          format: RECEIPT_FORMAT,
+          sourceId: 'other-site',
+          bundle: { name: 'other-site-00000001.tar', digest: sha256Of('other'), sequence: 1 },
+          importedAt: '2026-12-01T00:00:00.000Z',
+          entries: [],
+          summary: { imported: 0, present: 0 },
+          blobsHeld: [{ digest: layer.digest, size: layer.size }],
+        },
+        undefined,
+      ),
+    );
+    expect((await runFerry(['receipt', 'apply', '--config', world.exportConfig, lie], world.env)).code).toBe(0);
+    const image = makeImage({ layers: [layer] });
+    await world.publish('fetch/again', '1', image);
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const [first] = await bundleFiles(world);
+
+    // Act: refused, asked for, applied, exported (the layer fetched again), imported together
+    const refused = await runFerry(['import', '--config', world.importConfig, first!], world.env);
+    const request = path.join(world.dir, 'receipts', 'image-source-00000001.resend-request.json');
+    const applied = await runFerry(['receipt', 'apply', '--config', world.exportConfig, request], world.env);
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundleFiles(world);
+    const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+
+    // Assess
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(layer.digest);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(files).toHaveLength(2);
+    expect((await readBundleSummary(createReadStream(files[1]!), 'b')).manifest.blobs.included).toEqual([{ digest: layer.digest, size: layer.size }]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/fetch/again:1`)).equals(image.manifest.bytes)).toBe(true);
   });
 
   it('a receipt applied on another export side keeps what the far side holds out of its bundles', async () => {
