@@ -218,6 +218,8 @@ export class FerryExport extends Construct {
     this.queue.grantSendMessages(scan);
     this.table.grantReadWriteData(scan);
     this.nexusSecret.grantRead(scan);
+    // A resend request's blob that is not staged is fetched again: scan looks whether it is.
+    this.bucket.grantRead(scan, 'blobs/*');
 
     this.bucket.grantReadWrite(copy, 'staging/*');
     this.bucket.grantReadWrite(copy, 'blobs/*');
@@ -246,7 +248,7 @@ export class FerryExport extends Construct {
     });
     const kmsFindings = { 'Action::kms:ReEncrypt*': GRANT_REASONS.kmsReEncrypt, 'Action::kms:GenerateDataKey*': GRANT_REASONS.kmsGenerateDataKey };
     acknowledgeRoleFindings(webhook.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings });
-    acknowledgeRoleFindings(scan.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings });
+    acknowledgeRoleFindings(scan.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings, ...s3Findings(['blobs'], false) });
     acknowledgeRoleFindings(copy.role, {
       'Resource::*': GRANT_REASONS.xray,
       ...kmsFindings,

@@ -12,12 +12,11 @@ import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms
 import { sha256Of } from '../shared/digest.ts';
 import { verifyDetached } from '../shared/signing.ts';
 import type { BundleRecord, CopyTask } from '../shared/core/ports.ts';
+import { EntryNotPendingError, SequenceConflictError } from '../shared/core/port-errors.ts';
 import {
   DynamoExportState,
-  EntryNotPendingError,
   KmsSigner,
   QueueSendError,
-  SequenceConflictError,
   SqsTaskQueue,
   StateStoreError,
   TaskRejectedError,

@@ -13,9 +13,11 @@ import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ChecksumMismatchError, sha256Of, type Digest } from '../shared/digest.ts';
-import type { BundleRecord, CopyTask, StagedEntry } from '../shared/core/ports.ts';
-import { DynamoExportState, S3ObjectStore, SequenceConflictError, SqsTaskQueue, createTableInput } from '../shared/adapters/aws/index.ts';
+import type { BundleRecord, CopyTask } from '../shared/core/ports.ts';
+import { DynamoExportState, S3ObjectStore, SqsTaskQueue, createTableInput } from '../shared/adapters/aws/index.ts';
+import { SequenceConflictError } from '../shared/core/port-errors.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
+import { entry } from './contracts/export-state.ts';
 
 const awsEndpoint = inject('awsEndpoint');
 const dynamoEndpoint = inject('dynamoEndpoint');
@@ -195,17 +197,6 @@ function state(sourceId = `source-${randomUUID()}`, client = dynamo): DynamoExpo
   return new DynamoExportState({ client, table, sourceId });
 }
 
-function entry(path: string, content: string, checksums: StagedEntry['checksums'] = {}): StagedEntry {
-  return {
-    kind: 'raw',
-    sourceRepository: 'raw-src',
-    path,
-    targetRepository: 'raw-dst',
-    digest: sha256Of(content),
-    size: content.length,
-    checksums,
-  };
-}
 
 function bundle(sourceId: string, sequence: number): BundleRecord {
   return {

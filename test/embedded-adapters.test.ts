@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Of } from '../shared/digest.ts';
 import type { CopyTask } from '../shared/core/ports.ts';
 import { DirObjectStore, openDatabase, SqliteTaskQueue, type TaskEvent } from '../shared/adapters/embedded/index.ts';
+import { failingStream } from './contracts/object-store.ts';
 
 let dir: string;
 const closers: (() => void)[] = [];
@@ -40,19 +41,6 @@ function task(id: string): CopyTask {
   return { kind: 'raw', id, sourceRepository: 'raw-src', path: `/files/${id}`, targetRepository: 'raw-dst', checksums: {} };
 }
 
-/** A stream that yields `before` and then fails. */
-function failingStream(before: string, error: Error): Readable {
-  return new Readable({
-    read() {
-      if (before !== '') {
-        this.push(before);
-        before = '';
-      } else {
-        this.destroy(error);
-      }
-    },
-  });
-}
 
 async function listOrEmpty(folder: string): Promise<string[]> {
   return existsSync(folder) ? readdir(folder) : [];

@@ -10,7 +10,7 @@ import { readBundleSummary } from '../shared/bundle/index.ts';
 import { decodeFarSideDocument, encodeReceipt, RECEIPT_FORMAT } from '../shared/core/receipt.ts';
 import { sha256Of } from '../shared/digest.ts';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../shared/registry/media-types.ts';
-import { bufferSource, makeImage, makeIndex, makeLayer, pushImage } from './support/images.ts';
+import { bufferSource, makeImage, makeIndex, makeLayer, pushImage, type TestImage } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
 import { runFerry } from './support/world.ts';
@@ -30,6 +30,34 @@ async function exportAndImport(world: ImageWorld) {
   const files = await bundleFiles(world);
   const imported = files.length > 0 ? await runFerry(['import', '--config', world.importConfig, ...files], world.env) : undefined;
   return { exported, imported, files };
+}
+
+/**
+ * Pushes an SBOM artifact whose subject is `subject`, and — docker-registry 2.8 has no
+ * referrers API — the OCI referrers tag schema index listing it, as clients do.
+ */
+async function attachSbom(world: ImageWorld, name: string, subject: TestImage, sbomText: string) {
+  const sbom = Buffer.from(sbomText);
+  const empty = Buffer.from('{}');
+  await world.sourceClient.uploadBlob(name, sha256Of(sbom), bufferSource(sbom));
+  await world.sourceClient.uploadBlob(name, sha256Of(empty), bufferSource(empty));
+  const referrer = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: 'application/spdx+json',
+      config: { mediaType: OCI_EMPTY, digest: sha256Of(empty), size: empty.length },
+      layers: [{ mediaType: 'application/spdx+json', digest: sha256Of(sbom), size: sbom.length }],
+      subject: { mediaType: subject.manifest.mediaType, digest: subject.manifest.digest, size: subject.manifest.bytes.length },
+    }),
+  );
+  await world.sourceClient.putManifest(name, sha256Of(referrer), { mediaType: OCI_MANIFEST, bytes: referrer });
+  const referrersTag = `sha256-${subject.manifest.digest.slice(7)}`;
+  const referrersIndex = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256Of(referrer), size: referrer.length, artifactType: 'application/spdx+json' }] }),
+  );
+  await world.sourceClient.putManifest(name, referrersTag, { mediaType: OCI_INDEX, bytes: referrersIndex });
+  return { referrer, referrersTag, referrersIndex };
 }
 
 describe('image variants', () => {
@@ -120,26 +148,7 @@ describe('image variants', () => {
     const signature = makeImage({ layers: [await makeLayer({ 'signature.json': '{"critical":{}}' })] });
     const sigTag = `sha256-${subject.manifest.digest.slice(7)}.sig`;
     await world.publish('signed/app', sigTag, signature);
-    const sbomBytes = Buffer.from('{"spdxVersion":"SPDX-2.3"}');
-    const empty = Buffer.from('{}');
-    await world.sourceClient.uploadBlob('signed/app', sha256Of(sbomBytes), bufferSource(sbomBytes));
-    await world.sourceClient.uploadBlob('signed/app', sha256Of(empty), bufferSource(empty));
-    const referrer = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        artifactType: 'application/spdx+json',
-        config: { mediaType: OCI_EMPTY, digest: sha256Of(empty), size: empty.length },
-        layers: [{ mediaType: 'application/spdx+json', digest: sha256Of(sbomBytes), size: sbomBytes.length }],
-        subject: { mediaType: subject.manifest.mediaType, digest: subject.manifest.digest, size: subject.manifest.bytes.length },
-      }),
-    );
-    await world.sourceClient.putManifest('signed/app', sha256Of(referrer), { mediaType: OCI_MANIFEST, bytes: referrer });
-    // docker-registry 2.8 has no referrers API: clients keep the OCI referrers tag schema.
-    const referrersIndex = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256Of(referrer), size: referrer.length, artifactType: 'application/spdx+json' }] }),
-    );
-    await world.sourceClient.putManifest('signed/app', `sha256-${subject.manifest.digest.slice(7)}`, { mediaType: OCI_INDEX, bytes: referrersIndex });
+    const { referrer, referrersIndex } = await attachSbom(world, 'signed/app', subject, '{"spdxVersion":"SPDX-2.3"}');
 
     // Act
     const { exported, imported, files } = await exportAndImport(world);
@@ -164,26 +173,7 @@ describe('image variants', () => {
     const signature = makeImage({ layers: [await makeLayer({ 'signature.json': '{"critical":{"late":true}}' })] });
     const sigTag = `sha256-${subject.manifest.digest.slice(7)}.sig`;
     await world.publish('late/app', sigTag, signature);
-    const sbom = Buffer.from('{"spdxVersion":"SPDX-2.3","name":"late"}');
-    const empty = Buffer.from('{}');
-    await world.sourceClient.uploadBlob('late/app', sha256Of(sbom), bufferSource(sbom));
-    await world.sourceClient.uploadBlob('late/app', sha256Of(empty), bufferSource(empty));
-    const referrer = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        artifactType: 'application/spdx+json',
-        config: { mediaType: OCI_EMPTY, digest: sha256Of(empty), size: empty.length },
-        layers: [{ mediaType: 'application/spdx+json', digest: sha256Of(sbom), size: sbom.length }],
-        subject: { mediaType: subject.manifest.mediaType, digest: subject.manifest.digest, size: subject.manifest.bytes.length },
-      }),
-    );
-    await world.sourceClient.putManifest('late/app', sha256Of(referrer), { mediaType: OCI_MANIFEST, bytes: referrer });
-    const referrersTag = `sha256-${subject.manifest.digest.slice(7)}`;
-    const referrersIndex = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256Of(referrer), size: referrer.length, artifactType: 'application/spdx+json' }] }),
-    );
-    await world.sourceClient.putManifest('late/app', referrersTag, { mediaType: OCI_INDEX, bytes: referrersIndex });
+    const { referrer, referrersTag, referrersIndex } = await attachSbom(world, 'late/app', subject, '{"spdxVersion":"SPDX-2.3","name":"late"}');
     world.nexus.putDockerTag('docker-hosted', 'late/app', referrersTag, referrersIndex, OCI_INDEX);
 
     // Act: the second export; its bundle alone (no subject on the target), then the chain in order

@@ -263,6 +263,23 @@ describe('auth and repositories', () => {
       attributes: { proxy: { remoteUrl: 'https://upstream.example/' } },
     });
   });
+
+  it('gives online, the write policy of hosted repositories and a group\'s members in /v1/repositorySettings', async () => {
+    // Prepare
+    const standin = await start({ repositories: [
+      { name: 'raw-once', format: 'raw', type: 'hosted', writePolicy: 'allow_once' },
+      { name: 'raw-off', format: 'raw', type: 'hosted', online: false },
+      { name: 'raw-group', format: 'raw', type: 'group', memberNames: ['raw-once'] },
+    ] });
+    // Act
+    const settings = (await (await fetch(`${standin.url}/service/rest/v1/repositorySettings`)).json()) as Record<string, any>[];
+    const byName = Object.fromEntries(settings.map((r) => [r['name'], r]));
+    // Assess
+    expect(byName['raw-once']).toMatchObject({ type: 'hosted', online: true, storage: { writePolicy: 'allow_once' } });
+    expect(byName['raw-off']).toMatchObject({ online: false, storage: { writePolicy: 'allow' } });
+    expect(byName['raw-group']).toMatchObject({ type: 'group', group: { memberNames: ['raw-once'] } });
+    expect(byName['raw-group']!['storage']).not.toHaveProperty('writePolicy');
+  });
 });
 
 describe('uploads', () => {
@@ -344,6 +361,18 @@ describe('uploads', () => {
     expect(await missing.json()).toEqual([{ id: '*', message: "Missing required asset field 'Filename' on '1'" }]);
     expect(await unknown.json()).toEqual([{ id: '*', message: 'Unknown field name: raw.bogus' }]);
     expect(nowhere.status).toBe(404);
+    expect(standin.assetPaths('raw-a')).toEqual([]);
+  });
+
+  it.each(['./x.txt', 'a\u0007.txt'])('refuses a path with a dot segment or a control character (%j) with 400, writing nothing', async (filename) => {
+    // Prepare
+    const standin = await start();
+    // Act
+    const form = uploadForm('/d', { 'x.txt': 'x' });
+    form.set('raw.asset1.filename', filename);
+    const response = await fetch(`${standin.url}/service/rest/v1/components?repository=raw-a`, { method: 'POST', body: form });
+    // Assess
+    expect(response.status).toBe(400);
     expect(standin.assetPaths('raw-a')).toEqual([]);
   });
   it('leaves nothing behind when the client aborts a multipart upload midway', async () => {

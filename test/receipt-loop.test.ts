@@ -74,6 +74,7 @@ describe('the receipt loop heals', () => {
     const request = path.join(world.receiptsDir, 'test-source-00000002.resend-request.json');
     const applied = await runFerry(['receipt', 'apply', '--config', world.exportConfig, request], world.env);
     const [b3] = await world.export();
+    const verifiedTogether = await runFerry(['verify', '--config', world.importConfig, b2!, b3!], world.env);
     const healed = await runFerry(['import', '--config', world.importConfig, b2!, b3!], world.env);
 
     // Assess
@@ -88,6 +89,7 @@ describe('the receipt loop heals', () => {
     const b3Summary = await summaryOf(b3!);
     expect(b3Summary.manifest.blobs.included.map((b) => b.digest)).toEqual([sha256Of(x)]);
     expect(b3Summary.manifest.entries).toEqual([]);
+    expect(verifiedTogether.code, verifiedTogether.stderr).toBe(0);
     expect(healed.code, healed.stderr).toBe(0);
     expect(world.target.getAsset('raw-a', '/b/x-copy.bin')?.content.equals(x)).toBe(true);
     expect(world.target.getAsset('raw-a', '/b/new.bin')?.content.equals(content('new', 1000))).toBe(true);

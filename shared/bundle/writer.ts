@@ -4,7 +4,6 @@
  * that rotted in staging fails the seal instead of shipping, and memory stays flat
  * whatever the blob sizes.
  */
-import type { KeyObject } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

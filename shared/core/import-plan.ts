@@ -66,6 +66,13 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
   /** Image manifests this bundle puts on the target, per repository and name: subjects for referrer tags. */
   const pushed = new Set<string>();
   const unknownPolicy = new Set<string>();
+  /** Path or tag → digest of the first write to it in this bundle: allow_once takes one write only. */
+  const written = new Map<string, Digest>();
+  const writtenTwice = (repo: TargetRepository, key: string, digest: Digest) => {
+    const first = written.get(key);
+    if (first === undefined) written.set(key, digest);
+    return repo.writePolicy === 'allow_once' && first !== undefined && first !== digest;
+  };
 
   for (const [index, entry] of manifest.entries.entries()) {
     const repository = deps.targetRepository(entry.target.repository);
@@ -90,7 +97,9 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
     if (entry.kind === 'raw') {
       const step = planRaw(entry, repository, repo!, assets.get(repository)?.get(entry.target.path));
       if (typeof step === 'object') plan.refusals.push({ index, entry: label, reason: step.refusal });
-      else {
+      else if (step === 'upload' && writtenTwice(repo!, `${repository}\n${entry.target.path}`, entry.digest)) {
+        plan.refusals.push({ index, entry: label, reason: `an earlier entry of this bundle writes other content to it, and ${repository} does not allow redeploying it (write policy allow_once)` });
+      } else {
         plan.raw.push({ index, entry, repository, action: step });
         if (step === 'upload' && !(await deps.available(entry.digest))) need(entry.digest, index, label);
       }
@@ -98,7 +107,9 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
     }
     const step = await planImage(deps, entry, repository, repo!, pushed);
     if ('refusal' in step) plan.refusals.push({ index, entry: label, reason: step.refusal });
-    else {
+    else if (step.action === 'apply' && writtenTwice(repo!, `${repository}\n${entry.target.name}:${entry.target.tag}`, entry.digest)) {
+      plan.refusals.push({ index, entry: label, reason: `an earlier entry of this bundle points the tag elsewhere, and ${repository} does not allow redeploying it (write policy allow_once)` });
+    } else {
       plan.images.push({ index, entry, repository, action: step.action });
       for (const digest of step.missing) need(digest, index, label);
     }

@@ -191,10 +191,9 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
         index,
         report: { bundle: report.bundle, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' },
       }));
-      // Blobs of the bundles read so far count as at hand: an import would hold them first.
-      const inBatch = new Set<Digest>();
+      // Blobs of every bundle given count as at hand: an import holds them all before applying any.
+      const inBatch = new Set(verified.flatMap((v) => v.manifest.blobs.included.map((b) => b.digest)));
       for (const v of verified) {
-        for (const blob of v.manifest.blobs.included) inBatch.add(blob.digest);
         const plan = await planFor(v, async (digest) => inBatch.has(digest) || (await held.statBlob(digest)) !== undefined);
         if (plan.refusals.length > 0 || plan.missing.length > 0) throw new BundleRefusedError(v.input.name, plan.refusals, plan.missing);
         reports.push({

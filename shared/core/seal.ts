@@ -137,7 +137,7 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
   const plan = await planBundles(pending, (d) => state.shippedIn(d), (last?.sequence ?? 0) + 1, options.maxBytes, resend);
   result.oversized = [
     ...plan.oversized.map((e) => new OversizedEntryError(e.sourceRepository, e.path, e.size, options.maxBytes)),
-    ...plan.oversizedResends.map((b) => new OversizedEntryError('(resend)', ` ${b.digest}`, b.size, options.maxBytes)),
+    ...plan.oversizedResends.map((b) => new OversizedEntryError('resend of', ` ${b.digest}`, b.size, options.maxBytes)),
   ];
   for (const error of result.oversized) log.error(error.message, { repository: error.repository, path: error.path });
 

@@ -485,7 +485,8 @@ export function exportStateContract(makeHarness: () => Promise<ExportStateHarnes
   });
 }
 
-function entry(path: string, content: string, checksums: StagedEntry['checksums'] = {}): StagedEntry {
+/** A raw entry of `raw-src` whose blob is `content`. */
+export function entry(path: string, content: string, checksums: StagedEntry['checksums'] = {}): StagedEntry {
   return {
     kind: 'raw',
     sourceRepository: 'raw-src',

@@ -410,7 +410,7 @@ function write(text: string): (out: Writable) => Promise<void> {
 }
 
 /** A stream that yields `before` and then fails. */
-function failingStream(before: string, error: Error): Readable {
+export function failingStream(before: string, error: Error): Readable {
   return new Readable({
     read() {
       if (before !== '') {

@@ -39,7 +39,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
 import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError, StateStoreError } from './errors.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/port-errors.ts';
+import { StateStoreError } from './errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { backoff, cancellationCodes, forEachLimit, isTransientCancellation, keys, pad, type Item, type Key } from './dynamo-keys.ts';
 

@@ -1,17 +1,8 @@
 /**
- * Errors raised by the AWS adapters. The errors the ports promise (`BlobNotFoundError`,
- * `SequenceConflictError`, `EntryNotPendingError`, …) are the core's own classes
- * (`core/port-errors.ts`), re-exported, so the core handles every adapter alike.
+ * Errors raised by the AWS adapters themselves. The errors the ports promise
+ * (`BlobNotFoundError`, `SequenceConflictError`, …) are the core's (`core/port-errors.ts`),
+ * so the core handles every adapter alike.
  */
-export {
-  BlobNotFoundError,
-  BundleNotStagedError,
-  EntryNotPendingError,
-  InvalidBundleNameError,
-  InvalidDigestError,
-  InvalidTimestampError,
-  SequenceConflictError,
-} from '../../core/port-errors.ts';
 export { messageOf } from '../embedded/errors.ts';
 
 /** Some tasks could not be queued (SQS kept failing them, or the call itself failed). */

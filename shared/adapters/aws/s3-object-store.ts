@@ -34,7 +34,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError, ObjectStoreError } from './errors.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/port-errors.ts';
+import { ObjectStoreError } from './errors.ts';
 
 export interface S3ObjectStoreOptions {
   client: S3Client;

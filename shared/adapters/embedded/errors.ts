@@ -1,17 +1,7 @@
 /**
- * Errors raised by the embedded adapters (directory object store, SQLite state and queue).
- * The errors the ports promise live in `core/port-errors.ts` and are re-exported here.
+ * Errors raised by the embedded adapters themselves (directory object store, SQLite state
+ * and queue). The errors the ports promise are the core's (`core/port-errors.ts`).
  */
-
-export {
-  BlobNotFoundError,
-  BundleNotStagedError,
-  EntryNotPendingError,
-  InvalidBundleNameError,
-  InvalidDigestError,
-  InvalidTimestampError,
-  SequenceConflictError,
-} from '../../core/port-errors.ts';
 
 /** A state database whose schema is newer than this build of Ferry understands. */
 export class SchemaVersionError extends Error {

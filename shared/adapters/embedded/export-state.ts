@@ -15,7 +15,7 @@ import type {
   StagedEntry,
 } from '../../core/ports.ts';
 import { integer, migrate, optionalText, text, transaction, useDatabase, type Row } from './database.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from './errors.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/port-errors.ts';
 
 const MIGRATIONS = [
   `
