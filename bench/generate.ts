@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { sha256Of, type Digest } from '../shared/digest.ts';
-import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, type RegistryClient } from '../shared/registry/index.ts';
+import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, type RegistryClient } from '../shared/adapters/registry/index.ts';
 
 export interface FileLayer {
   /** The compressed layer on disk, until `dropLayerFile`. */

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { resolveCredentials, type CredentialsConfig } from '../shared/config/credentials.ts';
 import type { Log } from '../shared/core/log.ts';
-import { RegistryClient } from '../shared/registry/index.ts';
+import { RegistryClient } from '../shared/adapters/registry/index.ts';
 
 export interface RegistryEndpoint {
   url: string;

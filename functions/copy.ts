@@ -11,9 +11,9 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseTaskMessage } from '../shared/adapters/aws/sqs-task-queue.ts';
-import type { CopyOutcome } from '../shared/core/copy.ts';
-import { makeExporter } from '../shared/core/exporter.ts';
-import type { CopyTask } from '../shared/core/ports.ts';
+import type { CopyOutcome } from '../shared/core/export/copy.ts';
+import { makeExporter } from '../shared/core/export/exporter.ts';
+import type { CopyTask } from '../shared/core/ports/index.ts';
 import { copyEnvSchema, loadEnv } from './env.ts';
 import { coreLog, errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools } from './wiring.ts';
 

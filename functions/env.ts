@@ -5,7 +5,7 @@
  * that does).
  */
 import { z } from 'zod';
-import { filterProblems } from '../shared/core/image-filter.ts';
+import { filterProblems } from '../shared/core/formats/docker/filter.ts';
 
 /** The environment does not satisfy the contract; `variable` is the first one at fault. */
 export class EnvError extends Error {

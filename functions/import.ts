@@ -23,11 +23,11 @@ import { DynamoImportState } from '../shared/adapters/aws/dynamo-import-state.ts
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
 import { bundleFileName } from '../shared/bundle/index.ts';
-import { BundleRefusedError, SequenceError } from '../shared/core/errors.ts';
-import { makeImporter, type Importer, type ImportReport } from '../shared/core/importer.ts';
-import type { TargetRegistry } from '../shared/core/import-image.ts';
-import { systemClock } from '../shared/core/ports.ts';
-import { encodeReceipt } from '../shared/core/receipt.ts';
+import { BundleRefusedError, SequenceError } from '../shared/core/import/errors.ts';
+import { makeImporter, type Importer, type ImportReport } from '../shared/core/import/importer.ts';
+import type { TargetRegistry } from '../shared/core/formats/docker/apply.ts';
+import { systemClock } from '../shared/core/ports/index.ts';
+import { encodeReceipt } from '../shared/core/receipts/codec.ts';
 import { algorithmOf, type Signer } from '../shared/signing.ts';
 import { importEnvSchema, loadEnv, EnvError } from './env.ts';
 import { clients, coreLog, nexusClient, once, powertools, registryClient } from './wiring.ts';

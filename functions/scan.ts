@@ -8,7 +8,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { parse } from '@aws-lambda-powertools/parser';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
-import { makeExporter } from '../shared/core/exporter.ts';
+import { makeExporter } from '../shared/core/export/exporter.ts';
 import { SCAN_LAG_METRIC } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { errorFields, exporterSettings, exportPorts, once, powertools } from './wiring.ts';

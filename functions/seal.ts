@@ -11,7 +11,7 @@ import { parse } from '@aws-lambda-powertools/parser';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
-import { makeExporter } from '../shared/core/exporter.ts';
+import { makeExporter } from '../shared/core/export/exporter.ts';
 import { loadEnv, sealEnvSchema } from './env.ts';
 import { clients, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
 

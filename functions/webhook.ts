@@ -13,15 +13,9 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { SqsTaskQueue } from '../shared/adapters/aws/sqs-task-queue.ts';
-import type { CopyTask } from '../shared/core/ports.ts';
-import {
-  headerValue,
-  parseWebhook,
-  tasksForWebhook,
-  verifyWebhookSignature,
-  WebhookPayloadError,
-  type WebhookDelivery,
-} from '../shared/core/webhook.ts';
+import type { CopyTask } from '../shared/core/ports/index.ts';
+import { headerValue, parseWebhook, verifyWebhookSignature, WebhookPayloadError, type WebhookDelivery } from '../shared/adapters/nexus/webhook.ts';
+import { tasksForWebhook } from '../shared/core/export/webhook-tasks.ts';
 import { loadEnv, webhookEnvSchema } from './env.ts';
 import { clients, coreLog, errorFields, idempotencyStore, nexusClient, once, powertools, secretString, exporterSettings } from './wiring.ts';
 

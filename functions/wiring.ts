@@ -17,11 +17,11 @@ import { z } from 'zod';
 import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
 import { SqsTaskQueue } from '../shared/adapters/aws/sqs-task-queue.ts';
-import type { ExporterPorts, ExporterSettings } from '../shared/core/exporter.ts';
+import type { ExporterPorts, ExporterSettings } from '../shared/core/export/exporter.ts';
 import type { Log, LogFields } from '../shared/core/log.ts';
-import { systemClock } from '../shared/core/ports.ts';
-import { NexusClient } from '../shared/nexus/index.ts';
-import { RegistryClient } from '../shared/registry/index.ts';
+import { systemClock } from '../shared/core/ports/index.ts';
+import { NexusClient } from '../shared/adapters/nexus/index.ts';
+import { RegistryClient } from '../shared/adapters/registry/index.ts';
 import type { Signer } from '../shared/signing.ts';
 import type { DockerRepositoryEnv, ExportEnv } from './env.ts';
 

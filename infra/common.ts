@@ -14,7 +14,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { filterProblems } from '../shared/core/image-filter.ts';
+import { filterProblems } from '../shared/core/formats/docker/filter.ts';
 import { InfraConfigError } from './errors.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -11,8 +11,8 @@ import { SendMessageBatchCommand, SQSClient, type SendMessageBatchCommandInput }
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { sha256Of } from '../shared/digest.ts';
 import { verifyDetached } from '../shared/signing.ts';
-import type { BundleRecord, CopyTask } from '../shared/core/ports.ts';
-import { EntryNotPendingError, SequenceConflictError } from '../shared/core/port-errors.ts';
+import type { BundleRecord, CopyTask } from '../shared/core/ports/index.ts';
+import { EntryNotPendingError, SequenceConflictError } from '../shared/core/ports/errors.ts';
 import {
   DynamoExportState,
   KmsSigner,

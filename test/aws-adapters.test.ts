@@ -13,9 +13,9 @@ import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ChecksumMismatchError, sha256Of, type Digest } from '../shared/digest.ts';
-import type { BundleRecord, CopyTask } from '../shared/core/ports.ts';
+import type { BundleRecord, CopyTask } from '../shared/core/ports/index.ts';
 import { DynamoExportState, S3ObjectStore, SqsTaskQueue, createTableInput } from '../shared/adapters/aws/index.ts';
-import { SequenceConflictError } from '../shared/core/port-errors.ts';
+import { SequenceConflictError } from '../shared/core/ports/errors.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
 import { entry } from './contracts/export-state.ts';
 

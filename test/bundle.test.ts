@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import tar, { type Header } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobSource } from '../shared/core/ports.ts';
+import type { BlobSource } from '../shared/core/ports/index.ts';
 import { sha256Of, type Digest } from '../shared/digest.ts';
 import {
   BUNDLE_FORMAT,

@@ -11,7 +11,7 @@ import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/c
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CopyTask } from '../shared/core/ports.ts';
+import type { CopyTask } from '../shared/core/ports/index.ts';
 import { DynamoExportState, S3ObjectStore, SqsTaskQueue, createTableInput, parseTaskMessage } from '../shared/adapters/aws/index.ts';
 import { DynamoImportState, createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';

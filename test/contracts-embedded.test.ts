@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe } from 'vitest';
-import type { CopyTask } from '../shared/core/ports.ts';
+import type { CopyTask } from '../shared/core/ports/index.ts';
 import { DirObjectStore, SqliteExportState, SqliteImportState, SqliteTaskQueue } from '../shared/adapters/embedded/index.ts';
 import { objectStoreContract } from './contracts/object-store.ts';
 import { exportStateContract } from './contracts/export-state.ts';

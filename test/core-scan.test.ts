@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../shared/core/log.ts';
-import { taskLabel } from '../shared/core/copy.ts';
-import { changedSince, rawTaskId, scanRepository } from '../shared/core/scan.ts';
-import type { SourceAsset, SourceComponent } from '../shared/core/ports.ts';
+import { taskLabel } from '../shared/core/export/copy.ts';
+import { changedSince, rawTaskId, scanRepository } from '../shared/core/export/scan.ts';
+import type { SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
 import { generateKeyPairSync } from 'node:crypto';
-import { SourceMismatchError } from '../shared/core/errors.ts';
-import { makeExporter } from '../shared/core/exporter.ts';
+import { SourceMismatchError } from '../shared/core/export/errors.ts';
+import { makeExporter } from '../shared/core/export/exporter.ts';
 import { localSigner } from '../shared/signing.ts';
 import { FakeSource, MemoryExportState, MemoryObjectStore, MemoryQueue } from './support/fakes.ts';
 

@@ -2,8 +2,8 @@
  * Sealing: which blobs ship, which are required, and how the size cap spills entries.
  */
 import { describe, expect, it } from 'vitest';
-import { planBundles } from '../shared/core/seal.ts';
-import type { PendingEntry } from '../shared/core/ports.ts';
+import { planBundles } from '../shared/core/export/seal.ts';
+import type { PendingEntry } from '../shared/core/ports/index.ts';
 import type { Digest } from '../shared/digest.ts';
 
 const d = (c: string): Digest => `sha256:${c.repeat(64)}`;

@@ -26,7 +26,7 @@ import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts'
 import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { decodeReceipt } from '../shared/core/receipt.ts';
+import { decodeReceipt } from '../shared/core/receipts/codec.ts';
 import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';

@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Of } from '../shared/digest.ts';
-import type { CopyTask } from '../shared/core/ports.ts';
+import type { CopyTask } from '../shared/core/ports/index.ts';
 import { DirObjectStore, openDatabase, SqliteTaskQueue, type TaskEvent } from '../shared/adapters/embedded/index.ts';
 import { failingStream } from './contracts/object-store.ts';
 

@@ -1,6 +1,6 @@
 /** The content filter: which images, tags and platforms travel. Pure, so table-tested. */
 import { describe, expect, it } from 'vitest';
-import { filterProblems, imageSelected, isReferrerTag, platformSelected, referrerTagsFor, tagSelected } from '../shared/core/image-filter.ts';
+import { filterProblems, imageSelected, isReferrerTag, platformSelected, referrerTagsFor, tagSelected } from '../shared/core/formats/docker/filter.ts';
 
 const hex = 'a'.repeat(64);
 

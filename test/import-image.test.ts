@@ -8,9 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { BundleManifest, ImageBundleEntry } from '../shared/bundle/index.ts';
 import { sha256Of, type Digest } from '../shared/digest.ts';
-import { applyImageEntries, makeSingleFlight } from '../shared/core/import-image.ts';
+import { applyImageEntries, makeSingleFlight } from '../shared/core/formats/docker/apply.ts';
 import { silentLog } from '../shared/core/log.ts';
-import type { BlobSource, ImageRegistry } from '../shared/core/ports.ts';
+import type { BlobSource, ImageRegistry } from '../shared/core/ports/index.ts';
 import { SqliteImportState } from '../shared/adapters/embedded/import-state.ts';
 import { MemoryObjectStore } from './support/fakes.ts';
 

@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../shared/bundle/index.ts';
 import { sha256Of } from '../shared/digest.ts';
-import { planImport } from '../shared/core/import-plan.ts';
+import { planImport } from '../shared/core/import/plan.ts';
 import { silentLog } from '../shared/core/log.ts';
-import type { ArtifactTarget, TargetRepository } from '../shared/core/ports.ts';
+import type { ArtifactTarget, TargetRepository } from '../shared/core/ports/index.ts';
 import { MemoryImportState } from './support/fakes.ts';
 
 function target(repositories: TargetRepository[]): ArtifactTarget {

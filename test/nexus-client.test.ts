@@ -14,7 +14,7 @@ import {
   NexusResponseError,
   expectedChecksums,
   type NexusClientOptions,
-} from '../shared/nexus/index.ts';
+} from '../shared/adapters/nexus/index.ts';
 
 // ───────────────────────────── helpers ─────────────────────────────
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NexusClient } from '../shared/nexus/index.ts';
+import { NexusClient } from '../shared/adapters/nexus/index.ts';
 import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
 import { useProxy, withProxyEnv } from './support/proxy.ts';
 import { privateCa } from './support/registry.ts';

@@ -11,7 +11,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
-import { decodeReceipt, encodeReceipt, RECEIPT_FORMAT, RESEND_FORMAT, type Receipt, type ResendRequestDocument } from '../shared/core/receipt.ts';
+import { decodeReceipt, encodeReceipt, RECEIPT_FORMAT, RESEND_FORMAT, type Receipt, type ResendRequestDocument } from '../shared/core/receipts/codec.ts';
 import { sha256Of } from '../shared/digest.ts';
 import { generateSigningKeyPair, localSigner } from '../shared/signing.ts';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';

@@ -1,8 +1,8 @@
 /** Receipt files: round trip, signatures, and errors that name the file and the field. */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ReceiptError } from '../shared/core/errors.ts';
-import { decodeReceipt, encodeReceipt, RECEIPT_FORMAT, type Receipt } from '../shared/core/receipt.ts';
+import { ReceiptError } from '../shared/core/receipts/errors.ts';
+import { decodeReceipt, encodeReceipt, RECEIPT_FORMAT, type Receipt } from '../shared/core/receipts/codec.ts';
 import { generateSigningKeyPair, localSigner } from '../shared/signing.ts';
 
 const digest = `sha256:${'a'.repeat(64)}` as const;

@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobSource } from '../shared/core/ports.ts';
+import type { BlobSource } from '../shared/core/ports/index.ts';
 import { ChecksumMismatchError, SizeMismatchError, sha256Of, type Digest } from '../shared/digest.ts';
 import {
   BlobDigestError,
@@ -20,7 +20,7 @@ import {
   parseImageManifest,
   platformOf,
   type RegistryClientOptions,
-} from '../shared/registry/index.ts';
+} from '../shared/adapters/registry/index.ts';
 import { bufferSource, makeImage, makeIndex, makeLayer, pushImage, pushIndex, type TestImage } from './support/images.ts';
 import { DEFAULT_USERS, startRegistry, type TestRegistry } from './support/registry.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';

@@ -5,7 +5,7 @@
  * proxy that records what it carries.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient } from '../shared/registry/index.ts';
+import { RegistryClient } from '../shared/adapters/registry/index.ts';
 import { makeImage, makeLayer, pushImage } from './support/images.ts';
 import { useProxy, withProxyEnv } from './support/proxy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';

@@ -15,7 +15,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTableInput, DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
-import { SEAL_FAULT_POINTS } from '../shared/core/seal.ts';
+import { SEAL_FAULT_POINTS } from '../shared/core/export/seal.ts';
 import { makeDynamoClient, makeS3Client } from './support/emulators.ts';
 import { content, makeWorld, REPO_ROOT, runFerry, type FerryRun, type World } from './support/world.ts';
 

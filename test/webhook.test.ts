@@ -3,9 +3,10 @@
  * and the copy tasks an event turns into.
  */
 import { describe, expect, it } from 'vitest';
-import type { SourceAsset, SourceComponent } from '../shared/core/ports.ts';
-import { rawTaskId, type ScanRepository } from '../shared/core/scan.ts';
-import { parseWebhook, tasksForWebhook, verifyWebhookSignature, WebhookPayloadError, type WebhookSource } from '../shared/core/webhook.ts';
+import type { SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
+import { rawTaskId, type ScanRepository } from '../shared/core/export/scan.ts';
+import { parseWebhook, verifyWebhookSignature, WebhookPayloadError } from '../shared/adapters/nexus/webhook.ts';
+import { tasksForWebhook, type WebhookSource } from '../shared/core/export/webhook-tasks.ts';
 import { MemoryExportState } from './support/fakes.ts';
 
 // The two deliveries from NEXUS.md, byte for byte, with the signatures Nexus sent (secret s3cret).

@@ -6,11 +6,11 @@ import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
-import { taskLabel } from '../../shared/core/copy.ts';
-import { checkSourceRepositories, makeExporter } from '../../shared/core/exporter.ts';
-import type { ScanRepository } from '../../shared/core/scan.ts';
-import { systemClock } from '../../shared/core/ports.ts';
-import { NexusClient } from '../../shared/nexus/index.ts';
+import { taskLabel } from '../../shared/core/export/copy.ts';
+import { checkSourceRepositories, makeExporter } from '../../shared/core/export/exporter.ts';
+import type { ScanRepository } from '../../shared/core/export/scan.ts';
+import { systemClock } from '../../shared/core/ports/index.ts';
+import { NexusClient } from '../../shared/adapters/nexus/index.ts';
 import { localSigner } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';

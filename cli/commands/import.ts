@@ -6,11 +6,11 @@ import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey, loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
-import { BundleRefusedError } from '../../shared/core/errors.ts';
-import { makeImporter, type BundleInput, type Importer } from '../../shared/core/importer.ts';
-import { systemClock, type ArtifactTarget } from '../../shared/core/ports.ts';
-import { encodeReceipt } from '../../shared/core/receipt.ts';
-import { NexusClient } from '../../shared/nexus/index.ts';
+import { BundleRefusedError } from '../../shared/core/import/errors.ts';
+import { makeImporter, type BundleInput, type Importer } from '../../shared/core/import/importer.ts';
+import { systemClock, type ArtifactTarget } from '../../shared/core/ports/index.ts';
+import { encodeReceipt } from '../../shared/core/receipts/codec.ts';
+import { NexusClient } from '../../shared/adapters/nexus/index.ts';
 import { localSigner, type Signer } from '../../shared/signing.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';

@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header, type Pack } from 'tar-stream';
-import type { BlobSource } from '../core/ports.ts';
+import type { BlobSource } from '../core/ports/index.ts';
 import { digestHex, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
 import { serializeSignature, type Signer } from '../signing.ts';
 import { BundleWriteError, ManifestError } from './errors.ts';

@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ChecksumMismatchError, HashingStream, SizeMismatchError } from '../digest.ts';
-import { errorCode, TRANSIENT_CODES } from '../http/retry.ts';
+import { errorCode, TRANSIENT_CODES } from './retry.ts';
 
 export interface VerifiedBodyErrors {
   /** The content did not match: wrap the mismatch in the client's own error. */

@@ -6,8 +6,8 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { sha256Of, type Digest } from '../../shared/digest.ts';
-import type { BundleRecord, ExportState, ImageDetail, StagedEntry } from '../../shared/core/ports.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../shared/core/port-errors.ts';
+import type { BundleRecord, ExportState, ImageDetail, StagedEntry } from '../../shared/core/ports/index.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../shared/core/ports/errors.ts';
 
 export interface ExportStateHarness {
   state: ExportState;

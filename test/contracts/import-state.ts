@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { sha256Of, type Digest } from '../../shared/digest.ts';
-import type { ImportedBundleRecord, ImportState } from '../../shared/core/ports.ts';
+import type { ImportedBundleRecord, ImportState } from '../../shared/core/ports/index.ts';
 
 export interface ImportStateHarness {
   /** The state under test; the contract covers the optional blob locations too (every adapter here has them). */

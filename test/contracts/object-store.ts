@@ -7,8 +7,8 @@ import { Readable, type Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ChecksumMismatchError, SizeMismatchError, sha256Of, type Digest } from '../../shared/digest.ts';
-import type { ObjectStore } from '../../shared/core/ports.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../shared/core/port-errors.ts';
+import type { ObjectStore } from '../../shared/core/ports/index.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../shared/core/ports/errors.ts';
 
 export interface ObjectStoreHarness {
   /** The store under test; the contract covers `listBlobs` too (every adapter here backs receipts). */

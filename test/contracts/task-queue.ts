@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { sha256Of } from '../../shared/digest.ts';
-import type { CopyTask, ImageCopyTask, RawCopyTask, TaskQueue } from '../../shared/core/ports.ts';
+import type { CopyTask, ImageCopyTask, RawCopyTask, TaskQueue } from '../../shared/core/ports/index.ts';
 
 export interface TaskQueueHarness {
   /** A new adapter instance on this harness's queue (the same file, URL or map every time). */

@@ -12,7 +12,7 @@ import {
   InvalidDigestError,
   InvalidTimestampError,
   SequenceConflictError,
-} from '../../shared/core/port-errors.ts';
+} from '../../shared/core/ports/errors.ts';
 import { HashingStream, isDigest, type Digest } from '../../shared/digest.ts';
 import type {
   ArtifactSource,
@@ -30,7 +30,7 @@ import type {
   SourcePage,
   StagedEntry,
   TaskQueue,
-} from '../../shared/core/ports.ts';
+} from '../../shared/core/ports/index.ts';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly blobs = new Map<Digest, Buffer>();

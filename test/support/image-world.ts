@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { generateSigningKeyPair } from '../../shared/signing.ts';
-import { RegistryClient } from '../../shared/registry/index.ts';
+import { RegistryClient } from '../../shared/adapters/registry/index.ts';
 import { startNexusStandin, type NexusStandin } from '../nexus-standin/index.ts';
 import { pushImage, pushIndex, type TestImage, type TestIndex } from './images.ts';
 import { DEFAULT_USERS, startRegistry, type TestRegistry } from './registry.ts';

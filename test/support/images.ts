@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { sha256Of, type Digest } from '../../shared/digest.ts';
-import type { BlobSource } from '../../shared/core/ports.ts';
+import type { BlobSource } from '../../shared/core/ports/index.ts';
 import {
   DOCKER_CONFIG,
   DOCKER_LAYER_GZIP,
@@ -21,7 +21,7 @@ import {
   type OciDescriptor,
   type Platform,
   type RegistryClient,
-} from '../../shared/registry/index.ts';
+} from '../../shared/adapters/registry/index.ts';
 
 export type ImageFormat = 'oci' | 'docker';
 

@@ -38,8 +38,8 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/port-errors.ts';
+import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports/index.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/ports/errors.ts';
 import { StateStoreError } from './errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { backoff, cancellationCodes, forEachLimit, isTransientCancellation, keys, pad, type Item, type Key } from './dynamo-keys.ts';

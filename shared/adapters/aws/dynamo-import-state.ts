@@ -19,7 +19,7 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { ImportedBundleRecord, ImportState } from '../../core/ports.ts';
+import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
 import { StateStoreError } from './errors.ts';
 
 export interface DynamoImportStateOptions {

@@ -30,8 +30,8 @@
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { BundleRecord } from '../../core/ports.ts';
-import { EntryNotPendingError, SequenceConflictError } from '../../core/port-errors.ts';
+import type { BundleRecord } from '../../core/ports/index.ts';
+import { EntryNotPendingError, SequenceConflictError } from '../../core/ports/errors.ts';
 import { MalformedStateItemError, StateStoreError } from './errors.ts';
 import { cancellationCodes, forEachLimit, keys, type Item, type Key } from './dynamo-keys.ts';
 

@@ -33,8 +33,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
-import type { BlobSource, ObjectStore } from '../../core/ports.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/port-errors.ts';
+import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/ports/errors.ts';
 import { ObjectStoreError } from './errors.ts';
 
 export interface S3ObjectStoreOptions {

@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import type { CopyTask, TaskQueue } from '../../core/ports.ts';
+import type { CopyTask, TaskQueue } from '../../core/ports/index.ts';
 import { isDigest } from '../../digest.ts';
-import { IMAGE_NAME, IMAGE_TAG } from '../../registry/index.ts';
+import { IMAGE_NAME, IMAGE_TAG } from '../registry/index.ts';
 import { InvalidTaskMessageError, QueueSendError, TaskRejectedError, TaskTooLargeError, messageOf } from './errors.ts';
 
 /** SQS's limits for one SendMessageBatch call. */

@@ -13,9 +13,9 @@ import type {
   ResendRequest,
   ScanCheckpoint,
   StagedEntry,
-} from '../../core/ports.ts';
+} from '../../core/ports/index.ts';
 import { integer, migrate, optionalText, text, transaction, useDatabase, type Row } from './database.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/port-errors.ts';
+import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/ports/errors.ts';
 
 const MIGRATIONS = [
   `

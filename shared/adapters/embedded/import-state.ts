@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Digest } from '../../digest.ts';
-import type { ImportedBundleRecord, ImportState } from '../../core/ports.ts';
+import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
 import { integer, migrate, text, transaction, useDatabase, type Row } from './database.ts';
 
 const MIGRATIONS = [

@@ -25,8 +25,8 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
-import type { BlobSource, ObjectStore } from '../../core/ports.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/port-errors.ts';
+import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/ports/errors.ts';
 import { writeFileStream } from '../../file-streams.ts';
 
 export interface DirObjectStoreOptions {

@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseSync } from 'node:sqlite';
-import type { CopyTask, TaskQueue } from '../../core/ports.ts';
+import type { CopyTask, TaskQueue } from '../../core/ports/index.ts';
 import { integer, migrate, optionalText, text, transaction, useDatabase, type Row } from './database.ts';
 import { messageOf } from './errors.ts';
 

@@ -4,9 +4,9 @@
  * DynamoDB, SQS) both implement these, and core tests pass in-memory fakes.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Digest } from '../digest.ts';
+import type { Digest } from '../../digest.ts';
 // Referenced by the TSDoc below: the errors each port promises.
-export type { BlobNotFoundError, BundleNotStagedError, EntryNotPendingError, SequenceConflictError } from './port-errors.ts';
+export type { BlobNotFoundError, BundleNotStagedError, EntryNotPendingError, SequenceConflictError } from './errors.ts';
 
 // ───────────────────────────── domain records ─────────────────────────────
 

@@ -12,10 +12,10 @@
  * - A **resend request** names blobs the far side lacks though this side believed it held
  *   them: they leave the shipped ledger and the next seal carries them again.
  */
-import type { Digest } from '../digest.ts';
+import type { Digest } from '../../digest.ts';
 import { ReceiptError } from './errors.ts';
-import type { ExportState, ResendRequest } from './ports.ts';
-import type { FarSideDocument, ResendRequestDocument } from './receipt.ts';
+import type { ExportState, ResendRequest } from '../ports/index.ts';
+import type { FarSideDocument, ResendRequestDocument } from './codec.ts';
 
 export type ReceiptLedger = Pick<ExportState, 'shippedIn' | 'recordHeldBlobs' | 'requestResend'>;
 

@@ -3,14 +3,14 @@
  * repositories). Manifests are kept as the exact bytes the registry holds — their digest
  * is their identity — and blobs stream through a verifier, never buffered whole.
  */
-import { consumeVerified } from '../http/verified-body.ts';
+import { consumeVerified } from '../../http/verified-body.ts';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BlobSource } from '../core/ports.ts';
-import { HashingStream, digestHex, isDigest, sha256Of, type Digest } from '../digest.ts';
+import type { BlobSource } from '../../core/ports/index.ts';
+import { HashingStream, digestHex, isDigest, sha256Of, type Digest } from '../../digest.ts';
 import { CATALOG_SCOPE, pullScope, pushScope } from './auth.ts';
 import { BlobDigestError, ManifestError, RegistryNetworkError } from './errors.ts';
-import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from './media-types.ts';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from '../../oci/media-types.ts';
 import { RegistryTransport, header } from './transport.ts';
 import { uploadBlob } from './upload.ts';
 

@@ -3,10 +3,10 @@
  * HTTP(S)_PROXY / NO_PROXY), authentication on 401, redirects, error bodies, and the
  * whole-attempt retry loop shared with the Nexus client.
  */
-import { bodyExcerpt } from '../http/verified-body.ts';
+import { bodyExcerpt } from '../../http/verified-body.ts';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { makeDispatcher } from '../http/dispatcher.ts';
+import { makeDispatcher } from '../../http/dispatcher.ts';
 import { RegistryAuth } from './auth.ts';
 import { RegistryAuthError, RegistryHttpError, RegistryNetworkError, type RegistryErrorEntry } from './errors.ts';
 import {
@@ -17,7 +17,7 @@ import {
   withRetry,
   type RetryPolicy,
   type RetryVerdict,
-} from '../http/retry.ts';
+} from '../../http/retry.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 

@@ -3,12 +3,12 @@
  * checksum into the content-addressed store and records a pending entry. Running a task
  * twice changes nothing: the entry ledger and the store both dedupe by content.
  */
-import { copyImageTask, type ImageCopyDeps } from './image-copy.ts';
+import { copyImageTask, type ImageCopyDeps } from '../formats/docker/copy.ts';
 import type { Readable } from 'node:stream';
-import { assetPathProblems } from '../bundle/index.ts';
+import { assetPathProblems } from '../../bundle/index.ts';
 import { UncarriablePathError } from './errors.ts';
-import type { ArtifactSource, BlobCopyTask, CopyTask, ExportState, ObjectStore, RawCopyTask } from './ports.ts';
-import type { Log } from './log.ts';
+import type { ArtifactSource, BlobCopyTask, CopyTask, ExportState, ObjectStore, RawCopyTask } from '../ports/index.ts';
+import type { Log } from '../log.ts';
 
 export interface CopyDeps {
   source: ArtifactSource;

@@ -7,7 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { RegistryAuthError, RegistryNetworkError } from './errors.ts';
-import { errorCode } from '../http/retry.ts';
+import { errorCode } from '../../http/retry.ts';
 
 /** `repository:<name>:pull`, etc. */
 export function pullScope(repository: string): string {

@@ -7,8 +7,8 @@
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BlobSource } from '../core/ports.ts';
-import { ChecksumMismatchError, HashingStream, SizeMismatchError, digestHex, type Digest } from '../digest.ts';
+import type { BlobSource } from '../../core/ports/index.ts';
+import { ChecksumMismatchError, HashingStream, SizeMismatchError, digestHex, type Digest } from '../../digest.ts';
 import { pushScope } from './auth.ts';
 import { BlobDigestError, RegistryHttpError } from './errors.ts';
 import { header, type RegistryTransport } from './transport.ts';

@@ -1,39 +1,15 @@
-/** Errors of the core's export and import flows. Each names what failed and where. */
-import type { Digest } from '../digest.ts';
-import type { ResendRequestDocument } from './receipt.ts';
+/** Errors of the import side (chain, plan, apply). Each names the bundle, the entry and why. */
+import type { Digest } from '../../digest.ts';
+import { FerryError } from '../../errors.ts';
+import type { ResendRequestDocument } from '../receipts/codec.ts';
 
-/** An entry whose blob alone is bigger than the bundle size cap: it cannot be sealed. */
-export class OversizedEntryError extends Error {
-  override readonly name = 'OversizedEntryError';
-  readonly repository: string;
-  readonly path: string;
-  constructor(repository: string, path: string, size: number, maxBytes: number) {
-    super(`${repository}${path}: ${size} bytes does not fit in a bundle of at most ${maxBytes} bytes; raise bundles.maxBytes`);
-    this.repository = repository;
-    this.path = path;
-  }
-}
-
-/** A source asset whose path a target Nexus would refuse or rewrite: it cannot be carried. */
-export class UncarriablePathError extends Error {
-  override readonly name = 'UncarriablePathError';
-  constructor(repository: string, path: string, problems: string[]) {
-    super(`${repository}${JSON.stringify(path).slice(1, -1)}: not carried: the path ${problems.join(', ')} (a target Nexus would refuse or rewrite it)`);
-  }
-}
-
-/** A configured repository that the source does not have, or has in another format. */
-export class SourceMismatchError extends Error {
-  override readonly name = 'SourceMismatchError';
-  readonly repository: string;
-  constructor(repository: string, problem: string) {
-    super(`${repository}: ${problem}`);
-    this.repository = repository;
-  }
+/** The base of the import side's errors. */
+export class ImportError extends FerryError {
+  override readonly name: string = 'ImportError';
 }
 
 /** The bundle is not the next one in its chain. */
-export class SequenceError extends Error {
+export class SequenceError extends ImportError {
   override readonly name = 'SequenceError';
   readonly missingSequence: number | undefined;
   constructor(message: string, missingSequence?: number) {
@@ -64,7 +40,7 @@ export interface MissingBlob {
  * blobs nobody has. When blobs are missing, `resendRequest` is the document to carry back
  * (the caller signs and writes it).
  */
-export class BundleRefusedError extends Error {
+export class BundleRefusedError extends ImportError {
   override readonly name = 'BundleRefusedError';
   readonly bundle: string;
   readonly refusals: EntryRefusal[];
@@ -95,23 +71,15 @@ export function shippedInWords(sequence: number): string {
 }
 
 /** An upload the target refused or that failed after its retries, named by entry. */
-export class EntryUploadError extends Error {
+export class EntryUploadError extends ImportError {
   override readonly name = 'EntryUploadError';
   constructor(index: number, entry: string, options: { cause: unknown }) {
     super(`entries[${index}] ${entry}: upload failed: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
   }
 }
 
-/** Some copy tasks could not be completed after their retries (the embedded dead-letter queue). */
-export class ExportIncompleteError extends Error {
-  override readonly name = 'ExportIncompleteError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
 /** Some images of a bundle could not be imported; the others were. The bundle stays open. */
-export class ImageImportError extends Error {
+export class ImageImportError extends ImportError {
   override readonly name = 'ImageImportError';
   readonly failures: { image: string; reason: string }[];
   constructor(where: string, failures: { image: string; reason: string }[]) {
@@ -123,12 +91,3 @@ export class ImageImportError extends Error {
   }
 }
 
-/** A receipt file that cannot be trusted or read: `where` is its file name, first in the message. */
-export class ReceiptError extends Error {
-  override readonly name = 'ReceiptError';
-  readonly where: string;
-  constructor(where: string, problem: string, options?: { cause?: unknown }) {
-    super(`${where}: ${problem}`, options);
-    this.where = where;
-  }
-}

@@ -7,12 +7,12 @@
  * foresee (the network, a target that changes meanwhile) are left for the apply phase, and
  * a re-run finishes those.
  */
-import { coordinatesLabel, type BundleEntry, type BundleManifest, type ImageBundleEntry, type RawBundleEntry } from '../bundle/index.ts';
-import type { Digest } from '../digest.ts';
+import { coordinatesLabel, type BundleEntry, type BundleManifest, type ImageBundleEntry, type RawBundleEntry } from '../../bundle/index.ts';
+import type { Digest } from '../../digest.ts';
 import type { EntryRefusal, MissingBlob } from './errors.ts';
-import type { Log } from './log.ts';
-import type { ArtifactTarget, Checksums, ImportState, TargetRepository } from './ports.ts';
-import type { TargetRegistry } from './import-image.ts';
+import type { Log } from '../log.ts';
+import type { ArtifactTarget, Checksums, ImportState, TargetRepository } from '../ports/index.ts';
+import type { TargetRegistry } from '../formats/docker/apply.ts';
 
 export interface PlanDeps {
   target: ArtifactTarget;

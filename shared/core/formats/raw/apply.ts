@@ -5,13 +5,13 @@
  * parallel. Every outcome is recorded as it lands, so a killed run resumes without
  * re-uploading.
  */
-import { coordinatesLabel } from '../bundle/index.ts';
-import type { Digest } from '../digest.ts';
-import { EntryUploadError } from './errors.ts';
-import { forEachLimited } from './exporter.ts';
-import type { RawStep } from './import-plan.ts';
-import type { Log } from './log.ts';
-import type { ArtifactTarget, ImportState, ObjectStore } from './ports.ts';
+import { coordinatesLabel } from '../../../bundle/index.ts';
+import type { Digest } from '../../../digest.ts';
+import { EntryUploadError } from '../../import/errors.ts';
+import { forEachLimited } from '../../export/exporter.ts';
+import type { RawStep } from '../../import/plan.ts';
+import type { Log } from '../../log.ts';
+import type { ArtifactTarget, ImportState, ObjectStore } from '../../ports/index.ts';
 
 export interface RawImportDeps {
   target: ArtifactTarget;

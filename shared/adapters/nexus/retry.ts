@@ -2,11 +2,11 @@
  * Which Nexus failures are worth another attempt. The loop itself and the transient
  * network codes are shared with the registry client (shared/http/retry.ts).
  */
-import { TRANSIENT_CODES, type RetryVerdict } from '../http/retry.ts';
+import { TRANSIENT_CODES, type RetryVerdict } from '../../http/retry.ts';
 import { NexusHttpError, NexusNetworkError } from './errors.ts';
 
-export { backoffDelay, defaultRetryPolicy, errorCode, parseRetryAfter, TRANSIENT_CODES, withRetry } from '../http/retry.ts';
-export type { RetryInfo, RetryPolicy, RetryVerdict } from '../http/retry.ts';
+export { backoffDelay, defaultRetryPolicy, errorCode, parseRetryAfter, TRANSIENT_CODES, withRetry } from '../../http/retry.ts';
+export type { RetryInfo, RetryPolicy, RetryVerdict } from '../../http/retry.ts';
 
 /**
  * Upload (POST, not idempotent) failures after which Nexus cannot have stored anything, or

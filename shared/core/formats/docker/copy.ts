@@ -6,12 +6,12 @@
  * registry serves, so their digests on the far side equal the source's.
  */
 import { Readable } from 'node:stream';
-import { sha256Of, type Digest } from '../digest.ts';
-import { isIndex, parseImageIndex, parseImageManifest, platformOf, type OciDescriptor } from '../registry/media-types.ts';
-import type { CopyOutcome } from './copy.ts';
-import { platformSelected, referrerSubject, referrerTagsFor, type ImageFilter } from './image-filter.ts';
-import type { Log } from './log.ts';
-import type { ExportState, ImageCopyTask, ImageDetail, ImageRegistry, ObjectStore } from './ports.ts';
+import { sha256Of, type Digest } from '../../../digest.ts';
+import { isIndex, parseImageIndex, parseImageManifest, platformOf, type OciDescriptor } from '../../../oci/media-types.ts';
+import type { CopyOutcome } from '../../export/copy.ts';
+import { platformSelected, referrerSubject, referrerTagsFor, type ImageFilter } from './filter.ts';
+import type { Log } from '../../log.ts';
+import type { ExportState, ImageCopyTask, ImageDetail, ImageRegistry, ObjectStore } from '../../ports/index.ts';
 
 export interface ImageRepositorySettings {
   filter: ImageFilter;

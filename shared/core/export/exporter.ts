@@ -2,12 +2,12 @@
  * The export side's core, with its ports passed in. Entry points (CLI, Lambdas) build the
  * adapters and decide how copy tasks are run: an in-process worker pool or SQS.
  */
-import type { Signer } from '../signing.ts';
+import type { Signer } from '../../signing.ts';
 import { SourceMismatchError } from './errors.ts';
 import { copyTask, resendFetchTasks, type CopyOutcome } from './copy.ts';
-import type { ImageCopyDeps } from './image-copy.ts';
-import type { Log } from './log.ts';
-import type { ArtifactSource, Clock, CopyTask, ExportState, ObjectStore, TaskQueue } from './ports.ts';
+import type { ImageCopyDeps } from '../formats/docker/copy.ts';
+import type { Log } from '../log.ts';
+import type { ArtifactSource, Clock, CopyTask, ExportState, ObjectStore, TaskQueue } from '../ports/index.ts';
 import { scanRepository, type ScanRepository, type ScanResult } from './scan.ts';
 import { sealPending, type SealResult } from './seal.ts';
 

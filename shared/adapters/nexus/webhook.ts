@@ -1,16 +1,10 @@
 /**
- * Nexus repository webhooks (`rm:repository:component`, `rm:repository:asset`): verify the
- * HMAC-SHA1 signature over the exact body bytes, parse the body, and turn the event into
- * the same copy tasks a scan would produce. Webhooks are lossy and unordered (Nexus never
- * retries a failed delivery), so they only make things faster: the scheduled scan is what
- * guarantees nothing is lost, and the entry ledger plus content-derived task ids make a
- * webhook and a scan for the same change collapse into one task.
+ * Nexus repository webhooks (`rm:repository:component`, `rm:repository:asset`) as Nexus
+ * sends them: the HMAC-SHA1 signature over the exact body bytes, and the body's schema.
+ * What an event means for Ferry (the copy tasks) is the core's (core/export/webhook-tasks.ts).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Log } from './log.ts';
-import type { CopyTask, ExportState, SourceAsset, SourceComponent } from './ports.ts';
-import { taskForAsset, type ScanRepository } from './scan.ts';
 
 // ───────────────────────────── signature ─────────────────────────────
 
@@ -157,102 +151,3 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-// ───────────────────────────── tasks ─────────────────────────────
-
-/** What a webhook handler needs of the source Nexus (the NexusClient has both). */
-export interface WebhookSource {
-  getComponent(id: string): Promise<SourceComponent>;
-  getAsset(id: string): Promise<SourceAsset & { repository: string }>;
-}
-
-export interface WebhookDeps {
-  source: WebhookSource;
-  state: ExportState;
-  log?: Log;
-}
-
-/** A deletion Nexus reported. Logged for now; tombstones in bundles come later. */
-export interface WebhookDeletion {
-  repository: string;
-  action: 'DELETED' | 'PURGED';
-  kind: 'component' | 'asset';
-  ids: string[];
-  /** The component's coordinates or the asset's path, when the event named one. */
-  name?: string | undefined;
-}
-
-export interface WebhookTasks {
-  tasks: CopyTask[];
-  /** Assets whose exact content is already staged or sealed: no task. */
-  alreadyStaged: number;
-  /** Why no task came out, when none did for a reason other than "already staged". */
-  ignored?: 'repository not configured' | 'deleted' | 'gone from the source' | undefined;
-  deletion?: WebhookDeletion | undefined;
-}
-
-/**
- * The copy tasks for a webhook event: a component event yields one task per asset of the
- * component as the source now lists it, an asset event one task for that asset. The
- * event's own fields are never trusted for content: the checksums come from the REST API.
- */
-export async function tasksForWebhook(deps: WebhookDeps, event: WebhookEvent, repositories: readonly ScanRepository[]): Promise<WebhookTasks> {
-  const repository = repositories.find((r) => r.name === event.repositoryName);
-  if (repository === undefined) return { tasks: [], alreadyStaged: 0, ignored: 'repository not configured' };
-  if (event.action === 'DELETED' || event.action === 'PURGED') {
-    return { tasks: [], alreadyStaged: 0, ignored: 'deleted', deletion: deletionOf(event) };
-  }
-
-  let assets: SourceAsset[];
-  try {
-    if (event.component !== undefined) {
-      assets = (await deps.source.getComponent(event.component.componentId)).assets;
-    } else if (event.asset !== undefined) {
-      const asset = await deps.source.getAsset(event.asset.assetId);
-      // An id names its repository; a group could otherwise hand back a member's asset.
-      assets = asset.repository === repository.name ? [asset] : [];
-    } else {
-      assets = [];
-    }
-  } catch (error) {
-    // Deleted again before we asked (or not visible to us): nothing to copy; a later
-    // DELETED event or the scan settles it.
-    if ((error as { status?: unknown }).status === 404) {
-      deps.log?.info(`webhook for ${event.repositoryName}: the ${event.component ? 'component' : 'asset'} is gone from the source`, {
-        repository: event.repositoryName,
-      });
-      return { tasks: [], alreadyStaged: 0, ignored: 'gone from the source' };
-    }
-    throw error;
-  }
-
-  const tasks = new Map<string, CopyTask>();
-  let alreadyStaged = 0;
-  for (const asset of assets) {
-    if (await deps.state.hasEntry(repository.name, asset.path, asset.checksums)) {
-      alreadyStaged += 1;
-      continue;
-    }
-    const task = taskForAsset(repository, asset);
-    if (task !== undefined) tasks.set(task.id, task);
-  }
-  return { tasks: [...tasks.values()], alreadyStaged };
-}
-
-function deletionOf(event: WebhookEvent): WebhookDeletion {
-  const action = event.action as 'DELETED' | 'PURGED';
-  if (event.component !== undefined) {
-    const { group, name, version } = event.component;
-    return {
-      repository: event.repositoryName,
-      action,
-      kind: 'component',
-      ids: [event.component.componentId],
-      name: [group, name, version].filter((part) => part !== undefined && part !== '').join(':'),
-    };
-  }
-  if (event.asset !== undefined) {
-    return { repository: event.repositoryName, action, kind: 'asset', ids: [event.asset.assetId], name: event.asset.name };
-  }
-  if (event.assets !== undefined) return { repository: event.repositoryName, action, kind: 'asset', ids: event.assets };
-  return { repository: event.repositoryName, action, kind: 'component', ids: event.components ?? [] };
-}

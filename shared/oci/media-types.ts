@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
-import { ManifestError } from './errors.ts';
+import { ManifestError } from '../adapters/registry/errors.ts';
 
 // ───────────────────────────── Docker ─────────────────────────────
 

@@ -31,5 +31,5 @@ export {
   type ImageManifest,
   type OciDescriptor,
   type Platform,
-} from './media-types.ts';
+} from '../../oci/media-types.ts';
 export { classifyRegistry } from './transport.ts';

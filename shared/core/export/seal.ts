@@ -4,13 +4,13 @@
  * that shipped them. A size cap (the media) spills entries into the next bundle, in
  * staging order, so the importer applies changes in the order they were seen.
  */
-import type { Signer } from '../signing.ts';
-import { BUNDLE_FORMAT, bundleFileName, prepareBundle, type BundleEntry } from '../bundle/index.ts';
-import { faultPoint } from '../fault-points.ts';
-import type { Digest } from '../digest.ts';
+import type { Signer } from '../../signing.ts';
+import { BUNDLE_FORMAT, bundleFileName, prepareBundle, type BundleEntry } from '../../bundle/index.ts';
+import { faultPoint } from '../../fault-points.ts';
+import type { Digest } from '../../digest.ts';
 import { OversizedEntryError } from './errors.ts';
-import type { BlobSource, BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from './ports.ts';
-import type { Log } from './log.ts';
+import type { BlobSource, BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from '../ports/index.ts';
+import type { Log } from '../log.ts';
 
 export interface SealDeps {
   store: ObjectStore;

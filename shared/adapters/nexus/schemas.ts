@@ -6,7 +6,7 @@
  * normalise, so both backends produce the same records.
  */
 import { z } from 'zod';
-import type { Checksums } from '../core/ports.ts';
+import type { Checksums } from '../../core/ports/index.ts';
 
 /** Asset paths always start with `/`, whichever backend reported them. */
 export function normalizePath(path: string): string {

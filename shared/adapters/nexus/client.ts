@@ -4,12 +4,12 @@
  * optional private CA); every call retries transient
  * failures as a whole (see retry.ts for why not undici's RetryAgent).
  */
-import { bodyExcerpt, consumeVerified } from '../http/verified-body.ts';
+import { bodyExcerpt, consumeVerified } from '../../http/verified-body.ts';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { makeDispatcher } from '../http/dispatcher.ts';
+import { makeDispatcher } from '../../http/dispatcher.ts';
 import type { z } from 'zod';
-import { HashingStream, type HashAlgorithm } from '../digest.ts';
+import { HashingStream, type HashAlgorithm } from '../../digest.ts';
 import type {
   ArtifactSource,
   ArtifactTarget,
@@ -18,7 +18,7 @@ import type {
   SourceComponent,
   SourcePage,
   TargetRepository,
-} from '../core/ports.ts';
+} from '../../core/ports/index.ts';
 import {
   MissingChecksumError,
   NexusChecksumError,

@@ -17,18 +17,18 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { verifyBundle, type BundleManifest } from '../bundle/index.ts';
-import type { Digest } from '../digest.ts';
+import { verifyBundle, type BundleManifest } from '../../bundle/index.ts';
+import type { Digest } from '../../digest.ts';
 import { BundleRefusedError, ImageImportError } from './errors.ts';
-import { applyImageEntries, type TargetRegistry } from './import-image.ts';
-import { planImport, type ImportPlan } from './import-plan.ts';
-import { applyRawSteps } from './import-raw.ts';
-import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './import-chain.ts';
-import type { Log } from './log.ts';
-import type { ArtifactTarget, Clock, ImportState, ObjectStore } from './ports.ts';
-import { RECEIPT_FORMAT, RESEND_FORMAT, type Receipt, type ReceiptEntry, type ResendRequestDocument } from './receipt.ts';
+import { applyImageEntries, type TargetRegistry } from '../formats/docker/apply.ts';
+import { planImport, type ImportPlan } from './plan.ts';
+import { applyRawSteps } from '../formats/raw/apply.ts';
+import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
+import type { Log } from '../log.ts';
+import type { ArtifactTarget, Clock, ImportState, ObjectStore } from '../ports/index.ts';
+import { RECEIPT_FORMAT, RESEND_FORMAT, type Receipt, type ReceiptEntry, type ResendRequestDocument } from '../receipts/codec.ts';
 
-export type { BundleIdentity } from './import-chain.ts';
+export type { BundleIdentity } from './chain.ts';
 
 export interface BundleInput {
   name: string;

@@ -5,13 +5,13 @@
  * the tag, so a tag never points at an image whose blobs are not all there. Referrers
  * follow their subject. An image that cannot be completed stops alone; the others proceed.
  */
-import type { BundleManifest, ImageBundleEntry } from '../bundle/index.ts';
-import { shippedInWords } from './errors.ts';
-import type { ImageStep } from './import-plan.ts';
-import type { Digest } from '../digest.ts';
-import { forEachLimited } from './exporter.ts';
-import type { Log } from './log.ts';
-import type { ImageRegistry, ImportState, ObjectStore } from './ports.ts';
+import type { BundleManifest, ImageBundleEntry } from '../../../bundle/index.ts';
+import { shippedInWords } from '../../import/errors.ts';
+import type { ImageStep } from '../../import/plan.ts';
+import type { Digest } from '../../../digest.ts';
+import { forEachLimited } from '../../export/exporter.ts';
+import type { Log } from '../../log.ts';
+import type { ImageRegistry, ImportState, ObjectStore } from '../../ports/index.ts';
 
 export interface TargetRegistry {
   /** Stable name of the registry endpoint, for the importer's record of blob locations. */

@@ -12,8 +12,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { isDigest, type Digest } from '../digest.ts';
-import { verifyDetached, type DetachedSignature, type Signer } from '../signing.ts';
+import { isDigest, type Digest } from '../../digest.ts';
+import { verifyDetached, type DetachedSignature, type Signer } from '../../signing.ts';
 import { ReceiptError } from './errors.ts';
 
 export const RECEIPT_FORMAT = 'ferry.receipt.v1';

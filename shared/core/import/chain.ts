@@ -3,10 +3,10 @@
  * a blob is read. A batch of bundles is judged as it would be imported: each against the
  * head the bundles before it in the batch leave, not only against the recorded head.
  */
-import { bundleFileName, type BundleManifest } from '../bundle/index.ts';
-import type { Digest } from '../digest.ts';
+import { bundleFileName, type BundleManifest } from '../../bundle/index.ts';
+import type { Digest } from '../../digest.ts';
 import { SequenceError } from './errors.ts';
-import type { ImportState } from './ports.ts';
+import type { ImportState } from '../ports/index.ts';
 
 export interface BundleIdentity {
   name: string;

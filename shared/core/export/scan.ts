@@ -6,7 +6,7 @@
  * checkpointed page, and the entry ledger plus idempotent task ids make re-reading harmless.
  */
 import { createHash } from 'node:crypto';
-import { imageSelected, isReferrerTag, tagSelected, type ImageFilter } from './image-filter.ts';
+import { imageSelected, isReferrerTag, tagSelected, type ImageFilter } from '../formats/docker/filter.ts';
 import type {
   ArtifactSource,
   Checksums,
@@ -19,8 +19,8 @@ import type {
   SourceAsset,
   SourceComponent,
   TaskQueue,
-} from './ports.ts';
-import type { Log } from './log.ts';
+} from '../ports/index.ts';
+import type { Log } from '../log.ts';
 
 export type ScanRepository =
   | { name: string; format: 'raw'; target: string }
