@@ -5,7 +5,8 @@
  * that does).
  */
 import { z } from 'zod';
-import { filterProblems } from '../shared/core/formats/docker/filter.ts';
+import { repositoryNameSchema, sourceIdSchema } from '../shared/config/names.ts';
+import { deployedRegistrySchema, deployedRepositories } from '../shared/config/repositories.ts';
 
 /** The environment does not satisfy the contract; `variable` is the first one at fault. */
 export class EnvError extends Error {
@@ -59,32 +60,9 @@ function parseJson<T>(text: string, schema: z.ZodType<T>, ctx: z.RefinementCtx, 
   return z.NEVER;
 }
 
-const rawRepositorySchema = z.object({
-  name: z.string().min(1),
-  format: z.literal('raw'),
-  target: z.string().min(1).optional(),
-});
+const { repository: repositorySchema, docker: dockerRepositorySchema } = deployedRepositories();
 
-/** A docker repository: the registry serving it and what to carry (as in the CLI's config). */
-const dockerRepositorySchema = z.object({
-  name: z.string().min(1),
-  format: z.literal('docker'),
-  target: z.string().min(1).optional(),
-  registry: z.object({
-    url: z.url({ protocol: /^https?$/ }),
-    /** Secrets Manager secret, JSON `{"username","password"}`; absent: the Nexus secret. */
-    secretArn: z.string().min(1).optional(),
-  }),
-  discovery: z.enum(['nexus', 'registry']).default('nexus'),
-  images: z.object({ include: z.string().optional(), exclude: z.string().optional() }).optional(),
-  tags: z.object({ include: z.string().optional(), exclude: z.string().optional(), semver: z.string().optional() }).optional(),
-  platforms: z.array(z.string()).optional(),
-  referrers: z.boolean().default(true),
-});
-
-const repositorySchema = z.discriminatedUnion('format', [rawRepositorySchema, dockerRepositorySchema]);
-
-export type DockerRepositoryEnv = z.infer<typeof dockerRepositorySchema>;
+export type DockerRepositoryEnv = z.output<typeof dockerRepositorySchema>;
 
 /** `FERRY_REPOSITORIES`: JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
 const repositories = z
@@ -101,15 +79,6 @@ const repositories = z
         .join('')
         .replace(/^\./, ''),
     );
-    if (parsed === z.NEVER) return z.NEVER;
-    for (const [i, r] of parsed.entries()) {
-      if (r.format !== 'docker') continue;
-      const problems = filterProblems({ images: r.images, tags: r.tags, platforms: r.platforms });
-      if (problems.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `[${i}].${problems[0]}` });
-        return z.NEVER;
-      }
-    }
     return parsed;
   });
 
@@ -122,13 +91,8 @@ const registries = z
   .optional()
   .transform((text, ctx) => {
     if (text === undefined || text.trim() === '') return {};
-    const endpoint = z.strictObject({
-      url: z.url({ protocol: /^https?$/ }),
-      /** Secrets Manager secret, JSON `{"username","password"}`; absent: the target Nexus secret. */
-      secretArn: z.string().min(1).optional(),
-    });
     // `["docker-hosted"].url`: the repository, then the field
-    return parseJson(text, z.record(z.string().min(1), endpoint), ctx, (path) => path.map((k, i) => (i === 0 ? `[${JSON.stringify(String(k))}]` : `.${String(k)}`)).join(''));
+    return parseJson(text, z.record(repositoryNameSchema, deployedRegistrySchema), ctx, (path) => path.map((k, i) => (i === 0 ? `[${JSON.stringify(String(k))}]` : `.${String(k)}`)).join(''));
   });
 
 const powertools = {
@@ -139,7 +103,7 @@ const powertools = {
 /** Every function on the export side. */
 const exportCommon = {
   ...powertools,
-  FERRY_SOURCE_ID: required,
+  FERRY_SOURCE_ID: sourceIdSchema,
   FERRY_TABLE: required,
   FERRY_BUCKET: required,
   FERRY_QUEUE_URL: url,
@@ -184,8 +148,7 @@ const repositoryMap = z
   .optional()
   .transform((text, ctx) => {
     if (text === undefined || text.trim() === '') return {};
-    const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a Nexus repository name');
-    return parseJson(text, z.record(name, name), ctx, (path) => path.map((k) => `[${JSON.stringify(String(k))}]`).join(''));
+    return parseJson(text, z.record(repositoryNameSchema, repositoryNameSchema), ctx, (path) => path.map((k) => `[${JSON.stringify(String(k))}]`).join(''));
   });
 
 /** The import side needs none of the export side's variables. */

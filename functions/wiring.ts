@@ -24,6 +24,7 @@ import { NexusClient } from '../shared/adapters/nexus/index.ts';
 import { RegistryClient } from '../shared/adapters/registry/index.ts';
 import type { Signer } from '../shared/signing.ts';
 import type { DockerRepositoryEnv, ExportEnv } from './env.ts';
+import { exporterSettingsOf, imageSettingsOf } from '../shared/config/repositories.ts';
 
 // ───────────────────────────── observability ─────────────────────────────
 
@@ -194,7 +195,7 @@ async function imagePorts(env: ExportEnv, logger: Logger): Promise<ExporterPorts
     const secret = own ? { arn: own, variable: `FERRY_REPOSITORIES[${repository.name}].registry.secretArn` } : { arn: env.FERRY_NEXUS_SECRET_ARN, variable: 'FERRY_NEXUS_SECRET_ARN' };
     registries.set(repository.name, await registryClient(repository.registry.url, secret, logger));
   }
-  const settings = new Map(docker.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]));
+  const settings = new Map(docker.map((r) => [r.name, imageSettingsOf(r)]));
   return {
     registryFor: (name) => {
       const client = registries.get(name);
@@ -205,28 +206,9 @@ async function imagePorts(env: ExportEnv, logger: Logger): Promise<ExporterPorts
   };
 }
 
-/** Repositories scanned at once by one scan invocation. */
-const SCAN_CONCURRENCY = 4;
-
+/** The exporter's settings from the environment: the one mapping every entry point uses. */
 export function exporterSettings(env: ExportEnv, extra: { overlapSeconds?: number; maxBundleBytes?: number } = {}): ExporterSettings {
-  return {
-    sourceId: env.FERRY_SOURCE_ID,
-    repositories: env.FERRY_REPOSITORIES.map((r) =>
-      r.format === 'raw'
-        ? { name: r.name, format: 'raw' as const, target: r.target ?? r.name }
-        : {
-            name: r.name,
-            format: 'docker' as const,
-            target: r.target ?? r.name,
-            discovery: r.discovery,
-            filter: { images: r.images, tags: r.tags, platforms: r.platforms },
-            referrers: r.referrers,
-          },
-    ),
-    overlapMs: (extra.overlapSeconds ?? 600) * 1000,
-    scanConcurrency: SCAN_CONCURRENCY,
-    maxBundleBytes: extra.maxBundleBytes ?? 4 * 1024 ** 3,
-  };
+  return exporterSettingsOf(env.FERRY_SOURCE_ID, env.FERRY_REPOSITORIES, extra);
 }
 
 /**

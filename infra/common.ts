@@ -14,7 +14,9 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { filterProblems } from '../shared/core/formats/docker/filter.ts';
+import { z } from 'zod';
+import { repositoryNameSchema } from '../shared/config/names.ts';
+import { deployedRegistrySchema, deployedRepositories, secretArnSchema } from '../shared/config/repositories.ts';
 import { InfraConfigError } from './errors.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -136,44 +138,18 @@ export function accessLogBucket(scope: Construct, id: string, retentionDays: num
 
 // ───────────────────────────── prop checks ─────────────────────────────
 
-export const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export { SOURCE_ID } from '../shared/config/names.ts';
 const SCHEDULE = /^(rate|cron)\(.+\)$/;
 
-export interface RawRepositoryConfig {
-  name: string;
-  format: 'raw';
-  /** Repository name on the far side (default: the same). */
-  target?: string;
-}
+const deployed = deployedRepositories();
 
-/** A docker repository, as `FERRY_REPOSITORIES` carries it to the functions (functions/env.ts). */
-export interface DockerRepositoryConfig {
-  name: string;
-  format: 'docker';
-  target?: string;
-  registry: {
-    /** The endpoint serving this repository's `/v2/` (a Nexus connector port, path routing, any OCI registry). */
-    url: string;
-    /** Secrets Manager secret (full ARN), JSON `{"username","password"}`; default: the Nexus secret. */
-    secretArn?: string;
-  };
-  /** `nexus` (default): the components API; `registry`: the registry's catalog and tags lists. */
-  discovery?: 'nexus' | 'registry';
-  images?: { include?: string; exclude?: string };
-  tags?: { include?: string; exclude?: string; semver?: string };
-  platforms?: string[];
-  referrers?: boolean;
-}
-
-export type RepositoryConfig = RawRepositoryConfig | DockerRepositoryConfig;
+/** A carried repository, as the props and `FERRY_REPOSITORIES` hold it (shared/config/repositories.ts). */
+export type RepositoryConfig = z.input<typeof deployed.repository>;
+export type RawRepositoryConfig = z.input<typeof deployed.raw>;
+export type DockerRepositoryConfig = z.input<typeof deployed.docker>;
 
 /** A registry endpoint on the import side: target docker repository → `/v2/` URL and credentials. */
-export interface RegistryEndpointConfig {
-  url: string;
-  /** Secrets Manager secret (full ARN), JSON `{"username","password"}`; default: the target Nexus secret. */
-  secretArn?: string;
-}
+export type RegistryEndpointConfig = z.input<typeof deployedRegistrySchema>;
 
 /**
  * Secrets named by full ARN in the props (registry credentials), imported once each and
@@ -187,8 +163,6 @@ export function importedSecrets(scope: Construct, arns: (string | undefined)[], 
     return secret;
   });
 }
-
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 
 /** Collects problems so one bad deploy names all of them at once. */
 export class Problems {
@@ -213,47 +187,26 @@ export class Problems {
   }
   repositories(field: string, value: unknown): void {
     if (!Array.isArray(value) || value.length === 0) return this.add(`${field}: at least one repository is required`);
-    value.forEach((r: unknown, i: number) => {
-      const repo = r as Partial<RepositoryConfig> | null;
-      if (typeof repo?.name !== 'string' || !REPOSITORY_NAME.test(repo.name)) this.add(`${field}[${i}].name: must be a Nexus repository name (letters, digits, . _ -)`);
-      if (repo?.format !== 'raw' && repo?.format !== 'docker') this.add(`${field}[${i}].format: must be "raw" or "docker"`);
-      if (repo?.target !== undefined && (typeof repo.target !== 'string' || !REPOSITORY_NAME.test(repo.target))) this.add(`${field}[${i}].target: must be a Nexus repository name`);
-      if (repo?.format === 'docker') this.dockerRepository(`${field}[${i}]`, repo as Partial<DockerRepositoryConfig>);
-    });
-  }
-  private dockerRepository(field: string, repo: Partial<DockerRepositoryConfig>): void {
-    if (typeof repo.registry !== 'object' || repo.registry === null) return this.add(`${field}.registry: required for a docker repository ({url, secretArn?})`);
-    this.httpUrl(`${field}.registry.url`, repo.registry.url);
-    this.secretArn(`${field}.registry.secretArn`, repo.registry.secretArn);
-    if (repo.discovery !== undefined && repo.discovery !== 'nexus' && repo.discovery !== 'registry') this.add(`${field}.discovery: must be "nexus" or "registry"`);
-    if (repo.referrers !== undefined && typeof repo.referrers !== 'boolean') this.add(`${field}.referrers: must be true or false`);
-    if (repo.platforms !== undefined && !Array.isArray(repo.platforms)) this.add(`${field}.platforms: must be a list such as ["linux/amd64"]`);
-    else for (const problem of filterProblems({ images: repo.images, tags: repo.tags, platforms: repo.platforms })) this.add(`${field}.${problem}`);
+    this.#zod(field, z.array(deployed.repository), value);
   }
   secretArn(field: string, value: unknown): void {
-    if (value !== undefined && (typeof value !== 'string' || !SECRET_ARN.test(value))) this.add(`${field}: must be the full ARN of a Secrets Manager secret`);
+    if (value !== undefined) this.#zod(field, secretArnSchema, value);
   }
   repositoryMap(field: string, value: unknown): void {
     if (value === undefined) return;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.add(`${field}: must map bundle target repositories to repositories here ({"from": "to"})`);
-    for (const [from, to] of Object.entries(value as Record<string, unknown>)) {
-      if (!REPOSITORY_NAME.test(from)) this.add(`${field}: ${JSON.stringify(from)} is not a Nexus repository name`);
-      if (typeof to !== 'string' || !REPOSITORY_NAME.test(to)) this.add(`${field}.${from}: must be a Nexus repository name`);
-    }
+    this.#zod(field, z.record(repositoryNameSchema, repositoryNameSchema), value);
   }
   registries(field: string, value: unknown): void {
     if (value === undefined) return;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.add(`${field}: must map each target docker repository to {url, secretArn?}`);
-    for (const [repository, endpoint] of Object.entries(value as Record<string, unknown>)) {
-      const at = `${field}.${repository}`;
-      if (!REPOSITORY_NAME.test(repository)) this.add(`${at}: not a Nexus repository name`);
-      if (typeof endpoint !== 'object' || endpoint === null) {
-        this.add(`${at}: must be {url, secretArn?}`);
-        continue;
-      }
-      this.httpUrl(`${at}.url`, (endpoint as RegistryEndpointConfig).url);
-      this.secretArn(`${at}.secretArn`, (endpoint as RegistryEndpointConfig).secretArn);
-    }
+    this.#zod(field, z.record(repositoryNameSchema, deployedRegistrySchema), value);
+  }
+  /** One problem per zod issue, at `field` plus the issue's path. */
+  #zod(field: string, schema: z.ZodType, value: unknown): void {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) this.add(`${field}${issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('')}: ${issue.message.replace(/^Invalid input: /, '')}`);
   }
   throwIfAny(where: string): void {
     if (this.#list.length > 0) throw new InfraConfigError(where, this.#list);

@@ -230,7 +230,7 @@ export class FerryExport extends Construct {
 
     // Registry credentials of docker repositories that have their own (the rest use the Nexus
     // secret): read by every function that talks to the registries, never by seal.
-    this.registrySecrets = importedSecrets(this, props.repositories.map((r) => (r.format === 'docker' ? r.registry.secretArn : undefined)), [webhook, scan, copy]);
+    this.registrySecrets = importedSecrets(this, props.repositories.map((r) => (r.format === 'docker' ? r.registry?.secretArn : undefined)), [webhook, scan, copy]);
 
     this.bucket.grantRead(seal, 'blobs/*');
     this.bucket.grantReadWrite(seal, 'sealed/*');

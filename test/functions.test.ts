@@ -376,7 +376,7 @@ describe('environment', () => {
     expect(none.FERRY_REGISTRIES).toEqual({});
     expect(bad).toThrow(/^environment variable FERRY_REGISTRIES: \["docker-hosted"\]\.url: /);
     expect(loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"raw-mirror"}' }).FERRY_REPOSITORY_MAP).toEqual({ 'raw-a': 'raw-mirror' });
-    expect(() => loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"not a name"}' })).toThrow(/^environment variable FERRY_REPOSITORY_MAP: \["raw-a"\]: expected a Nexus repository name/);
+    expect(() => loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"not a name"}' })).toThrow(/^environment variable FERRY_REPOSITORY_MAP: \["raw-a"\]: must be a Nexus repository name/);
   });
 });
 

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../shared/config/errors.ts';
 import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config/export-config.ts';
+import { exporterSettingsOf, imageSettingsOf } from '../../shared/config/repositories.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
 import { taskLabel } from '../../shared/core/export/copy.ts';
 import { checkSourceRepositories, makeExporter } from '../../shared/core/export/exporter.ts';
-import type { ScanRepository } from '../../shared/core/export/scan.ts';
 import { systemClock } from '../../shared/core/ports/index.ts';
 import { NexusClient } from '../../shared/adapters/nexus/index.ts';
 import { localSigner } from '../../shared/signing.ts';
@@ -34,17 +34,14 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
   const dockerRepositories = config.source.repositories.filter((r) => r.format === 'docker');
-  const dockerSettings = new Map(
-    dockerRepositories.map((r) => [r.name, { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers }]),
-  );
-  const repositories: ScanRepository[] = config.source.repositories.map((r) =>
-    r.format === 'raw'
-      ? { name: r.name, format: 'raw' as const, target: r.target ?? r.name }
-      : { name: r.name, format: 'docker' as const, target: r.target ?? r.name, discovery: r.discovery, filter: dockerSettings.get(r.name)!.filter, referrers: r.referrers },
-  );
+  const settings = exporterSettingsOf(config.sourceId, config.source.repositories, {
+    overlapSeconds: config.scan.overlapSeconds,
+    scanConcurrency: config.scan.concurrency,
+    maxBundleBytes: config.bundles.maxBytes,
+  });
   // A repository declared in another format than the source has would fail only at import:
   // refused before any state is opened.
-  const mismatches = await checkSourceRepositories(source, repositories).catch(async (error: unknown) => {
+  const mismatches = await checkSourceRepositories(source, settings.repositories).catch(async (error: unknown) => {
     await source.close();
     throw error;
   });
@@ -73,16 +70,10 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
       signer,
       images: {
         registryFor: (repository) => registries.require(repository),
-        settingsFor: (repository) => dockerSettings.get(repository) ?? { filter: {}, referrers: true },
+        settingsFor: (repository) => imageSettingsOf(dockerRepositories.find((r) => r.name === repository)!),
       },
     },
-    {
-      sourceId: config.sourceId,
-      repositories,
-      overlapMs: config.scan.overlapSeconds * 1000,
-      scanConcurrency: config.scan.concurrency,
-      maxBundleBytes: config.bundles.maxBytes,
-    },
+    settings,
   );
   const summary: ExportRunSummary = {
     scanned: 0,

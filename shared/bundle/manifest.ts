@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { isDigest, sha256Of, type Digest } from '../digest.ts';
+import { REPOSITORY_NAME, SOURCE_ID } from '../config/names.ts';
+import { IMAGE_NAME, IMAGE_TAG } from '../oci/names.ts';
 import { ManifestError } from './errors.ts';
 
 export const BUNDLE_FORMAT = 'ferry.bundle.v1';
@@ -12,9 +14,6 @@ export const BUNDLE_FORMAT = 'ferry.bundle.v1';
 /** Upper bound on the manifest's size, so a reader can hold it in memory safely. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
-const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-/** Nexus repository names: letters, digits, `_ - .`, not starting with `_` or `.`. */
-const REPOSITORY = /^[A-Za-z0-9-][A-Za-z0-9._-]{0,199}$/;
 
 const digestSchema = z.custom<Digest>((value) => typeof value === 'string' && isDigest(value), {
   error: "must be 'sha256:' followed by 64 lowercase hex digits",
@@ -24,7 +23,7 @@ const sizeSchema = z.number().int('must be an integer').min(0, 'must not be nega
 
 const repositorySchema = z
   .string()
-  .regex(REPOSITORY, 'must be a Nexus repository name (letters, digits, _ - . ; not starting with _ or .)');
+  .regex(REPOSITORY_NAME, 'must be a Nexus repository name (letters, digits, _ - . ; not starting with _ or .)');
 
 /**
  * Why Nexus would refuse (or silently rewrite) an asset path, or [] when it takes it as
@@ -72,9 +71,9 @@ const rawEntrySchema = z.strictObject({
 /** Distribution-spec repository name (`team/app`) and tag grammar. */
 const imageNameSchema = z
   .string()
-  .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'must be an image name (lowercase path components)')
+  .regex(IMAGE_NAME, 'must be an image name (lowercase path components)')
   .max(255);
-const tagSchema = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be an image tag');
+const tagSchema = z.string().regex(IMAGE_TAG, 'must be an image tag');
 const mediaTypeSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$/, 'must be a media type');
 const descriptorSchema = z.strictObject({ mediaType: mediaTypeSchema, digest: digestSchema, size: sizeSchema });
 const imageCoordinatesSchema = z.strictObject({ repository: repositorySchema, name: imageNameSchema, tag: tagSchema });
@@ -100,7 +99,7 @@ const entrySchema = z.discriminatedUnion('kind', [rawEntrySchema, imageEntrySche
 
 const manifestSchema = z.strictObject({
   format: z.literal(BUNDLE_FORMAT),
-  sourceId: z.string().regex(SOURCE_ID, 'must match /^[a-z0-9][a-z0-9._-]{0,62}$/'),
+  sourceId: z.string().regex(SOURCE_ID, `must match ${SOURCE_ID}`),
   sequence: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER),
   previous: digestSchema.nullable(),
   createdAt: z.iso.datetime({ error: 'must be an ISO 8601 UTC timestamp (e.g. 2026-11-23T19:00:00.000Z)' }),

@@ -39,12 +39,17 @@ export type CredentialsConfig = z.infer<typeof credentialsSchema>;
  * clients (and a password would sit in the config text), so it is refused; the message
  * names neither the URL nor any part of it.
  */
-export const serviceUrlSchema = z
-  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-  .refine((value) => {
-    const url = URL.parse(value);
-    return url === null || (url.username === '' && url.password === '');
-  }, 'must not carry credentials (user:password@): use credentials (username or usernameEnv, with passwordEnv or passwordFile)');
+/** An http(s) URL that carries no `user:password@`: credentials are named, never written (`hint` says where). */
+export function urlWithoutCredentials(hint: string) {
+  return z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine((value) => {
+      const url = URL.parse(value);
+      return url === null || (url.username === '' && url.password === '');
+    }, `must not carry credentials (user:password@): ${hint}`);
+}
+
+export const serviceUrlSchema = urlWithoutCredentials('use credentials (username or usernameEnv, with passwordEnv or passwordFile)');
 
 export async function resolveCredentials(
   config: CredentialsConfig | undefined,

@@ -1,10 +1,9 @@
 /** The export side's configuration file (YAML), validated before anything starts. */
 import { z } from 'zod';
-import semver from 'semver';
 import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
-
-const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Nexus repository name (letters, digits, . _ -)');
+import { sourceIdSchema } from './names.ts';
+import { EXPORT_DEFAULTS, repositorySchemas } from './repositories.ts';
 
 /** `4GiB`, `650MB`, `1048576`: media sizes are easier to read with units. */
 export const byteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
@@ -18,84 +17,45 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
   return Math.floor(Number(match[1]) * units[match[2] ?? 'B']!);
 });
 
-const rawRepositorySchema = z.strictObject({
-  name: repositoryName,
-  format: z.literal('raw'),
-  /** Repository on the far side; defaults to the same name. */
-  target: repositoryName.optional(),
-});
-
 /** The registry endpoint that serves a docker repository's `/v2/` (Nexus connector, path routing, or any OCI registry). */
 export const registryEndpointSchema = z.strictObject({
   url: serviceUrlSchema,
+  /** Defaults to the source's credentials when it names none. */
   credentials: credentialsSchema.optional(),
   /** Extra CA certificates (PEM) for a registry with a private CA. */
   caFile: z.string().min(1).optional(),
 });
 
-const regex = z.string().refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
+const repositories = repositorySchemas(registryEndpointSchema);
 
-const dockerRepositorySchema = z.strictObject({
-  name: repositoryName,
-  format: z.literal('docker'),
-  target: repositoryName.optional(),
-  /** Defaults to the source's credentials when it names none. */
-  registry: registryEndpointSchema,
-  /** `nexus`: the components API (name = image, version = tag); `registry`: the catalog and tags lists. */
-  discovery: z.enum(['nexus', 'registry']).default('nexus'),
-  images: z.strictObject({ include: regex.optional(), exclude: regex.optional() }).optional(),
-  tags: z
-    .strictObject({
-      include: regex.optional(),
-      exclude: regex.optional(),
-      semver: z.string().refine((r) => semver.validRange(r) !== null, 'must be a semver range, e.g. ">=1.2.0 <2"').optional(),
-    })
-    .optional(),
-  /** Platforms to keep from multi-platform indexes (the index is then rewritten); default all. */
-  platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be os/arch[/variant], e.g. linux/amd64')).min(1).optional(),
-  /** Carry cosign signature/attestation/SBOM tags and OCI referrers with their subject. */
-  referrers: z.boolean().default(true),
-});
-
-const repositorySchema = z.discriminatedUnion('format', [rawRepositorySchema, dockerRepositorySchema], {
-  error: 'format must be raw or docker',
-});
-
-export type RawRepositoryConfig = z.infer<typeof rawRepositorySchema>;
-export type DockerRepositoryConfig = z.infer<typeof dockerRepositorySchema>;
+export type RawRepositoryConfig = z.output<typeof repositories.raw>;
+export type DockerRepositoryConfig = z.output<typeof repositories.docker>;
 
 export const exportConfigSchema = z.strictObject({
-  sourceId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, . _ - (at most 63)'),
+  sourceId: sourceIdSchema,
   source: z.strictObject({
     url: serviceUrlSchema,
     credentials: credentialsSchema.optional(),
     /** Extra CA certificates (PEM) for a Nexus with a private CA. */
     caFile: z.string().min(1).optional(),
-    repositories: z.array(repositorySchema).min(1, 'at least one repository is needed'),
+    repositories: z.array(repositories.repository).min(1, 'at least one repository is needed'),
   }),
   workDir: z.string().min(1).default('.ferry/export'),
   bundles: z
     .strictObject({
       /** Where sealed bundles appear for ops to carry across; defaults to <workDir>/bundles. */
       directory: z.string().min(1).optional(),
-      maxBytes: byteSize.default(4 * 2 ** 30),
+      maxBytes: byteSize.default(EXPORT_DEFAULTS.maxBundleBytes),
     })
-    .default({ maxBytes: 4 * 2 ** 30 }),
+    .default({ maxBytes: EXPORT_DEFAULTS.maxBundleBytes }),
   signing: z.strictObject({ privateKeyFile: z.string().min(1) }),
   scan: z
     .strictObject({
       /** Look this far behind the watermark: absorbs clock skew and slow commits on the Nexus side. */
-      overlapSeconds: z.number().int().min(0).default(600),
-      concurrency: z.number().int().min(1).max(16).default(2),
+      overlapSeconds: z.number().int().min(0).default(EXPORT_DEFAULTS.overlapSeconds),
+      concurrency: z.number().int().min(1).max(16).default(EXPORT_DEFAULTS.scanConcurrency),
     })
-    .default({ overlapSeconds: 600, concurrency: 2 }),
+    .default({ overlapSeconds: EXPORT_DEFAULTS.overlapSeconds, concurrency: EXPORT_DEFAULTS.scanConcurrency }),
   receipts: z
     .strictObject({
       /** Keys of import sides whose signed receipts `ferry receipt apply` accepts; empty accepts unsigned ones. */

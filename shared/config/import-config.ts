@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { registryEndpointSchema } from './export-config.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
+import { repositoryNameSchema } from './names.ts';
 
-const repositoryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Nexus repository name (letters, digits, . _ -)');
+const repositoryName = repositoryNameSchema;
 
 export const importConfigSchema = z.strictObject({
   target: z.strictObject({

@@ -13,6 +13,7 @@ import { BlobDigestError, ManifestError, RegistryNetworkError } from './errors.t
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from '../../oci/media-types.ts';
 import { RegistryTransport, header } from './transport.ts';
 import { uploadBlob } from './upload.ts';
+import { IMAGE_NAME, IMAGE_TAG } from '../../oci/names.ts';
 
 export interface RegistryClientOptions {
   /** e.g. `http://127.0.0.1:5000`; a path prefix is allowed (`http://nexus/repository/docker-hosted`). */
@@ -31,9 +32,7 @@ export interface RegistryClientOptions {
 /** Registries must accept manifests of at least 4 MiB; Ferry reads no larger. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-/** The distribution spec's repository-name and tag grammars. */
-export const IMAGE_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+export { IMAGE_NAME, IMAGE_TAG } from '../../oci/names.ts';
 
 function checkName(repository: string): string {
   if (!IMAGE_NAME.test(repository)) throw new TypeError(`not a valid repository name: ${JSON.stringify(repository)}`);

@@ -21,6 +21,7 @@ import type {
   TaskQueue,
 } from '../ports/index.ts';
 import type { Log } from '../log.ts';
+import { IMAGE_TAG_SOURCE } from '../../oci/names.ts';
 
 export type ScanRepository =
   | { name: string; format: 'raw'; target: string }
@@ -81,7 +82,7 @@ export function imageTaskFor(repository: ScanRepository, name: string, tag: stri
 }
 
 /** Nexus stores a docker tag's manifest at `/v2/<name>/manifests/<tag>`; digests are not tags. */
-const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$/;
+const MANIFEST_PATH = new RegExp(`^/v2/(.+)/manifests/(${IMAGE_TAG_SOURCE})$`);
 
 /**
  * The task for one listed asset, or undefined when the repository does not carry it (a

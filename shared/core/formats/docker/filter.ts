@@ -3,6 +3,7 @@
  * the rules are table-tested apart from any registry.
  */
 import semver from 'semver';
+import { PLATFORM } from '../../../config/names.ts';
 
 export interface ImageFilter {
   /** Regular expressions over the image name (`team/app`). */
@@ -72,7 +73,7 @@ export function filterProblems(filter: ImageFilter): string[] {
   }
   if (filter.tags?.semver !== undefined && semver.validRange(filter.tags.semver) === null) problems.push(`tags.semver: not a semver range: ${filter.tags.semver}`);
   for (const [i, p] of (filter.platforms ?? []).entries()) {
-    if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) problems.push(`platforms[${i}]: expected os/arch[/variant], e.g. linux/amd64`);
+    if (!PLATFORM.test(p)) problems.push(`platforms[${i}]: expected os/arch[/variant], e.g. linux/amd64`);
   }
   return problems;
 }
