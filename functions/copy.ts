@@ -8,21 +8,23 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { LambdaEarlySeal } from '../shared/adapters/aws/lambda-early-seal.ts';
 import { parseTaskMessage } from '../shared/adapters/aws/sqs-task-queue.ts';
 import type { CopyOutcome } from '../shared/core/export/copy.ts';
 import { makeExporter } from '../shared/core/export/exporter.ts';
+import { sealIfDue } from '../shared/core/export/early-seal.ts';
 import type { CopyTask } from '../shared/core/ports/index.ts';
+import { TaskQueueError } from '../shared/core/ports/errors.ts';
 import { copyEnvSchema, loadEnv } from './env.ts';
-import { coreLog, errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools } from './wiring.ts';
+import { clients, coreLog, errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools } from './wiring.ts';
 
 const env = loadEnv(copyEnvSchema);
 const { logger, metrics } = powertools();
 const processor = new BatchProcessor(EventType.SQS);
 
 /** The message body is not a copy task: retrying cannot help, the DLQ is where it belongs. */
-export class PoisonMessageError extends Error {
+export class PoisonMessageError extends TaskQueueError {
   override readonly name = 'PoisonMessageError';
 }
 
@@ -37,12 +39,13 @@ const wired = once(async () => {
     log.setCorrelationId(task.id);
     return makeExporter({ ...ports, log: coreLog(log) }, settings).copy(task);
   };
-  const copyOnce = makeIdempotent(copy, {
-    persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE),
-    keyPrefix: `${env.FERRY_SOURCE_ID}.copy`,
-    config: copyConfig,
-  });
-  return { state: ports.state, copyOnce };
+  const copyOnce = makeIdempotent(copy, { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.copy`, config: copyConfig });
+  // Both or neither: without them the schedule alone seals.
+  const { FERRY_SEAL_FUNCTION_NAME: functionName, FERRY_SEAL_THRESHOLD_BYTES: threshold } = env;
+  const earlySeal = functionName === undefined ? undefined : new LambdaEarlySeal({ client: clients.lambda(), functionName });
+  /** Starts the seal function asynchronously once the pending entries pass the threshold. */
+  const sealEarlyIfDue = async () => earlySeal && threshold !== undefined && sealIfDue({ state: ports.state, earlySeal, log: coreLog(logger) }, threshold);
+  return { copyOnce, sealEarlyIfDue };
 });
 
 let stagedThisBatch = 0;
@@ -61,12 +64,9 @@ async function copyRecord(record: SQSRecord): Promise<CopyOutcome> {
     const { copyOnce } = await wired();
     const outcome = await copyOnce(task);
     metrics.addMetric('Tasks', MetricUnit.Count, 1);
-    if (outcome.status === 'staged') {
+    if (outcome.status === 'staged' || outcome.status === 'deduplicated') {
       stagedThisBatch += outcome.bytes;
-      metrics.addMetric('BytesStaged', MetricUnit.Bytes, outcome.bytes);
-    } else if (outcome.status === 'deduplicated') {
-      stagedThisBatch += outcome.bytes;
-      metrics.addMetric('BytesDeduplicated', MetricUnit.Bytes, outcome.bytes);
+      metrics.addMetric(outcome.status === 'staged' ? 'BytesStaged' : 'BytesDeduplicated', MetricUnit.Bytes, outcome.bytes);
     }
     logger.info(`copy task ${outcome.status}`, { ...about, ...outcome });
     return outcome;
@@ -74,28 +74,6 @@ async function copyRecord(record: SQSRecord): Promise<CopyOutcome> {
     metrics.addMetric('TaskFailures', MetricUnit.Count, 1);
     logger.error('copy task failed; SQS will redeliver it', { ...about, ...errorFields(error) });
     throw error;
-  }
-}
-
-// ───────────────────────────── early seal ─────────────────────────────
-
-/** Created on first use: only functions configured for an early seal need it. */
-const lambdaClient = once(async () => new LambdaClient({}));
-
-/** Starts the seal function asynchronously once the pending entries pass the threshold. */
-async function sealIfDue(state: { listPendingEntries(): Promise<{ size: number }[]> }): Promise<void> {
-  const functionName = env.FERRY_SEAL_FUNCTION_NAME;
-  const threshold = env.FERRY_SEAL_THRESHOLD_BYTES;
-  if (functionName === undefined || threshold === undefined) return;
-  try {
-    const pendingBytes = (await state.listPendingEntries()).reduce((n, e) => n + e.size, 0);
-    if (pendingBytes < threshold) return;
-    const lambda = await lambdaClient();
-    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ trigger: 'copy', pendingBytes })) }));
-    logger.info('pending bytes passed the threshold: seal started', { pendingBytes, threshold, sealFunction: functionName });
-  } catch (error) {
-    // The batch itself succeeded; the schedule seals later.
-    logger.warn('could not start an early seal; the schedule will seal', { sealFunction: functionName, ...errorFields(error) });
   }
 }
 
@@ -109,7 +87,7 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
     if (response.batchItemFailures.length > 0) {
       logger.warn(`${response.batchItemFailures.length} of ${event.Records.length} messages failed`, { failed: response.batchItemFailures.map((f) => f.itemIdentifier) });
     }
-    if (stagedThisBatch > 0) await sealIfDue((await wired()).state);
+    if (stagedThisBatch > 0) await (await wired()).sealEarlyIfDue();
     return response;
   } finally {
     metrics.publishStoredMetrics();

@@ -4,16 +4,20 @@
  * its value (ARNs and URLs are not secret, but a message that echoes values invites one
  * that does).
  */
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { repositoryNameSchema, sourceIdSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories } from '../shared/config/repositories.ts';
+import { ConfigError } from '../shared/config/errors.ts';
+import { issueMessage } from '../shared/errors.ts';
+import { algorithmOf } from '../shared/signing.ts';
 
 /** The environment does not satisfy the contract; `variable` is the first one at fault. */
-export class EnvError extends Error {
+export class EnvError extends ConfigError {
   override readonly name = 'EnvError';
   readonly variable: string;
   constructor(variable: string, problem: string) {
-    super(`environment variable ${variable}: ${problem}`);
+    super(undefined, [`environment variable ${variable}: ${problem}`]);
     this.variable = variable;
   }
 }
@@ -40,60 +44,34 @@ const integer = <F extends number | undefined>(fallback: F, min: number) =>
       return n;
     });
 
-/**
- * Parses a variable's JSON text against `schema`; on failure adds one issue naming the place
- * inside the JSON (`where` formats the path) and returns z.NEVER.
- */
-function parseJson<T>(text: string, schema: z.ZodType<T>, ctx: z.RefinementCtx, where: (path: readonly PropertyKey[]) => string): T | typeof z.NEVER {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'not JSON' });
-    return z.NEVER;
-  }
-  const parsed = schema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const at = issue === undefined ? '' : where(issue.path);
-  ctx.addIssue({ code: 'custom', message: `${at ? `${at}: ` : ''}${issue?.message.replace(/^Invalid input: /, '') ?? 'invalid'}` });
-  return z.NEVER;
+/** A variable holding JSON: `schema`'s issues keep their path inside it (`FERRY_REPOSITORIES: [0].format: …`). */
+function json<T>(schema: z.ZodType<T>, whenEmpty?: T) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') {
+        if (whenEmpty !== undefined) return whenEmpty;
+        ctx.addIssue({ code: 'custom', message: 'required' });
+        return z.NEVER;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+      const parsed = schema.safeParse(value);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+      return z.NEVER;
+    });
 }
 
 const { repository: repositorySchema, docker: dockerRepositorySchema } = deployedRepositories();
 
 export type DockerRepositoryEnv = z.output<typeof dockerRepositorySchema>;
-
-/** `FERRY_REPOSITORIES`: JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
-const repositories = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text.trim() === '') {
-      ctx.addIssue({ code: 'custom', message: 'required' });
-      return z.NEVER;
-    }
-    const parsed = parseJson(text, z.array(repositorySchema).min(1), ctx, (path) =>
-      path
-        .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
-        .join('')
-        .replace(/^\./, ''),
-    );
-    return parsed;
-  });
-
-/**
- * `FERRY_REGISTRIES` (import side): JSON `{"<target docker repository>": {"url", "secretArn"?}}`,
- * the registry endpoint serving each docker repository of the target Nexus.
- */
-const registries = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text.trim() === '') return {};
-    // `["docker-hosted"].url`: the repository, then the field
-    return parseJson(text, z.record(repositoryNameSchema, deployedRegistrySchema), ctx, (path) => path.map((k, i) => (i === 0 ? `[${JSON.stringify(String(k))}]` : `.${String(k)}`)).join(''));
-  });
 
 const powertools = {
   POWERTOOLS_SERVICE_NAME: required,
@@ -110,7 +88,8 @@ const exportCommon = {
   FERRY_NEXUS_URL: url,
   /** Secrets Manager secret, JSON `{"username","password"}`; absent: anonymous. */
   FERRY_NEXUS_SECRET_ARN: optional,
-  FERRY_REPOSITORIES: repositories,
+  /** JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
+  FERRY_REPOSITORIES: json(z.array(repositorySchema).min(1)),
 };
 
 export const webhookEnvSchema = z.object({
@@ -139,18 +118,6 @@ export const sealEnvSchema = z.object({
   FERRY_MAX_BUNDLE_BYTES: integer(4 * 1024 ** 3, 64 * 1024),
 });
 
-/**
- * `FERRY_REPOSITORY_MAP` (import side): JSON `{"<bundle target repository>": "<repository here>"}`;
- * a repository it does not name keeps its name.
- */
-const repositoryMap = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text.trim() === '') return {};
-    return parseJson(text, z.record(repositoryNameSchema, repositoryNameSchema), ctx, (path) => path.map((k) => `[${JSON.stringify(String(k))}]`).join(''));
-  });
-
 /** The import side needs none of the export side's variables. */
 export const importEnvSchema = z.object({
   ...powertools,
@@ -158,6 +125,7 @@ export const importEnvSchema = z.object({
   FERRY_TARGET_SECRET_ARN: optional,
   FERRY_IMPORT_TABLE: required,
   FERRY_HELD_BUCKET: required,
+  /** Checked for PEM here; {@link trustedPublicKeys} makes keys of it. */
   FERRY_TRUSTED_PUBLIC_KEYS: required.refine((v) => v.includes('-----BEGIN PUBLIC KEY-----'), 'expected one or more PEM public keys'),
   FERRY_RECEIPTS_PREFIX: z
     .string()
@@ -165,8 +133,10 @@ export const importEnvSchema = z.object({
     .transform((v) => (v === undefined || v === '' ? 'receipts/' : v.endsWith('/') ? v : `${v}/`)),
   /** Optional: signs receipts with this KMS key so the export side can trust them. */
   FERRY_KMS_KEY_ID: optional,
-  FERRY_REPOSITORY_MAP: repositoryMap,
-  FERRY_REGISTRIES: registries,
+  /** JSON `{"<bundle target repository>": "<repository here>"}`; a repository it does not name keeps its name. */
+  FERRY_REPOSITORY_MAP: json(z.record(repositoryNameSchema, repositoryNameSchema), {}),
+  /** JSON `{"<target docker repository>": {"url", "secretArn"?}}`: the registry serving each docker repository of the target. */
+  FERRY_REGISTRIES: json(z.record(repositoryNameSchema, deployedRegistrySchema), {}),
 });
 
 export type WebhookEnv = z.output<typeof webhookEnvSchema>;
@@ -181,7 +151,27 @@ export function loadEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv =
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const variable = String(issue?.path[0] ?? '(environment)');
-  const problem = issue === undefined ? 'invalid' : issue.code === 'invalid_type' && env[variable] === undefined ? 'required' : issue.message.replace(/^Invalid input: /, '');
-  throw new EnvError(variable, problem);
+  if (issue === undefined) throw new EnvError('(environment)', 'invalid');
+  // The variable, then the place inside its JSON value (if any), as every parser of Ferry reports it.
+  const [variable, ...inside] = issue.path;
+  const at = z.core.toDotPath(inside);
+  throw new EnvError(String(variable ?? '(environment)'), `${at ? `${at}: ` : ''}${issueMessage(issue)}`);
+}
+
+/**
+ * `FERRY_TRUSTED_PUBLIC_KEYS`, concatenated PEM public keys, as keys; each must be ed25519
+ * or ECDSA P-256. Apart from the schema: its check is only that PEM is there.
+ */
+export function trustedPublicKeys(pem: string): KeyObject[] {
+  const blocks = pem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+  return blocks.map((block, index) => {
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: block, format: 'pem' });
+    } catch {
+      throw new EnvError('FERRY_TRUSTED_PUBLIC_KEYS', `key ${index + 1} is not a PEM public key`);
+    }
+    if (algorithmOf(key) === undefined) throw new EnvError('FERRY_TRUSTED_PUBLIC_KEYS', `key ${index + 1} is neither ed25519 nor ECDSA P-256`);
+    return key;
+  });
 }

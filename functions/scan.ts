@@ -9,6 +9,7 @@ import { parse } from '@aws-lambda-powertools/parser';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
 import { makeExporter } from '../shared/core/export/exporter.ts';
+import { ExportError } from '../shared/core/export/errors.ts';
 import { SCAN_LAG_METRIC } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { errorFields, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
@@ -30,7 +31,7 @@ export interface ScanSummary {
 }
 
 /** Some repositories could not be scanned; the others' results stand. */
-export class ScanFailedError extends Error {
+export class ScanFailedError extends ExportError {
   override readonly name = 'ScanFailedError';
 }
 

@@ -11,93 +11,34 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
-import { SqsTaskQueue } from '../shared/adapters/aws/sqs-task-queue.ts';
-import type { CopyTask } from '../shared/core/ports/index.ts';
+import { EnqueueError, IdempotentTaskQueue } from '../shared/adapters/aws/idempotent-queue.ts';
 import { headerValue, parseWebhook, verifyWebhookSignature, WebhookPayloadError, type WebhookDelivery } from '../shared/adapters/nexus/webhook.ts';
 import { tasksForWebhook } from '../shared/core/export/webhook-tasks.ts';
+import { NexusError } from '../shared/adapters/nexus/errors.ts';
 import { loadEnv, webhookEnvSchema } from './env.ts';
-import { clients, coreLog, errorFields, idempotencyStore, nexusClient, once, powertools, secretString, exporterSettings } from './wiring.ts';
+import { errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools, secrets } from './wiring.ts';
 
 const env = loadEnv(webhookEnvSchema);
 const { logger, metrics } = powertools();
 
-/** Enqueueing failed: SQS is down or refused. Nothing was acknowledged to Nexus. */
-class EnqueueError extends Error {
-  override readonly name = 'EnqueueError';
-}
+/** Stored as the delivery's idempotent result (DynamoDB takes no undefined members); `duplicate` when it is a stored one. */
+type DeliveryOutcome = { queued: number; alreadyQueued: number; alreadyStaged: number; ignored?: string; duplicate?: boolean };
 
-/** Reading the component or asset back from Nexus failed. */
-class SourceError extends Error {
-  override readonly name = 'SourceError';
-}
-
-interface DeliveryOutcome {
-  queued: number;
-  alreadyQueued: number;
-  alreadyStaged: number;
-  ignored?: string | undefined;
-  /** Set by the idempotency response hook when the outcome is a stored one (a duplicate delivery). */
-  duplicate?: boolean;
-}
-
-const deliveryConfig = new IdempotencyConfig({
-  eventKeyJmesPath: 'deliveryId',
-  expiresAfterSeconds: 24 * 3600,
-  responseHook: (response) => ({ ...(response as object), duplicate: true }),
-});
-const taskConfig = new IdempotencyConfig({
-  eventKeyJmesPath: 'id',
-  expiresAfterSeconds: 24 * 3600,
-  responseHook: (response) => ({ ...(response as object), duplicate: true }),
-});
+const deliveryConfig = new IdempotencyConfig({ eventKeyJmesPath: 'deliveryId', expiresAfterSeconds: 24 * 3600, responseHook: (r) => ({ ...(r as object), duplicate: true }) });
 
 const wired = once(async () => {
-  const [secret, source] = await Promise.all([
-    secretString(env.FERRY_WEBHOOK_SECRET_ARN, 'FERRY_WEBHOOK_SECRET_ARN'),
-    nexusClient(env.FERRY_NEXUS_URL, env.FERRY_NEXUS_SECRET_ARN, 'FERRY_NEXUS_SECRET_ARN', logger),
-  ]);
-  const state = new DynamoExportState({ client: clients.documents(), table: env.FERRY_TABLE, sourceId: env.FERRY_SOURCE_ID });
-  const queue = new SqsTaskQueue({ client: clients.sqs(), queueUrl: env.FERRY_QUEUE_URL });
-  // A 404 passes through as is (the core treats it as "gone"); anything else is a SourceError.
-  const asSourceError = (what: string) => (error: unknown) => {
-    if ((error as { status?: unknown }).status === 404) throw error;
-    throw new SourceError(`could not read ${what} back from Nexus: ${(error as Error).message}`, { cause: error });
-  };
-  const readBack = {
-    getComponent: (id: string) => source.getComponent(id).catch(asSourceError(`component ${id}`)),
-    getAsset: (id: string) => source.getAsset(id).catch(asSourceError(`asset ${id}`)),
-  };
-
-  const enqueueTask = makeIdempotent(
-    async (task: CopyTask): Promise<{ id: string; duplicate?: boolean }> => {
-      try {
-        await queue.enqueue([task]);
-      } catch (error) {
-        throw new EnqueueError(`could not queue task ${task.id}: ${(error as Error).message}`, { cause: error });
-      }
-      return { id: task.id };
-    },
-    { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.task`, config: taskConfig },
-  );
-
-  const handleDelivery = makeIdempotent(
+  const [secret, ports] = await Promise.all([secrets().text(env.FERRY_WEBHOOK_SECRET_ARN, 'FERRY_WEBHOOK_SECRET_ARN'), exportPorts(env, logger, { readsRegistries: false })]);
+  const queue = new IdempotentTaskQueue({ queue: ports.queue, persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.task` });
+  const repositories = exporterSettings(env).repositories;
+  const accept = makeIdempotent(
     async (delivery: WebhookDelivery): Promise<DeliveryOutcome> => {
-      const result = await tasksForWebhook({ source: readBack, state, log: coreLog(logger) }, delivery.event, exporterSettings(env).repositories);
-      if (result.deletion !== undefined) logger.info('deletion reported by Nexus (not shipped yet)', { deletion: result.deletion });
-      let queued = 0;
-      let alreadyQueued = 0;
-      for (const task of result.tasks) {
-        const outcome = await enqueueTask(task);
-        if (outcome.duplicate) alreadyQueued += 1;
-        else queued += 1;
-      }
-      // Stored as the idempotent result: DynamoDB takes no undefined members.
-      return { queued, alreadyQueued, alreadyStaged: result.alreadyStaged, ...(result.ignored ? { ignored: result.ignored } : {}) };
+      const { tasks, alreadyStaged, ignored, deletion } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log }, delivery.event, repositories);
+      if (deletion !== undefined) logger.info('deletion reported by Nexus (not shipped yet)', { deletion });
+      return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}) };
     },
     { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.delivery`, config: deliveryConfig },
   );
-  return { secret, handleDelivery };
+  return { secret, accept, taskConfig: queue.config };
 });
 
 function reply(statusCode: number, body: Record<string, unknown>): APIGatewayProxyStructuredResultV2 {
@@ -117,17 +58,16 @@ export async function handler(event: APIGatewayProxyEventV2, context: Context): 
 }
 
 async function handle(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
-  const raw = event.body === undefined || event.body === null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  const raw = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   if (raw.length > env.FERRY_WEBHOOK_MAX_BYTES) {
     logger.warn('webhook body too large', { bytes: raw.length, maxBytes: env.FERRY_WEBHOOK_MAX_BYTES });
     return reply(413, { message: `body of ${raw.length} bytes exceeds ${env.FERRY_WEBHOOK_MAX_BYTES}` });
   }
-  const { secret, handleDelivery } = await wired();
+  const { secret, accept, taskConfig } = await wired();
   if (!verifyWebhookSignature(raw, headerValue(event.headers, 'X-Nexus-Webhook-Signature'), secret)) {
     logger.warn('webhook refused: signature missing or invalid', { sourceIp: event.requestContext?.http?.sourceIp });
     return reply(401, { message: 'X-Nexus-Webhook-Signature: missing or invalid' });
   }
-
   let delivery: WebhookDelivery;
   try {
     delivery = parseWebhook(raw, event.headers);
@@ -138,23 +78,21 @@ async function handle(event: APIGatewayProxyEventV2, context: Context): Promise<
   }
   logger.setCorrelationId(delivery.deliveryId);
   const about = { deliveryId: delivery.deliveryId, webhookId: delivery.webhookId, repository: delivery.event.repositoryName, action: delivery.event.action };
-
   deliveryConfig.registerLambdaContext(context);
   taskConfig.registerLambdaContext(context);
   try {
-    const outcome = await handleDelivery(delivery);
+    const outcome = await accept(delivery);
     logger.info(outcome.duplicate ? 'duplicate delivery: nothing queued again' : 'webhook accepted', { ...about, ...outcome });
     metrics.addMetric('WebhookTasksQueued', MetricUnit.Count, outcome.duplicate ? 0 : outcome.queued);
     return reply(202, { deliveryId: delivery.deliveryId, ...outcome });
   } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'IdempotencyAlreadyInProgressError') {
+    if ((error as Error).name === 'IdempotencyAlreadyInProgressError') {
       logger.warn('the same delivery or task is being handled by another invocation', { ...about, ...errorFields(error) });
       return reply(409, { message: 'this delivery (or one of its tasks) is being processed by another request' });
     }
     logger.error('webhook not processed; the scheduled scan will pick the change up', { ...about, ...errorFields(error) });
-    if (error instanceof SourceError) return reply(502, { message: 'could not read the change back from Nexus' });
-    if (error instanceof EnqueueError) return reply(503, { message: 'could not queue the copy tasks' });
-    return reply(503, { message: 'could not process the delivery' });
+    // Reading the component or asset back failed (a 404 never gets here: the core takes it as "gone").
+    if (error instanceof NexusError) return reply(502, { message: 'could not read the change back from Nexus' });
+    return reply(503, { message: error instanceof EnqueueError ? 'could not queue the copy tasks' : 'could not process the delivery' });
   }
 }

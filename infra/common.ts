@@ -1,10 +1,13 @@
 /**
  * Building blocks both stacks share: the hardened bucket, the Lambda function shape
- * (Node 24, arm64, local esbuild, X-Ray, JSON logs with retention) and prop checks.
+ * (Node 24, arm64, local esbuild, X-Ray, JSON logs with retention), alarm notifications and
+ * prop checks.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -14,6 +17,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { z } from 'zod';
 import { repositoryNameSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories, secretArnSchema } from '../shared/config/repositories.ts';
@@ -134,6 +138,13 @@ export function accessLogBucket(scope: Construct, id: string, retentionDays: num
       { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ],
   });
+}
+
+/** Lets every alarm notify the SNS topic at `topicArn`, when there is one (imported, not created). */
+export function notifyAlarmTopic(scope: Construct, alarms: Alarm[], topicArn: string | undefined): void {
+  if (topicArn === undefined) return;
+  const topic = Topic.fromTopicArn(scope, 'AlarmTopic', topicArn);
+  for (const alarm of alarms) alarm.addAlarmAction(new SnsAction(topic));
 }
 
 // ───────────────────────────── prop checks ─────────────────────────────

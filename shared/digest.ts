@@ -5,6 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { FerryError } from './errors.ts';
 
 export type HashAlgorithm = 'sha256' | 'sha1' | 'md5' | 'sha512';
 
@@ -30,8 +31,16 @@ export function sha256Of(data: string | Uint8Array): Digest {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
+/**
+ * The base of the verifying stream's errors: content that is not what its publisher
+ * announced. The clients wrap them in their own (NexusChecksumError, BlobDigestError, …).
+ */
+export class ContentMismatchError extends FerryError {
+  override readonly name: string = 'ContentMismatchError';
+}
+
 /** Thrown (as a stream error) when content does not match what its publisher announced. */
-export class ChecksumMismatchError extends Error {
+export class ChecksumMismatchError extends ContentMismatchError {
   override readonly name = 'ChecksumMismatchError';
   readonly algorithm: HashAlgorithm;
   readonly expected: string;
@@ -45,7 +54,7 @@ export class ChecksumMismatchError extends Error {
 }
 
 /** Thrown (as a stream error) when content is shorter or longer than announced. */
-export class SizeMismatchError extends Error {
+export class SizeMismatchError extends ContentMismatchError {
   override readonly name = 'SizeMismatchError';
   constructor(what: string, expected: number, actual: number) {
     super(`${what}: size mismatch (expected ${expected} bytes, got ${actual})`);

@@ -18,7 +18,16 @@ export class FerryError extends Error {
  * names the value itself when the path is empty.
  */
 export function issueLines(error: z.ZodError, root = '(root)'): string[] {
-  return error.issues.map((issue) => `${z.core.toDotPath(issue.path) || root}: ${issueMessage(issue)}`);
+  return error.issues.map((issue) => `${issuePath(issue, root)}: ${issueMessage(issue)}`);
+}
+
+/**
+ * An issue's field path (`items[3].assets[0].path`), or `root` when the value itself is at
+ * fault. `parent` is the path of the parsed value inside its document, when it has one
+ * (a receipt's `payload`).
+ */
+export function issuePath(issue: z.core.$ZodIssue, root = '(root)', parent: readonly PropertyKey[] = []): string {
+  return z.core.toDotPath([...parent, ...issue.path]) || root;
 }
 
 /** An issue's message without zod's `Invalid input: ` prefix; `required` for a missing value. */

@@ -3,10 +3,17 @@
  * material: a PEM that failed to parse is not echoed.
  */
 
+import { FerryError } from './errors.ts';
+
+/** The base of signing's errors: a signature that does not check out, or a key Ferry cannot use. */
+export class SigningError extends FerryError {
+  override readonly name: string = 'SigningError';
+}
+
 export type SignatureErrorCode = 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'MALFORMED_SIGNATURE' | 'ALGORITHM_MISMATCH';
 
 /** A detached signature did not check out against the trusted keys. */
-export class SignatureError extends Error {
+export class SignatureError extends SigningError {
   override readonly name = 'SignatureError';
   readonly code: SignatureErrorCode;
   readonly keyId: string | undefined;
@@ -18,7 +25,7 @@ export class SignatureError extends Error {
 }
 
 /** A key file could not be read, or does not hold a key of a supported kind. */
-export class KeyLoadError extends Error {
+export class KeyLoadError extends SigningError {
   override readonly name = 'KeyLoadError';
   readonly file: string;
   constructor(file: string, reason: string, options?: ErrorOptions) {
@@ -28,6 +35,6 @@ export class KeyLoadError extends Error {
 }
 
 /** A key given to sign or verify is of an algorithm Ferry does not support. */
-export class UnsupportedKeyError extends Error {
+export class UnsupportedKeyError extends SigningError {
   override readonly name = 'UnsupportedKeyError';
 }

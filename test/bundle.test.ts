@@ -212,7 +212,7 @@ describe('bundle manifest', () => {
     // Act & Assess
     expect(parse(dotdot)).toThrow("entries[0].source.path: must not contain a '.' or '..' segment");
     expect(parse(nul)).toThrow('entries[0].target.path: must not contain control characters');
-    expect(parse(extra)).toThrow(/entries\[0\]: Unrecognized key/);
+    expect(parse(extra)).toThrow(/entries\[0\]: unknown field\(s\) "extra"/);
     expect(parse(kind)).toThrow(/entries\[0\].kind/);
   });
 

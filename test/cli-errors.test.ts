@@ -163,7 +163,7 @@ describe('bad configuration, usage and bundles', () => {
   const withCredentials = 'http://ferryuser:s3cretpw@127.0.0.1:1/';
   const urlCases: { field: string; config: 'export' | 'import'; change: (doc: ConfigDoc) => void }[] = [
     { field: 'target.url', config: 'import', change: (doc) => (doc.target.url = withCredentials) },
-    { field: 'target.registries.docker-hosted.url', config: 'import', change: (doc) => (doc.target.registries = { 'docker-hosted': { url: withCredentials } }) },
+    { field: 'target.registries["docker-hosted"].url', config: 'import', change: (doc) => (doc.target.registries = { 'docker-hosted': { url: withCredentials } }) },
     { field: 'source.url', config: 'export', change: (doc) => (doc.source.url = withCredentials) },
     {
       field: 'source.repositories[2].registry.url',

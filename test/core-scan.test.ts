@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../shared/core/log.ts';
 import { taskLabel } from '../shared/core/export/copy.ts';
-import { changedSince, rawTaskId, scanRepository } from '../shared/core/export/scan.ts';
+import { changedSince, scanRepository } from '../shared/core/export/scan.ts';
+import { rawTaskId } from '../shared/core/formats/raw/export.ts';
 import type { SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { SourceMismatchError } from '../shared/core/export/errors.ts';

@@ -77,6 +77,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  nexus?.clearFaults();
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
 });
@@ -221,6 +222,21 @@ describe('webhook handler', () => {
     expect(dynamo.calls()).toHaveLength(0);
   });
 
+  it('answers 502 when the change cannot be read back from Nexus, and queues nothing', async () => {
+    // Prepare: Nexus fails the component read-back (beyond its retries)
+    const handler = await webhook();
+    const body = componentBody();
+    nexus.injectFault({ method: 'GET', url: /\/service\/rest\/v1\/components\//, kind: 'status', status: 500, times: 20 });
+
+    // Act
+    const response = await handler(urlEvent(body, signed(body, 'delivery-502')), lambdaContext());
+
+    // Assess
+    expect(response.statusCode, logged()).toBe(502);
+    expect(json(response)).toEqual({ message: 'could not read the change back from Nexus' });
+    expect(sqs.calls()).toHaveLength(0);
+  });
+
   it('answers 202 once the component’s task is sent to SQS, idempotent on delivery and task', async () => {
     // Prepare
     const handler = await webhook();
@@ -314,6 +330,22 @@ describe('webhook handler', () => {
     expect(dynamo.commandCalls(UpdateItemCommand)).toHaveLength(0);
   });
 
+  it('reads no registry secret: only copy and scan talk to registries', async () => {
+    // Prepare: a docker repository with a registry secret of its own, beside raw-a
+    const registrySecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-registry';
+    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ name: 'raw-a', format: 'raw' }, { name: 'docker-hosted', format: 'docker', registry: { url: 'https://registry.example', secretArn: registrySecretArn } }]));
+    secrets.on(GetSecretValueCommand, { SecretId: registrySecretArn }).resolves({ SecretString: JSON.stringify({ username: 'r', password: 'r' }) });
+    const handler = await webhook();
+    const body = componentBody();
+
+    // Act
+    const response = await handler(urlEvent(body, signed(body, 'delivery-registries')), lambdaContext());
+
+    // Assess
+    expect(response.statusCode, logged()).toBe(202);
+    expect(secrets.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId).sort()).toEqual([NEXUS_SECRET_ARN, WEBHOOK_SECRET_ARN]);
+  });
+
   it('answers 202 with nothing queued for a DELETED event and logs the deletion', async () => {
     // Prepare
     const handler = await webhook();
@@ -377,6 +409,21 @@ describe('environment', () => {
     expect(bad).toThrow(/^environment variable FERRY_REGISTRIES: \["docker-hosted"\]\.url: /);
     expect(loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"raw-mirror"}' }).FERRY_REPOSITORY_MAP).toEqual({ 'raw-a': 'raw-mirror' });
     expect(() => loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"not a name"}' })).toThrow(/^environment variable FERRY_REPOSITORY_MAP: \["raw-a"\]: must be a Nexus repository name/);
+  });
+
+  it('fails the init with an EnvError, one of Ferry\'s errors, that reads a field missing inside a JSON variable as required', async () => {
+    // Prepare
+    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ format: 'raw' }]));
+    const { EnvError } = await import('../functions/env.ts');
+    const { FerryError } = await import('../shared/errors.ts');
+
+    // Act
+    const error = await import('../functions/scan.ts').then(() => undefined, (caught: unknown) => caught);
+
+    // Assess
+    expect(error).toBeInstanceOf(EnvError);
+    expect(error).toBeInstanceOf(FerryError);
+    expect(error).toMatchObject({ name: 'EnvError', variable: 'FERRY_REPOSITORIES', message: 'environment variable FERRY_REPOSITORIES: [0].name: required' });
   });
 });
 

@@ -83,14 +83,13 @@ describe('image import with two tags of one image', () => {
     const state = new SqliteImportState(':memory:');
 
     // Act
-    const steps = manifest.entries.map((e, index) => ({ index, entry: e as ImageBundleEntry, repository: 'docker-hosted', action: 'apply' as const }));
+    const steps = manifest.entries.map((e, index) => ({ index, entry: e as ImageBundleEntry, repository: 'docker-hosted', label: `docker-hosted/plain/app:${(e as ImageBundleEntry).target.tag}`, action: 'apply' as const }));
     const failures = await applyImageEntries(
       { registryFor: () => ({ key: 'target', registry: registry as unknown as ImageRegistry }), held, state, log: silentLog },
       manifest,
       sha256Of(Buffer.from('bundle')),
       steps,
-      4,
-      () => undefined,
+      { concurrency: 4, progress: () => undefined },
     );
 
     // Assess

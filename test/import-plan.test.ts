@@ -7,7 +7,8 @@ import { sha256Of } from '../shared/digest.ts';
 import { planImport } from '../shared/core/import/plan.ts';
 import { silentLog } from '../shared/core/log.ts';
 import type { ArtifactTarget, TargetRepository } from '../shared/core/ports/index.ts';
-import { MemoryImportState } from './support/fakes.ts';
+import type { RawStep } from '../shared/core/formats/raw/import.ts';
+import { MemoryImportState, MemoryObjectStore } from './support/fakes.ts';
 
 function target(repositories: TargetRepository[]): ArtifactTarget {
   return {
@@ -42,6 +43,7 @@ function manifestWith(paths: [string, string][]): BundleManifest {
 
 const deps = (repositories: TargetRepository[]) => ({
   target: target(repositories),
+  held: new MemoryObjectStore(),
   state: new MemoryImportState(),
   log: silentLog,
   targetRepository: (name: string) => name,
@@ -78,7 +80,7 @@ describe('planImport', () => {
 
     // Assess
     expect(plan.refusals).toEqual([]);
-    expect(plan.raw.map((s) => [s.index, s.action])).toEqual([
+    expect((plan.steps[0]!.steps as RawStep[]).map((s) => [s.index, s.action])).toEqual([
       [0, 'upload'],
       [1, 'upload'],
     ]);

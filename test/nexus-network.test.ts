@@ -69,7 +69,7 @@ describe('a Nexus behind a private CA', () => {
   it('is trusted without caFile in a process started with NODE_EXTRA_CA_CERTS (how the Lambdas trust a private CA)', async () => {
     // Prepare: a fresh Node process, as the variable is read at start-up
     const script = [
-      `import { NexusClient } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'shared/nexus/index.ts')).href)};`,
+      `import { NexusClient } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'shared/adapters/nexus/index.ts')).href)};`,
       `const c = new NexusClient({ baseUrl: ${JSON.stringify(nexus.url)}, retry: { maxAttempts: 1 } });`,
       'console.log((await c.listRepositories()).map((r) => r.name).join(","));',
       'await c.close();',

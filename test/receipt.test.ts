@@ -43,7 +43,7 @@ describe('receipt files', () => {
       /^r\.json: signature refused: /,
     ],
     ['with a payload that is not JSON', async () => JSON.stringify({ payload: '{', signature: null }), /^r\.json: payload: not JSON text$/, false],
-    ['with a bad field', async () => JSON.stringify({ payload: JSON.stringify({ ...receipt, blobsHeld: [{ digest: 'md5:x', size: 1 }] }), signature: null }), /^r\.json: payload\.blobsHeld\.0\.digest: /, false],
+    ['with a bad field', async () => JSON.stringify({ payload: JSON.stringify({ ...receipt, blobsHeld: [{ digest: 'md5:x', size: 1 }] }), signature: null }), /^r\.json: payload\.blobsHeld\[0\]\.digest: /, false],
   ];
   it.each(cases)('are refused %s, naming the file', async (_, make, message, checkSignature = true) => {
     // Prepare

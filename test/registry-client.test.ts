@@ -9,7 +9,7 @@ import {
   BlobDigestError,
   DOCKER_MANIFEST,
   DOCKER_MANIFEST_LIST,
-  ManifestError,
+  ImageManifestError,
   OCI_INDEX,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
@@ -24,6 +24,7 @@ import {
 import { bufferSource, makeImage, makeIndex, makeLayer, pushImage, pushIndex, type TestImage } from './support/images.ts';
 import { DEFAULT_USERS, startRegistry, type TestRegistry } from './support/registry.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
+import { OciDocumentError } from '../shared/oci/errors.ts';
 
 // ───────────────────────────── helpers ─────────────────────────────
 
@@ -533,9 +534,9 @@ describe('RegistryClient against fake registries', () => {
     const mismatch = await caught(c.getManifest('team/app', 'v1'));
     const huge = await caught(c.getManifest('team/app', 'huge'));
     // Assess
-    expect(mismatch).toBeInstanceOf(ManifestError);
+    expect(mismatch).toBeInstanceOf(ImageManifestError);
     expect((mismatch as Error).message).toContain('differs from Docker-Content-Digest');
-    expect(huge).toBeInstanceOf(ManifestError);
+    expect(huge).toBeInstanceOf(ImageManifestError);
     expect((huge as Error).message).toContain('larger than 4194304 bytes');
   });
 
@@ -552,7 +553,7 @@ describe('RegistryClient against fake registries', () => {
       return undefined;
     })();
     // Assess
-    expect(error).toBeInstanceOf(ManifestError);
+    expect(error).toBeInstanceOf(OciDocumentError);
     expect((error as Error).message).toContain('team/app:v1: bad manifest: config.digest:');
   });
 });

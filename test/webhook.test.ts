@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
-import { rawTaskId, type ScanRepository } from '../shared/core/export/scan.ts';
+import { type ScanRepository } from '../shared/core/export/scan.ts';
+import { rawTaskId } from '../shared/core/formats/raw/export.ts';
 import { parseWebhook, verifyWebhookSignature, WebhookPayloadError } from '../shared/adapters/nexus/webhook.ts';
 import { tasksForWebhook, type WebhookSource } from '../shared/core/export/webhook-tasks.ts';
 import { MemoryExportState } from './support/fakes.ts';

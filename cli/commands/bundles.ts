@@ -15,6 +15,7 @@ import { Readable, Transform, Writable, type TransformCallback } from 'node:stre
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, S3Client, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { StateError } from '../../shared/core/ports/errors.ts';
 import { ChecksumMismatchError, HashingStream, SizeMismatchError } from '../../shared/digest.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { UsageError } from '../usage.ts';
@@ -22,9 +23,10 @@ import { formatBytes } from './inspect.ts';
 import { writeFileStream } from '../../shared/file-streams.ts';
 
 // ───────────────────────────── errors ─────────────────────────────
+// StateErrors: the bundles bucket is the export side's object store (its outbox).
 
 /** An S3 call failed; names the operation and the `s3://` location, never credentials. */
-export class BundleStoreError extends Error {
+export class BundleStoreError extends StateError {
   override readonly name = 'BundleStoreError';
   constructor(operation: string, location: string, options?: { cause?: unknown }) {
     const cause = options?.cause as { name?: string; message?: string } | undefined;
@@ -33,12 +35,12 @@ export class BundleStoreError extends Error {
 }
 
 /** The downloaded bytes are not the bytes S3 says the object holds. Nothing was renamed. */
-export class BundleVerificationError extends Error {
+export class BundleVerificationError extends StateError {
   override readonly name = 'BundleVerificationError';
 }
 
 /** The object changed (new ETag) while it was being downloaded. */
-export class BundleChangedError extends Error {
+export class BundleChangedError extends StateError {
   override readonly name = 'BundleChangedError';
 }
 
@@ -211,60 +213,22 @@ interface Target {
   file: string;
 }
 
+/**
+ * Downloads one bundle into `<file>.part`, resuming a part whose recorded ETag still holds,
+ * hashing every byte (kept and new) against the sha256 S3 knows, then renames it into place.
+ */
 async function downloadOne(client: S3Client, target: Target, out: Output): Promise<void> {
   const { head, file } = target;
   const size = head.ContentLength ?? 0;
-  const etag = head.ETag;
   const expected = expectedDigest(head);
   const name = path.basename(file);
   const part = `${file}.part`;
   const etagFile = `${part}.etag`;
-
-  if (await exists(file)) {
-    const digest = await hashFile(file);
-    if (expected.sha256 === undefined) out.line(`${name}: already present, sha256 ${digest} (not verified: S3 has no sha256 for it); left as is`);
-    else if (digest === expected.sha256) out.line(`${name}: already present and verified (sha256 ${digest}, ${expected.source})`);
-    else throw new BundleVerificationError(`${file} exists but its sha256 ${digest} is not ${expected.sha256} (${expected.source} of ${target.location}); move it away and run again`);
-    return;
-  }
-
-  let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
-  if (offset > 0) {
-    const recorded = await readFile(etagFile, 'utf8').then((t) => t.trim(), () => undefined);
-    if (recorded !== undefined && recorded !== etag) {
-      out.log.warn(`${name}: the object changed since ${part} was started (ETag ${recorded} → ${etag}); starting over`);
-      offset = 0;
-    } else if (offset > size) {
-      await discard(part, etagFile);
-      throw new BundleVerificationError(`${part} holds ${offset} bytes but ${target.location} has only ${size}: not a prefix of this bundle; removed it, run again to download from scratch`);
-    } else if (recorded === undefined && expected.sha256 === undefined) {
-      out.log.warn(`${name}: ${part} has no recorded ETag and S3 has no sha256 to check a resumed download against; starting over`);
-      offset = 0;
-    } else {
-      out.log.info(`${name}: resuming at byte ${offset} of ${size}`);
-    }
-  }
-  if (etag !== undefined) await writeFile(etagFile, `${etag}\n`);
-
-  const hasher = new HashingStream({
-    what: target.location,
-    expectedSize: size,
-    ...(expected.sha256 !== undefined ? { expected: { sha256: expected.sha256 } } : {}),
-  });
-  let body: Readable | undefined;
-  if (offset < size || size === 0) {
-    try {
-      const got = await client.send(
-        new GetObjectCommand({ Bucket: target.bucket, Key: target.key, ...(etag !== undefined ? { IfMatch: etag } : {}), ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) }),
-      );
-      if (!(got.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
-      body = got.Body;
-    } catch (error) {
-      if (isPreconditionFailed(error)) throw new BundleChangedError(`${target.location} changed while downloading (ETag is no longer ${etag}); run again to start over`, { cause: error });
-      throw new BundleStoreError('GetObject', target.location, { cause: error });
-    }
-  }
-
+  if (await alreadyDownloaded(target, expected, out)) return;
+  const offset = await resumeOffset(target, expected, part, etagFile, out);
+  if (head.ETag !== undefined) await writeFile(etagFile, `${head.ETag}\n`);
+  const hasher = new HashingStream({ what: target.location, expectedSize: size, ...(expected.sha256 !== undefined ? { expected: { sha256: expected.sha256 } } : {}) });
+  const body = offset < size || size === 0 ? await openRemainder(client, target, offset) : undefined;
   const bar = out.progress(`${name}`, size);
   let seen = 0;
   const progress = new Transform({
@@ -275,15 +239,14 @@ async function downloadOne(client: S3Client, target: Target, out: Output): Promi
     },
   });
   // The kept bytes and the new ones pass the hasher as one stream; only the new ones are written.
-  const kept = offset;
   const source = Readable.from(
     (async function* () {
-      if (kept > 0) yield* createReadStream(part, { start: 0, end: kept - 1 });
+      if (offset > 0) yield* createReadStream(part, { start: 0, end: offset - 1 });
       if (body !== undefined) yield* body;
     })(),
   );
   try {
-    await pipeline(source, hasher, progress, skipFirst(kept), writeFileStream(part, { flags: kept > 0 ? 'r+' : 'w', start: kept }));
+    await pipeline(source, hasher, progress, skipFirst(offset), writeFileStream(part, { flags: offset > 0 ? 'r+' : 'w', start: offset }));
   } catch (error) {
     body?.destroy();
     if (error instanceof ChecksumMismatchError || error instanceof SizeMismatchError) {
@@ -298,8 +261,65 @@ async function downloadOne(client: S3Client, target: Target, out: Output): Promi
   } finally {
     bar.stop();
   }
+  await commitPart(part, file, etagFile);
+  const digest = hasher.digest.slice('sha256:'.length);
+  if (expected.sha256 !== undefined) out.line(`${name}: ${formatBytes(size)} downloaded, sha256 ${digest} verified (${expected.source})`);
+  else out.line(`${name}: ${formatBytes(size)} downloaded, sha256 ${digest} NOT verified (no x-amz-meta-sha256 or full-object checksum on ${target.location}); run \`ferry verify\` on it`);
+}
 
-  // On media, a rename that survives a power cut needs the data on disk first.
+/** True when the file is there already: verified against S3's sha256 when it has one, refused when it differs. */
+async function alreadyDownloaded(target: Target, expected: Expected, out: Output): Promise<boolean> {
+  const { file } = target;
+  if (!(await exists(file))) return false;
+  const name = path.basename(file);
+  const digest = await hashFile(file);
+  if (expected.sha256 === undefined) out.line(`${name}: already present, sha256 ${digest} (not verified: S3 has no sha256 for it); left as is`);
+  else if (digest === expected.sha256) out.line(`${name}: already present and verified (sha256 ${digest}, ${expected.source})`);
+  else throw new BundleVerificationError(`${file} exists but its sha256 ${digest} is not ${expected.sha256} (${expected.source} of ${target.location}); move it away and run again`);
+  return true;
+}
+
+/** Where a download resumes: the size of the part kept, when it is still a prefix of this very object. */
+async function resumeOffset(target: Target, expected: Expected, part: string, etagFile: string, out: Output): Promise<number> {
+  const size = target.head.ContentLength ?? 0;
+  const etag = target.head.ETag;
+  const name = path.basename(target.file);
+  const offset = (await stat(part).catch(() => undefined))?.size ?? 0;
+  if (offset === 0) return 0;
+  const recorded = await readFile(etagFile, 'utf8').then((t) => t.trim(), () => undefined);
+  if (recorded !== undefined && recorded !== etag) {
+    out.log.warn(`${name}: the object changed since ${part} was started (ETag ${recorded} → ${etag}); starting over`);
+    return 0;
+  }
+  if (offset > size) {
+    await discard(part, etagFile);
+    throw new BundleVerificationError(`${part} holds ${offset} bytes but ${target.location} has only ${size}: not a prefix of this bundle; removed it, run again to download from scratch`);
+  }
+  if (recorded === undefined && expected.sha256 === undefined) {
+    out.log.warn(`${name}: ${part} has no recorded ETag and S3 has no sha256 to check a resumed download against; starting over`);
+    return 0;
+  }
+  out.log.info(`${name}: resuming at byte ${offset} of ${size}`);
+  return offset;
+}
+
+/** The object's bytes from `offset` on, only while it is still the object whose ETag was seen. */
+async function openRemainder(client: S3Client, target: Target, offset: number): Promise<Readable> {
+  const etag = target.head.ETag;
+  try {
+    const got = await client.send(
+      new GetObjectCommand({ Bucket: target.bucket, Key: target.key, ...(etag !== undefined ? { IfMatch: etag } : {}), ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) }),
+    );
+    if (!(got.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
+    return got.Body;
+  } catch (error) {
+    if (isPreconditionFailed(error)) throw new BundleChangedError(`${target.location} changed while downloading (ETag is no longer ${etag}); run again to start over`, { cause: error });
+    throw new BundleStoreError('GetObject', target.location, { cause: error });
+  }
+}
+
+/** On media, a rename that survives a power cut needs the data on disk first. */
+async function commitPart(part: string, file: string, etagFile: string): Promise<void> {
   const handle = await open(part, 'r+');
   try {
     await handle.sync();
@@ -308,9 +328,6 @@ async function downloadOne(client: S3Client, target: Target, out: Output): Promi
   }
   await rename(part, file);
   await rm(etagFile, { force: true });
-  const digest = hasher.digest.slice('sha256:'.length);
-  if (expected.sha256 !== undefined) out.line(`${name}: ${formatBytes(size)} downloaded, sha256 ${digest} verified (${expected.source})`);
-  else out.line(`${name}: ${formatBytes(size)} downloaded, sha256 ${digest} NOT verified (no x-amz-meta-sha256 or full-object checksum on ${target.location}); run \`ferry verify\` on it`);
 }
 
 /** Drops the first `count` bytes (already on disk), passes the rest. */

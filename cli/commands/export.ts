@@ -3,12 +3,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../shared/config/errors.ts';
 import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config/export-config.ts';
-import { exporterSettingsOf, imageSettingsOf } from '../../shared/config/repositories.ts';
+import { exporterSettingsOf } from '../../shared/config/repositories.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
 import { taskLabel } from '../../shared/core/export/copy.ts';
-import { checkSourceRepositories, makeExporter } from '../../shared/core/export/exporter.ts';
+import { checkSourceRepositories, makeExporter, type Exporter } from '../../shared/core/export/exporter.ts';
 import { systemClock } from '../../shared/core/ports/index.ts';
 import { NexusClient } from '../../shared/adapters/nexus/index.ts';
 import { localSigner } from '../../shared/signing.ts';
@@ -24,7 +24,19 @@ export interface ExportRunSummary {
   problems: string[];
 }
 
-export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
+/** The embedded export side, wired: the exporter over its adapters, and how to close them. */
+interface EmbeddedExport {
+  exporter: Exporter;
+  queue: SqliteTaskQueue;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the exporter on the embedded adapters. The configured repositories are checked
+ * against the source first (a repository declared in another format would fail only at
+ * import), before any state is opened.
+ */
+async function openExport(config: ResolvedExportConfig, out: Output): Promise<EmbeddedExport> {
   const credentials = await resolveCredentials(config.source.credentials, process.env, (p) => path.resolve(config.configDir, p));
   const signer = localSigner(await loadConfiguredPrivateKey(config.configFile, 'signing.privateKeyFile', config.signing.privateKeyFile));
   const source = new NexusClient({
@@ -33,14 +45,11 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     caFile: config.source.caFile,
     onRetry: (r) => out.log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
   });
-  const dockerRepositories = config.source.repositories.filter((r) => r.format === 'docker');
   const settings = exporterSettingsOf(config.sourceId, config.source.repositories, {
     overlapSeconds: config.scan.overlapSeconds,
     scanConcurrency: config.scan.concurrency,
     maxBundleBytes: config.bundles.maxBytes,
   });
-  // A repository declared in another format than the source has would fail only at import:
-  // refused before any state is opened.
   const mismatches = await checkSourceRepositories(source, settings.repositories).catch(async (error: unknown) => {
     await source.close();
     throw error;
@@ -51,99 +60,76 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
   }
   const db = openDatabase(path.join(config.workDir, 'state.db'));
   const store = new DirObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
-  const state = new SqliteExportState(db);
   const queue = new SqliteTaskQueue(db);
-  const registries = await RegistrySet.open(
-    Object.fromEntries(dockerRepositories.map((r) => [r.name, r.registry])),
-    config.configDir,
-    out.log,
-    config.source.credentials,
-  );
-  const exporter = makeExporter(
-    {
-      source,
-      store,
-      queue,
-      state,
-      clock: systemClock,
-      log: out.log,
-      signer,
-      images: {
-        registryFor: (repository) => registries.require(repository),
-        settingsFor: (repository) => imageSettingsOf(dockerRepositories.find((r) => r.name === repository)!),
-      },
+  const endpoints = Object.fromEntries(config.source.repositories.flatMap((r) => (r.format === 'docker' ? [[r.name, r.registry] as const] : [])));
+  const registries = await RegistrySet.open(endpoints, config.configDir, out.log, config.source.credentials);
+  const ports = { source, store, queue, state: new SqliteExportState(db), clock: systemClock, log: out.log, signer, registryFor: (r: string) => registries.require(r) };
+  return {
+    exporter: makeExporter(ports, settings),
+    queue,
+    async close() {
+      await registries.close();
+      await source.close();
+      queue.close?.();
+      if (db.isOpen) db.close();
     },
-    settings,
-  );
-  const summary: ExportRunSummary = {
-    scanned: 0,
-    queued: 0,
-    copied: { staged: 0, deduplicated: 0, known: 0, bytes: 0 },
-    dead: [],
-    bundles: [],
-    problems: [],
   };
+}
+
+/** One run: tasks that failed before get another chance, then scan, copy (in-process pool), seal. */
+export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
+  const { exporter, queue, close } = await openExport(config, out);
+  const summary: ExportRunSummary = { scanned: 0, queued: 0, copied: { staged: 0, deduplicated: 0, known: 0, bytes: 0 }, dead: [], bundles: [], problems: [] };
   try {
-    // Tasks that ran out of attempts last time get another chance: nothing is dropped.
     const revived = queue.requeueDead();
     if (revived > 0) out.log.warn(`retrying ${revived} task(s) that failed in an earlier run`);
-
     const scan = await exporter.scan();
     summary.scanned = scan.results.reduce((n, r) => n + r.components, 0);
     summary.queued = scan.results.reduce((n, r) => n + r.queued, 0);
     for (const failure of scan.failures) summary.problems.push(`scan of ${failure.repository} failed: ${(failure.error as Error).message}`);
-
-    const pending = queue.counts().ready;
-    const bar = out.progress('copying', pending);
-    let finished = 0;
-    const drained = await queue.drain(
-      async (task) => {
-        const outcome = await exporter.copy(task);
-        if (outcome.status === 'known') summary.copied.known += 1;
-        else {
-          summary.copied[outcome.status] += 1;
-          summary.copied.bytes += outcome.bytes;
-        }
-      },
-      {
-        concurrency: config.copy.concurrency,
-        maxAttempts: config.copy.maxAttempts,
-        ...(signal ? { signal } : {}),
-        onEvent: (event) => {
-          if (event.type === 'done' || event.type === 'dead') bar.update(++finished, Math.max(pending, finished));
-          if (event.type === 'retry') out.log.warn(`task ${taskLabel(event.task)} failed (attempt ${event.attempt}), will retry: ${(event.error as Error)?.message}`);
-        },
-      },
-    );
-    bar.stop();
-    for (const dead of drained.dead) {
-      summary.dead.push({ id: dead.task.id, what: taskLabel(dead.task), error: dead.error });
-      summary.problems.push(`could not copy ${taskLabel(dead.task)}: ${dead.error}`);
-    }
-
+    await copyQueued(exporter, queue, config, out, summary, signal);
     const sealed = await exporter.seal();
-    for (const bundle of sealed.bundles) {
-      summary.bundles.push({
-        name: bundle.name,
-        location: bundle.location,
-        sequence: bundle.sequence,
-        entries: bundle.entries,
-        bytes: bundle.size,
-        blobsIncluded: bundle.blobsIncluded,
-        blobsRequired: bundle.blobsRequired,
-      });
+    for (const b of sealed.bundles) {
+      summary.bundles.push({ name: b.name, location: b.location, sequence: b.sequence, entries: b.entries, bytes: b.size, blobsIncluded: b.blobsIncluded, blobsRequired: b.blobsRequired });
     }
     for (const bundle of sealed.republished) out.log.warn(`published ${bundle.location}: sealed by an earlier run that stopped before publishing it`);
     for (const oversized of sealed.oversized) summary.problems.push(oversized.message);
     return summary;
   } finally {
-    await registries.close();
-    await source.close();
-    queue.close?.();
-    if (db.isOpen) db.close();
+    await close();
   }
 }
 
+/** Drains the task queue through the exporter's copy, with a progress bar; dead tasks become problems. */
+async function copyQueued(exporter: Exporter, queue: SqliteTaskQueue, config: ResolvedExportConfig, out: Output, summary: ExportRunSummary, signal: AbortSignal | undefined): Promise<void> {
+  const pending = queue.counts().ready;
+  const bar = out.progress('copying', pending);
+  let finished = 0;
+  const drained = await queue.drain(
+    async (task) => {
+      const outcome = await exporter.copy(task);
+      if (outcome.status === 'known') summary.copied.known += 1;
+      else {
+        summary.copied[outcome.status] += 1;
+        summary.copied.bytes += outcome.bytes;
+      }
+    },
+    {
+      concurrency: config.copy.concurrency,
+      maxAttempts: config.copy.maxAttempts,
+      ...(signal ? { signal } : {}),
+      onEvent: (event) => {
+        if (event.type === 'done' || event.type === 'dead') bar.update(++finished, Math.max(pending, finished));
+        if (event.type === 'retry') out.log.warn(`task ${taskLabel(event.task)} failed (attempt ${event.attempt}), will retry: ${(event.error as Error)?.message}`);
+      },
+    },
+  );
+  bar.stop();
+  for (const dead of drained.dead) {
+    summary.dead.push({ id: dead.task.id, what: taskLabel(dead.task), error: dead.error });
+    summary.problems.push(`could not copy ${taskLabel(dead.task)}: ${dead.error}`);
+  }
+}
 
 export async function exportCommand(options: { config: string; once?: boolean; interval: string; verbose?: boolean }): Promise<void> {
   const config = await loadExportConfig(options.config);

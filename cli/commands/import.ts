@@ -6,7 +6,7 @@ import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey, loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
 import { DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
-import { BundleRefusedError } from '../../shared/core/import/errors.ts';
+import { BundleRefusedError, ImportError } from '../../shared/core/import/errors.ts';
 import { makeImporter, type BundleInput, type Importer } from '../../shared/core/import/importer.ts';
 import { systemClock, type ArtifactTarget } from '../../shared/core/ports/index.ts';
 import { encodeReceipt } from '../../shared/core/receipts/codec.ts';
@@ -118,7 +118,7 @@ async function writeFarSideDocument(config: ResolvedImportConfig, name: string, 
 }
 
 /** The import stopped; the message says what to carry back. */
-class ImportStoppedError extends Error {
+class ImportStoppedError extends ImportError {
   override readonly name = 'ImportStoppedError';
 }
 

@@ -1,8 +1,11 @@
 /**
- * Errors of the bundle module. A refused bundle's message always starts with
- * `bundle <file name>:` and, when one member is at fault, `member <name>:`, so an operator
- * knows which file and which part of it failed.
+ * Errors of the bundle module, all {@link BundleError}s: a bundle refused while being read
+ * or verified, a manifest document that breaks the schema ({@link ManifestError}), or
+ * sealing that failed ({@link BundleWriteError}). A refused bundle's message always starts
+ * with `bundle <file name>:` and, when one member is at fault, `member <name>:`, so an
+ * operator knows which file and which part of it failed.
  */
+import { FerryError } from '../errors.ts';
 
 export type BundleErrorCode =
   | 'UNSAFE_PATH'
@@ -19,18 +22,31 @@ export type BundleErrorCode =
   | 'BLOB_MISMATCH'
   | 'UNLISTED_BLOB'
   | 'MISSING_BLOB'
-  | 'MALFORMED_TAR';
+  | 'MALFORMED_TAR'
+  | BundleWriteErrorCode;
 
-/** A bundle was refused while being read or verified. */
-export class BundleError extends Error {
+/** Why sealing failed ({@link BundleWriteError}). */
+export type BundleWriteErrorCode = 'INVALID_MANIFEST' | 'STAGED_BLOB_MISMATCH' | 'STAGED_BLOB_UNAVAILABLE';
+
+export interface BundleErrorOptions extends ErrorOptions {
+  /** How the message names the bundle: `bundle <file name>` unless given (sealing says `sealing <name>`). */
+  at?: string;
+}
+
+/**
+ * The base of the bundle module's errors; constructed as is, a bundle refused while being
+ * read or verified.
+ */
+export class BundleError extends FerryError {
   override readonly name: string = 'BundleError';
   readonly code: BundleErrorCode;
-  /** The bundle's file name (what the caller passed as `where`). */
+  /** The bundle's file name (what the caller passed as `where`), or what names the document at fault. */
   readonly bundle: string;
   /** The tar member at fault, when there is one. */
   readonly member: string | undefined;
-  constructor(code: BundleErrorCode, bundle: string, member: string | undefined, detail: string, options?: ErrorOptions) {
-    super(`bundle ${bundle}: ${member !== undefined ? `member ${member}: ` : ''}${detail}`, options);
+  constructor(code: BundleErrorCode, bundle: string, member: string | undefined, detail: string, options?: BundleErrorOptions) {
+    const { at = `bundle ${bundle}`, ...errorOptions } = options ?? {};
+    super(`${at}: ${member !== undefined ? `member ${member}: ` : ''}${detail}`, errorOptions);
     this.code = code;
     this.bundle = bundle;
     this.member = member;
@@ -166,33 +182,33 @@ export class TarEndError extends MalformedTarError {
 }
 
 /** A manifest document breaks the schema or a consistency rule; lists every problem by field path. */
-export class ManifestError extends Error {
+export class ManifestError extends BundleError {
   override readonly name = 'ManifestError';
-  readonly code = 'INVALID_MANIFEST';
+  declare readonly code: 'INVALID_MANIFEST';
+  /** What names the manifest, e.g. `manifest`. */
   readonly where: string;
   /** `field.path: message` for each problem. */
   readonly problems: string[];
   constructor(where: string, problems: string[], options?: ErrorOptions) {
-    super(`${where}: ${problems.join('; ')}`, options);
+    super('INVALID_MANIFEST', where, undefined, problems.join('; '), { ...options, at: where });
     this.where = where;
     this.problems = problems;
   }
 }
 
 /** Sealing failed: the manifest is invalid, or a staged blob is not what the manifest says. */
-export class BundleWriteError extends Error {
+export class BundleWriteError extends BundleError {
   override readonly name = 'BundleWriteError';
-  readonly code: 'INVALID_MANIFEST' | 'STAGED_BLOB_MISMATCH' | 'STAGED_BLOB_UNAVAILABLE';
+  declare readonly code: BundleWriteErrorCode;
   readonly digest: string | undefined;
   constructor(
-    code: BundleWriteError['code'],
+    code: BundleWriteErrorCode,
     bundle: string,
     digest: string | undefined,
     detail: string,
     options?: ErrorOptions,
   ) {
-    super(`sealing ${bundle}: ${digest !== undefined ? `blob ${digest}: ` : ''}${detail}`, options);
-    this.code = code;
+    super(code, bundle, undefined, `${digest !== undefined ? `blob ${digest}: ` : ''}${detail}`, { ...options, at: `sealing ${bundle}` });
     this.digest = digest;
   }
 }

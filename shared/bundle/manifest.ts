@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isDigest, sha256Of, type Digest } from '../digest.ts';
+import { issueLines } from '../errors.ts';
 import { REPOSITORY_NAME, SOURCE_ID } from '../config/names.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../oci/names.ts';
 import { ManifestError } from './errors.ts';
@@ -139,15 +140,6 @@ export function entryBlobs(entry: BundleEntry): { digest: Digest; size: number; 
   ];
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? '(root)' : out;
-}
-
 /** Rules across fields that the schema alone cannot express. */
 function consistencyProblems(manifest: BundleManifest): string[] {
   const problems: string[] = [];
@@ -196,8 +188,7 @@ function consistencyProblems(manifest: BundleManifest): string[] {
 export function validateManifest(value: unknown, where: string): BundleManifest {
   const result = manifestSchema.safeParse(value);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
-    throw new ManifestError(where, problems);
+    throw new ManifestError(where, issueLines(result.error));
   }
   const problems = consistencyProblems(result.data);
   if (problems.length > 0) throw new ManifestError(where, problems);

@@ -7,27 +7,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { issueLines } from '../errors.ts';
 import { ConfigError } from './errors.ts';
-
-/** `a.b[2].c` from a zod issue path. */
-export function formatFieldPath(segments: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? String(segment) : `.${String(segment)}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
-
-/** One readable line per zod issue; a missing field reads `required`. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const where = formatFieldPath(issue.path);
-    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${where}: required`;
-    if (issue.code === 'unrecognized_keys') return `${where}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-    return `${where}: ${issue.message}`;
-  });
-}
 
 export async function loadConfigFile<S extends z.ZodType>(file: string, schema: S): Promise<{ config: z.output<S>; dir: string }> {
   let text: string;
@@ -45,7 +26,7 @@ export async function loadConfigFile<S extends z.ZodType>(file: string, schema: 
     );
   }
   const result = schema.safeParse(doc.toJS() ?? {});
-  if (!result.success) throw new ConfigError(file, describeIssues(result.error));
+  if (!result.success) throw new ConfigError(file, issueLines(result.error, '(top level)'));
   return { config: result.data, dir: path.dirname(path.resolve(file)) };
 }
 

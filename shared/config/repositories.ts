@@ -8,8 +8,7 @@
 import { z } from 'zod';
 import type { ExporterSettings } from '../core/export/exporter.ts';
 import type { ScanRepository } from '../core/export/scan.ts';
-import type { ImageRepositorySettings } from '../core/formats/docker/copy.ts';
-import { filterProblems } from '../core/formats/docker/filter.ts';
+import { filterProblems, type ImageFilter } from '../core/formats/docker/filter.ts';
 import { urlWithoutCredentials } from './credentials.ts';
 import { platformSchema, repositoryNameSchema } from './names.ts';
 
@@ -106,6 +105,6 @@ export function scanRepositoryOf(r: RepositoryModel): ScanRepository {
 }
 
 /** What an image copy of this repository carries. */
-export function imageSettingsOf(r: Extract<RepositoryModel, { format: 'docker' }>): ImageRepositorySettings {
+export function imageSettingsOf(r: Extract<RepositoryModel, { format: 'docker' }>): { filter: ImageFilter; referrers: boolean } {
   return { filter: { images: r.images, tags: r.tags, platforms: r.platforms }, referrers: r.referrers };
 }

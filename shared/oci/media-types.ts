@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
-import { ManifestError } from '../adapters/registry/errors.ts';
+import { issueLines } from '../errors.ts';
+import { OciDocumentError } from './errors.ts';
 
 // ───────────────────────────── Docker ─────────────────────────────
 
@@ -117,30 +118,18 @@ const indexSchema = z.looseObject({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 
-/** Zod issues as `field.path[3]: message`. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    let field = '';
-    for (const key of issue.path) {
-      if (typeof key === 'number') field += `[${key}]`;
-      else field += field === '' ? String(key) : `.${String(key)}`;
-    }
-    return `${field || '(root)'}: ${issue.message.replace(/^Invalid input: /, '')}`;
-  });
-}
-
 function parseJson(bytes: Uint8Array, where: string): unknown {
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (error) {
-    throw new ManifestError(where, ['(root): not JSON'], { cause: error });
+    throw new OciDocumentError(where, ['(root): not JSON'], { cause: error });
   }
 }
 
 /** The JSON's own `mediaType` must agree with the one the registry declared, when both exist. */
 function checkMediaType(declared: string, inJson: string | undefined, where: string): string {
   if (inJson !== undefined && declared !== '' && inJson !== declared) {
-    throw new ManifestError(where, [`mediaType: ${JSON.stringify(inJson)} disagrees with the declared ${JSON.stringify(declared)}`]);
+    throw new OciDocumentError(where, [`mediaType: ${JSON.stringify(inJson)} disagrees with the declared ${JSON.stringify(declared)}`]);
   }
   return inJson ?? declared;
 }
@@ -159,9 +148,9 @@ function clean(descriptor: z.infer<typeof descriptorSchema>): OciDescriptor {
  * (e.g. `library/alpine@sha256:…`).
  */
 export function parseImageManifest(bytes: Uint8Array, mediaType: string, where: string): ImageManifest {
-  if (isIndex(mediaType)) throw new ManifestError(where, [`(root): ${mediaType} is an index, not an image manifest`]);
+  if (isIndex(mediaType)) throw new OciDocumentError(where, [`(root): ${mediaType} is an index, not an image manifest`]);
   const parsed = manifestSchema.safeParse(parseJson(bytes, where));
-  if (!parsed.success) throw new ManifestError(where, describeIssues(parsed.error), { cause: parsed.error });
+  if (!parsed.success) throw new OciDocumentError(where, issueLines(parsed.error), { cause: parsed.error });
   const data = parsed.data;
   const manifest: ImageManifest = {
     mediaType: checkMediaType(mediaType, data.mediaType, where),
@@ -176,9 +165,9 @@ export function parseImageManifest(bytes: Uint8Array, mediaType: string, where: 
 
 /** Parses an OCI image index or a Docker manifest list. */
 export function parseImageIndex(bytes: Uint8Array, mediaType: string, where: string): ImageIndex {
-  if (isImageManifest(mediaType)) throw new ManifestError(where, [`(root): ${mediaType} is an image manifest, not an index`]);
+  if (isImageManifest(mediaType)) throw new OciDocumentError(where, [`(root): ${mediaType} is an image manifest, not an index`]);
   const parsed = indexSchema.safeParse(parseJson(bytes, where));
-  if (!parsed.success) throw new ManifestError(where, describeIssues(parsed.error), { cause: parsed.error });
+  if (!parsed.success) throw new OciDocumentError(where, issueLines(parsed.error), { cause: parsed.error });
   const data = parsed.data;
   const index: ImageIndex = {
     mediaType: checkMediaType(mediaType, data.mediaType, where),

@@ -6,8 +6,9 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { sha256Of, type Digest } from '../../shared/digest.ts';
-import type { BundleRecord, ExportState, ImageDetail, StagedEntry } from '../../shared/core/ports/index.ts';
+import type { BundleRecord, ExportState, StagedEntry } from '../../shared/core/ports/index.ts';
 import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../shared/core/ports/errors.ts';
+import type { ImageDetail } from '../../shared/core/formats/docker/detail.ts';
 
 export interface ExportStateHarness {
   state: ExportState;
@@ -520,7 +521,7 @@ function imageEntry(): StagedEntry {
     digest: sha256Of(manifest),
     size: manifest.length,
     checksums: { sha256: sha256Of(manifest).slice(7) },
-    image,
+    detail: image,
   };
 }
 

@@ -23,26 +23,15 @@
  * consistent, so the listed keys are re-read with consistent reads and only entries still
  * pending are returned; an entry added a moment ago may be missed and is sealed next time.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-  type QueryCommandInput,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { BundleRecord, Checksums, ExportState, ImageDetail, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports/index.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/ports/errors.ts';
-import { StateStoreError } from './errors.ts';
+import type { BundleRecord, Checksums, ExportState, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports/index.ts';
+import { EntryNotPendingError, InvalidTimestampError } from '../../core/ports/errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
-import { backoff, cancellationCodes, forEachLimit, isTransientCancellation, keys, pad, type Item, type Key } from './dynamo-keys.ts';
+import { forEachLimited } from '../../concurrency.ts';
+import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys.ts';
+import { DynamoTable, wrap } from './dynamo-table.ts';
 
 export const PENDING_INDEX = 'pending';
 /** Bundles are numbered from 1, as in the embedded state. */
@@ -90,23 +79,25 @@ export class DynamoExportState implements ExportState {
   readonly table: string;
   readonly sourceId: string;
   readonly #seal: SealContext;
+  readonly #t: DynamoTable;
 
   constructor(options: DynamoExportStateOptions) {
     this.client = options.client;
     this.table = options.table;
     this.sourceId = options.sourceId;
+    this.#t = new DynamoTable(this.client, this.table);
     this.#seal = {
       client: this.client,
       table: this.table,
       sourceId: this.sourceId,
-      send: (operation, key, run) => this.#call(operation, key, run),
-      transact: (operation, key, items) => this.#transact(operation, key, items),
-      batchGet: (list) => this.#batchGet(list),
+      send: (operation, key, run) => this.#t.call(operation, key, run),
+      transact: (operation, key, items) => this.#t.transact(operation, key, items),
+      batchGet: (list) => this.#t.batchGet(list),
     };
   }
 
   async getWatermark(repository: string): Promise<string | undefined> {
-    const item = await this.#get(keys.watermark(this.sourceId, repository));
+    const item = await this.#t.get(keys.watermark(this.sourceId, repository));
     return typeof item?.value === 'string' ? item.value : undefined;
   }
 
@@ -119,7 +110,7 @@ export class DynamoExportState implements ExportState {
     const next = normaliseInstant(`watermark for ${repository}`, to);
     const key = keys.watermark(this.sourceId, repository);
     if (expected === undefined) {
-      return this.#conditional('PutItem', key, () =>
+      return this.#t.conditional('PutItem', key, () =>
         this.client.send(
           new PutCommand({ TableName: this.table, Item: { ...key, value: next }, ConditionExpression: 'attribute_not_exists(pk)' }),
         ),
@@ -127,7 +118,7 @@ export class DynamoExportState implements ExportState {
     }
     const previous = normaliseInstant(`expected watermark for ${repository}`, expected);
     if (!(next > previous)) return false;
-    return this.#conditional('UpdateItem', key, () =>
+    return this.#t.conditional('UpdateItem', key, () =>
       this.client.send(
         new UpdateCommand({
           TableName: this.table,
@@ -142,7 +133,7 @@ export class DynamoExportState implements ExportState {
   }
 
   async getScanCheckpoint(repository: string): Promise<ScanCheckpoint | undefined> {
-    const item = await this.#get(keys.checkpoint(this.sourceId, repository));
+    const item = await this.#t.get(keys.checkpoint(this.sourceId, repository));
     if (item === undefined) return undefined;
     return {
       startedAt: String(item.startedAt),
@@ -155,11 +146,11 @@ export class DynamoExportState implements ExportState {
   async putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void> {
     const key = keys.checkpoint(this.sourceId, repository);
     if (checkpoint === undefined) {
-      await this.#call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+      await this.#t.call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
       return;
     }
     const item = { ...key, startedAt: checkpoint.startedAt, since: checkpoint.since, continuationToken: checkpoint.continuationToken };
-    await this.#call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: item })));
+    await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: item })));
   }
 
   /**
@@ -170,11 +161,11 @@ export class DynamoExportState implements ExportState {
   async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
     if (checksums.sha256 !== undefined) {
       const digest = `sha256:${checksums.sha256.toLowerCase()}` as Digest;
-      return (await this.#get(keys.asset(this.sourceId, sourceRepository, path, digest))) !== undefined;
+      return (await this.#t.get(keys.asset(this.sourceId, sourceRepository, path, digest))) !== undefined;
     }
     if (checksums.sha1 === undefined) return false;
     const pk = keys.assetPk(this.sourceId, sourceRepository, path);
-    const items = this.#query({
+    const items = this.#t.query({
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk',
       FilterExpression: 'sha1 = :sha1',
@@ -196,7 +187,7 @@ export class DynamoExportState implements ExportState {
    */
   async addPendingEntry(entry: StagedEntry): Promise<boolean> {
     const asset = keys.asset(this.sourceId, entry.sourceRepository, entry.path, entry.digest);
-    if ((await this.#get(asset)) !== undefined) return false;
+    if ((await this.#t.get(asset)) !== undefined) return false;
     const seq = await this.#nextEntrySeq();
     const key = keys.entry(this.sourceId, seq);
     const sha1 = entry.checksums.sha1?.toLowerCase();
@@ -212,15 +203,16 @@ export class DynamoExportState implements ExportState {
       state: 'pending',
       gsi1pk: keys.pendingPk(this.sourceId),
       gsi1sk: pad(seq),
-      // Image entries: their manifests, blobs and referrers, as JSON (well under the 400 KB item limit).
-      ...(entry.image !== undefined ? { imageJson: JSON.stringify(entry.image) } : {}),
+      // What the format keeps besides digest and size (an image's manifests, blobs, referrers), as JSON
+      // well under the 400 KB item limit.
+      ...(entry.detail !== undefined ? { detailJson: JSON.stringify(entry.detail) } : {}),
     };
     for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
       const value = entry.checksums[algorithm];
       if (value !== undefined) item[algorithm] = value.toLowerCase();
     }
     try {
-      await this.#transact('TransactWriteItems', `${asset.pk} ${asset.sk}`, [
+      await this.#t.transact('TransactWriteItems', `${asset.pk} ${asset.sk}`, [
         {
           Put: {
             TableName: this.table,
@@ -241,25 +233,25 @@ export class DynamoExportState implements ExportState {
   async listPendingEntries(): Promise<PendingEntry[]> {
     await sealTail.rollForward(this.#seal, this.sourceId);
     const listed: Key[] = [];
-    const items = this.#query({
+    const items = this.#t.query({
       TableName: this.table,
       IndexName: PENDING_INDEX,
       KeyConditionExpression: 'gsi1pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.pendingPk(this.sourceId) },
     });
     for await (const item of items) listed.push({ pk: String(item.pk), sk: String(item.sk) });
-    const entries = (await this.#batchGet(listed)).filter((item) => item.state === 'pending').map(toPendingEntry);
+    const entries = (await this.#t.batchGet(listed)).filter((item) => item.state === 'pending').map(toPendingEntry);
     return entries.sort((a, b) => a.seq - b.seq);
   }
 
   async shippedIn(digest: Digest): Promise<number | undefined> {
-    const item = await this.#get(keys.shipped(this.sourceId, digest));
+    const item = await this.#t.get(keys.shipped(this.sourceId, digest));
     return typeof item?.bundleSequence === 'number' ? item.bundleSequence : undefined;
   }
 
   /** Blobs already in the ledger keep their original record (the earliest proof wins). */
   async recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void> {
-    await forEachLimit([...new Set(digests)], 16, (digest) =>
+    await forEachLimited([...new Set(digests)], 16, (digest) =>
       sealTail.recordShipped(this.#seal, digest, receiptSequence, 'receipt'),
     );
   }
@@ -271,10 +263,10 @@ export class DynamoExportState implements ExportState {
    */
   async requestResend(blobs: ResendRequest[]): Promise<void> {
     const requestedAt = new Date().toISOString();
-    await forEachLimit(blobs, 16, async (blob) => {
+    await forEachLimited(blobs, 16, async (blob) => {
       const resend = keys.resend(this.sourceId, blob.digest);
       const request = (condition: string | undefined) =>
-        this.#transact('TransactWriteItems', `${resend.pk} ${resend.sk}`, [
+        this.#t.transact('TransactWriteItems', `${resend.pk} ${resend.sk}`, [
           {
             Put: {
               TableName: this.table,
@@ -297,7 +289,7 @@ export class DynamoExportState implements ExportState {
   /** Satisfied requests (the blob is back in the ledger) are removed as they are found. */
   async listResends(): Promise<ResendRequest[]> {
     const waiting: (ResendRequest & { requestedAt: string })[] = [];
-    const items = this.#query({
+    const items = this.#t.query({
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :resend)',
       ExpressionAttributeValues: { ':pk': keys.source(this.sourceId), ':resend': 'RESEND#' },
@@ -307,7 +299,7 @@ export class DynamoExportState implements ExportState {
       const digest = String(item.digest) as Digest;
       if ((await this.shippedIn(digest)) !== undefined) {
         const key = { pk: String(item.pk), sk: String(item.sk) };
-        await this.#call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+        await this.#t.call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
         continue;
       }
       const from = typeof item.from === 'string' ? (JSON.parse(item.from) as ResendRequest['from']) : undefined;
@@ -319,7 +311,7 @@ export class DynamoExportState implements ExportState {
 
   async getLastBundle(sourceId: string): Promise<BundleRecord | undefined> {
     const key = keys.source(sourceId);
-    const result = await this.#call('Query', `${key} BUNDLE#`, () =>
+    const result = await this.#t.call('Query', `${key} BUNDLE#`, () =>
       this.client.send(
         new QueryCommand({
           TableName: this.table,
@@ -355,7 +347,7 @@ export class DynamoExportState implements ExportState {
 
   async markBundlePublished(sourceId: string, sequence: number): Promise<void> {
     const key = keys.bundle(sourceId, sequence);
-    await this.#call('UpdateItem', `${key.pk} ${key.sk}`, () =>
+    await this.#t.call('UpdateItem', `${key.pk} ${key.sk}`, () =>
       this.client.send(
         new UpdateCommand({
           TableName: this.table,
@@ -370,7 +362,7 @@ export class DynamoExportState implements ExportState {
 
   async #nextEntrySeq(): Promise<number> {
     const key = keys.entryCounter(this.sourceId);
-    const result = await this.#call('UpdateItem', `${key.pk} ${key.sk}`, () =>
+    const result = await this.#t.call('UpdateItem', `${key.pk} ${key.sk}`, () =>
       this.client.send(
         new UpdateCommand({
           TableName: this.table,
@@ -384,94 +376,8 @@ export class DynamoExportState implements ExportState {
     );
     return Number(result.Attributes?.last);
   }
-
-  async #get(key: Key): Promise<Item | undefined> {
-    const result = await this.#call('GetItem', `${key.pk} ${key.sk}`, () =>
-      this.client.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })),
-    );
-    return result.Item;
-  }
-
-  async *#query(input: QueryCommandInput): AsyncIterable<Item> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#call('Query', String(input.ExpressionAttributeValues?.[':pk']), () =>
-        this.client.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) })),
-      );
-      for (const item of page.Items ?? []) yield item;
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-  }
-
-  /** Consistent reads of many items, 100 keys a call, unprocessed keys retried with backoff. */
-  async #batchGet(list: Key[]): Promise<Item[]> {
-    const found: Item[] = [];
-    for (let i = 0; i < list.length; i += 100) {
-      let request: Key[] = list.slice(i, i + 100);
-      for (let attempt = 0; request.length > 0; attempt++) {
-        if (attempt > 0) await sleep(backoff(attempt));
-        if (attempt > 8) throw new StateStoreError(this.table, 'BatchGetItem', `${request.length} keys`, { cause: new Error('keys left unprocessed') });
-        const result = await this.#call('BatchGetItem', `${request.length} keys`, () =>
-          this.client.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: request, ConsistentRead: true } } })),
-        );
-        found.push(...(result.Responses?.[this.table] ?? []));
-        request = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Key[];
-      }
-    }
-    return found;
-  }
-
-  /** True if the conditional write happened, false if its condition failed. */
-  async #conditional(operation: string, key: Key, run: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await this.#call(operation, `${key.pk} ${key.sk}`, run);
-      return true;
-    } catch (error) {
-      if ((error as Error | undefined)?.name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
-  }
-
-  /**
-   * Runs one SDK call. Condition failures and cancelled transactions pass through for the
-   * caller to interpret; anything else (throttling that outlived the SDK's own retries,
-   * validation, access) becomes a {@link StateStoreError} naming the operation and key.
-   */
-  async #call<T>(operation: string, key: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      const name = (error as Error | undefined)?.name;
-      if (name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException') throw error;
-      throw wrap(this.table, operation, key, error);
-    }
-  }
-
-  /**
-   * A transaction, retried (bounded, with backoff) while it is cancelled only because of
-   * contention — another transaction on the same items, or throttling. A cancellation
-   * with a failed condition is thrown for the caller to map to a domain outcome.
-   */
-  async #transact(operation: string, key: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#call(operation, key, () => this.client.send(new TransactWriteCommand({ TransactItems: items })));
-        return;
-      } catch (error) {
-        const codes = cancellationCodes(error);
-        const transient = codes.length > 0 && codes.every((code) => code === 'None' || isTransientCancellation(code));
-        if (!transient) throw error;
-        if (attempt >= 8) throw wrap(this.table, operation, key, error);
-        await sleep(backoff(attempt + 1));
-      }
-    }
-  }
 }
 
-function wrap(table: string, operation: string, key: string, error: unknown): Error {
-  if (error instanceof StateStoreError || error instanceof SequenceConflictError || error instanceof EntryNotPendingError) return error;
-  return new StateStoreError(table, operation, key, { cause: error });
-}
 
 /** Parses an ISO 8601 instant into one canonical form so strings compare as instants (as the embedded state does). */
 export function normaliseInstant(what: string, value: string): string {
@@ -490,13 +396,14 @@ function toPendingEntry(item: Item): PendingEntry {
   }
   return {
     seq: Number(item.seq),
-    kind: String(item.kind) as PendingEntry['kind'],
+    kind: String(item.kind),
     sourceRepository: String(item.sourceRepository),
     path: String(item.path),
     targetRepository: String(item.targetRepository),
     digest: String(item.digest) as Digest,
     size: Number(item.size),
     checksums,
-    ...(typeof item.imageJson === 'string' ? { image: JSON.parse(item.imageJson) as ImageDetail } : {}),
+    // `imageJson`: the attribute's name before formats were modules.
+    ...(typeof (item.detailJson ?? item.imageJson) === 'string' ? { detail: JSON.parse(String(item.detailJson ?? item.imageJson)) as unknown } : {}),
   };
 }

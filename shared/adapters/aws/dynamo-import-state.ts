@@ -17,9 +17,10 @@
  * reaches sequence n with digest d, the bundle at `NEXT#<sid>#<n+1>` / `d` follows it.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
 import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
+import { DynamoTable } from './dynamo-table.ts';
 import { StateStoreError } from './errors.ts';
 
 export interface DynamoImportStateOptions {
@@ -59,23 +60,26 @@ export class DynamoImportState implements ImportState {
   readonly client: DynamoDBDocumentClient;
   readonly table: string;
 
+  readonly #t: DynamoTable;
+
   constructor(options: DynamoImportStateOptions) {
     this.client = options.client;
     this.table = options.table;
+    this.#t = new DynamoTable(this.client, this.table);
   }
 
   async lastImported(sourceId: string): Promise<{ sequence: number; digest: Digest } | undefined> {
-    const item = await this.#get(keys.chain(sourceId));
+    const item = await this.#t.get(keys.chain(sourceId));
     return item === undefined ? undefined : { sequence: Number(item.sequence), digest: String(item.digest) as Digest };
   }
 
   async importedBundle(digest: Digest): Promise<{ sequence: number; importedAt: string } | undefined> {
-    const item = await this.#get(keys.bundle(digest));
+    const item = await this.#t.get(keys.bundle(digest));
     return item === undefined ? undefined : { sequence: Number(item.sequence), importedAt: String(item.importedAt) };
   }
 
   async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {
-    const item = await this.#get(keys.entry(bundleDigest, index));
+    const item = await this.#t.get(keys.entry(bundleDigest, index));
     const outcome = item?.outcome;
     return outcome === 'imported' || outcome === 'present' ? outcome : undefined;
   }
@@ -83,7 +87,7 @@ export class DynamoImportState implements ImportState {
   /** The latest outcome for an entry wins (a re-run may find present what it imported before). */
   async recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void> {
     const key = keys.entry(bundleDigest, index);
-    await this.#call('PutItem', key, () => this.client.send(new PutCommand({ TableName: this.table, Item: { ...key, outcome } })));
+    await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: { ...key, outcome } })));
   }
 
   /**
@@ -113,12 +117,12 @@ export class DynamoImportState implements ImportState {
       },
     };
     if (!record.advancesChain) {
-      await this.#call('TransactWriteItems', bundleKey, () => this.client.send(new TransactWriteCommand({ TransactItems: [bundleUpdate, link] })));
+      await this.#t.call('TransactWriteItems', `${bundleKey.pk} ${bundleKey.sk}`, () => this.client.send(new TransactWriteCommand({ TransactItems: [bundleUpdate, link] })));
       return;
     }
     let head = { sequence: record.sequence, digest: record.digest };
     for (;;) {
-      const next = await this.#get(keys.next(record.sourceId, head.sequence + 1, head.digest));
+      const next = await this.#t.get(keys.next(record.sourceId, head.sequence + 1, head.digest));
       if (typeof next?.digest !== 'string') break;
       head = { sequence: head.sequence + 1, digest: next.digest as Digest };
     }
@@ -147,11 +151,11 @@ export class DynamoImportState implements ImportState {
       const chainAhead = (error as { name?: string }).name === 'TransactionCanceledException' && reasons[2]?.Code === 'ConditionalCheckFailed';
       if (!chainAhead) throw new StateStoreError(this.table, 'TransactWriteItems', `${bundleKey.pk}, ${chainKey.pk}`, { cause: error });
     }
-    await this.#call('TransactWriteItems', bundleKey, () => this.client.send(new TransactWriteCommand({ TransactItems: [bundleUpdate, link] })));
+    await this.#t.call('TransactWriteItems', `${bundleKey.pk} ${bundleKey.sk}`, () => this.client.send(new TransactWriteCommand({ TransactItems: [bundleUpdate, link] })));
   }
 
   async blobLocation(registry: string, digest: Digest): Promise<string | undefined> {
-    const item = await this.#get(keys.blob(registry, digest));
+    const item = await this.#t.get(keys.blob(registry, digest));
     return typeof item?.name === 'string' ? item.name : undefined;
   }
 
@@ -163,19 +167,6 @@ export class DynamoImportState implements ImportState {
     } catch (error) {
       if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return;
       throw new StateStoreError(this.table, 'PutItem', key.pk, { cause: error });
-    }
-  }
-
-  async #get(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
-    const out = await this.#call('GetItem', key, () => this.client.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })));
-    return out.Item;
-  }
-
-  async #call<T>(operation: string, key: { pk: string; sk: string }, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      throw new StateStoreError(this.table, operation, `${key.pk} ${key.sk}`, { cause: error });
     }
   }
 }

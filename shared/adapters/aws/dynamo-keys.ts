@@ -57,12 +57,3 @@ export function backoff(attempt: number): number {
   const base = Math.min(25 * 2 ** attempt, 2000);
   return base / 2 + Math.random() * (base / 2);
 }
-
-/** Runs `run` over `items` with at most `limit` in flight; the first failure rejects. */
-export async function forEachLimit<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await run(items[next++] as T);
-  });
-  await Promise.all(workers);
-}

@@ -33,7 +33,8 @@ import type { Digest } from '../../digest.ts';
 import type { BundleRecord } from '../../core/ports/index.ts';
 import { EntryNotPendingError, SequenceConflictError } from '../../core/ports/errors.ts';
 import { MalformedStateItemError, StateStoreError } from './errors.ts';
-import { cancellationCodes, forEachLimit, keys, type Item, type Key } from './dynamo-keys.ts';
+import { forEachLimited } from '../../concurrency.ts';
+import { cancellationCodes, keys, type Item, type Key } from './dynamo-keys.ts';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
@@ -106,7 +107,7 @@ async function recordSeal(ctx: SealContext, bundle: BundleRecord, entrySeqs: num
   // Step 2: the journal.
   const parts = Math.max(Math.ceil(entrySeqs.length / JOURNAL_CHUNK), Math.ceil(blobs.length / JOURNAL_CHUNK));
   const journal = Array.from({ length: parts }, (_, part) => keys.journal(sourceId, sequence, bundle.digest, part));
-  await forEachLimit(
+  await forEachLimited(
     journal.map((key, part) => ({ key, part })),
     PARALLEL_WRITES,
     async ({ key, part }) => {
@@ -128,7 +129,7 @@ async function recordSeal(ctx: SealContext, bundle: BundleRecord, entrySeqs: num
       { Put: { TableName: ctx.table, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } },
     ]);
   } catch (error) {
-    await forEachLimit(journal, PARALLEL_WRITES, (key) => deleteItem(ctx, key)).catch(() => undefined);
+    await forEachLimited(journal, PARALLEL_WRITES, (key) => deleteItem(ctx, key)).catch(() => undefined);
     throw await sealError(ctx, bundle, [], error);
   }
 
@@ -162,12 +163,12 @@ async function rollForward(ctx: SealContext, sourceId: string): Promise<void> {
       if (!Array.isArray(entrySeqs) || !Array.isArray(blobs)) {
         throw new MalformedStateItemError(ctx.table, `${key.pk} ${key.sk}`, 'entrySeqs/blobs');
       }
-      await forEachLimit(entrySeqs as number[], PARALLEL_WRITES, (seq) => sealEntry(ctx, seq, sequence));
-      await forEachLimit(blobs as Digest[], PARALLEL_WRITES, (blob) => recordShipped(ctx, blob, sequence, 'bundle'));
+      await forEachLimited(entrySeqs as number[], PARALLEL_WRITES, (seq) => sealEntry(ctx, seq, sequence));
+      await forEachLimited(blobs as Digest[], PARALLEL_WRITES, (blob) => recordShipped(ctx, blob, sequence, 'bundle'));
     }
     // The marker goes first: a journal without a marker is inert, a marker without its journal is not.
     await deleteItem(ctx, { pk: String(marker.pk), sk: String(marker.sk) });
-    await forEachLimit(journal, PARALLEL_WRITES, (key) => deleteItem(ctx, key));
+    await forEachLimited(journal, PARALLEL_WRITES, (key) => deleteItem(ctx, key));
   }
 }
 

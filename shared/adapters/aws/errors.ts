@@ -1,12 +1,17 @@
 /**
  * Errors raised by the AWS adapters themselves. The errors the ports promise
- * (`BlobNotFoundError`, `SequenceConflictError`, …) are the core's (`core/port-errors.ts`),
- * so the core handles every adapter alike.
+ * (`BlobNotFoundError`, `SequenceConflictError`, …) are the core's (`core/ports/errors.ts`),
+ * so the core handles every adapter alike. The families: DynamoDB and S3 failures are
+ * {@link StateError}s, as the ports' own errors are; the queue's are {@link TaskQueueError}s;
+ * a KMS key that cannot sign is a {@link SigningError}.
  */
+import { StateError, TaskQueueError } from '../../core/ports/errors.ts';
+import { SigningError } from '../../signing-errors.ts';
+
 export { messageOf } from '../embedded/errors.ts';
 
 /** Some tasks could not be queued (SQS kept failing them, or the call itself failed). */
-export class QueueSendError extends Error {
+export class QueueSendError extends TaskQueueError {
   override readonly name = 'QueueSendError';
   /** Ids of the tasks that were not sent; every other task of the call was. */
   readonly taskIds: string[];
@@ -20,7 +25,7 @@ export class QueueSendError extends Error {
 }
 
 /** SQS refused tasks as the sender's fault (a malformed message): retrying cannot help. */
-export class TaskRejectedError extends Error {
+export class TaskRejectedError extends TaskQueueError {
   override readonly name = 'TaskRejectedError';
   readonly rejected: { taskId: string; code: string; message: string }[];
   /** Every task not sent, the rejected ones included. */
@@ -38,7 +43,7 @@ export class TaskRejectedError extends Error {
 }
 
 /** One task serialises to more than one SQS message may hold. */
-export class TaskTooLargeError extends Error {
+export class TaskTooLargeError extends TaskQueueError {
   override readonly name = 'TaskTooLargeError';
   readonly taskId: string;
   constructor(taskId: string, bytes: number, limit: number) {
@@ -48,7 +53,7 @@ export class TaskTooLargeError extends Error {
 }
 
 /** A queue message body that is not a copy task. */
-export class InvalidTaskMessageError extends Error {
+export class InvalidTaskMessageError extends TaskQueueError {
   override readonly name = 'InvalidTaskMessageError';
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`invalid task message: ${detail}`, options);
@@ -56,7 +61,7 @@ export class InvalidTaskMessageError extends Error {
 }
 
 /** A DynamoDB call failed for a reason that is not a domain outcome (throttled past retries, …). */
-export class StateStoreError extends Error {
+export class StateStoreError extends StateError {
   override readonly name = 'StateStoreError';
   readonly operation: string;
   constructor(table: string, operation: string, key: string, options?: { cause?: unknown }) {
@@ -68,7 +73,7 @@ export class StateStoreError extends Error {
 }
 
 /** An item in the state table that does not have the shape this build writes. */
-export class MalformedStateItemError extends Error {
+export class MalformedStateItemError extends StateError {
   override readonly name = 'MalformedStateItemError';
   constructor(table: string, key: string, field: string) {
     super(`${table}: item ${key}: ${field} missing or of the wrong type`);
@@ -76,7 +81,7 @@ export class MalformedStateItemError extends Error {
 }
 
 /** An S3 call failed; names the bucket and key, never credentials. */
-export class ObjectStoreError extends Error {
+export class ObjectStoreError extends StateError {
   override readonly name = 'ObjectStoreError';
   constructor(operation: string, location: string, options?: { cause?: unknown }) {
     const cause = options?.cause;
@@ -86,7 +91,7 @@ export class ObjectStoreError extends Error {
 }
 
 /** The KMS key cannot sign Ferry signatures (wrong key spec or usage), or KMS answered oddly. */
-export class KmsSignerError extends Error {
+export class KmsSignerError extends SigningError {
   override readonly name = 'KmsSignerError';
   constructor(keyId: string, detail: string, options?: { cause?: unknown }) {
     super(`KMS key ${keyId}: ${detail}`, options);

@@ -13,6 +13,7 @@ import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSCli
 import { z } from 'zod';
 import type { CopyTask, TaskQueue } from '../../core/ports/index.ts';
 import { isDigest } from '../../digest.ts';
+import { issueLines } from '../../errors.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../registry/index.ts';
 import { InvalidTaskMessageError, QueueSendError, TaskRejectedError, TaskTooLargeError, messageOf } from './errors.ts';
 
@@ -214,9 +215,7 @@ export function parseTaskMessage(body: string): CopyTask {
   }
   const parsed = copyTaskSchema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.map(String).join('.') : '(body)';
-    throw new InvalidTaskMessageError(`${where}: ${issue?.message ?? 'invalid'}`, { cause: parsed.error });
+    throw new InvalidTaskMessageError(issueLines(parsed.error, '(body)')[0] ?? '(body): invalid', { cause: parsed.error });
   }
   return parsed.data as CopyTask;
 }

@@ -1,10 +1,11 @@
 /**
  * Errors raised by the embedded adapters themselves (directory object store, SQLite state
- * and queue). The errors the ports promise are the core's (`core/port-errors.ts`).
+ * and queue). The errors the ports promise are the core's (`core/ports/errors.ts`).
  */
+import { StateError } from '../../core/ports/errors.ts';
 
 /** A state database whose schema is newer than this build of Ferry understands. */
-export class SchemaVersionError extends Error {
+export class SchemaVersionError extends StateError {
   override readonly name = 'SchemaVersionError';
   constructor(file: string, component: string, found: number, known: number) {
     super(`${file}: ${component} schema version ${found} is newer than this Ferry supports (${known}); upgrade Ferry`);

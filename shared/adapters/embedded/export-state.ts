@@ -8,7 +8,6 @@ import type {
   BundleRecord,
   Checksums,
   ExportState,
-  ImageDetail,
   PendingEntry,
   ResendRequest,
   ScanCheckpoint,
@@ -72,6 +71,8 @@ const MIGRATIONS = [
     from_json TEXT
   );
   `,
+  // The format that staged an entry keeps what it needs besides digest and size here, as JSON.
+  `ALTER TABLE entries RENAME COLUMN image_json TO detail_json;`,
 ];
 
 /**
@@ -168,7 +169,7 @@ export class SqliteExportState implements ExportState {
     const { checksums } = entry;
     const result = this.db
       .prepare(
-        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, image_json, state)
+        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, detail_json, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT (source_repository, path, digest) DO NOTHING`,
       )
@@ -183,7 +184,7 @@ export class SqliteExportState implements ExportState {
         lower(checksums.sha256),
         lower(checksums.sha512),
         entry.kind,
-        entry.image === undefined ? null : JSON.stringify(entry.image),
+        entry.detail === undefined ? null : JSON.stringify(entry.detail),
       );
     return Number(result.changes) === 1;
   }
@@ -296,14 +297,14 @@ function toPendingEntry(row: Row): PendingEntry {
   }
   return {
     seq: integer(row, 'seq'),
-    kind: text(row, 'kind') as PendingEntry['kind'],
+    kind: text(row, 'kind'),
     sourceRepository: text(row, 'source_repository'),
     path: text(row, 'path'),
     targetRepository: text(row, 'target_repository'),
     digest: text(row, 'digest') as Digest,
     size: integer(row, 'size'),
     checksums,
-    ...(optionalText(row, 'image_json') !== undefined ? { image: JSON.parse(text(row, 'image_json')) as ImageDetail } : {}),
+    ...(optionalText(row, 'detail_json') !== undefined ? { detail: JSON.parse(text(row, 'detail_json')) as unknown } : {}),
   };
 }
 

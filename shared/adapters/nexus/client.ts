@@ -10,6 +10,7 @@ import type { Dispatcher } from 'undici';
 import { makeDispatcher } from '../../http/dispatcher.ts';
 import type { z } from 'zod';
 import { HashingStream, type HashAlgorithm } from '../../digest.ts';
+import { issueLines } from '../../errors.ts';
 import type {
   ArtifactSource,
   ArtifactTarget,
@@ -42,7 +43,6 @@ import {
   assetSchema,
   componentPageSchema,
   componentSchema,
-  describeIssues,
   nexusMessagesSchema,
   normalizePath,
   repositoryListSchema,
@@ -319,7 +319,7 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
           throw new NexusResponseError('GET', path, [`(root): not JSON: ${JSON.stringify(excerpt)}`], { cause: error });
         }
         const parsed = schema.safeParse(json);
-        if (!parsed.success) throw new NexusResponseError('GET', path, describeIssues(parsed.error), { cause: parsed.error });
+        if (!parsed.success) throw new NexusResponseError('GET', path, issueLines(parsed.error), { cause: parsed.error });
         return parsed.data;
       },
       classifyRead,

@@ -1,7 +1,9 @@
 /**
- * Errors of the Nexus client. Each names the request (method and URL path + query, never
- * the origin's credentials) and keeps the underlying failure as `cause`.
+ * Errors of the Nexus client, all {@link NexusError}s. Each names the request (method and
+ * URL path + query, never the origin's credentials) or the content at fault, and keeps the
+ * underlying failure as `cause`.
  */
+import { HttpError, networkDetail, problemsDetail, statusDetail } from '../../http/errors.ts';
 
 /** A message Nexus puts in an error body: `[{"id":"*","message":"…"}]`. */
 export interface NexusMessage {
@@ -9,12 +11,16 @@ export interface NexusMessage {
   message: string;
 }
 
+/** The base of the Nexus client's errors. */
+export class NexusError extends HttpError {
+  override readonly name: string = 'NexusError';
+}
+
 /** Nexus answered with a status other than the one the call expects. */
-export class NexusHttpError extends Error {
+export class NexusHttpError extends NexusError {
   override readonly name = 'NexusHttpError';
-  readonly method: string;
-  /** URL path and query (base path prefix included), no origin, no credentials. */
-  readonly path: string;
+  declare readonly method: string;
+  declare readonly path: string;
   readonly status: number;
   /** The first few hundred characters of the response body, credentials redacted. */
   readonly bodyExcerpt: string;
@@ -34,9 +40,7 @@ export class NexusHttpError extends Error {
       init.messages.length > 0
         ? init.messages.map((m) => m.message).join('; ')
         : init.bodyExcerpt.replace(/\s+/g, ' ').trim();
-    super(`${init.method} ${init.path}: HTTP ${init.status}${detail ? ` — ${detail}` : ''}`, { cause: init.cause });
-    this.method = init.method;
-    this.path = init.path;
+    super(init, statusDetail(init.status, detail), { cause: init.cause });
     this.status = init.status;
     this.bodyExcerpt = init.bodyExcerpt;
     this.messages = init.messages;
@@ -45,34 +49,27 @@ export class NexusHttpError extends Error {
 }
 
 /** A response that is not the JSON the API documents (fails its schema, or is not JSON). */
-export class NexusResponseError extends Error {
+export class NexusResponseError extends NexusError {
   override readonly name = 'NexusResponseError';
-  readonly method: string;
-  readonly path: string;
+  declare readonly method: string;
+  declare readonly path: string;
   /** Field paths and what was wrong with them, e.g. `items[3].assets[0].path: expected string`. */
   readonly problems: string[];
   constructor(method: string, path: string, problems: string[], options?: { cause?: unknown }) {
-    const shown = problems.slice(0, 3).join('; ');
-    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-    super(`${method} ${path}: unexpected response: ${shown}${more}`, options);
-    this.method = method;
-    this.path = path;
+    super({ method, path }, `unexpected response: ${problemsDetail(problems)}`, options);
     this.problems = problems;
   }
 }
 
 /** The request never got a complete response: refused, reset, timed out, cut short. */
-export class NexusNetworkError extends Error {
+export class NexusNetworkError extends NexusError {
   override readonly name = 'NexusNetworkError';
-  readonly method: string;
-  readonly path: string;
+  declare readonly method: string;
+  declare readonly path: string;
   /** The system or undici error code (`ECONNRESET`, `UND_ERR_SOCKET`, …) when there is one. */
   readonly code: string | undefined;
   constructor(method: string, path: string, code: string | undefined, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`${method} ${path}: ${code ? `${code} ` : ''}${reason}`, { cause });
-    this.method = method;
-    this.path = path;
+    super({ method, path }, networkDetail(code, cause), { cause });
     this.code = code;
   }
 }
@@ -82,21 +79,31 @@ export class NexusNetworkError extends Error {
  * refused and the download is not retried. `cause` is the ChecksumMismatchError or
  * SizeMismatchError from the verifying stream.
  */
-export class NexusChecksumError extends Error {
+export class NexusChecksumError extends NexusError {
   override readonly name = 'NexusChecksumError';
   readonly repository: string;
   readonly assetPath: string;
   constructor(repository: string, assetPath: string, cause: Error) {
-    super(`${repository}${assetPath}: content refused: ${cause.message}`, { cause });
+    super(`${repository}${assetPath}`, `content refused: ${cause.message}`, { cause });
     this.repository = repository;
     this.assetPath = assetPath;
   }
 }
 
 /** An asset with no checksum at all cannot be verified, so Ferry will not carry it. */
-export class MissingChecksumError extends Error {
+export class MissingChecksumError extends NexusError {
   override readonly name = 'MissingChecksumError';
   constructor(what: string) {
-    super(`${what}: no sha256, sha1, md5 or sha512 checksum to verify against`);
+    super(what, 'no sha256, sha1, md5 or sha512 checksum to verify against');
+  }
+}
+
+/** A webhook body that is not the JSON Nexus sends; `field` is the path of the first problem. */
+export class WebhookPayloadError extends NexusError {
+  override readonly name = 'WebhookPayloadError';
+  readonly field: string;
+  constructor(field: string, problem: string, options?: { cause?: unknown }) {
+    super(field, problem, options);
+    this.field = field;
   }
 }

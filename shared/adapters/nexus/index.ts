@@ -2,9 +2,11 @@ export { NexusClient, expectedChecksums, type NexusClientOptions } from './clien
 export {
   MissingChecksumError,
   NexusChecksumError,
+  NexusError,
   NexusHttpError,
   NexusNetworkError,
   NexusResponseError,
+  WebhookPayloadError,
   type NexusMessage,
 } from './errors.ts';
 export { backoffDelay, defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from './retry.ts';

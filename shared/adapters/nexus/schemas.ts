@@ -181,16 +181,3 @@ export type NexusRepositorySettings = z.output<typeof repositorySettingsListSche
 
 /** Nexus's error body for uploads and validation failures. */
 export const nexusMessagesSchema = z.array(z.object({ id: z.string().nullish(), message: z.string() }));
-
-/** `items[3].assets[0].path: expected string, received number` for each issue. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    let field = '';
-    for (const key of issue.path) {
-      if (typeof key === 'number') field += `[${key}]`;
-      else field += field === '' ? String(key) : `.${String(key)}`;
-    }
-    const message = issue.message.replace(/^Invalid input: /, '');
-    return `${field || '(root)'}: ${message}`;
-  });
-}

@@ -5,6 +5,10 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { issueMessage, issuePath } from '../../errors.ts';
+import { WebhookPayloadError } from './errors.ts';
+
+export { WebhookPayloadError };
 
 // ───────────────────────────── signature ─────────────────────────────
 
@@ -83,16 +87,6 @@ export interface WebhookDelivery {
   event: WebhookEvent;
 }
 
-/** A webhook body that is not the JSON Nexus sends; `field` is the path of the first problem. */
-export class WebhookPayloadError extends Error {
-  override readonly name = 'WebhookPayloadError';
-  readonly field: string;
-  constructor(field: string, problem: string, options?: { cause?: unknown }) {
-    super(`${field}: ${problem}`, options);
-    this.field = field;
-  }
-}
-
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
 /** Header lookup by case-insensitive name; the first value when a header is repeated. */
@@ -120,8 +114,8 @@ export function parseWebhook(rawBody: Buffer, headers: HeaderBag | undefined): W
   const parsed = webhookEventSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue === undefined || issue.path.length === 0 ? '(body)' : fieldPath(issue.path);
-    throw new WebhookPayloadError(field, issue === undefined ? 'invalid' : describe(issue, json), { cause: parsed.error });
+    const field = issue === undefined ? '(body)' : issuePath(issue, '(body)');
+    throw new WebhookPayloadError(field, issue === undefined ? 'invalid' : issueMessage(issue), { cause: parsed.error });
   }
   return {
     webhookId: headerValue(headers, 'X-Nexus-Webhook-ID'),
@@ -129,25 +123,3 @@ export function parseWebhook(rawBody: Buffer, headers: HeaderBag | undefined): W
     event: parsed.data,
   };
 }
-
-function fieldPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
-  return out;
-}
-
-/** `required` for a missing field, else zod's message without its `Invalid input: ` prefix. */
-function describe(issue: z.core.$ZodIssue, input: unknown): string {
-  if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return 'required';
-  return issue.message.replace(/^Invalid input: /, '');
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-

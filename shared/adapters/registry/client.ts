@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { BlobSource } from '../../core/ports/index.ts';
 import { HashingStream, digestHex, isDigest, sha256Of, type Digest } from '../../digest.ts';
 import { CATALOG_SCOPE, pullScope, pushScope } from './auth.ts';
-import { BlobDigestError, ManifestError, RegistryNetworkError } from './errors.ts';
+import { BlobDigestError, ImageManifestError, RegistryNetworkError } from './errors.ts';
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from '../../oci/media-types.ts';
 import { RegistryTransport, header } from './transport.ts';
 import { uploadBlob } from './upload.ts';
@@ -103,13 +103,13 @@ export class RegistryClient {
       const announced = header(response, 'docker-content-digest');
       let mediaType = mediaTypeOf(response);
       const bytes = await this.#t.readCapped(response, MAX_MANIFEST_BYTES, 'GET', url);
-      if (bytes === undefined) throw new ManifestError(where, [`(root): larger than ${MAX_MANIFEST_BYTES} bytes`]);
+      if (bytes === undefined) throw new ImageManifestError(where, [`(root): larger than ${MAX_MANIFEST_BYTES} bytes`]);
       const digest = sha256Of(bytes);
       if (announced !== undefined && announced !== digest) {
-        throw new ManifestError(where, [`content digest ${digest} differs from Docker-Content-Digest ${announced}`]);
+        throw new ImageManifestError(where, [`content digest ${digest} differs from Docker-Content-Digest ${announced}`]);
       }
       if (isDigest(reference) && reference !== digest) {
-        throw new ManifestError(where, [`content digest ${digest} differs from the requested digest`]);
+        throw new ImageManifestError(where, [`content digest ${digest} differs from the requested digest`]);
       }
       if (mediaType === '' || mediaType === 'application/json' || mediaType === 'application/octet-stream' || mediaType === 'text/plain') {
         mediaType = mediaTypeFromJson(bytes) ?? mediaType;
@@ -151,7 +151,7 @@ export class RegistryClient {
     const digest = sha256Of(manifest.bytes);
     const where = `${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
     if (isDigest(reference) && reference !== digest) {
-      throw new ManifestError(where, [`content digest ${digest} differs from the reference it is pushed under`]);
+      throw new ImageManifestError(where, [`content digest ${digest} differs from the reference it is pushed under`]);
     }
     return this.#t.retry(url, async () => {
       const response = await this.#t.send({
@@ -165,7 +165,7 @@ export class RegistryClient {
       await response.body.dump();
       const confirmed = header(response, 'docker-content-digest');
       if (confirmed !== undefined && confirmed !== digest) {
-        throw new ManifestError(where, [`registry stored it as ${confirmed}, not ${digest}`]);
+        throw new ImageManifestError(where, [`registry stored it as ${confirmed}, not ${digest}`]);
       }
       return digest;
     });
@@ -192,7 +192,7 @@ export class RegistryClient {
     for await (const page of this.#pages(url, [pullScope(repository)])) {
       const tags = (page as { tags?: unknown }).tags;
       if (tags === null || tags === undefined) continue;
-      if (!Array.isArray(tags)) throw new ManifestError(`${repository} tag list`, ['tags: expected an array']);
+      if (!Array.isArray(tags)) throw new ImageManifestError(`${repository} tag list`, ['tags: expected an array']);
       for (const tag of tags) if (typeof tag === 'string') yield tag;
     }
   }
@@ -203,7 +203,7 @@ export class RegistryClient {
     for await (const page of this.#pages(url, [CATALOG_SCOPE])) {
       const repositories = (page as { repositories?: unknown }).repositories;
       if (repositories === null || repositories === undefined) continue;
-      if (!Array.isArray(repositories)) throw new ManifestError('catalog', ['repositories: expected an array']);
+      if (!Array.isArray(repositories)) throw new ImageManifestError('catalog', ['repositories: expected an array']);
       for (const name of repositories) if (typeof name === 'string') yield name;
     }
   }
@@ -219,17 +219,17 @@ export class RegistryClient {
         if (response.statusCode !== 200) throw await this.#t.httpError('GET', current, response);
         const bytes = await this.#t.readCapped(response, MAX_MANIFEST_BYTES, 'GET', current);
         const where = `GET ${this.#t.describe(current)}`;
-        if (bytes === undefined) throw new ManifestError(where, [`(root): larger than ${MAX_MANIFEST_BYTES} bytes`]);
+        if (bytes === undefined) throw new ImageManifestError(where, [`(root): larger than ${MAX_MANIFEST_BYTES} bytes`]);
         try {
           return { body: JSON.parse(bytes.toString('utf8')) as unknown, next: nextLink(response) };
         } catch (error) {
-          throw new ManifestError(where, ['(root): not JSON'], { cause: error });
+          throw new ImageManifestError(where, ['(root): not JSON'], { cause: error });
         }
       });
       yield page.body;
       url = page.next === undefined ? undefined : this.#t.resolve(page.next, current);
       if (url !== undefined && seen.has(url.href)) {
-        throw new ManifestError(`GET ${this.#t.describe(current)}`, ['Link: next page repeats an earlier page']);
+        throw new ImageManifestError(`GET ${this.#t.describe(current)}`, ['Link: next page repeats an earlier page']);
       }
     }
   }

@@ -1,7 +1,9 @@
 /**
- * Errors of the registry client. Each names the request (method and URL path, never the
- * origin's credentials, never a token) and keeps the underlying failure as `cause`.
+ * Errors of the registry client, all {@link RegistryError}s. Each names the request (method
+ * and URL path, never the origin's credentials, never a token) or the content at fault, and
+ * keeps the underlying failure as `cause`.
  */
+import { HttpError, networkDetail, problemsDetail, statusDetail } from '../../http/errors.ts';
 
 /** One entry of the distribution spec's error body: `{"errors":[{"code","message","detail"}]}`. */
 export interface RegistryErrorEntry {
@@ -9,12 +11,17 @@ export interface RegistryErrorEntry {
   message: string;
 }
 
+/** The base of the registry client's errors. */
+export class RegistryError extends HttpError {
+  override readonly name: string = 'RegistryError';
+}
+
 /** The registry answered with a status other than the one the call expects. */
-export class RegistryHttpError extends Error {
+export class RegistryHttpError extends RegistryError {
   override readonly name = 'RegistryHttpError';
-  readonly method: string;
+  declare readonly method: string;
   /** URL path (base prefix included) and the meaningful part of the query; no origin. */
-  readonly path: string;
+  declare readonly path: string;
   readonly status: number;
   /** The registry's `errors[]`, when it sent the spec's error body. */
   readonly errors: RegistryErrorEntry[];
@@ -42,9 +49,7 @@ export class RegistryHttpError extends Error {
       errors.length > 0
         ? errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ')
         : (init.bodyExcerpt ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
-    super(`${init.method} ${init.path}: HTTP ${init.status}${detail ? ` — ${detail}` : ''}`, { cause: init.cause });
-    this.method = init.method;
-    this.path = init.path;
+    super(init, statusDetail(init.status, detail), { cause: init.cause });
     this.status = init.status;
     this.errors = errors;
     this.bodyExcerpt = init.bodyExcerpt ?? '';
@@ -63,47 +68,41 @@ export class RegistryHttpError extends Error {
  * some, a token endpoint that failed or answered without a token, or a challenge Ferry
  * cannot answer.
  */
-export class RegistryAuthError extends Error {
+export class RegistryAuthError extends RegistryError {
   override readonly name = 'RegistryAuthError';
-  readonly method: string;
-  readonly path: string;
+  declare readonly method: string;
+  declare readonly path: string;
   constructor(method: string, path: string, reason: string, options?: { cause?: unknown }) {
-    super(`${method} ${path}: authentication failed: ${reason}`, options);
-    this.method = method;
-    this.path = path;
+    super({ method, path }, `authentication failed: ${reason}`, options);
   }
 }
 
 /** The request never got a complete response: refused, reset, timed out, cut short. */
-export class RegistryNetworkError extends Error {
+export class RegistryNetworkError extends RegistryError {
   override readonly name = 'RegistryNetworkError';
-  readonly method: string;
-  readonly path: string;
+  declare readonly method: string;
+  declare readonly path: string;
   /** The system or undici error code (`ECONNRESET`, `UND_ERR_SOCKET`, …) when there is one. */
   readonly code: string | undefined;
   constructor(method: string, path: string, code: string | undefined, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`${method} ${path}: ${code ? `${code} ` : ''}${reason}`, { cause });
-    this.method = method;
-    this.path = path;
+    super({ method, path }, networkDetail(code, cause), { cause });
     this.code = code;
   }
 }
 
 /**
- * A manifest that is not what it should be: not JSON, fails its schema (the problems name
- * JSON field paths), too large, or whose bytes do not hash to the digest the registry or
- * the reference announced.
+ * An image manifest (or another JSON document a registry serves: a tag list, the catalog)
+ * that is not what it should be: not JSON, fails its schema (the problems name JSON field
+ * paths), too large, or whose bytes do not hash to the digest the registry or the reference
+ * announced. Not the bundle's manifest: that is the bundle module's ManifestError.
  */
-export class ManifestError extends Error {
-  override readonly name = 'ManifestError';
+export class ImageManifestError extends RegistryError {
+  override readonly name = 'ImageManifestError';
   /** What manifest, e.g. `library/alpine:3.20` or `repo@sha256:…`. */
   readonly where: string;
   readonly problems: string[];
   constructor(where: string, problems: string[], options?: { cause?: unknown }) {
-    const shown = problems.slice(0, 3).join('; ');
-    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-    super(`${where}: bad manifest: ${shown}${more}`, options);
+    super(where, `bad manifest: ${problemsDetail(problems)}`, options);
     this.where = where;
     this.problems = problems;
   }
@@ -113,12 +112,12 @@ export class ManifestError extends Error {
  * Blob content did not match its digest or size (the cause is the ChecksumMismatchError or
  * SizeMismatchError of the verifying stream). Refused, never retried.
  */
-export class BlobDigestError extends Error {
+export class BlobDigestError extends RegistryError {
   override readonly name = 'BlobDigestError';
   readonly repository: string;
   readonly digest: string;
   constructor(repository: string, digest: string, cause: Error) {
-    super(`${repository}@${digest}: content refused: ${cause.message}`, { cause });
+    super(`${repository}@${digest}`, `content refused: ${cause.message}`, { cause });
     this.repository = repository;
     this.digest = digest;
   }

@@ -2,8 +2,9 @@ export { RegistryClient, IMAGE_NAME, IMAGE_TAG, MAX_MANIFEST_BYTES, type Registr
 export { CATALOG_SCOPE, parseChallenges, pullScope, pushScope, type Challenge } from './auth.ts';
 export {
   BlobDigestError,
-  ManifestError,
+  ImageManifestError,
   RegistryAuthError,
+  RegistryError,
   RegistryHttpError,
   RegistryNetworkError,
   type RegistryErrorEntry,

@@ -2,12 +2,13 @@
  * The export side's core, with its ports passed in. Entry points (CLI, Lambdas) build the
  * adapters and decide how copy tasks are run: an in-process worker pool or SQS.
  */
+import { forEachLimited } from '../../concurrency.ts';
 import type { Signer } from '../../signing.ts';
 import { SourceMismatchError } from './errors.ts';
 import { copyTask, resendFetchTasks, type CopyOutcome } from './copy.ts';
-import type { ImageCopyDeps } from '../formats/docker/copy.ts';
+import { formatOf, type ExportDeps } from '../formats/index.ts';
 import type { Log } from '../log.ts';
-import type { ArtifactSource, Clock, CopyTask, ExportState, ObjectStore, TaskQueue } from '../ports/index.ts';
+import type { ArtifactSource, Clock, CopyTask, ExportState, ImageRegistry, ObjectStore, TaskQueue } from '../ports/index.ts';
 import { scanRepository, type ScanRepository, type ScanResult } from './scan.ts';
 import { sealPending, type SealResult } from './seal.ts';
 
@@ -27,8 +28,8 @@ export interface ExporterPorts {
   clock: Clock;
   log: Log;
   signer: Signer;
-  /** Docker repositories: the registry that serves each, and what to carry from it. */
-  images?: Pick<ImageCopyDeps, 'registryFor' | 'settingsFor'> | undefined;
+  /** The registry serving a repository whose content lives in one (docker), when any is configured. */
+  registryFor?: ((repository: string) => ImageRegistry) | undefined;
 }
 
 export interface Exporter {
@@ -45,7 +46,8 @@ export interface Exporter {
 }
 
 export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): Exporter {
-  const { source, store, queue, state, clock, log, signer, images } = ports;
+  const { source, store, queue, state, clock, log, signer } = ports;
+  const deps: ExportDeps = { source, store, queue, state, clock, log, repositories: settings.repositories, registryFor: ports.registryFor };
   const checkSource = () => checkSourceRepositories(source, settings.repositories);
   return {
     checkSource,
@@ -66,7 +68,7 @@ export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): 
       await forEachLimited(checked, settings.scanConcurrency, async (repository) => {
         try {
           results.push(
-            await scanRepository({ source, queue, state, clock, log, registryFor: images?.registryFor }, repository, { overlapMs: settings.overlapMs, ...options }),
+            await scanRepository(deps, repository, { overlapMs: settings.overlapMs, ...options }),
           );
         } catch (error) {
           log.error(`scan of ${repository.name} failed: ${(error as Error).message}`, { repository: repository.name });
@@ -75,7 +77,7 @@ export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): 
       });
       return { results, failures };
     },
-    copy: (task) => copyTask({ source, store, state, log, images }, task),
+    copy: (task) => copyTask(deps, task),
     seal: () => sealPending({ store, state, clock, log, sourceId: settings.sourceId, signer }, { maxBytes: settings.maxBundleBytes }),
   };
 }
@@ -88,7 +90,7 @@ export async function checkSourceRepositories(
   const listed = new Map((await source.repositories()).map((r) => [r.name, r]));
   const problems: { index: number; repository: string; problem: string }[] = [];
   for (const [index, repository] of repositories.entries()) {
-    if (repository.format === 'docker' && repository.discovery === 'registry') continue; // a plain registry: not in Nexus
+    if (formatOf(repository.format).discoversItself?.(repository) === true) continue; // not in Nexus (a plain registry)
     const found = listed.get(repository.name);
     if (found === undefined) problems.push({ index, repository: repository.name, problem: `the source Nexus has no repository ${repository.name}` });
     else if (found.format !== repository.format) {
@@ -96,16 +98,4 @@ export async function checkSourceRepositories(
     }
   }
   return problems;
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(runners);
 }

@@ -5,7 +5,8 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../../signing.ts';
-import { BUNDLE_FORMAT, bundleFileName, prepareBundle, type BundleEntry } from '../../bundle/index.ts';
+import { BUNDLE_FORMAT, bundleFileName, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry } from '../../bundle/index.ts';
+import { formatOfEntry } from '../formats/index.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { Digest } from '../../digest.ts';
 import { OversizedEntryError } from './errors.ts';
@@ -229,54 +230,16 @@ function stagedBlobs(store: ObjectStore): (digest: Digest) => Promise<BlobSource
   };
 }
 
-/** Every blob an entry needs, its own manifest first. */
+/** Every blob an entry needs, its own first (its format knows the rest). */
 export function blobsOf(entry: PendingEntry): { digest: Digest; size: number }[] {
-  if (entry.image === undefined) return [{ digest: entry.digest, size: entry.size }];
-  const { manifests, blobs, referrers } = entry.image;
-  return [{ digest: entry.digest, size: entry.size }, ...manifests, ...blobs, ...referrers];
+  return formatOfEntry(entry).blobsOf(entry);
 }
 
 function bundleEntryOf(e: PendingEntry): BundleEntry {
-  if (e.image === undefined) {
-    return {
-      kind: 'raw',
-      source: { repository: e.sourceRepository, path: e.path },
-      target: { repository: e.targetRepository, path: e.path },
-      digest: e.digest,
-      size: e.size,
-      checksums: withoutUndefined({ sha1: e.checksums.sha1, md5: e.checksums.md5 }),
-    };
-  }
-  const image = e.image;
-  return {
-    kind: 'image',
-    source: { repository: e.sourceRepository, name: image.name, tag: image.tag },
-    target: { repository: e.targetRepository, name: image.targetName, tag: image.tag },
-    digest: e.digest,
-    size: e.size,
-    mediaType: image.mediaType,
-    manifests: image.manifests.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
-    blobs: image.blobs.map(({ digest, size }) => ({ digest, size })),
-    referrers: image.referrers.map(({ mediaType, digest, size, tag }) => ({ mediaType, digest, size, ...(tag ? { tag } : {}) })),
-  };
+  return formatOfEntry(e).bundleEntry(e);
 }
 
-/**
- * The bundle's OCI index names each image as `<name>:<tag>`, so `skopeo` and friends can
- * read `oci-archive:<bundle>:<name>:<tag>` straight from the tar.
- */
+/** The bundle's OCI index: what each entry's format lists there (images, by `<name>:<tag>`). */
 export function ociIndexOf(entries: BundleEntry[]): object {
-  return {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: entries.flatMap((e) =>
-      e.kind === 'image'
-        ? [{ mediaType: e.mediaType, digest: e.digest, size: e.size, annotations: { 'org.opencontainers.image.ref.name': `${e.target.name}:${e.target.tag}` } }]
-        : [],
-    ),
-  };
-}
-
-function withoutUndefined<T extends Record<string, string | undefined>>(value: T): Record<string, string> {
-  return Object.fromEntries(Object.entries(value).filter((kv): kv is [string, string] => kv[1] !== undefined));
+  return { ...EMPTY_OCI_INDEX, manifests: entries.flatMap((e) => formatOfEntry(e).indexDescriptors?.(e) ?? []) };
 }

@@ -5,7 +5,7 @@
  */
 import { bundleFileName, type BundleManifest } from '../../bundle/index.ts';
 import type { Digest } from '../../digest.ts';
-import { SequenceError } from './errors.ts';
+import { ImportError, SequenceError } from './errors.ts';
 import type { ImportState } from '../ports/index.ts';
 
 export interface BundleIdentity {
@@ -16,7 +16,7 @@ export interface BundleIdentity {
 }
 
 /** Thrown from the manifest hook to stop reading a bundle that was imported before. */
-export class AlreadyImported extends Error {
+export class AlreadyImported extends ImportError {
   override readonly name = 'AlreadyImported';
   readonly importedAt: string;
   readonly identity: BundleIdentity;

@@ -78,16 +78,15 @@ export class EntryUploadError extends ImportError {
   }
 }
 
-/** Some images of a bundle could not be imported; the others were. The bundle stays open. */
-export class ImageImportError extends ImportError {
-  override readonly name = 'ImageImportError';
-  readonly failures: { image: string; reason: string }[];
-  constructor(where: string, failures: { image: string; reason: string }[]) {
+/** Some entries of a bundle could not be applied (the network, a target that changed since the plan); the rest were, and a re-run resumes. */
+export class EntriesNotAppliedError extends ImportError {
+  override readonly name = 'EntriesNotAppliedError';
+  readonly failures: { index: number; entry: string; reason: string }[];
+  constructor(where: string, failures: { index: number; entry: string; reason: string }[]) {
     super(
-      `${where}: ${failures.length} image(s) could not be imported; the rest were, and a re-run resumes:\n` +
-        failures.map((f) => `  - ${f.image}: ${f.reason}`).join('\n'),
+      `${where}: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be imported; the rest were, and a re-run resumes:\n` +
+        failures.map((f) => `  - entries[${f.index}] ${f.entry}: ${f.reason}`).join('\n'),
     );
     this.failures = failures;
   }
 }
-

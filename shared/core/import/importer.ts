@@ -19,10 +19,9 @@ import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { verifyBundle, type BundleManifest } from '../../bundle/index.ts';
 import type { Digest } from '../../digest.ts';
-import { BundleRefusedError, ImageImportError } from './errors.ts';
-import { applyImageEntries, type TargetRegistry } from '../formats/docker/apply.ts';
+import { BundleRefusedError, EntriesNotAppliedError } from './errors.ts';
+import { formatOfEntry, type TargetRegistry } from '../formats/index.ts';
 import { planImport, type ImportPlan } from './plan.ts';
-import { applyRawSteps } from '../formats/raw/apply.ts';
 import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
 import type { Log } from '../log.ts';
 import type { ArtifactTarget, Clock, ImportState, ObjectStore } from '../ports/index.ts';
@@ -130,7 +129,7 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
   }
 
   function planFor(verified: Verified, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
-    return planImport({ target, state, log, targetRepository, registryFor, available }, verified.manifest, verified.identity.digest);
+    return planImport({ target, held, state, log, targetRepository, registryFor, available }, verified.manifest, verified.identity.digest);
   }
 
   function refuse(verified: Verified, plan: ImportPlan): never {
@@ -143,11 +142,14 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
     const plan = await planFor(verified, async (digest) => (await held.statBlob(digest)) !== undefined);
     if (plan.refusals.length > 0 || plan.missing.length > 0) refuse(verified, plan);
     let applied = 0;
-    const total = plan.raw.length + plan.images.length;
+    const total = plan.steps.reduce((n, f) => n + f.steps.length, 0);
     const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
-    await applyRawSteps({ target, held, state, log }, identity.digest, plan.raw, settings.concurrency, progress);
-    const failures = await applyImageEntries({ registryFor, held, state, log }, manifest, identity.digest, plan.images, settings.concurrency, progress);
-    if (failures.length > 0) throw new ImageImportError(verified.input.name, failures);
+    const available = async (digest: Digest) => (await held.statBlob(digest)) !== undefined;
+    const failures = [];
+    for (const { format, steps } of plan.steps) {
+      failures.push(...(await format.apply({ target, held, state, log, registryFor, available }, manifest, identity.digest, steps, { concurrency: settings.concurrency, progress })));
+    }
+    if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);
 
     const importedAt = clock.now().toISOString();
     await state.recordBundleImported({
@@ -168,7 +170,7 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
     const entries: ReceiptEntry[] = [];
     for (const [i, entry] of manifest.entries.entries()) {
       const outcome = (await state.entryOutcome(identity.digest, i)) ?? 'present';
-      const where = entry.kind === 'raw' ? entry.target.path : `/${entry.target.name}:${entry.target.tag}`;
+      const where = formatOfEntry(entry).receiptPath(entry);
       entries.push({ index: i, repository: targetRepository(entry.target.repository), path: where, digest: entry.digest, outcome });
     }
     const blobsHeld: { digest: Digest; size: number }[] = [];
@@ -246,8 +248,7 @@ function resendRequestOf(verified: Verified, plan: ImportPlan, requestedAt: stri
       shippedIn: m.shippedIn,
       neededBy: m.neededBy.map(({ index }) => {
         const entry = manifest.entries[index]!;
-        const source = entry.kind === 'raw' ? { repository: entry.source.repository, path: entry.source.path } : { ...entry.source };
-        return { index, source };
+        return { index, source: formatOfEntry(entry).resendSource(entry) };
       }),
     })),
   };

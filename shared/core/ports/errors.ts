@@ -1,11 +1,30 @@
 /**
- * The errors the ports promise (see ports.ts). Every adapter (embedded, AWS, the in-memory
- * fakes) raises these same classes, so the core and the contract suites in
- * `test/contracts/` handle any adapter alike.
+ * The errors the ports promise (see index.ts), and the bases of the adapters' own errors.
+ * Every adapter (embedded, AWS, the in-memory fakes) raises these same classes, so the core
+ * and the contract suites in `test/contracts/` handle any adapter alike.
  */
+import { FerryError } from '../../errors.ts';
+
+/**
+ * The base of the errors of Ferry's stored state: the state databases (export and import
+ * state) and the object store (staged blobs, bundles). The errors below, and the adapters'
+ * own (a schema too new, a failed DynamoDB or S3 call, a malformed item), are all StateErrors.
+ */
+export class StateError extends FerryError {
+  override readonly name: string = 'StateError';
+}
+
+/**
+ * The base of the task queue's errors (tasks not sent, refused, too large, a message that is
+ * not a task). Apart from {@link StateError}: a queue failure means work was not handed on,
+ * which callers answer differently (retry the enqueue, redeliver) from a store failure.
+ */
+export class TaskQueueError extends FerryError {
+  override readonly name: string = 'TaskQueueError';
+}
 
 /** A blob was asked for that the store does not hold. */
-export class BlobNotFoundError extends Error {
+export class BlobNotFoundError extends StateError {
   override readonly name = 'BlobNotFoundError';
   readonly digest: string;
   constructor(digest: string, location: string, options?: { cause?: unknown }) {
@@ -15,7 +34,7 @@ export class BlobNotFoundError extends Error {
 }
 
 /** A value that should be an OCI sha256 digest is not one (it would otherwise become a path). */
-export class InvalidDigestError extends Error {
+export class InvalidDigestError extends StateError {
   override readonly name = 'InvalidDigestError';
   constructor(what: string, value: string) {
     super(`${what}: not a sha256 digest: ${JSON.stringify(value)}`);
@@ -23,7 +42,7 @@ export class InvalidDigestError extends Error {
 }
 
 /** A bundle name that could escape the bundles directory or is otherwise unusable as a file name. */
-export class InvalidBundleNameError extends Error {
+export class InvalidBundleNameError extends StateError {
   override readonly name = 'InvalidBundleNameError';
   readonly bundleName: string;
   constructor(bundleName: string, reason: string) {
@@ -37,7 +56,7 @@ export class InvalidBundleNameError extends Error {
  * and it is not in the outbox either. The sequence names one bundle forever, so Ferry does
  * not seal it again with other bytes; the operator has to restore the staged file.
  */
-export class BundleNotStagedError extends Error {
+export class BundleNotStagedError extends StateError {
   override readonly name = 'BundleNotStagedError';
   readonly bundleName: string;
   constructor(bundleName: string, digest: string, looked: string) {
@@ -47,7 +66,7 @@ export class BundleNotStagedError extends Error {
 }
 
 /** A bundle was sealed out of order: its sequence is not exactly one past the last one. */
-export class SequenceConflictError extends Error {
+export class SequenceConflictError extends StateError {
   override readonly name = 'SequenceConflictError';
   readonly sourceId: string;
   readonly expected: number;
@@ -61,7 +80,7 @@ export class SequenceConflictError extends Error {
 }
 
 /** A seal named entries that are not pending (already sealed, or never recorded). */
-export class EntryNotPendingError extends Error {
+export class EntryNotPendingError extends StateError {
   override readonly name = 'EntryNotPendingError';
   readonly seqs: number[];
   constructor(bundleSequence: number, seqs: number[]) {
@@ -71,7 +90,7 @@ export class EntryNotPendingError extends Error {
 }
 
 /** A timestamp (watermark, checkpoint) that does not parse as an instant. */
-export class InvalidTimestampError extends Error {
+export class InvalidTimestampError extends StateError {
   override readonly name = 'InvalidTimestampError';
   constructor(what: string, value: string) {
     super(`${what}: not an ISO 8601 instant: ${JSON.stringify(value)}`);

@@ -76,28 +76,22 @@ export interface Descriptor {
   platform?: { os: string; architecture: string; variant?: string | undefined } | undefined;
 }
 
-/** What an image entry carries besides its tagged manifest (see the bundle format). */
-export interface ImageDetail {
-  name: string;
-  tag: string;
-  targetName: string;
-  mediaType: string;
-  manifests: { mediaType: string; digest: Digest; size: number }[];
-  blobs: { digest: Digest; size: number }[];
-  referrers: { mediaType: string; digest: Digest; size: number; tag?: string | undefined }[];
-}
-
 /** A staged, not yet sealed (pending) or sealed record of what must exist on the far side. */
 export interface StagedEntry {
-  kind: 'raw' | 'image';
+  /** The bundle entry kind of the format that staged it (`raw`, `image`, …). */
+  kind: string;
   sourceRepository: string;
   path: string;
   targetRepository: string;
   digest: Digest;
   size: number;
   checksums: Checksums;
-  /** Present for image entries; `path` is then `/v2/<name>/manifests/<tag>` as Nexus names it. */
-  image?: ImageDetail | undefined;
+  /**
+   * What the format needs besides digest and size to write the bundle entry (an image's
+   * manifests, blobs and referrers), kept by the ledger as opaque JSON. For images `path`
+   * is `/v2/<name>/manifests/<tag>`, as Nexus names the tag's asset.
+   */
+  detail?: unknown;
 }
 
 export interface PendingEntry extends StagedEntry {

@@ -13,6 +13,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { isDigest, type Digest } from '../../digest.ts';
+import { issueMessage, issuePath } from '../../errors.ts';
 import { verifyDetached, type DetachedSignature, type Signer } from '../../signing.ts';
 import { ReceiptError } from './errors.ts';
 
@@ -143,7 +144,7 @@ function parsed<T>(schema: z.ZodType<T>, payload: unknown, where: string): T {
   const result = schema.safeParse(payload);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ReceiptError(where, `payload.${issue?.path.join('.')}: ${issue?.message}`);
+    throw new ReceiptError(where, issue === undefined ? 'payload: invalid' : `${issuePath(issue, 'payload', ['payload'])}: ${issueMessage(issue)}`);
   }
   return result.data;
 }

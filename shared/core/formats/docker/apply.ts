@@ -6,31 +6,15 @@
  * follow their subject. An image that cannot be completed stops alone; the others proceed.
  */
 import type { BundleManifest, ImageBundleEntry } from '../../../bundle/index.ts';
-import { shippedInWords } from '../../import/errors.ts';
-import type { ImageStep } from '../../import/plan.ts';
+import { forEachLimited } from '../../../concurrency.ts';
 import type { Digest } from '../../../digest.ts';
-import { forEachLimited } from '../../export/exporter.ts';
-import type { Log } from '../../log.ts';
-import type { ImageRegistry, ImportState, ObjectStore } from '../../ports/index.ts';
+import { ImportError, shippedInWords } from '../../import/errors.ts';
+import type { ObjectStore } from '../../ports/index.ts';
+import type { ImportDeps, TargetRegistry } from '../format.ts';
+import type { ImageStep } from './plan.ts';
 
-export interface TargetRegistry {
-  /** Stable name of the registry endpoint, for the importer's record of blob locations. */
-  key: string;
-  registry: ImageRegistry;
-}
-
-export interface ImageImportDeps {
-  registryFor(targetRepository: string): TargetRegistry | undefined;
-  held: ObjectStore;
-  state: ImportState;
-  log: Log;
-}
-
-export interface ImageFailure {
-  index: number;
-  image: string;
-  reason: string;
-}
+/** The parts of the import deps applying images uses. */
+export type ImageImportDeps = Pick<ImportDeps, 'registryFor' | 'held' | 'state' | 'log'>;
 
 /** Manifests are small; one held as a blob is read whole (bounded). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -43,7 +27,7 @@ async function readHeld(held: ObjectStore, digest: Digest): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-class MissingImageBlob extends Error {
+class MissingImageBlob extends ImportError {
   override readonly name = 'MissingImageBlob';
 }
 
@@ -80,22 +64,20 @@ export async function applyImageEntries(
   deps: ImageImportDeps,
   manifest: BundleManifest,
   bundleDigest: Digest,
-  steps: ImageStep[],
-  concurrency: number,
-  progress: () => void,
-): Promise<ImageFailure[]> {
-  const failures: ImageFailure[] = [];
+  steps: unknown[],
+  options: { concurrency: number; progress: () => void },
+): Promise<{ index: number; entry: string; reason: string }[]> {
+  const failures: { index: number; entry: string; reason: string }[] = [];
   const once = makeSingleFlight();
   const shippedIn = (digest: Digest) => manifest.blobs.required.find((b) => b.digest === digest)?.shippedIn ?? manifest.sequence;
   const byTag = new Map<string, ImageStep[]>();
-  for (const step of steps) {
+  for (const step of steps as ImageStep[]) {
     const key = `${step.repository}\n${step.entry.target.name}:${step.entry.target.tag}`;
     byTag.set(key, [...(byTag.get(key) ?? []), step]);
   }
 
-  await forEachLimited([...byTag.values()], concurrency, async (tagSteps) => {
-    for (const { index, entry, repository, action } of tagSteps) {
-      const image = `${repository}/${entry.target.name}:${entry.target.tag}`;
+  await forEachLimited([...byTag.values()], options.concurrency, async (tagSteps) => {
+    for (const { index, entry, repository, label: image, action } of tagSteps) {
       try {
         if (action !== 'done') {
           const target = deps.registryFor(repository);
@@ -105,11 +87,11 @@ export async function applyImageEntries(
           deps.log.debug(`${outcome} ${image}`, { digest: entry.digest });
         }
       } catch (error) {
-        failures.push({ index, image, reason: (error as Error).message });
+        failures.push({ index, entry: image, reason: (error as Error).message });
         deps.log.error(`${image}: not imported: ${(error as Error).message}`, { image });
         break; // later entries for the same tag must not overtake this one
       } finally {
-        progress();
+        options.progress();
       }
     }
   });

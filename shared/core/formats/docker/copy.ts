@@ -8,41 +8,32 @@
 import { Readable } from 'node:stream';
 import { sha256Of, type Digest } from '../../../digest.ts';
 import { isIndex, parseImageIndex, parseImageManifest, platformOf, type OciDescriptor } from '../../../oci/media-types.ts';
-import type { CopyOutcome } from '../../export/copy.ts';
-import { platformSelected, referrerSubject, referrerTagsFor, type ImageFilter } from './filter.ts';
-import type { Log } from '../../log.ts';
-import type { ExportState, ImageCopyTask, ImageDetail, ImageRegistry, ObjectStore } from '../../ports/index.ts';
-
-export interface ImageRepositorySettings {
-  filter: ImageFilter;
-  /** Carry cosign signature/attestation/SBOM tags and OCI referrers with their subject. */
-  referrers: boolean;
-}
-
-export interface ImageCopyDeps {
-  /** The registry that serves a Ferry docker repository (read-only upstream). */
-  registryFor(repository: string): ImageRegistry;
-  settingsFor(repository: string): ImageRepositorySettings;
-  store: ObjectStore;
-  state: ExportState;
-  log: Log;
-}
+import { ExportError } from '../../export/errors.ts';
+import type { ImageCopyTask, ImageRegistry } from '../../ports/index.ts';
+import type { CopyOutcome, ExportDeps } from '../format.ts';
+import type { DockerRepository } from '../repositories.ts';
+import type { ImageDetail } from './detail.ts';
+import { platformSelected, referrerSubject, referrerTagsFor } from './filter.ts';
+import { imageEntryPath } from './scan.ts';
 
 /** Raised when an image cannot be carried whole; the task fails rather than ship part of it. */
-export class ImageCopyError extends Error {
+export class ImageCopyError extends ExportError {
   override readonly name = 'ImageCopyError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
 
-/** Nexus's own asset path for a tag's manifest: the ledger key of an image entry. */
-export const imageEntryPath = (name: string, tag: string) => `/v2/${name}/manifests/${tag}`;
+/** The docker repository a task comes from, and the registry serving it. */
+function sourceOf(deps: ExportDeps, repositoryName: string): { repository: DockerRepository; registry: ImageRegistry } {
+  const repository = deps.repositories.find((r): r is DockerRepository => r.name === repositoryName && r.format === 'docker');
+  if (repository === undefined || deps.registryFor === undefined) throw new Error(`${repositoryName}: image task but no docker repository of that name is configured`);
+  return { repository, registry: deps.registryFor(repositoryName) };
+}
 
-export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): Promise<CopyOutcome> {
+export async function copyImageTask(deps: ExportDeps, task: ImageCopyTask): Promise<CopyOutcome> {
   const { store, state, log } = deps;
-  const registry = deps.registryFor(task.sourceRepository);
-  const settings = deps.settingsFor(task.sourceRepository);
+  const { repository: settings, registry } = sourceOf(deps, task.sourceRepository);
   const what = `${task.sourceRepository}/${task.name}:${task.tag}`;
   const path = imageEntryPath(task.name, task.tag);
 
@@ -96,7 +87,7 @@ export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): P
     digest: tagged.digest,
     size: tagged.bytes.length,
     checksums: { sha256: tagged.digest.slice(7) },
-    image: {
+    detail: {
       name: task.name,
       tag: task.tag,
       targetName: task.name,
@@ -104,7 +95,7 @@ export async function copyImageTask(deps: ImageCopyDeps, task: ImageCopyTask): P
       manifests,
       blobs: [...stager.blobs].map(([digest, size]) => ({ digest, size })),
       referrers,
-    },
+    } satisfies ImageDetail,
   });
   if (!added) return { status: 'known' };
   log.debug(`staged ${what}`, { digest: tagged.digest, bytesStaged: stager.bytesStaged, bytesKnown: stager.bytesKnown });
@@ -123,7 +114,7 @@ interface Stager {
 }
 
 /** Stages blobs of one image entry, fetching only what the far side lacks and this side does not hold. */
-function makeStager(deps: ImageCopyDeps, registry: ImageRegistry, name: string): Stager {
+function makeStager(deps: ExportDeps, registry: ImageRegistry, name: string): Stager {
   const { store, state, log } = deps;
   const stager = {
     blobs: new Map<Digest, number>(),

@@ -1,0 +1,28 @@
+/**
+ * A carried repository as the core sees it, per format. The configuration (shared/config)
+ * maps every entry point's settings to these.
+ */
+import type { ImageFilter } from './docker/filter.ts';
+
+export interface RawRepository {
+  name: string;
+  format: 'raw';
+  /** The repository on the far side. */
+  target: string;
+}
+
+export interface DockerRepository {
+  name: string;
+  format: 'docker';
+  target: string;
+  /** `nexus`: the components API lists tags; `registry`: the registry's catalog and tags lists. */
+  discovery: 'nexus' | 'registry';
+  filter: ImageFilter;
+  /**
+   * Carry signatures, attestations and SBOMs: with their subject, and — when they are
+   * pushed after it was carried (sign after push) — as their own tags.
+   */
+  referrers: boolean;
+}
+
+export type ScanRepository = RawRepository | DockerRepository;
