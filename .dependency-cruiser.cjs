@@ -8,9 +8,9 @@ module.exports = {
   forbidden: [
     {
       name: 'core-imports-no-adapter',
-      comment: 'shared/core depends on ports; adapters implement them (shared/README.md).',
+      comment: 'shared/core depends on ports, adapters implement them (shared/README.md); the bundle format, OCI knowledge and the configuration model serve the core, so the same holds for them.',
       severity: 'error',
-      from: { path: '^shared/core/' },
+      from: { path: '^shared/(core|bundle|oci|config)/' },
       to: { path: '^shared/adapters/' },
     },
     {
@@ -18,20 +18,7 @@ module.exports = {
       comment: 'The core runs the same on the embedded default and on AWS: no SDK, HTTP client, database or CDK in it.',
       severity: 'error',
       from: { path: '^shared/(core|bundle|oci|config)/' },
-      to: { path: '(^|/)node_modules/(@aws-sdk|@aws-lambda-powertools|aws-cdk-lib|constructs|undici|busboy)/' },
-    },
-    {
-      name: 'core-imports-no-sqlite',
-      severity: 'error',
-      from: { path: '^shared/(core|bundle|oci|config)/' },
-      to: { path: '^node:sqlite$|^sqlite$', dependencyTypes: ['core'] },
-    },
-    {
-      name: 'neutral-modules-import-no-adapter',
-      comment: 'The bundle format, OCI knowledge and the configuration model are used by the core: no adapters.',
-      severity: 'error',
-      from: { path: '^shared/(bundle|oci|config)/' },
-      to: { path: '^shared/adapters/' },
+      to: { path: '(^|/)node_modules/(@aws-sdk|@aws-lambda-powertools|aws-cdk-lib|constructs|undici|busboy)/|^node:sqlite$|^sqlite$' },
     },
     {
       name: 'shared-imports-no-entry-point',

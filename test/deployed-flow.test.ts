@@ -19,7 +19,7 @@ import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectC
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
@@ -34,6 +34,7 @@ import { content, makeWorld, runFerry, type World } from './support/world.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { makeImage, makeLayer } from './support/images.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
+import { lambdaContext as lambdaContextOf, s3ObjectCreated, urlEvent } from './support/lambda-events.ts';
 
 const WEBHOOK_SECRET = 'deployed-flow-s3cret';
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
@@ -229,20 +230,7 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
 }
 
 function lambdaContext(remainingMs = 900_000): Context {
-  return {
-    functionName: 'ferry-flow',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:ferry-flow',
-    memoryLimitInMB: '1024',
-    awsRequestId: `req-${Math.random().toString(36).slice(2)}`,
-    logGroupName: '/aws/lambda/ferry-flow',
-    logStreamName: 'stream',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return lambdaContextOf({ name: 'ferry-flow', memoryMb: 1024, remainingMs });
 }
 
 /**
@@ -264,29 +252,6 @@ async function functionUrl(handler: Deployment['handlers']['webhook']): Promise<
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, bodies };
 }
 
-function urlEvent(body: Buffer, headers: Record<string, string>): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: '/',
-    rawQueryString: '',
-    headers,
-    requestContext: {
-      accountId: 'anonymous',
-      apiId: 'url',
-      domainName: 'url.lambda-url.us-east-1.on.aws',
-      domainPrefix: 'url',
-      http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Nexus' },
-      requestId: 'r',
-      routeKey: '$default',
-      stage: '$default',
-      time: '15/Jan/2025:10:20:30 +0000',
-      timeEpoch: Date.now(),
-    },
-    body: body.toString('base64'),
-    isBase64Encoded: true,
-  };
-}
 
 /** Receives every message now visible on the queue, as the SQS event source would deliver them. */
 async function drain(d: Deployment): Promise<{ event: SQSEvent; messages: Message[] }> {
@@ -483,7 +448,7 @@ describe('the deployed flow on emulators', () => {
     d.world.source.putRawAsset('raw-a', '/tools/tool-2.0.tgz', artifact);
     const { bundle, key } = await sealIntoInbox(d);
     const s3 = makeS3Client(awsEndpoint);
-    const created = s3Created(d.inbox, key);
+    const created = s3ObjectCreated(d.inbox, key);
 
     // Act
     const first = await d.handlers.import(created, lambdaContext());
@@ -519,7 +484,7 @@ describe('the deployed flow with docker images', () => {
     const s3 = makeS3Client(awsEndpoint);
     const key = `bundles/${bundle!.name}`;
     await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/bundles/${bundle!.name}` }));
-    const imported = await d.handlers.import(s3Created(d.inbox, key), lambdaContext());
+    const imported = await d.handlers.import(s3ObjectCreated(d.inbox, key), lambdaContext());
 
     // Assess
     expect(scanned.repositories).toEqual([expect.objectContaining({ repository: 'docker-hosted', complete: true, queued: 2 })]);
@@ -559,7 +524,7 @@ describe('receipts carried back to the serverless export side', () => {
     d.world.source.putRawAsset('raw-a', '/r/held.bin', artifact);
     const { key } = await sealIntoInbox(d);
     const s3 = makeS3Client(awsEndpoint);
-    const [imported] = (await d.handlers.import(s3Created(d.inbox, key), lambdaContext())).bundles;
+    const [imported] = (await d.handlers.import(s3ObjectCreated(d.inbox, key), lambdaContext())).bundles;
     const receiptFile = path.join(d.world.dir, 'held.receipt.json');
     await writeFile(receiptFile, await (await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: imported!.receipt! }))).Body!.transformToString());
     const keyFile = path.join(d.world.dir, 'import-kms.pub.pem');
@@ -595,14 +560,14 @@ describe('receipts carried back to the serverless export side', () => {
     d.world.source.putRawAsset('raw-a', '/a/x.bin', x);
     const s3 = makeS3Client(awsEndpoint);
     const first = await sealIntoInbox(d);
-    expect((await d.handlers.import(s3Created(d.inbox, first.key), lambdaContext())).bundles[0]?.status).toBe('imported');
+    expect((await d.handlers.import(s3ObjectCreated(d.inbox, first.key), lambdaContext())).bundles[0]?.status).toBe('imported');
     const heldBucket = process.env.FERRY_HELD_BUCKET!;
     await s3.send(new DeleteObjectCommand({ Bucket: heldBucket, Key: `blobs/sha256/${sha256(x)}` }));
     d.world.source.putRawAsset('raw-a', '/b/x-again.bin', x);
     const second = await sealIntoInbox(d);
 
     // Act: refused (resend request written), applied on the export side, re-sent, imported together
-    const refused = await d.handlers.import(s3Created(d.inbox, second.key), lambdaContext()).catch((error: unknown) => error as Error);
+    const refused = await d.handlers.import(s3ObjectCreated(d.inbox, second.key), lambdaContext()).catch((error: unknown) => error as Error);
     const requestFile = path.join(d.world.dir, 'resend.json');
     await writeFile(requestFile, await (await s3.send(new GetObjectCommand({ Bucket: d.inbox, Key: 'receipts/test-source-00000002.resend-request.json' }))).Body!.transformToString());
     const keyFile = path.join(d.world.dir, 'import-kms.pub.pem');
@@ -612,7 +577,7 @@ describe('receipts carried back to the serverless export side', () => {
     const [third] = (await d.handlers.seal({}, lambdaContext())).bundles;
     const thirdKey = `bundles/${third!.name}`;
     await s3.send(new CopyObjectCommand({ Bucket: d.inbox, Key: thirdKey, CopySource: `${d.bucket}/bundles/${third!.name}` }));
-    const healed = await d.handlers.import(s3Created(d.inbox, thirdKey), lambdaContext());
+    const healed = await d.handlers.import(s3ObjectCreated(d.inbox, thirdKey), lambdaContext());
 
     // Assess
     expect(refused).toBeInstanceOf(Error);
@@ -627,26 +592,3 @@ describe('receipts carried back to the serverless export side', () => {
   });
 });
 
-/** An S3 ObjectCreated notification as Lambda receives it. */
-function s3Created(bucket: string, key: string) {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: region,
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'AWS:AIDAOPS' },
-        requestParameters: { sourceIPAddress: '10.0.0.9' },
-        responseElements: { 'x-amz-request-id': 'r', 'x-amz-id-2': 'r2' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'bundles',
-          bucket: { name: bucket, ownerIdentity: { principalId: 'A' }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key, size: 1, eTag: 'd41d8cd98f00b204e9800998ecf8427e', sequencer: '0A1B2C3D4E5F678901' },
-        },
-      },
-    ],
-  };
-}

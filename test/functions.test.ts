@@ -12,10 +12,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startNexusStandin, signWebhookBody, type NexusStandin } from './nexus-standin/index.ts';
+import { lambdaContext as lambdaContextOf, s3ObjectCreated, urlEvent } from './support/lambda-events.ts';
 
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
 const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
@@ -85,45 +86,9 @@ afterEach(() => {
 const logged = () => logs.flatMap((spy) => spy.mock.calls.map((call) => call.map(String).join(' '))).join('\n');
 
 function lambdaContext(remainingMs = 300_000): Context {
-  return {
-    functionName: 'ferry-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:ferry-test',
-    memoryLimitInMB: '512',
-    awsRequestId: 'request-1',
-    logGroupName: '/aws/lambda/ferry-test',
-    logStreamName: 'stream',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return lambdaContextOf({ name: 'ferry-test', memoryMb: 512, remainingMs, requestId: 'request-1' });
 }
 
-function urlEvent(body: Buffer, headers: Record<string, string>): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: '/',
-    rawQueryString: '',
-    headers,
-    requestContext: {
-      accountId: 'anonymous',
-      apiId: 'url-id',
-      domainName: 'url-id.lambda-url.us-east-1.on.aws',
-      domainPrefix: 'url-id',
-      http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '10.0.0.5', userAgent: 'Nexus/3' },
-      requestId: 'request-1',
-      routeKey: '$default',
-      stage: '$default',
-      time: '15/Jan/2025:10:20:30 +0000',
-      timeEpoch: 1736936430000,
-    },
-    body: body.toString('base64'),
-    isBase64Encoded: true,
-  };
-}
 
 function componentBody(overrides: Record<string, unknown> = {}): Buffer {
   return Buffer.from(
@@ -509,28 +474,6 @@ describe('copy handler', () => {
 
 // ───────────────────────────── import ─────────────────────────────
 
-function s3Event(bucket: string, key: string, size: number) {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: '2025-01-15T10:20:30.123Z',
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'AWS:AIDA' },
-        requestParameters: { sourceIPAddress: '10.0.0.5' },
-        responseElements: { 'x-amz-request-id': 'r', 'x-amz-id-2': 'r2' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'bundles',
-          bucket: { name: bucket, ownerIdentity: { principalId: 'A' }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key, size, eTag: 'd41d8cd98f00b204e9800998ecf8427e', sequencer: '0A1B2C3D4E5F678901' },
-        },
-      },
-    ],
-  };
-}
 
 describe('import handler', () => {
   it('refuses a bundle bigger than the free ephemeral storage before writing anything', async () => {
@@ -545,7 +488,7 @@ describe('import handler', () => {
     const { handler } = await import('../functions/import.ts');
 
     // Act
-    const importing = handler(s3Event('ferry-inbox', 'bundles/test-source-00000001.tar', huge), lambdaContext());
+    const importing = handler(s3ObjectCreated('ferry-inbox', 'bundles/test-source-00000001.tar', huge), lambdaContext());
 
     // Assess
     await expect(importing).rejects.toThrow(/do not fit in the \d+ bytes free/);

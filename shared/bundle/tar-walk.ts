@@ -3,9 +3,9 @@
  * type checked before a reader sees it, and the tar's framing followed independently so an
  * archive that ends without its end-of-archive marker, or hides bytes after it, is refused.
  */
-import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import tar, { type Extract } from 'tar-stream';
+import { drained, type Drainable } from './drain.ts';
 import { BundleError, MalformedTarError, NonRegularMemberError, TarEndError, UnsafeMemberPathError } from './errors.ts';
 
 /** One member of the tar, as tar-stream hands it out: a readable of its data. */
@@ -34,7 +34,7 @@ export async function walkTar(input: Readable, where: string, visit: Visit): Pro
       bytes += chunk.byteLength;
       if (extract.destroyed || extract.destroying) return;
       framing.feed(chunk);
-      if (!extract.write(chunk)) await drained(extract as unknown as Drainable);
+      if (!extract.write(chunk)) await drained(extract as unknown as Drainable, 'tar extractor closed');
     }
     framing.end();
     extract.end(undefined);
@@ -260,30 +260,4 @@ function describeType(type: string | null | undefined): string {
     default:
       return type.replace(/-/g, ' ');
   }
-}
-
-/** Resolves on 'drain'; rejects if the stream closes first. Works for streamx streams. */
-type Drainable = EventEmitter & { destroyed: boolean };
-
-function drained(stream: Drainable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.destroyed) {
-      reject(new Error('stream closed'));
-      return;
-    }
-    const cleanup = () => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-    };
-    const onDrain = () => {
-      cleanup();
-      resolve();
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error('tar extractor closed'));
-    };
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-  });
 }

@@ -4,7 +4,6 @@
  * that rotted in staging fails the seal instead of shipping, and memory stays flat
  * whatever the blob sizes.
  */
-import type { EventEmitter } from 'node:events';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header, type Pack } from 'tar-stream';
@@ -23,6 +22,7 @@ import {
   SIGNATURE_MEMBER,
 } from './layout.ts';
 import { manifestDigest, serializeManifest, validateManifest, type BundleManifest } from './manifest.ts';
+import { drained, type Drainable } from './drain.ts';
 
 export interface WriteBundleInput {
   /** Everything but `layout`, which the writer derives from the index it writes. */
@@ -183,7 +183,7 @@ async function addBlob(
         written += chunk.byteLength;
         // Never let an overlong blob spill past its tar header's size.
         if (written > blob.size) throw new SizeMismatchError(`blob ${blob.digest}`, blob.size, written);
-        if (!entry.write(chunk)) await drained(entry as unknown as Drainable);
+        if (!entry.write(chunk)) await drained(entry as unknown as Drainable, 'tar entry closed before it was complete');
       }
     });
   } catch (error) {
@@ -205,38 +205,6 @@ async function addBlob(
 function errorTail(error: Error): string {
   const at = error.message.lastIndexOf(': ');
   return at === -1 ? error.message : error.message.slice(at + 2);
-}
-
-/** Resolves on 'drain'; rejects if the stream closes or errors first. Works for streamx too. */
-type Drainable = EventEmitter & { destroyed: boolean };
-
-function drained(stream: Drainable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.destroyed) {
-      reject(new Error('stream closed'));
-      return;
-    }
-    const cleanup = () => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      stream.off('error', onError);
-    };
-    const onDrain = () => {
-      cleanup();
-      resolve();
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error('tar entry closed before it was complete'));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    stream.on('error', onError);
-  });
 }
 
 function ignore(): void {}

@@ -8,7 +8,6 @@ import {
   BlobNotFoundError,
   BundleNotStagedError,
   EntryNotPendingError,
-  InvalidBundleNameError,
   InvalidDigestError,
   InvalidTimestampError,
   SequenceConflictError,
@@ -31,6 +30,7 @@ import type {
   StagedEntry,
   TaskQueue,
 } from '../../shared/core/ports/index.ts';
+import { checkBundleName } from '../../shared/core/ports/object-store-rules.ts';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly blobs = new Map<Digest, Buffer>();
@@ -258,16 +258,6 @@ export class FakeSource implements ArtifactSource {
   }
 }
 
-/** The adapters' bundle name rules: a plain file name that cannot leave the outbox. */
-function checkBundleName(name: string): string {
-  if (name.length === 0) throw new InvalidBundleNameError(name, 'empty');
-  if (/[/\\]/.test(name)) throw new InvalidBundleNameError(name, 'contains a path separator');
-  if (name.includes('..')) throw new InvalidBundleNameError(name, "contains '..'");
-  if (name.startsWith('.')) throw new InvalidBundleNameError(name, "starts with '.'");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f]/.test(name)) throw new InvalidBundleNameError(name, 'contains a control character');
-  return name;
-}
 
 function checkDigest(what: string, digest: Digest): Digest {
   if (!isDigest(digest)) throw new InvalidDigestError(what, digest);

@@ -27,11 +27,12 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
 import type { BundleRecord, Checksums, ExportState, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports/index.ts';
-import { EntryNotPendingError, InvalidTimestampError } from '../../core/ports/errors.ts';
+import { EntryNotPendingError } from '../../core/ports/errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { forEachLimited } from '../../concurrency.ts';
 import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys.ts';
-import { DynamoTable, wrap } from './dynamo-table.ts';
+import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
+import { normaliseInstant } from '../../core/ports/instants.ts';
 
 export const PENDING_INDEX = 'pending';
 /** Bundles are numbered from 1, as in the embedded state. */
@@ -48,30 +49,7 @@ export interface DynamoExportStateOptions {
 
 /** The CreateTable input for the state table, shared by tests and the CDK stack. */
 export function createTableInput(table: string): CreateTableCommandInput {
-  return {
-    TableName: table,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
-      { AttributeName: 'gsi1pk', AttributeType: 'S' },
-      { AttributeName: 'gsi1sk', AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: PENDING_INDEX,
-        KeySchema: [
-          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      },
-    ],
-  };
+  return stateTableInput(table, [{ name: PENDING_INDEX, attribute: 'gsi1' }]);
 }
 
 export class DynamoExportState implements ExportState {
@@ -379,14 +357,6 @@ export class DynamoExportState implements ExportState {
 }
 
 
-/** Parses an ISO 8601 instant into one canonical form so strings compare as instants (as the embedded state does). */
-export function normaliseInstant(what: string, value: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new InvalidTimestampError(what, value);
-  const iso = new Date(time).toISOString();
-  if (!/^\d{4}-/.test(iso)) throw new InvalidTimestampError(what, value);
-  return iso;
-}
 
 function toPendingEntry(item: Item): PendingEntry {
   const checksums: Checksums = {};

@@ -20,7 +20,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
 import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
-import { DynamoTable } from './dynamo-table.ts';
+import { DynamoTable, stateTableInput } from './dynamo-table.ts';
 import { StateStoreError } from './errors.ts';
 
 export interface DynamoImportStateOptions {
@@ -30,18 +30,7 @@ export interface DynamoImportStateOptions {
 
 /** The CreateTable input for the import state table, shared by tests and the CDK stack. */
 export function createImportTableInput(table: string): CreateTableCommandInput {
-  return {
-    TableName: table,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
-    ],
-  };
+  return stateTableInput(table);
 }
 
 const ONE = '#';

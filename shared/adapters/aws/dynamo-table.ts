@@ -5,6 +5,7 @@
  * {@link StateStoreError} naming the operation and key (never a value).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   GetCommand,
@@ -19,6 +20,28 @@ import { backoff, cancellationCodes, isTransientCancellation, type Item, type Ke
 import { StateStoreError } from './errors.ts';
 
 export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+
+/**
+ * The CreateTable input of a Ferry state table: string keys `pk` (HASH) and `sk` (RANGE),
+ * on-demand billing, and the keys-only secondary indexes named (sparse: `<name>pk` / `<name>sk`
+ * attributes only on the items meant to be listed). The tests create tables with it; the CDK
+ * stacks declare the same keys (infra tests compare them).
+ */
+export function stateTableInput(table: string, indexes: { name: string; attribute: string }[] = []): CreateTableCommandInput {
+  const key = (hash: string, range: string) => [
+    { AttributeName: hash, KeyType: 'HASH' as const },
+    { AttributeName: range, KeyType: 'RANGE' as const },
+  ];
+  return {
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: ['pk', 'sk', ...indexes.flatMap((i) => [`${i.attribute}pk`, `${i.attribute}sk`])].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    KeySchema: key('pk', 'sk'),
+    ...(indexes.length > 0
+      ? { GlobalSecondaryIndexes: indexes.map((i) => ({ IndexName: i.name, KeySchema: key(`${i.attribute}pk`, `${i.attribute}sk`), Projection: { ProjectionType: 'KEYS_ONLY' as const } })) }
+      : {}),
+  };
+}
 
 export class DynamoTable {
   readonly client: DynamoDBDocumentClient;

@@ -10,7 +10,6 @@ export { SqsTaskQueue, parseTaskMessage, batches, MAX_BATCH_BYTES, MAX_BATCH_ENT
 export {
   DynamoExportState,
   createTableInput,
-  normaliseInstant,
   FIRST_BUNDLE_SEQUENCE,
   MAX_TRANSACTION_ITEMS,
   PENDING_INDEX,

@@ -34,8 +34,9 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/ports/errors.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
 import { ObjectStoreError } from './errors.ts';
+import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
 
 export interface S3ObjectStoreOptions {
   client: S3Client;
@@ -86,16 +87,8 @@ export class S3ObjectStore implements ObjectStore {
     content: Readable,
     options: { expectedDigest?: Digest; expectedSize?: number } = {},
   ): Promise<{ digest: Digest; size: number; existed: boolean }> {
-    const { expectedDigest, expectedSize } = options;
-    if (expectedDigest !== undefined && !isDigest(expectedDigest)) {
-      content.destroy();
-      throw new InvalidDigestError('expected blob digest', expectedDigest);
-    }
-    const hasher = new HashingStream({
-      what: expectedDigest ?? 'blob',
-      ...(expectedDigest !== undefined ? { expected: { sha256: digestHex(expectedDigest) } } : {}),
-      ...(expectedSize !== undefined ? { expectedSize } : {}),
-    });
+    const { expectedDigest } = options;
+    const hasher = blobVerifier(content, options);
     if (expectedDigest !== undefined && (await this.#head(this.blobKey(expectedDigest))) !== undefined) {
       // Already stored: read the input through the verifier without uploading it. Draining
       // (not destroying) keeps the caller's stream semantics, e.g. a tar entry must be read
@@ -336,13 +329,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   #bundleKey(name: string): string {
-    if (name.length === 0) throw new InvalidBundleNameError(name, 'empty');
-    if (/[/\\]/.test(name)) throw new InvalidBundleNameError(name, 'contains a path separator');
-    if (name.includes('..')) throw new InvalidBundleNameError(name, "contains '..'");
-    if (name.startsWith('.')) throw new InvalidBundleNameError(name, "starts with '.'");
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f]/.test(name)) throw new InvalidBundleNameError(name, 'contains a control character');
-    return `${this.prefix}bundles/${name}`;
+    return `${this.prefix}bundles/${checkBundleName(name)}`;
   }
 
   #sealedKey(name: string, digest: Digest): string {

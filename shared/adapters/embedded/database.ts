@@ -138,3 +138,25 @@ export function optionalInteger(row: Row, column: string): number | undefined {
 export function useDatabase(db: DatabaseSync | string): { db: DatabaseSync; owned: boolean } {
   return typeof db === 'string' ? { db: openDatabase(db), owned: true } : { db, owned: false };
 }
+
+/**
+ * One component's tables in a state database: opened (or shared) and migrated on
+ * construction; `close` closes the database only when this component opened it.
+ */
+export class SqliteComponent {
+  readonly db: DatabaseSync;
+  readonly #owned: boolean;
+
+  /** `db`: an open database (shared with other components) or a file path to open. */
+  constructor(db: DatabaseSync | string, component: string, migrations: readonly string[]) {
+    const used = useDatabase(db);
+    this.db = used.db;
+    this.#owned = used.owned;
+    migrate(this.db, component, migrations);
+  }
+
+  /** Closes the database if this instance opened it. */
+  close(): void {
+    if (this.#owned && this.db.isOpen) this.db.close();
+  }
+}

@@ -13,8 +13,9 @@ import type {
   ScanCheckpoint,
   StagedEntry,
 } from '../../core/ports/index.ts';
-import { integer, migrate, optionalText, text, transaction, useDatabase, type Row } from './database.ts';
-import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../core/ports/errors.ts';
+import { integer, optionalText, SqliteComponent, text, transaction, type Row } from './database.ts';
+import { EntryNotPendingError, SequenceConflictError } from '../../core/ports/errors.ts';
+import { normaliseInstant } from '../../core/ports/instants.ts';
 
 const MIGRATIONS = [
   `
@@ -81,21 +82,11 @@ const MIGRATIONS = [
  */
 export const FIRST_BUNDLE_SEQUENCE = 1;
 
-export class SqliteExportState implements ExportState {
-  readonly db: DatabaseSync;
-  readonly #owned: boolean;
+export class SqliteExportState extends SqliteComponent implements ExportState {
 
   /** `db`: an open database (shared with e.g. the task queue) or a file path to open. */
   constructor(db: DatabaseSync | string) {
-    const used = useDatabase(db);
-    this.db = used.db;
-    this.#owned = used.owned;
-    migrate(this.db, 'export-state', MIGRATIONS);
-  }
-
-  /** Closes the database if this instance opened it. */
-  close(): void {
-    if (this.#owned && this.db.isOpen) this.db.close();
+    super(db, 'export-state', MIGRATIONS);
   }
 
   async getWatermark(repository: string): Promise<string | undefined> {
@@ -275,15 +266,6 @@ export class SqliteExportState implements ExportState {
   }
 }
 
-/** Parses an ISO 8601 instant and renders it in one canonical form so strings compare as instants. */
-export function normaliseInstant(what: string, value: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new InvalidTimestampError(what, value);
-  const iso = new Date(time).toISOString();
-  // Outside years 0000–9999 toISOString uses a ±YYYYYY form that no longer sorts as text.
-  if (!/^\d{4}-/.test(iso)) throw new InvalidTimestampError(what, value);
-  return iso;
-}
 
 function lower(value: string | undefined): string | null {
   return value === undefined ? null : value.toLowerCase();

@@ -6,7 +6,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Digest } from '../../digest.ts';
 import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
-import { integer, migrate, text, transaction, useDatabase, type Row } from './database.ts';
+import { integer, SqliteComponent, text, transaction, type Row } from './database.ts';
 
 const MIGRATIONS = [
   `
@@ -44,19 +44,10 @@ const MIGRATIONS = [
   `,
 ];
 
-export class SqliteImportState implements ImportState {
-  readonly db: DatabaseSync;
-  readonly #owned: boolean;
+export class SqliteImportState extends SqliteComponent implements ImportState {
 
   constructor(db: DatabaseSync | string) {
-    const used = useDatabase(db);
-    this.db = used.db;
-    this.#owned = used.owned;
-    migrate(this.db, 'import-state', MIGRATIONS);
-  }
-
-  close(): void {
-    if (this.#owned && this.db.isOpen) this.db.close();
+    super(db, 'import-state', MIGRATIONS);
   }
 
   async lastImported(sourceId: string): Promise<{ sequence: number; digest: Digest } | undefined> {

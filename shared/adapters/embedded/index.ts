@@ -11,7 +11,8 @@ import { SqliteTaskQueue } from './task-queue.ts';
 
 export { DirObjectStore, type DirObjectStoreOptions } from './object-store.ts';
 export { openDatabase, migrate, transaction } from './database.ts';
-export { SqliteExportState, FIRST_BUNDLE_SEQUENCE, normaliseInstant } from './export-state.ts';
+export { SqliteExportState, FIRST_BUNDLE_SEQUENCE } from './export-state.ts';
+export { normaliseInstant } from '../../core/ports/instants.ts';
 export {
   SqliteTaskQueue,
   type DrainOptions,

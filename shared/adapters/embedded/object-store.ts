@@ -24,10 +24,11 @@ import { once } from 'node:events';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
+import { digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../core/ports/errors.ts';
+import { BlobNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
 import { writeFileStream } from '../../file-streams.ts';
+import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
 
 export interface DirObjectStoreOptions {
   /** Where sealed bundles go, instead of `<root>/bundles`. */
@@ -79,17 +80,8 @@ export class DirObjectStore implements ObjectStore {
     content: Readable,
     options: { expectedDigest?: Digest; expectedSize?: number } = {},
   ): Promise<{ digest: Digest; size: number; existed: boolean }> {
-    const { expectedDigest, expectedSize } = options;
-    if (expectedDigest !== undefined && !isDigest(expectedDigest)) {
-      content.destroy();
-      throw new InvalidDigestError('expected blob digest', expectedDigest);
-    }
+    const hasher = blobVerifier(content, options);
     await this.#init();
-    const hasher = new HashingStream({
-      what: expectedDigest ?? 'blob',
-      ...(expectedDigest !== undefined ? { expected: { sha256: digestHex(expectedDigest) } } : {}),
-      ...(expectedSize !== undefined ? { expectedSize } : {}),
-    });
     const tmp = this.#tmpPath(this.#tmpDir);
     try {
       await pipeline(content, hasher, writeFileStream(tmp, { flags: 'wx', flush: true }));
@@ -222,13 +214,7 @@ export class DirObjectStore implements ObjectStore {
   }
 
   #bundlePath(name: string): string {
-    if (name.length === 0) throw new InvalidBundleNameError(name, 'empty');
-    if (/[/\\]/.test(name)) throw new InvalidBundleNameError(name, 'contains a path separator');
-    if (name.includes('..')) throw new InvalidBundleNameError(name, "contains '..'");
-    if (name.startsWith('.')) throw new InvalidBundleNameError(name, "starts with '.'");
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f]/.test(name)) throw new InvalidBundleNameError(name, 'contains a control character');
-    return path.join(this.#bundleDir, name);
+    return path.join(this.#bundleDir, checkBundleName(name));
   }
 
   get #stagedDir(): string {

@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseSync } from 'node:sqlite';
 import type { CopyTask, TaskQueue } from '../../core/ports/index.ts';
-import { integer, migrate, optionalText, text, transaction, useDatabase, type Row } from './database.ts';
+import { integer, optionalText, SqliteComponent, text, transaction, type Row } from './database.ts';
 import { messageOf } from './errors.ts';
 
 const MIGRATIONS = [
@@ -69,9 +69,7 @@ export interface TaskCounts {
   dead: number;
 }
 
-export class SqliteTaskQueue implements TaskQueue {
-  readonly db: DatabaseSync;
-  readonly #owned: boolean;
+export class SqliteTaskQueue extends SqliteComponent implements TaskQueue {
   readonly #orphanAfterMs: number;
   /** Wake drains waiting for work when this instance enqueues. */
   readonly #wakers = new Set<() => void>();
@@ -82,16 +80,9 @@ export class SqliteTaskQueue implements TaskQueue {
    * (see {@link recoverOrphans}).
    */
   constructor(db: DatabaseSync | string, options: SqliteTaskQueueOptions = {}) {
-    const used = useDatabase(db);
-    this.db = used.db;
-    this.#owned = used.owned;
+    super(db, 'task-queue', MIGRATIONS);
     this.#orphanAfterMs = options.orphanAfterMs ?? 60 * 60 * 1000;
-    migrate(this.db, 'task-queue', MIGRATIONS);
     this.recoverOrphans();
-  }
-
-  close(): void {
-    if (this.#owned && this.db.isOpen) this.db.close();
   }
 
   /**

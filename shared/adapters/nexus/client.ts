@@ -51,6 +51,7 @@ import {
   type NexusComponent,
   type NexusRepository,
 } from './schemas.ts';
+import { baseUrlOf } from '../../http/base-url.ts';
 
 export interface NexusClientOptions {
   /** e.g. `http://127.0.0.1:8081`, possibly with a path prefix such as `/nexus`. */
@@ -92,22 +93,7 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
   readonly #onRetry: NexusClientOptions['onRetry'];
 
   constructor(options: NexusClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.baseUrl);
-    } catch {
-      // The URL's own error would echo the input, credentials included.
-      throw new TypeError('NexusClient: baseUrl is not a valid URL');
-    }
-    let username = options.username;
-    let password = options.password;
-    // Credentials in the URL would otherwise travel into paths and messages: move them out.
-    if (url.username !== '' || url.password !== '') {
-      username ??= decodeURIComponent(url.username);
-      password ??= decodeURIComponent(url.password);
-      url.username = '';
-      url.password = '';
-    }
+    const { url, username, password } = baseUrlOf('NexusClient', options.baseUrl, options);
     this.#origin = url.origin;
     this.#prefix = url.pathname.replace(/\/+$/, '');
     const secrets: string[] = [];

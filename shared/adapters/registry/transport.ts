@@ -18,6 +18,7 @@ import {
   type RetryPolicy,
   type RetryVerdict,
 } from '../../http/retry.ts';
+import { baseUrlOf } from '../../http/base-url.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -76,22 +77,7 @@ export class RegistryTransport {
   readonly #secrets = new Set<string>();
 
   constructor(options: TransportOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.baseUrl);
-    } catch {
-      // The URL's own error would echo the input, credentials included.
-      throw new TypeError('RegistryClient: baseUrl is not a valid URL');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('RegistryClient: baseUrl must be http(s)');
-    let username = options.username;
-    let password = options.password;
-    if (url.username !== '' || url.password !== '') {
-      username ??= decodeURIComponent(url.username);
-      password ??= decodeURIComponent(url.password);
-      url.username = '';
-      url.password = '';
-    }
+    const { url, username, password } = baseUrlOf('RegistryClient', options.baseUrl, options);
     url.search = '';
     url.hash = '';
     this.base = url;
