@@ -19,6 +19,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { z } from 'zod';
+import { issueMessage, issuePath } from '../shared/errors.ts';
 import { repositoryNameSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories, secretArnSchema } from '../shared/config/repositories.ts';
 import { InfraConfigError } from './errors.ts';
@@ -217,7 +218,7 @@ export class Problems {
   #zod(field: string, schema: z.ZodType, value: unknown): void {
     const parsed = schema.safeParse(value);
     if (parsed.success) return;
-    for (const issue of parsed.error.issues) this.add(`${field}${issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('')}: ${issue.message.replace(/^Invalid input: /, '')}`);
+    for (const issue of parsed.error.issues) this.add(`${issuePath(issue, field, [field])}: ${issueMessage(issue)}`);
   }
   throwIfAny(where: string): void {
     if (this.#list.length > 0) throw new InfraConfigError(where, this.#list);

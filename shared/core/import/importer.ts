@@ -92,146 +92,146 @@ interface Verified {
   gap: boolean;
 }
 
+/** What every step of an import uses: the ports, the settings, and the two lookups built from them. */
+interface ImportContext {
+  ports: ImporterPorts;
+  settings: ImporterSettings;
+  targetRepository(name: string): string;
+  registryFor(repository: string): TargetRegistry | undefined;
+}
+
 export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): Importer {
-  const { target, held, state, clock, log, trustedKeys } = ports;
-  const targetRepository = (name: string) => settings.repositoryMap[name] ?? name;
-  const registryFor = (repository: string) => ports.registries?.(repository);
+  const ctx: ImportContext = {
+    ports,
+    settings,
+    targetRepository: (name) => settings.repositoryMap[name] ?? name,
+    registryFor: (repository) => ports.registries?.(repository),
+  };
+  return {
+    verify: (inputs, options = {}) => verifyBatch(ctx, inputs, options),
+    importBundles: (inputs, options = {}) => importBatch(ctx, inputs, options),
+  };
+}
 
-  /** Pass 1: every bundle verified (and, for an import, its blobs held) before anything is applied. */
-  async function verifyAll(inputs: BundleInput[], options: ImportOptions, hold: boolean) {
-    const chain = new ChainView(state);
-    const verified: Verified[] = [];
-    const already: { index: number; report: Extract<ImportReport, { status: 'already-imported' }> }[] = [];
-    for (const [index, input] of inputs.entries()) {
-      let position: { identity: BundleIdentity; gap: boolean } | undefined;
-      let blobsDone = 0;
-      try {
-        const result = await verifyBundle(await input.open(), {
-          where: input.name,
-          trustedKeys,
-          onManifest: async (manifest, digest) => {
-            position = await checkChain(chain, input.name, manifest, digest, options.allowGap ?? false);
-          },
-          onBlob: async (blob, content) => {
-            if (hold) await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
-            else for await (const _ of content); // the verifier hashes as it is drained
-            options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
-          },
-        });
-        if (position === undefined) throw new Error(`${input.name}: the verifier never reached the manifest`);
-        verified.push({ input, identity: position.identity, manifest: result.manifest, keyId: result.keyId, bytes: result.bytes, gap: position.gap });
-      } catch (error) {
-        if (!(error instanceof AlreadyImported)) throw error;
-        already.push({ index, report: { status: 'already-imported', bundle: error.identity, importedAt: error.importedAt } });
-      }
+/** Pass 1: every bundle verified (and, for an import, its blobs held) before anything is applied. */
+async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions, hold: boolean) {
+  const { held, state, trustedKeys } = ctx.ports;
+  const chain = new ChainView(state);
+  const verified: Verified[] = [];
+  const already: { index: number; report: Extract<ImportReport, { status: 'already-imported' }> }[] = [];
+  for (const [index, input] of inputs.entries()) {
+    let position: { identity: BundleIdentity; gap: boolean } | undefined;
+    let blobsDone = 0;
+    try {
+      const result = await verifyBundle(await input.open(), {
+        where: input.name,
+        trustedKeys,
+        onManifest: async (manifest, digest) => {
+          position = await checkChain(chain, input.name, manifest, digest, options.allowGap ?? false);
+        },
+        onBlob: async (blob, content) => {
+          if (hold) await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
+          else for await (const _ of content); // the verifier hashes as it is drained
+          options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
+        },
+      });
+      if (position === undefined) throw new Error(`${input.name}: the verifier never reached the manifest`);
+      verified.push({ input, identity: position.identity, manifest: result.manifest, keyId: result.keyId, bytes: result.bytes, gap: position.gap });
+    } catch (error) {
+      if (!(error instanceof AlreadyImported)) throw error;
+      already.push({ index, report: { status: 'already-imported', bundle: error.identity, importedAt: error.importedAt } });
     }
-    return { verified, already };
   }
+  return { verified, already };
+}
 
-  function planFor(verified: Verified, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
-    return planImport({ target, held, state, log, targetRepository, registryFor, available }, verified.manifest, verified.identity.digest);
-  }
+function planFor(ctx: ImportContext, verified: Verified, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
+  const { target, held, state, log } = ctx.ports;
+  return planImport({ target, held, state, log, targetRepository: ctx.targetRepository, registryFor: ctx.registryFor, available }, verified.manifest, verified.identity.digest);
+}
 
-  function refuse(verified: Verified, plan: ImportPlan): never {
+/** Pass 2 for one bundle: plan (refused whole before any write), apply each format's steps, record, receipt. */
+async function apply(ctx: ImportContext, verified: Verified, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
+  const { target, held, state, clock, log } = ctx.ports;
+  const { manifest, identity } = verified;
+  const available = async (digest: Digest) => (await held.statBlob(digest)) !== undefined;
+  const plan = await planFor(ctx, verified, available);
+  if (plan.refusals.length > 0 || plan.missing.length > 0) {
     const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan, clock.now().toISOString()) : undefined;
     throw new BundleRefusedError(verified.input.name, plan.refusals, plan.missing, resend);
   }
-
-  async function apply(verified: Verified, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
-    const { manifest, identity } = verified;
-    const plan = await planFor(verified, async (digest) => (await held.statBlob(digest)) !== undefined);
-    if (plan.refusals.length > 0 || plan.missing.length > 0) refuse(verified, plan);
-    let applied = 0;
-    const total = plan.steps.reduce((n, f) => n + f.steps.length, 0);
-    const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
-    const available = async (digest: Digest) => (await held.statBlob(digest)) !== undefined;
-    const failures = [];
-    for (const { format, steps } of plan.steps) {
-      failures.push(...(await format.apply({ target, held, state, log, registryFor, available }, manifest, identity.digest, steps, { concurrency: settings.concurrency, progress })));
-    }
-    if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);
-
-    const importedAt = clock.now().toISOString();
-    await state.recordBundleImported({
-      sourceId: manifest.sourceId,
-      sequence: manifest.sequence,
-      digest: identity.digest,
-      previous: manifest.previous,
-      importedAt,
-      advancesChain: !verified.gap,
-    });
-    if (verified.gap) log.warn(`${verified.input.name}: imported out of sequence (--allow-gap)`, { bundle: verified.input.name });
-    const receipt = await receiptOf(verified, importedAt);
-    return { status: 'imported', bundle: identity, imported: receipt.summary.imported, present: receipt.summary.present, receipt, gap: verified.gap };
+  let applied = 0;
+  const total = plan.steps.reduce((n, f) => n + f.steps.length, 0);
+  const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
+  const failures = [];
+  for (const { format, steps } of plan.steps) {
+    const deps = { target, held, state, log, registryFor: ctx.registryFor, available };
+    failures.push(...(await format.apply(deps, manifest, identity.digest, steps, { concurrency: ctx.settings.concurrency, progress })));
   }
+  if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);
 
-  async function receiptOf(verified: Verified, importedAt: string): Promise<Receipt> {
-    const { manifest, identity } = verified;
-    const entries: ReceiptEntry[] = [];
-    for (const [i, entry] of manifest.entries.entries()) {
-      const outcome = (await state.entryOutcome(identity.digest, i)) ?? 'present';
-      const where = formatOfEntry(entry).receiptPath(entry);
-      entries.push({ index: i, repository: targetRepository(entry.target.repository), path: where, digest: entry.digest, outcome });
-    }
-    const blobsHeld: { digest: Digest; size: number }[] = [];
-    if (held.listBlobs) for await (const blob of held.listBlobs()) blobsHeld.push(blob);
-    return {
-      format: RECEIPT_FORMAT,
-      sourceId: manifest.sourceId,
-      bundle: { name: verified.input.name, digest: identity.digest, sequence: manifest.sequence },
-      importedAt,
-      entries,
-      summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
-      blobsHeld,
-    };
+  const importedAt = clock.now().toISOString();
+  await state.recordBundleImported({ sourceId: manifest.sourceId, sequence: manifest.sequence, digest: identity.digest, previous: manifest.previous, importedAt, advancesChain: !verified.gap });
+  if (verified.gap) log.warn(`${verified.input.name}: imported out of sequence (--allow-gap)`, { bundle: verified.input.name });
+  const receipt = await receiptOf(ctx, verified, importedAt);
+  return { status: 'imported', bundle: identity, imported: receipt.summary.imported, present: receipt.summary.present, receipt, gap: verified.gap };
+}
+
+async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: string): Promise<Receipt> {
+  const { held, state } = ctx.ports;
+  const { manifest, identity } = verified;
+  const entries: ReceiptEntry[] = [];
+  for (const [i, entry] of manifest.entries.entries()) {
+    const outcome = (await state.entryOutcome(identity.digest, i)) ?? 'present';
+    entries.push({ index: i, repository: ctx.targetRepository(entry.target.repository), path: formatOfEntry(entry).receiptPath(entry), digest: entry.digest, outcome });
   }
-
+  const blobsHeld: { digest: Digest; size: number }[] = [];
+  if (held.listBlobs) for await (const blob of held.listBlobs()) blobsHeld.push(blob);
   return {
-    async verify(inputs, options = {}) {
-      const { verified, already } = await verifyAll(inputs, options, false);
-      const reports: { index: number; report: VerifyReport }[] = already.map(({ index, report }) => ({
-        index,
-        report: { bundle: report.bundle, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' },
-      }));
-      // Blobs of every bundle given count as at hand: an import holds them all before applying any.
-      const inBatch = new Set(verified.flatMap((v) => v.manifest.blobs.included.map((b) => b.digest)));
-      for (const v of verified) {
-        const plan = await planFor(v, async (digest) => inBatch.has(digest) || (await held.statBlob(digest)) !== undefined);
-        if (plan.refusals.length > 0 || plan.missing.length > 0) throw new BundleRefusedError(v.input.name, plan.refusals, plan.missing);
-        reports.push({
-          index: inputs.indexOf(v.input),
-          report: {
-            bundle: v.identity,
-            keyId: v.keyId,
-            entries: v.manifest.entries.length,
-            blobsIncluded: v.manifest.blobs.included.length,
-            blobsRequired: v.manifest.blobs.required.length,
-            bytes: v.bytes,
-            chain: v.gap ? 'gap-allowed' : 'next',
-          },
-        });
-      }
-      return reports.sort((a, b) => a.index - b.index).map((r) => r.report);
-    },
-
-    async importBundles(inputs, options = {}) {
-      const { verified, already } = await verifyAll(inputs, options, true);
-      const reports: ImportReport[] = [];
-      for (const { report } of already) {
-        reports.push(report);
-        await options.onReport?.(report);
-      }
-      for (const v of verified) {
-        log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, {
-          bundle: v.input.name,
-        });
-        const report = await apply(v, options);
-        reports.push(report);
-        await options.onReport?.(report);
-      }
-      return reports;
-    },
+    format: RECEIPT_FORMAT,
+    sourceId: manifest.sourceId,
+    bundle: { name: verified.input.name, digest: identity.digest, sequence: manifest.sequence },
+    importedAt,
+    entries,
+    summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
+    blobsHeld,
   };
+}
+
+async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions): Promise<VerifyReport[]> {
+  const { verified, already } = await verifyAll(ctx, inputs, options, false);
+  const reports: { index: number; report: VerifyReport }[] = already.map(({ index, report }) => ({
+    index,
+    report: { bundle: report.bundle, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' },
+  }));
+  // Blobs of every bundle given count as at hand: an import holds them all before applying any.
+  const inBatch = new Set(verified.flatMap((v) => v.manifest.blobs.included.map((b) => b.digest)));
+  for (const v of verified) {
+    const plan = await planFor(ctx, v, async (digest) => inBatch.has(digest) || (await ctx.ports.held.statBlob(digest)) !== undefined);
+    if (plan.refusals.length > 0 || plan.missing.length > 0) throw new BundleRefusedError(v.input.name, plan.refusals, plan.missing);
+    const { entries, blobs } = v.manifest;
+    reports.push({
+      index: inputs.indexOf(v.input),
+      report: { bundle: v.identity, keyId: v.keyId, entries: entries.length, blobsIncluded: blobs.included.length, blobsRequired: blobs.required.length, bytes: v.bytes, chain: v.gap ? 'gap-allowed' : 'next' },
+    });
+  }
+  return reports.sort((a, b) => a.index - b.index).map((r) => r.report);
+}
+
+async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions & { onReport?: (report: ImportReport) => Promise<void> }): Promise<ImportReport[]> {
+  const { verified, already } = await verifyAll(ctx, inputs, options, true);
+  const reports: ImportReport[] = [];
+  for (const { report } of already) {
+    reports.push(report);
+    await options.onReport?.(report);
+  }
+  for (const v of verified) {
+    ctx.ports.log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, { bundle: v.input.name });
+    const report = await apply(ctx, v, options);
+    reports.push(report);
+    await options.onReport?.(report);
+  }
+  return reports;
 }
 
 /** The document to carry back when a bundle needs blobs nobody on this side has. */
