@@ -183,7 +183,7 @@ describe('bundle manifest', () => {
     expect(bytes.equals(serializeManifest(valid))).toBe(true);
     expect(parseManifest(bytes, 'manifest.json')).toEqual(valid);
     expect(manifestDigest(bytes)).toBe(sha256Of(bytes));
-    expect(bytes.toString().startsWith('{\n  "format": "ferry.bundle.v1",\n  "sourceId"')).toBe(true);
+    expect(bytes.toString().startsWith('{\n  "format": "ferry.bundle.v2",\n  "sourceId"')).toBe(true);
   });
 
   it('names the JSON field path of each schema error', () => {
@@ -207,7 +207,7 @@ describe('bundle manifest', () => {
     const dotdot = { ...valid, entries: [{ ...entry, source: { repository: 'raw-a', path: '/a/../../etc/passwd' } }] };
     const nul = { ...valid, entries: [{ ...entry, target: { repository: 'raw-b', path: '/a\0b' } }] };
     const extra = { ...valid, entries: [{ ...entry, extra: 1 }] };
-    const kind = { ...valid, entries: [{ ...entry, kind: 'npm' }] };
+    const kind = { ...valid, entries: [{ ...entry, kind: 'conda' }] };
 
     // Act & Assess
     expect(parse(dotdot)).toThrow("entries[0].source.path: must not contain a '.' or '..' segment");

@@ -341,7 +341,7 @@ describe('environment', () => {
 
   it('fails the init naming the bad field of FERRY_REPOSITORIES', async () => {
     // Prepare
-    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ name: 'maven-releases', format: 'maven2' }]));
+    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ name: 'maven-releases', format: 'conda' }]));
 
     // Act
     const loading = import('../functions/scan.ts');

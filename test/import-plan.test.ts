@@ -11,12 +11,17 @@ import type { RawStep } from '../shared/core/formats/raw/import.ts';
 import { MemoryImportState, MemoryObjectStore } from './support/fakes.ts';
 
 function target(repositories: TargetRepository[]): ArtifactTarget {
+  const never = async () => {
+    throw new Error('the plan never writes');
+  };
   return {
     repositories: async () => repositories,
     async *listAssets() {},
-    uploadRaw: async () => {
-      throw new Error('the plan never writes');
-    },
+    uploadRaw: never,
+    uploadComponent: never,
+    putContent: never,
+    postForm: never,
+    readContent: async () => undefined,
   };
 }
 

@@ -496,7 +496,7 @@ describe('configuration', () => {
         sourceId: 'Corp Nexus',
         nexusUrl: 'ftp://x',
         repositories: [
-          { name: 'raw', format: 'maven2' as 'raw' },
+          { name: 'raw', format: 'conda' as 'raw' },
           { name: 'docker-a', format: 'docker' } as unknown as RepositoryConfig,
           { name: 'docker-b', format: 'docker', registry: { url: 'https://r.example', secretArn: 'ferry-registry' }, tags: { include: '(' } },
         ],
@@ -510,7 +510,7 @@ describe('configuration', () => {
       expect((error as InfraConfigError).problems).toEqual([
         expect.stringMatching(/^sourceId: /),
         expect.stringMatching(/^nexusUrl: must be an http\(s\) URL/),
-        expect.stringMatching(/^repositories\[0\]\.format: must be "raw" or "docker"/),
+        expect.stringMatching(/^repositories\[0\]\.format: must be one of raw, docker, maven2, npm, pypi, nuget, helm/),
         expect.stringMatching(/^repositories\[1\]\.registry: required for a docker repository/),
         expect.stringMatching(/^repositories\[2\]\.registry\.secretArn: must be the full ARN/),
         expect.stringMatching(/^repositories\[2\]\.tags\.include: not a regular expression/),

@@ -4,102 +4,41 @@
  * are written down in docs/bundle-format.md and any change to them needs a format bump.
  */
 import { z } from 'zod';
-import { isDigest, sha256Of, type Digest } from '../digest.ts';
+import { sha256Of, type Digest } from '../digest.ts';
 import { issueLines } from '../errors.ts';
-import { REPOSITORY_NAME, SOURCE_ID } from '../config/names.ts';
-import { IMAGE_NAME, IMAGE_TAG } from '../oci/names.ts';
+import { SOURCE_ID } from '../config/names.ts';
+import { digestSchema, entryBlobs, entrySchema, orderedEntry, sizeSchema, V1_ENTRY_KINDS, type BundleEntry } from './entries.ts';
 import { ManifestError } from './errors.ts';
 
-export const BUNDLE_FORMAT = 'ferry.bundle.v1';
+export {
+  assetPathProblems,
+  coordinatesLabel,
+  entryBlobs,
+  type BundleEntry,
+  type ImageBundleEntry,
+  type Maven2BundleEntry,
+  type NpmBundleEntry,
+  type PackageBundleEntry,
+  type PypiBundleEntry,
+  type RawBundleEntry,
+} from './entries.ts';
+
+/** The first format: raw and image entries only. Still written when a bundle holds nothing else, so older importers read it. */
+export const BUNDLE_FORMAT_V1 = 'ferry.bundle.v1';
+/** Adds the package entry kinds (maven2, npm, pypi, nuget, helm). */
+export const BUNDLE_FORMAT = 'ferry.bundle.v2';
+
+/** The lowest format version that can express these entries. */
+export function bundleFormatFor(entries: readonly Pick<BundleEntry, 'kind'>[]): typeof BUNDLE_FORMAT | typeof BUNDLE_FORMAT_V1 {
+  return entries.every((entry) => V1_ENTRY_KINDS.has(entry.kind)) ? BUNDLE_FORMAT_V1 : BUNDLE_FORMAT;
+}
 
 /** Upper bound on the manifest's size, so a reader can hold it in memory safely. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 
-const digestSchema = z.custom<Digest>((value) => typeof value === 'string' && isDigest(value), {
-  error: "must be 'sha256:' followed by 64 lowercase hex digits",
-});
-
-const sizeSchema = z.number().int('must be an integer').min(0, 'must not be negative').max(Number.MAX_SAFE_INTEGER);
-
-const repositorySchema = z
-  .string()
-  .regex(REPOSITORY_NAME, 'must be a Nexus repository name (letters, digits, _ - . ; not starting with _ or .)');
-
-/**
- * Why Nexus would refuse (or silently rewrite) an asset path, or [] when it takes it as
- * is. Nexus refuses `.` and `..` segments and folds `//`, so a path that is not already in
- * Nexus's own form could land elsewhere than the manifest says: it is refused before any
- * write, on both sides (the copy refuses to stage it, the manifest schema to read it).
- */
-export function assetPathProblems(path: string): string[] {
-  const problems: string[] = [];
-  if (!path.startsWith('/')) problems.push("must start with '/'");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) problems.push('must not contain control characters');
-  if (path.includes('\\')) problems.push('must not contain a backslash');
-  if (path === '/' || path.endsWith('/')) problems.push("must name a file (not end with '/')");
-  const segments = path.split('/').slice(1);
-  if (segments.includes('..') || segments.includes('.')) problems.push("must not contain a '.' or '..' segment");
-  if (segments.slice(0, -1).includes('')) problems.push("must not contain an empty segment ('//')");
-  return problems;
-}
-
-const assetPathSchema = z.string().superRefine((path, ctx) => {
-  for (const message of assetPathProblems(path)) ctx.addIssue({ code: 'custom', message });
-});
-
-const hex = (length: number) => z.string().regex(new RegExp(`^[0-9a-f]{${length}}$`), `must be ${length} lowercase hex digits`);
-
-const checksumsSchema = z.strictObject({
-  sha256: hex(64).optional(),
-  sha1: hex(40).optional(),
-  md5: hex(32).optional(),
-  sha512: hex(128).optional(),
-});
-
-const coordinatesSchema = z.strictObject({ repository: repositorySchema, path: assetPathSchema });
-
-const rawEntrySchema = z.strictObject({
-  kind: z.literal('raw'),
-  source: coordinatesSchema,
-  target: coordinatesSchema,
-  digest: digestSchema,
-  size: sizeSchema,
-  checksums: checksumsSchema,
-});
-
-/** Distribution-spec repository name (`team/app`) and tag grammar. */
-const imageNameSchema = z
-  .string()
-  .regex(IMAGE_NAME, 'must be an image name (lowercase path components)')
-  .max(255);
-const tagSchema = z.string().regex(IMAGE_TAG, 'must be an image tag');
-const mediaTypeSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$/, 'must be a media type');
-const descriptorSchema = z.strictObject({ mediaType: mediaTypeSchema, digest: digestSchema, size: sizeSchema });
-const imageCoordinatesSchema = z.strictObject({ repository: repositorySchema, name: imageNameSchema, tag: tagSchema });
-
-/**
- * An image tag: the tagged manifest (`digest`, an image manifest or an index), the child
- * manifests of an index, the configs and layers of all of them (`blobs`), and referrers
- * (signatures, attestations, SBOMs) that travel with their subject.
- */
-const imageEntrySchema = z.strictObject({
-  kind: z.literal('image'),
-  source: imageCoordinatesSchema,
-  target: imageCoordinatesSchema,
-  digest: digestSchema,
-  size: sizeSchema,
-  mediaType: mediaTypeSchema,
-  manifests: z.array(descriptorSchema),
-  blobs: z.array(z.strictObject({ digest: digestSchema, size: sizeSchema })),
-  referrers: z.array(z.strictObject({ mediaType: mediaTypeSchema, digest: digestSchema, size: sizeSchema, tag: tagSchema.optional() })),
-});
-
-const entrySchema = z.discriminatedUnion('kind', [rawEntrySchema, imageEntrySchema]);
-
 const manifestSchema = z.strictObject({
-  format: z.literal(BUNDLE_FORMAT),
+  format: z.enum([BUNDLE_FORMAT_V1, BUNDLE_FORMAT], { error: `must be ${BUNDLE_FORMAT_V1} or ${BUNDLE_FORMAT} (a later Ferry wrote this bundle?)` }),
   sourceId: z.string().regex(SOURCE_ID, `must match ${SOURCE_ID}`),
   sequence: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER),
   previous: digestSchema.nullable(),
@@ -120,25 +59,6 @@ const manifestSchema = z.strictObject({
 });
 
 export type BundleManifest = z.output<typeof manifestSchema>;
-export type BundleEntry = z.output<typeof entrySchema>;
-export type RawBundleEntry = z.output<typeof rawEntrySchema>;
-export type ImageBundleEntry = z.output<typeof imageEntrySchema>;
-
-/** `raw-a/dir/x.bin` or `docker-hosted/team/app:1.0`: an entry's side in words. */
-export function coordinatesLabel(side: BundleEntry['source']): string {
-  return 'path' in side ? `${side.repository}${side.path}` : `${side.repository}/${side.name}:${side.tag}`;
-}
-
-/** Every blob an entry needs on the far side, with the field that names it. */
-export function entryBlobs(entry: BundleEntry): { digest: Digest; size: number; field: string }[] {
-  if (entry.kind === 'raw') return [{ digest: entry.digest, size: entry.size, field: 'digest' }];
-  return [
-    { digest: entry.digest, size: entry.size, field: 'digest' },
-    ...entry.manifests.map((m, i) => ({ digest: m.digest, size: m.size, field: `manifests[${i}].digest` })),
-    ...entry.blobs.map((b, i) => ({ digest: b.digest, size: b.size, field: `blobs[${i}].digest` })),
-    ...entry.referrers.map((r, i) => ({ digest: r.digest, size: r.size, field: `referrers[${i}].digest` })),
-  ];
-}
 
 /** Rules across fields that the schema alone cannot express. */
 function consistencyProblems(manifest: BundleManifest): string[] {
@@ -177,8 +97,11 @@ function consistencyProblems(manifest: BundleManifest): string[] {
         problems.push(`entries[${index}].${needed.field}: size ${needed.size} differs from the blob's listed size ${blob.size}`);
       }
     }
-    if (entry.kind === 'raw' && entry.checksums.sha256 !== undefined && `sha256:${entry.checksums.sha256}` !== entry.digest) {
+    if ('checksums' in entry && entry.checksums.sha256 !== undefined && `sha256:${entry.checksums.sha256}` !== entry.digest) {
       problems.push(`entries[${index}].checksums.sha256: differs from entries[${index}].digest`);
+    }
+    if (manifest.format === BUNDLE_FORMAT_V1 && !V1_ENTRY_KINDS.has(entry.kind)) {
+      problems.push(`entries[${index}].kind: ${entry.kind} entries need format ${BUNDLE_FORMAT}`);
     }
   });
   return problems;
@@ -227,36 +150,6 @@ export function serializeManifest(manifest: BundleManifest): Buffer {
   };
   // JSON.stringify drops the undefined checksum keys, keeping the output canonical.
   return Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
-}
-
-function orderedEntry(entry: BundleEntry): object {
-  if (entry.kind === 'raw') {
-    return {
-      kind: entry.kind,
-      source: { repository: entry.source.repository, path: entry.source.path },
-      target: { repository: entry.target.repository, path: entry.target.path },
-      digest: entry.digest,
-      size: entry.size,
-      checksums: {
-        sha256: entry.checksums.sha256,
-        sha1: entry.checksums.sha1,
-        md5: entry.checksums.md5,
-        sha512: entry.checksums.sha512,
-      },
-    };
-  }
-  const coordinates = (c: ImageBundleEntry['source']) => ({ repository: c.repository, name: c.name, tag: c.tag });
-  return {
-    kind: entry.kind,
-    source: coordinates(entry.source),
-    target: coordinates(entry.target),
-    digest: entry.digest,
-    size: entry.size,
-    mediaType: entry.mediaType,
-    manifests: entry.manifests.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
-    blobs: entry.blobs.map(({ digest, size }) => ({ digest, size })),
-    referrers: entry.referrers.map(({ mediaType, digest, size, tag }) => ({ mediaType, digest, size, tag })),
-  };
 }
 
 /** A bundle's identity and chain link: the digest of its exact manifest bytes. */

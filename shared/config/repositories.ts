@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ExporterSettings } from '../core/export/exporter.ts';
 import type { ScanRepository } from '../core/export/scan.ts';
 import { filterProblems, type ImageFilter } from '../core/formats/docker/filter.ts';
+import { PACKAGE_FORMATS, type PackageFormat } from '../core/ports/index.ts';
 import { urlWithoutCredentials } from './credentials.ts';
 import { platformSchema, repositoryNameSchema } from './names.ts';
 
@@ -66,13 +67,20 @@ export function repositorySchemas<E extends z.ZodType>(registryEndpoint: E) {
       }
     })
     .transform((repository) => ({ ...repository, registry: repository.registry as z.output<E> }));
-  const repository = z.discriminatedUnion('format', [raw, docker], { error: 'must be "raw" or "docker"' });
-  return { raw, docker, repository };
+  /** maven2, npm, pypi, nuget, helm: hosted or proxy, or a group (scanned as its members). */
+  const packages = z.strictObject({
+    name: repositoryNameSchema,
+    format: z.enum(PACKAGE_FORMATS),
+    /** A hosted repository on the far side; defaults to the same name. */
+    target: repositoryNameSchema.optional(),
+  });
+  const repository = z.discriminatedUnion('format', [raw, docker, packages], { error: `must be one of raw, docker, ${PACKAGE_FORMATS.join(', ')}` });
+  return { raw, docker, packages, repository };
 }
 
 /** A carried repository as any entry point holds it (registry credentials aside). */
 export type RepositoryModel =
-  | { name: string; format: 'raw'; target?: string | undefined }
+  | { name: string; format: 'raw' | PackageFormat; target?: string | undefined }
   | {
       name: string;
       format: 'docker';
@@ -100,7 +108,7 @@ export function exporterSettingsOf(
 }
 
 export function scanRepositoryOf(r: RepositoryModel): ScanRepository {
-  if (r.format === 'raw') return { name: r.name, format: 'raw', target: r.target ?? r.name };
+  if (r.format !== 'docker') return { name: r.name, format: r.format, target: r.target ?? r.name } as ScanRepository;
   return { name: r.name, format: 'docker', target: r.target ?? r.name, discovery: r.discovery, filter: imageSettingsOf(r).filter, referrers: r.referrers };
 }
 

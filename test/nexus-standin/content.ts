@@ -6,9 +6,10 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { normalisePath } from './format.ts';
+import { STANDIN_FORMATS, type FormatContext } from './formats/index.ts';
 import { sendEmpty, sendErrorPage } from './http.ts';
 import type { Actor, Store, StoredAsset } from './store.ts';
-import { handleRawPut } from './upload.ts';
+import { handleRepositoryWrite } from './upload.ts';
 
 /** Nexus records lastDownloaded (and, on SQL, fires asset UPDATED) at most this often per asset. */
 const DOWNLOAD_MARK_INTERVAL_MS = 12 * 60 * 60 * 1000;
@@ -108,7 +109,7 @@ async function handleGet(store: Store, repository: string, path: string, actor: 
 
 /** Handles /repository/<repo>/<path>; `rest` is the still-encoded part after '/repository/'. */
 export async function handleRepositoryView(
-  store: Store,
+  ctx: FormatContext,
   rest: string,
   actor: Actor,
   req: IncomingMessage,
@@ -117,6 +118,7 @@ export async function handleRepositoryView(
   const slash = rest.indexOf('/');
   const repository = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
   const rawPath = slash < 0 ? '/' : decodeURIComponent(rest.slice(slash));
+  const { store } = ctx;
   const repo = store.repositories.get(repository);
   if (repo === undefined) {
     sendErrorPage(res, 404, 'Repository not found');
@@ -129,10 +131,19 @@ export async function handleRepositoryView(
         sendErrorPage(res, 503, 'Repository offline');
         return;
       }
+    {
+      const generated = await STANDIN_FORMATS.get(repo.format)?.read?.(ctx, repo, rawPath);
+      if (generated !== undefined) {
+        res.writeHead(generated.status, { 'Content-Type': generated.contentType, 'Content-Length': generated.body.length });
+        res.end(req.method === 'HEAD' ? undefined : generated.body);
+        return;
+      }
       await handleGet(store, repository, rawPath.endsWith('/') ? rawPath : normalisePath(rawPath), actor, req, res);
       return;
+    }
     case 'PUT':
-      await handleRawPut(store, repository, rawPath, actor, req, res);
+    case 'POST':
+      await handleRepositoryWrite(ctx, repo, rawPath, actor, req, res);
       return;
     case 'DELETE': {
       if (repo.type !== 'hosted') {

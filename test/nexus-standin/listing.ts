@@ -16,7 +16,6 @@ export interface ListingContext {
 export function renderAsset(ctx: ListingContext, asset: StoredAsset, repository = asset.repository): Record<string, unknown> {
   const { store } = ctx;
   const format = store.repositories.get(asset.repository)?.format ?? 'raw';
-  const block: Record<string, unknown> = format === 'raw' ? { contentDisposition: 'ATTACHMENT' } : {};
   return {
     downloadUrl: `${ctx.baseUrl}/repository/${repository}${asset.path}`,
     path: store.renderPath(asset.path),
@@ -37,7 +36,7 @@ export function renderAsset(ctx: ListingContext, asset: StoredAsset, repository 
     fileSize: asset.size,
     blobCreated: nexusDate(asset.blobCreated),
     blobStoreName: null,
-    [format]: block,
+    [format]: asset.attributes,
   };
 }
 

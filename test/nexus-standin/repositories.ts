@@ -1,4 +1,4 @@
-/** Repository metadata endpoints: /v1/repositories, /v1/repositorySettings, upload specs. */
+/** Repository metadata endpoints: /v1/repositories, /v1/repositorySettings. */
 import type { RepositoryState } from './store.ts';
 
 export function renderRepository(baseUrl: string, repo: RepositoryState): Record<string, unknown> {
@@ -32,20 +32,6 @@ export function renderRepositorySettings(baseUrl: string, repo: RepositoryState)
   }
   if (repo.type === 'hosted') settings['component'] = { proprietaryComponents: false };
   if (repo.format === 'raw') settings['raw'] = { contentDisposition: 'ATTACHMENT' };
+  if (repo.format === 'maven2') settings['maven'] = { versionPolicy: repo.versionPolicy ?? 'RELEASE', layoutPolicy: 'STRICT', contentDisposition: 'INLINE' };
   return settings;
 }
-
-export const RAW_UPLOAD_SPEC = {
-  format: 'raw',
-  multipleUpload: true,
-  componentFields: [
-    {
-      name: 'directory',
-      type: 'STRING',
-      description: 'Destination for uploaded files (e.g. /path/to/files/)',
-      optional: false,
-      group: 'Component attributes',
-    },
-  ],
-  assetFields: [{ name: 'filename', type: 'STRING', description: 'Filename', optional: false, group: 'Asset attributes' }],
-};

@@ -13,9 +13,11 @@ import { Faults, interceptBody } from './faults.ts';
 import { nexusDate, normalisePath } from './format.ts';
 import { sendEmpty, sendJson, sendText, sendValidationErrors } from './http.ts';
 import { handleItem, handleList, type ListingContext } from './listing.ts';
-import { RAW_UPLOAD_SPEC, renderRepository, renderRepositorySettings } from './repositories.ts';
+import { STANDIN_FORMATS, type FormatContext } from './formats/index.ts';
+import { renderRepository, renderRepositorySettings } from './repositories.ts';
 import { Store, type Actor } from './store.ts';
 import type { NexusStandin, RequestLogEntry, StandinFault, StandinOptions } from './types.ts';
+import { seedPut, seedUpload } from './seed.ts';
 import { handleComponentUpload } from './upload.ts';
 import { Webhooks } from './webhooks.ts';
 
@@ -51,6 +53,8 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
   const faults = new Faults();
   const requests: RequestLogEntry[] = [];
   const listing: ListingContext = { store, baseUrl: '', pageSize: options.pageSize ?? 10 };
+  // The same object: its baseUrl is set once the server listens.
+  const formats: FormatContext = listing;
   if (!Number.isInteger(listing.pageSize) || listing.pageSize < 1) throw new Error(`pageSize must be a positive integer`);
 
   async function route(req: IncomingMessage, res: ServerResponse, actor: Actor): Promise<void> {
@@ -58,7 +62,7 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
     const method = req.method ?? 'GET';
     const path = url.pathname;
     if (path.startsWith('/repository/')) {
-      await handleRepositoryView(store, path.slice('/repository/'.length), actor, req, res);
+      await handleRepositoryView(formats, path.slice('/repository/'.length), actor, req, res);
       return;
     }
     if (!path.startsWith(`${REST}/`)) {
@@ -81,18 +85,21 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
       return;
     }
     if (api === '/v1/formats/upload-specs' && read) {
-      sendJson(res, 200, [RAW_UPLOAD_SPEC]);
+      sendJson(res, 200, [...STANDIN_FORMATS.values()].filter((f) => f.upload !== undefined).map((f) => f.uploadSpec));
       return;
     }
-    if (api === '/v1/formats/raw/upload-specs' && read) {
-      sendJson(res, 200, RAW_UPLOAD_SPEC);
+    const spec = /^\/v1\/formats\/([^/]+)\/upload-specs$/.exec(api);
+    if (spec !== null && read) {
+      const format = STANDIN_FORMATS.get(spec[1] ?? '');
+      if (format?.upload === undefined) sendText(res, 404, 'Not Found');
+      else sendJson(res, 200, format.uploadSpec);
       return;
     }
     if (api === '/v1/components' || api === '/v1/assets') {
       const kind = api === '/v1/components' ? 'component' : 'asset';
       if (read) handleList(listing, kind, url.searchParams, res);
       else if (method === 'POST' && kind === 'component') {
-        await handleComponentUpload(store, url.searchParams.get('repository'), actor, req, res);
+        await handleComponentUpload(formats, url.searchParams.get('repository'), actor, req, res);
       } else sendEmpty(res, 405);
       return;
     }
@@ -219,7 +226,7 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
       if (repo === undefined) throw new Error(`putRawAsset: unknown repository ${repository}`);
       if (repo.type === 'group') throw new Error(`putRawAsset: ${repository} is a group repository`);
       const asset = store.seedRaw(repository, path, typeof content === 'string' ? Buffer.from(content, 'utf8') : content, seedOptions?.lastModified);
-      const component = store.components.get(asset.componentInternalId);
+      const component = store.components.get(asset.componentInternalId ?? -1);
       if (component === undefined) throw new Error('putRawAsset: component vanished');
       return { componentId: store.componentRestId(component), assetId: store.assetRestId(asset) };
     },
@@ -227,9 +234,11 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
       const repo = store.repositories.get(repository);
       if (repo === undefined || repo.format !== 'docker') throw new Error(`putDockerTag: ${repository} is not a docker repository`);
       const asset = store.seedDockerTag(repository, name, tag, manifest, mediaType, seedOptions?.lastModified);
-      const component = store.components.get(asset.componentInternalId)!;
+      const component = store.components.get(asset.componentInternalId ?? -1)!;
       return { componentId: store.componentRestId(component), assetId: store.assetRestId(asset) };
     },
+    seedUpload: (repository, form, seedOptions) => seedUpload(formats, repository, form, seedOptions?.lastModified),
+    seedPut: (repository, path, content, seedOptions) => seedPut(formats, repository, path, content, seedOptions?.lastModified),
     getAsset(repository, path) {
       const asset = store.findAsset(repository, path);
       if (asset === undefined) return undefined;

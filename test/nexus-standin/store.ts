@@ -47,7 +47,28 @@ export interface StoredAsset {
   lastDownloaded: Date | null;
   uploader: string | null;
   uploaderIp: string | null;
-  componentInternalId: number;
+  /** Null for component-less assets (docker blobs, generated metadata such as maven-metadata.xml). */
+  componentInternalId: number | null;
+  /** The asset's format block as the REST API shows it (`"maven2": {…}`). */
+  attributes: Record<string, unknown>;
+}
+
+/** Component coordinates as the SQL store keeps them: "" where a format has none. */
+export interface Coordinates {
+  group: string;
+  name: string;
+  version: string;
+}
+
+/** One asset a format's upload, PUT or seed writes. */
+export interface AssetWrite {
+  /** Normalised, with a leading '/'. */
+  path: string;
+  blob: StagedBlob;
+  /** Null: a component-less asset. */
+  component: Coordinates | null;
+  attributes?: Record<string, unknown> | undefined;
+  contentType?: string | undefined;
 }
 
 export interface StoredComponent {
@@ -76,7 +97,7 @@ export interface RepositoryState extends StandinRepository {
   memberNames: string[];
 }
 
-const SEED_ACTOR: Actor = { user: 'admin', ip: '127.0.0.1' };
+export const SEED_ACTOR: Actor = { user: 'admin', ip: '127.0.0.1' };
 
 export class Store {
   readonly backend: Backend;
@@ -87,6 +108,7 @@ export class Store {
   readonly #blobDir: string;
   readonly #clock: () => Date;
   readonly #byPath = new Map<string, number>();
+  readonly #byCoordinates = new Map<string, number>();
   readonly #byEntityId = new Map<string, { kind: 'component' | 'asset'; internalId: number }>();
   readonly #uploads = new Map<string, number>();
   #nextComponentId = 1;
@@ -173,97 +195,123 @@ export class Store {
   }
 
   /**
-   * Creates or replaces a raw asset from staged content (the file is moved into the blob
-   * store). A new path gets a new component with the next ids; an existing one keeps its
-   * ids, blobCreated and listing position and gets new content and lastModified.
+   * Why these writes cannot all be made (a write policy), or undefined when they can: a
+   * format checks this before it writes anything, so an upload lands whole or not at all.
    */
-  writeRaw(
-    repository: string,
-    rawPath: string,
-    blob: StagedBlob,
-    actor: Actor,
-    lastModified?: Date,
-    /** Docker tags: component name = image, version = tag; the asset is the manifest. */
-    docker?: { name: string; tag: string; contentType: string },
-  ): StoredAsset {
-    const path = normalisePath(rawPath);
+  writesRefusal(repository: string, writes: readonly AssetWrite[]): { policy: 'deny' | 'allow_once'; path: string } | undefined {
+    for (const write of writes) {
+      const policy = this.writeRefusal(repository, write.path);
+      if (policy !== undefined) return { policy, path: write.path };
+    }
+    return undefined;
+  }
+
+  /**
+   * Creates or replaces one asset from staged content (the file is moved into the blob
+   * store). A new path joins its component (created with the next id when new); an existing
+   * path keeps its ids, blobCreated and listing position and gets new content and
+   * lastModified, as Nexus does.
+   */
+  writeAsset(repository: string, write: AssetWrite, actor: Actor, lastModified?: Date): StoredAsset {
+    const path = normalisePath(write.path);
     const blobFile = join(this.#blobDir, randomUUID());
-    renameSync(blob.file, blobFile);
+    renameSync(write.blob.file, blobFile);
     const when = lastModified ?? this.now();
     const existing = this.findAsset(repository, path);
-    if (existing !== undefined) {
-      const oldFile = existing.blobFile;
-      Object.assign(existing, {
-        blobFile,
-        size: blob.size,
-        checksum: blob.checksum,
-        ...(docker ? { contentType: docker.contentType } : {}),
-        lastModified: when,
-        uploader: actor.user,
-        uploaderIp: actor.ip,
-      });
-      try {
-        unlinkSync(oldFile);
-      } catch {
-        // already gone: nothing to reclaim
-      }
-      const component = this.components.get(existing.componentInternalId);
-      if (component !== undefined) this.onEvent({ kind: 'component', action: 'UPDATED', component, actor });
-      this.onEvent({ kind: 'asset', action: 'UPDATED', asset: existing, actor });
-      return existing;
-    }
-    const repo = this.repositories.get(repository);
-    const componentId = this.#nextComponentId++;
+    if (existing !== undefined) return this.#replace(existing, write, blobFile, when, actor);
+    const component = write.component === null ? undefined : this.#componentFor(repository, write.component, actor);
     const assetId = this.#nextAssetId++;
-    const { group, name } = docker ? { group: '', name: docker.name } : rawCoordinates(path);
-    const component: StoredComponent = {
-      internalId: componentId,
-      entityId: this.componentEntityId(componentId),
-      repository,
-      format: repo?.format ?? 'raw',
-      group,
-      name,
-      version: docker ? docker.tag : this.backend === 'sql' ? '' : null,
-      assetIds: [assetId],
-    };
     const asset: StoredAsset = {
       internalId: assetId,
       entityId: this.assetEntityId(assetId),
       repository,
       path,
       blobFile,
-      size: blob.size,
-      checksum: blob.checksum,
-      contentType: docker?.contentType ?? contentTypeFor(path),
+      size: write.blob.size,
+      checksum: write.blob.checksum,
+      contentType: write.contentType ?? contentTypeFor(path),
       lastModified: when,
       blobCreated: when,
       lastDownloaded: null,
       uploader: actor.user,
       uploaderIp: actor.ip,
-      componentInternalId: componentId,
+      componentInternalId: component?.internalId ?? null,
+      attributes: write.attributes ?? {},
     };
-    this.components.set(componentId, component);
+    component?.assetIds.push(assetId);
     this.assets.set(assetId, asset);
     this.#byPath.set(`${repository}\0${path}`, assetId);
-    this.#byEntityId.set(`component:${component.entityId}`, { kind: 'component', internalId: componentId });
     this.#byEntityId.set(`asset:${asset.entityId}`, { kind: 'asset', internalId: assetId });
-    this.onEvent({ kind: 'component', action: 'CREATED', component, actor });
     this.onEvent({ kind: 'asset', action: 'CREATED', asset, actor });
     return asset;
   }
 
-  /** Synchronous seeding path: hashes and writes a buffer, then writes it like an upload. */
-  seedRaw(repository: string, path: string, content: Buffer, lastModified?: Date): StoredAsset {
+  #replace(existing: StoredAsset, write: AssetWrite, blobFile: string, when: Date, actor: Actor): StoredAsset {
+    const oldFile = existing.blobFile;
+    Object.assign(existing, {
+      blobFile,
+      size: write.blob.size,
+      checksum: write.blob.checksum,
+      ...(write.contentType !== undefined ? { contentType: write.contentType } : {}),
+      ...(write.attributes !== undefined ? { attributes: write.attributes } : {}),
+      lastModified: when,
+      uploader: actor.user,
+      uploaderIp: actor.ip,
+    });
+    try {
+      unlinkSync(oldFile);
+    } catch {
+      // already gone: nothing to reclaim
+    }
+    const component = existing.componentInternalId === null ? undefined : this.components.get(existing.componentInternalId);
+    if (component !== undefined) this.onEvent({ kind: 'component', action: 'UPDATED', component, actor });
+    this.onEvent({ kind: 'asset', action: 'UPDATED', asset: existing, actor });
+    return existing;
+  }
+
+  /** The component with these coordinates in the repository, created (with the next id) when new. */
+  #componentFor(repository: string, coordinates: Coordinates, actor: Actor): StoredComponent {
+    const key = `${repository}\0${coordinates.group}\0${coordinates.name}\0${coordinates.version}`;
+    const known = this.#byCoordinates.get(key);
+    const found = known === undefined ? undefined : this.components.get(known);
+    if (found !== undefined) return found;
+    const componentId = this.#nextComponentId++;
+    const component: StoredComponent = {
+      internalId: componentId,
+      entityId: this.componentEntityId(componentId),
+      repository,
+      format: this.repositories.get(repository)?.format ?? 'raw',
+      group: coordinates.group,
+      name: coordinates.name,
+      // OrientDB has null where the SQL store has "".
+      version: coordinates.version === '' && this.backend === 'orient' ? null : coordinates.version,
+      assetIds: [],
+    };
+    this.components.set(componentId, component);
+    this.#byCoordinates.set(key, componentId);
+    this.#byEntityId.set(`component:${component.entityId}`, { kind: 'component', internalId: componentId });
+    this.onEvent({ kind: 'component', action: 'CREATED', component, actor });
+    return component;
+  }
+
+  /** Creates or replaces a raw asset (component: directory and path, as Nexus derives them). */
+  writeRaw(repository: string, rawPath: string, blob: StagedBlob, actor: Actor, lastModified?: Date): StoredAsset {
+    const path = normalisePath(rawPath);
+    const { group, name } = rawCoordinates(path);
+    return this.writeAsset(repository, { path, blob, component: { group, name, version: '' }, attributes: { contentDisposition: 'ATTACHMENT' } }, actor, lastModified);
+  }
+
+  /** Hashes a buffer into a staged blob under the tmp dir (seeding, generated content). */
+  stageBuffer(content: Buffer): StagedBlob {
     const file = join(this.tmpDir, randomUUID());
     writeFileSync(file, content);
     const digest = (algorithm: string): string => createHash(algorithm).update(content).digest('hex');
-    const checksum: Checksum = {
-      sha1: digest('sha1'),
-      sha512: digest('sha512'),
-      sha256: digest('sha256'),
-      md5: digest('md5'),
-    };
-    return this.writeRaw(repository, path, { file, size: content.length, checksum }, SEED_ACTOR, lastModified);
+    return { file, size: content.length, checksum: { sha1: digest('sha1'), sha512: digest('sha512'), sha256: digest('sha256'), md5: digest('md5') } };
+  }
+
+  /** Synchronous seeding path: hashes and writes a buffer, then writes it like an upload. */
+  seedRaw(repository: string, path: string, content: Buffer, lastModified?: Date): StoredAsset {
+    return this.writeRaw(repository, path, this.stageBuffer(content), SEED_ACTOR, lastModified);
   }
 
   /**
@@ -272,20 +320,28 @@ export class Store {
    * registry itself is served elsewhere (a real registry in tests).
    */
   seedDockerTag(repository: string, name: string, tag: string, manifest: Buffer, mediaType: string, lastModified?: Date): StoredAsset {
-    const file = join(this.tmpDir, randomUUID());
-    writeFileSync(file, manifest);
-    const digest = (algorithm: string): string => createHash(algorithm).update(manifest).digest('hex');
-    const checksum: Checksum = { sha1: digest('sha1'), sha512: digest('sha512'), sha256: digest('sha256'), md5: digest('md5') };
-    return this.writeRaw(repository, `/v2/${name}/manifests/${tag}`, { file, size: manifest.length, checksum }, SEED_ACTOR, lastModified, { name, tag, contentType: mediaType });
+    const write: AssetWrite = {
+      path: `/v2/${name}/manifests/${tag}`,
+      blob: this.stageBuffer(manifest),
+      component: { group: '', name, version: tag },
+      contentType: mediaType,
+      attributes: { asset_kind: 'MANIFEST' },
+    };
+    return this.writeAsset(repository, write, SEED_ACTOR, lastModified);
   }
 
   deleteComponent(internalId: number, actor: Actor): boolean {
     const component = this.components.get(internalId);
     if (component === undefined) return false;
     for (const assetId of component.assetIds) this.deleteAsset(assetId, actor, false);
-    this.components.delete(internalId);
-    this.onEvent({ kind: 'component', action: 'DELETED', component, actor });
+    this.#dropComponent(component, actor);
     return true;
+  }
+
+  #dropComponent(component: StoredComponent, actor: Actor): void {
+    this.components.delete(component.internalId);
+    this.#byCoordinates.delete(`${component.repository}\0${component.group}\0${component.name}\0${component.version ?? ''}`);
+    this.onEvent({ kind: 'component', action: 'DELETED', component, actor });
   }
 
   /** Deleting a component's last asset deletes the component too, as Nexus does. */
@@ -296,13 +352,10 @@ export class Store {
     this.#byPath.delete(`${asset.repository}\0${asset.path}`);
     rmSync(asset.blobFile, { force: true });
     this.onEvent({ kind: 'asset', action: 'DELETED', asset, actor });
-    const component = this.components.get(asset.componentInternalId);
+    const component = asset.componentInternalId === null ? undefined : this.components.get(asset.componentInternalId);
     if (cascade && component !== undefined) {
       component.assetIds = component.assetIds.filter((id) => id !== internalId);
-      if (component.assetIds.length === 0) {
-        this.components.delete(component.internalId);
-        this.onEvent({ kind: 'component', action: 'DELETED', component, actor });
-      }
+      if (component.assetIds.length === 0) this.#dropComponent(component, actor);
     }
     return true;
   }

@@ -12,6 +12,14 @@ export interface StandinRepository {
   online?: boolean;
   /** Proxy repositories only: reported as `attributes.proxy.remoteUrl`. */
   remoteUrl?: string;
+  /** maven2 only (default RELEASE): a SNAPSHOT repository refuses component uploads. */
+  versionPolicy?: 'RELEASE' | 'SNAPSHOT' | 'MIXED';
+}
+
+/** A form for {@link NexusStandin.seedUpload}: the components API's fields and files. */
+export interface SeedForm {
+  fields?: Record<string, string>;
+  files: { field: string; filename: string; content: Buffer | string }[];
 }
 
 export interface StandinOptions {
@@ -80,6 +88,14 @@ export interface NexusStandin {
     mediaType: string,
     options?: { lastModified?: Date },
   ): { componentId: string; assetId: string };
+  /**
+   * Seed through the format's own upload handler, as `POST /v1/components` would (same
+   * fields, same validation, same stored paths), but without the hosted/online/write-policy
+   * checks: this is also how a proxy's cache is filled. Rejects with Nexus's messages.
+   */
+  seedUpload(repository: string, form: SeedForm, options?: { lastModified?: Date }): Promise<{ paths: string[] }>;
+  /** Seed through the format's PUT handler (a maven client's deploy of a snapshot file). */
+  seedPut(repository: string, path: string, content: Buffer | string, options?: { lastModified?: Date }): Promise<{ paths: string[] }>;
   /** Current content and checksums of an asset, or undefined. path with or without leading '/'. */
   getAsset(
     repository: string,

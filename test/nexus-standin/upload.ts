@@ -1,7 +1,8 @@
 /**
- * Uploads: the multipart components API (raw only) and the raw repository PUT. Content is
- * streamed to a temp file while hashing, validated, then moved into the store in one
- * synchronous step so a half-received upload never becomes visible.
+ * Uploads: the multipart components API and the repository view's PUT and POST, each
+ * handed to its format (formats/). Content is streamed to a temp file while hashing,
+ * validated, then moved into the store in one synchronous step so a half-received upload
+ * never becomes visible.
  */
 import busboy from 'busboy';
 import { createHash, randomUUID } from 'node:crypto';
@@ -11,9 +12,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isValidAssetPath, normalisePath } from './format.ts';
+import { STANDIN_FORMATS, type FormatContext, type ParsedForm } from './formats/index.ts';
 import { sendEmpty, sendErrorPage, sendText, sendValidationErrors } from './http.ts';
-import type { Actor, StagedBlob, Store } from './store.ts';
+import type { Actor, AssetWrite, RepositoryState, StagedBlob, Store } from './store.ts';
 
 const ALGORITHMS = ['sha1', 'sha512', 'sha256', 'md5'] as const;
 
@@ -39,28 +40,23 @@ export async function stage(store: Store, source: Readable): Promise<StagedBlob>
   return { file, size, checksum: { sha1, sha512, sha256, md5 } };
 }
 
-interface ParsedForm {
-  fields: Map<string, string>;
-  files: Map<string, StagedBlob>;
-}
-
 function discard(form: ParsedForm): void {
   for (const blob of form.files.values()) rmSync(blob.file, { force: true });
 }
 
-async function parseMultipart(store: Store, req: IncomingMessage): Promise<ParsedForm> {
+export async function parseMultipart(store: Store, req: IncomingMessage): Promise<ParsedForm> {
   const form: ParsedForm = { fields: new Map(), files: new Map() };
   const parser = busboy({ headers: req.headers, limits: { fieldSize: 1024 * 1024 } });
   const staging: Promise<void>[] = [];
   parser.on('field', (name, value) => {
     form.fields.set(name, value);
   });
-  parser.on('file', (name, stream) => {
+  parser.on('file', (name, stream, info) => {
     staging.push(
       stage(store, stream).then((blob) => {
         const previous = form.files.get(name);
         if (previous !== undefined) rmSync(previous.file, { force: true });
-        form.files.set(name, blob);
+        form.files.set(name, { ...blob, filename: info.filename ?? '' });
       }),
     );
   });
@@ -75,52 +71,38 @@ async function parseMultipart(store: Store, req: IncomingMessage): Promise<Parse
   return form;
 }
 
-/** Checks the raw form and returns the asset paths it writes, or Nexus-style error messages. */
-function validateRawForm(form: ParsedForm): { paths: Map<string, string> } | { errors: string[] } {
-  const errors: string[] = [];
-  const assetKeys = new Set<string>();
-  for (const name of form.files.keys()) {
-    if (/^raw\.asset\d+$/.test(name)) assetKeys.add(name.slice(4));
-    else errors.push(`Unknown field name: ${name}`);
+/** Applies a format's writes after the write policy allows all of them; the refusal otherwise. */
+export function applyWrites(
+  ctx: FormatContext,
+  repo: RepositoryState,
+  writes: readonly AssetWrite[],
+  actor: Actor,
+): { policy: 'deny' | 'allow_once'; path: string } | undefined {
+  const refused = ctx.store.writesRefusal(repo.name, writes);
+  if (refused !== undefined) return refused;
+  for (const write of writes) {
+    ctx.store.writeAsset(repo.name, write, actor);
+    ctx.store.countUpload(repo.name, write.path);
   }
-  for (const name of form.fields.keys()) {
-    if (name === 'raw.directory') continue;
-    const match = /^raw\.(asset\d+)\.filename$/.exec(name);
-    if (match === null || !assetKeys.has(match[1] ?? '')) errors.push(`Unknown field name: ${name}`);
-  }
-  if (assetKeys.size === 0) errors.push('No assets found in upload');
-  const directory = form.fields.get('raw.directory');
-  if (directory === undefined || directory.trim() === '') errors.push("Missing required component field 'Directory'");
-  const paths = new Map<string, string>();
-  const seen = new Map<string, string>();
-  for (const key of [...assetKeys].sort()) {
-    const filename = form.fields.get(`raw.${key}.filename`);
-    if (filename === undefined || filename.trim() === '') {
-      errors.push(`Missing required asset field 'Filename' on '${key.slice(5)}'`);
-      continue;
-    }
-    if (directory === undefined) continue;
-    const path = normalisePath(`${directory}/${filename}`);
-    if (!isValidAssetPath(path)) {
-      errors.push(`Path is not allowed to have '.' or '..' segments: '${path}'`);
-      continue;
-    }
-    const clash = seen.get(path);
-    if (clash !== undefined) errors.push(`The assets ${clash.slice(5)} and ${key.slice(5)} have identical coordinates`);
-    seen.set(path, key);
-    paths.set(key, path);
-  }
-  return errors.length > 0 ? { errors } : { paths };
+  STANDIN_FORMATS.get(repo.format)?.written?.(ctx, repo, writes);
+  return undefined;
+}
+
+/** Releases the staged files of a form that were not written. */
+function release(form: ParsedForm, written: readonly AssetWrite[]): void {
+  const moved = new Set(written.map((w) => w.blob.file));
+  for (const blob of form.files.values()) if (!moved.has(blob.file)) rmSync(blob.file, { force: true });
 }
 
 /** POST /service/rest/v1/components?repository=R */
 export async function handleComponentUpload(
-  store: Store,
+  ctx: FormatContext,
   repository: string | null,
   actor: Actor,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  const { store } = ctx;
   if (repository === null || repository === '') {
     sendValidationErrors(res, 422, ['must not be null'], 'PARAMETER repository');
     return;
@@ -135,12 +117,13 @@ export async function handleComponentUpload(
     sendValidationErrors(res, 400, ['Expected multipart/form-data content']);
     return;
   }
+  const format = STANDIN_FORMATS.get(repo.format);
   const refusal =
     repo.type !== 'hosted'
       ? `Uploading components to a '${repo.type}' type repository is unsupported, must be 'hosted'`
       : !repo.online
         ? `Repository offline: ${repository}`
-        : repo.format !== 'raw'
+        : format?.upload === undefined
           ? `Uploading components to '${repo.format}' repositories is unsupported`
           : undefined;
   let form: ParsedForm;
@@ -152,84 +135,80 @@ export async function handleComponentUpload(
     }
     return;
   }
+  let written: readonly AssetWrite[] = [];
   try {
-    if (refusal !== undefined) {
-      sendValidationErrors(res, 400, [refusal]);
+    if (refusal !== undefined || format?.upload === undefined) {
+      sendValidationErrors(res, 400, [refusal ?? 'unsupported']);
       return;
     }
-    const checked = validateRawForm(form);
-    if ('errors' in checked) {
-      sendValidationErrors(res, 400, checked.errors);
+    const result = await format.upload(ctx, repo, form);
+    if ('errors' in result) {
+      sendValidationErrors(res, result.status ?? 400, result.errors);
       return;
     }
-    for (const path of checked.paths.values()) {
-      const policy = store.writeRefusal(repository, path);
-      if (policy === 'deny') {
-        sendValidationErrors(res, 400, [`${repository} is read-only`]);
-        return;
-      }
-      if (policy === 'allow_once') {
-        sendValidationErrors(res, 400, [`${repository}${path} cannot be updated`]);
-        return;
-      }
+    const refused = applyWrites(ctx, repo, result.writes, actor);
+    if (refused !== undefined) {
+      sendValidationErrors(res, 400, [refused.policy === 'deny' ? `${repository} is read-only` : `${repository}${refused.path} cannot be updated`]);
+      return;
     }
-    for (const [key, path] of checked.paths) {
-      const blob = form.files.get(`raw.${key}`);
-      if (blob === undefined) continue;
-      store.writeRaw(repository, path, blob, actor);
-      form.files.delete(`raw.${key}`);
-      store.countUpload(repository, path);
-    }
-    sendEmpty(res, 204);
+    written = result.writes;
+    sendEmpty(res, result.status ?? 204);
   } finally {
-    discard(form);
+    release(form, written);
   }
 }
 
-/** PUT /repository/R/<path> (raw hosted). */
-export async function handleRawPut(
-  store: Store,
-  repository: string,
+/** PUT or POST /repository/R/<path>: the format's own client (raw and maven PUT, the PyPI upload API…). */
+export async function handleRepositoryWrite(
+  ctx: FormatContext,
+  repo: RepositoryState,
   rawPath: string,
   actor: Actor,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const repo = store.repositories.get(repository);
-  if (repo === undefined) {
-    sendErrorPage(res, 404, 'Repository not found');
-    return;
-  }
   if (!repo.online) {
+    req.resume();
     sendErrorPage(res, 503, `Repository offline`);
     return;
   }
-  if (repo.type !== 'hosted' || repo.format !== 'raw') {
+  const format = STANDIN_FORMATS.get(repo.format);
+  const handler = req.method === 'PUT' ? format?.put : format?.post;
+  if (repo.type !== 'hosted' || handler === undefined) {
+    req.resume();
     sendErrorPage(res, 405, 'Method Not Allowed');
     return;
   }
-  const path = normalisePath(rawPath);
-  if (rawPath.endsWith('/') || !isValidAssetPath(path)) {
-    sendErrorPage(res, 400, `Invalid path: ${rawPath}`);
-    return;
-  }
-  let blob: StagedBlob;
+  let form: ParsedForm;
   try {
-    blob = await stage(store, req);
+    if (req.method === 'PUT') {
+      const blob = await stage(ctx.store, req);
+      form = { fields: new Map(), files: new Map([['', { ...blob, filename: '' }]]) };
+    } else {
+      form = await parseMultipart(ctx.store, req);
+    }
   } catch {
+    if (!res.headersSent && !req.destroyed) sendErrorPage(res, 400, 'Unable to read the request body');
     return; // client went away mid-body: nothing written
   }
-  const policy = store.writeRefusal(repository, path);
-  if (policy !== undefined) {
-    rmSync(blob.file, { force: true });
-    sendErrorPage(
-      res,
-      400,
-      policy === 'deny' ? `Repository is read only: ${repository}` : `Repository does not allow updating assets: ${repository}`,
-    );
-    return;
+  let written: readonly AssetWrite[] = [];
+  try {
+    const result =
+      req.method === 'PUT'
+        ? await format!.put!(ctx, repo, rawPath, form.files.get('')!, req)
+        : await format!.post!(ctx, repo, rawPath, form);
+    if ('errors' in result) {
+      sendErrorPage(res, result.status ?? 400, result.errors.join('; '));
+      return;
+    }
+    const refused = applyWrites(ctx, repo, result.writes, actor);
+    if (refused !== undefined) {
+      sendErrorPage(res, 400, refused.policy === 'deny' ? `Repository is read only: ${repo.name}` : `Repository does not allow updating assets: ${repo.name}`);
+      return;
+    }
+    written = result.writes;
+    sendEmpty(res, result.status ?? (req.method === 'PUT' ? 201 : 200));
+  } finally {
+    release(form, written);
   }
-  store.writeRaw(repository, path, blob, actor);
-  store.countUpload(repository, path);
-  sendEmpty(res, 201);
 }

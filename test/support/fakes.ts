@@ -256,6 +256,9 @@ export class FakeSource implements ArtifactSource {
     if (!data) throw new Error(`404 ${repository}${path}`);
     return consume(Readable.from([data]));
   }
+  async readContent(repository: string, path: string) {
+    return this.contents.get(`${repository}${path}`);
+  }
 }
 
 

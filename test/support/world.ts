@@ -31,6 +31,10 @@ export interface World {
 export interface WorldOptions {
   repositories?: string[];
   targetRepositories?: string[];
+  /** The format of every repository on both sides and in the export config (default raw). */
+  format?: string;
+  /** The export config's repositories, when they are not simply `repositories` in `format`. */
+  configRepositories?: { name: string; format: string; target?: string }[];
   exportOverrides?: Record<string, unknown>;
   importOverrides?: Record<string, unknown>;
   source?: Partial<StandinOptions>;
@@ -44,13 +48,14 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ferry-world-'));
   const repositories = options.repositories ?? ['raw-a', 'raw-b'];
   const targetRepositories = options.targetRepositories ?? repositories;
+  const format = options.format ?? 'raw';
   const source = await startNexusStandin({
-    repositories: repositories.map((name) => ({ name, format: 'raw', type: 'hosted' as const })),
+    repositories: repositories.map((name) => ({ name, format, type: 'hosted' as const })),
     users: [SOURCE_USER],
     ...options.source,
   });
   const target = await startNexusStandin({
-    repositories: targetRepositories.map((name) => ({ name, format: 'raw', type: 'hosted' as const })),
+    repositories: targetRepositories.map((name) => ({ name, format, type: 'hosted' as const })),
     users: [TARGET_USER],
     ...options.target,
   });
@@ -67,7 +72,7 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
       source: {
         url: source.url,
         credentials: { username: SOURCE_USER.username, passwordEnv: 'FERRY_SOURCE_PASSWORD' },
-        repositories: repositories.map((name) => ({ name, format: 'raw' })),
+        repositories: options.configRepositories ?? repositories.map((name) => ({ name, format })),
       },
       workDir: 'export-work',
       bundles: { directory: 'bundles' },

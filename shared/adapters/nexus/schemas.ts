@@ -75,6 +75,8 @@ export const assetSchema = z
     fileSize: z.number().int().nonnegative().nullish().transform((v) => v ?? null),
     blobCreated: timestamp,
   })
+  // The format block (`"maven2": {…}`) is named after the format: kept, and read below.
+  .loose()
   .transform((a) => ({
     id: a.id,
     repository: a.repository,
@@ -86,7 +88,15 @@ export const assetSchema = z
     lastModified: a.lastModified,
     size: a.fileSize,
     blobCreated: a.blobCreated,
+    attributes: formatAttributes((a as Record<string, unknown>)[a.format]),
   }));
+
+/** The text values of an asset's format block; other values (numbers, nested objects) are not read. */
+function formatAttributes(block: unknown): Record<string, string> | undefined {
+  if (typeof block !== 'object' || block === null || Array.isArray(block)) return undefined;
+  const text = Object.entries(block).filter((kv): kv is [string, string] => typeof kv[1] === 'string');
+  return text.length === 0 ? undefined : Object.fromEntries(text);
+}
 
 /** An asset as the client returns it: normalised path, lowercase checksums, UTC timestamps. */
 export type NexusAsset = z.output<typeof assetSchema>;
@@ -140,7 +150,7 @@ export const repositoryListSchema = z.array(repositorySchema);
 /**
  * `/v1/repositorySettings`: each repository with `online`, `storage.writePolicy` (hosted
  * only; Nexus writes it in either case, `allow_once` or `ALLOW_ONCE`) and a group's
- * `memberNames`. Everything else (format blocks, proxy settings) is ignored.
+ * `memberNames`, a maven2 repository's `versionPolicy`. Everything else is ignored.
  */
 export const repositorySettingsListSchema = z.array(
   z
@@ -165,6 +175,7 @@ export const repositorySettingsListSchema = z.array(
         .loose()
         .nullish(),
       group: z.object({ memberNames: z.array(z.string()) }).loose().nullish(),
+      maven: z.object({ versionPolicy: z.string().nullish() }).loose().nullish(),
     })
     .loose()
     .transform((r) => ({
@@ -174,6 +185,7 @@ export const repositorySettingsListSchema = z.array(
       online: r.online,
       writePolicy: r.storage?.writePolicy ?? undefined,
       memberNames: r.group?.memberNames ?? [],
+      versionPolicy: r.maven?.versionPolicy?.toUpperCase() ?? undefined,
     })),
 );
 

@@ -6,6 +6,8 @@
  * request) that this side no longer stages are fetched from where their entry came from.
  */
 import { formatOf, formatOfTask, type CopyOutcome, type ExportDeps } from '../formats/index.ts';
+import type { Readable } from 'node:stream';
+import { fetchRawBlob } from '../formats/raw/export.ts';
 import type { BlobCopyTask, CopyTask, ExportState, ObjectStore } from '../ports/index.ts';
 
 export type { CopyOutcome } from '../formats/index.ts';
@@ -36,9 +38,12 @@ export async function resendFetchTasks(state: ExportState, store: ObjectStore): 
 /** Fetches one blob again for a resend request, verified against its digest, through the format of its repository. */
 async function copyBlobTask(deps: ExportDeps, task: BlobCopyTask): Promise<CopyOutcome> {
   if ((await deps.store.statBlob(task.digest)) !== undefined) return { status: 'known' };
+  const put = (body: Readable) => deps.store.putBlob(body, { expectedDigest: task.digest, expectedSize: task.size });
+  // A file at a path (raw and package formats) needs no configuration to fetch: its
+  // repository may be a group's member, which is not configured by name.
   const repository = deps.repositories.find((r) => r.name === task.sourceRepository);
-  if (repository === undefined) throw new Error(`${taskLabel(task)}: repository ${task.sourceRepository} is no longer configured here`);
-  const stored = await formatOf(repository.format).fetchBlob(deps, task, (body) => deps.store.putBlob(body, { expectedDigest: task.digest, expectedSize: task.size }));
+  if (repository === undefined && task.path === undefined) throw new Error(`${taskLabel(task)}: repository ${task.sourceRepository} is no longer configured here`);
+  const stored = repository === undefined ? await fetchRawBlob(deps, task, put) : await formatOf(repository.format).fetchBlob(deps, task, put);
   deps.log.info(`fetched ${task.digest} again for a resend request`, { repository: task.sourceRepository, size: stored.size });
   return { status: 'staged', bytes: stored.size };
 }

@@ -9,7 +9,8 @@ import { copyTask, resendFetchTasks, type CopyOutcome } from './copy.ts';
 import { formatOf, type ExportDeps } from '../formats/index.ts';
 import type { Log } from '../log.ts';
 import type { ArtifactSource, Clock, CopyTask, ExportState, ImageRegistry, ObjectStore, TaskQueue } from '../ports/index.ts';
-import { scanRepository, type ScanRepository, type ScanResult } from './scan.ts';
+import { groupProblems, leafMembers } from './groups.ts';
+import { scanGroup, scanRepository, type ScanRepository, type ScanResult } from './scan.ts';
 import { sealPending, type SealResult } from './seal.ts';
 
 export interface ExporterSettings {
@@ -65,11 +66,14 @@ export function makeExporter(ports: ExporterPorts, settings: ExporterSettings): 
         await queue.enqueue(fetches);
         log.info(`queued ${fetches.length} blob(s) to fetch again for a resend request`);
       }
+      const listed = new Map((await source.repositories()).map((r) => [r.name, r]));
       await forEachLimited(checked, settings.scanConcurrency, async (repository) => {
         try {
-          results.push(
-            await scanRepository(deps, repository, { overlapMs: settings.overlapMs, ...options }),
-          );
+          if (listed.get(repository.name)?.type === 'group') {
+            results.push(...(await scanGroup(deps, repository, leafMembers(listed, repository.name), { overlapMs: settings.overlapMs, ...options })));
+          } else {
+            results.push(await scanRepository(deps, repository, { overlapMs: settings.overlapMs, ...options }));
+          }
         } catch (error) {
           log.error(`scan of ${repository.name} failed: ${(error as Error).message}`, { repository: repository.name });
           failures.push({ repository: repository.name, error });
@@ -97,5 +101,6 @@ export async function checkSourceRepositories(
       problems.push({ index, repository: repository.name, problem: `declared ${repository.format}, but the source Nexus says ${repository.name} is a ${found.format} ${found.type} repository` });
     }
   }
+  problems.push(...groupProblems(listed, repositories));
   return problems;
 }

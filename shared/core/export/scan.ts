@@ -15,6 +15,8 @@ export type ScanDeps = Pick<ExportDeps, 'source' | 'queue' | 'state' | 'clock' |
 
 export interface ScanResult {
   repository: string;
+  /** The configured group this repository was scanned as a member of. */
+  via?: string | undefined;
   pages: number;
   components: number;
   queued: number;
@@ -31,18 +33,22 @@ export interface ScanResult {
  * docker blob, a manifest by digest, a tag the filters leave out). Shared by the scan and
  * the webhook, so both produce the same task ids.
  */
-export function taskForAsset(repository: ScanRepository, asset: SourceAsset): CopyTask | undefined {
-  return formatOf(repository.format).taskForAsset(repository, asset);
+export function taskForAsset(repository: ScanRepository, asset: SourceAsset, component?: SourceComponent): CopyTask | undefined {
+  return formatOf(repository.format).taskForAsset(repository, asset, component);
 }
 
-/** Tasks for one page of components, skipping what the entry ledger already has. */
-async function tasksForPage(state: ExportState, repository: ScanRepository, items: SourceComponent[], since: string | null): Promise<CopyTask[]> {
+/** Tasks for one page of components, skipping what the entry ledger already has (and what an earlier group member holds). */
+async function tasksForPage(state: ExportState, repository: ScanRepository, items: SourceComponent[], since: string | null, shadowed?: Set<string>): Promise<CopyTask[]> {
   const tasks = new Map<string, CopyTask>();
   for (const component of items) {
     for (const asset of component.assets) {
+      if (shadowed !== undefined) {
+        if (shadowed.has(asset.path)) continue;
+        shadowed.add(asset.path);
+      }
       if (!changedSince(asset, since)) continue;
       if (await state.hasEntry(repository.name, asset.path, asset.checksums)) continue;
-      const task = taskForAsset(repository, asset);
+      const task = taskForAsset(repository, asset, component);
       if (task !== undefined) tasks.set(task.id, task);
     }
   }
@@ -62,6 +68,26 @@ export interface ScanOptions {
    * The checkpoint then names the next page, and the next call continues from it.
    */
   shouldStop?: () => boolean;
+  /**
+   * Paths earlier members of the same group hold (filled as members are read): an asset at
+   * one of them is not carried, as the group would serve the earlier member's.
+   */
+  shadowed?: Set<string>;
+}
+
+/**
+ * A group, scanned as its members in resolution order (export/groups.ts): each member with
+ * its own watermark and checkpoint, its tasks going to the group's target.
+ */
+export async function scanGroup(deps: ScanDeps, group: ScanRepository, members: readonly string[], options: ScanOptions): Promise<ScanResult[]> {
+  const results: ScanResult[] = [];
+  const shadowed = new Set<string>();
+  for (const member of members) {
+    const result = await scanRepository(deps, { ...group, name: member }, { ...options, shadowed });
+    results.push({ ...result, via: group.name });
+    if (!result.complete) break; // paused: the next run resumes this member
+  }
+  return results;
 }
 
 export async function scanRepository(deps: ScanDeps, repository: ScanRepository, options: ScanOptions): Promise<ScanResult> {
@@ -93,7 +119,7 @@ export async function scanRepository(deps: ScanDeps, repository: ScanRepository,
   for await (const page of source.componentPages(repository.name, checkpoint.continuationToken)) {
     pages += 1;
     components += page.items.length;
-    const tasks = await tasksForPage(state, repository, page.items, checkpoint.since);
+    const tasks = await tasksForPage(state, repository, page.items, checkpoint.since, options.shadowed);
     if (tasks.length > 0) await queue.enqueue(tasks);
     queued += tasks.length;
     // The checkpoint names the page to read next; only once this page's tasks are durable.

@@ -5,7 +5,7 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../../signing.ts';
-import { BUNDLE_FORMAT, bundleFileName, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry } from '../../bundle/index.ts';
+import { bundleFileName, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry } from '../../bundle/index.ts';
 import { formatOfEntry } from '../formats/index.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { Digest } from '../../digest.ts';
@@ -179,7 +179,7 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
   const entries = planned.entries.map(bundleEntryOf);
   const prepared = await prepareBundle({
     manifest: {
-      format: BUNDLE_FORMAT,
+      format: bundleFormatFor(entries),
       sourceId,
       sequence,
       previous: last?.digest ?? null,

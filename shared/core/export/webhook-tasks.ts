@@ -64,9 +64,11 @@ export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, rep
   }
 
   let assets: SourceAsset[];
+  let component: SourceComponent | undefined;
   try {
     if (event.component !== undefined) {
-      assets = (await deps.source.getComponent(event.component.componentId)).assets;
+      component = await deps.source.getComponent(event.component.componentId);
+      assets = component.assets;
     } else if (event.asset !== undefined) {
       const asset = await deps.source.getAsset(event.asset.assetId);
       // An id names its repository; a group could otherwise hand back a member's asset.
@@ -93,7 +95,7 @@ export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, rep
       alreadyStaged += 1;
       continue;
     }
-    const task = taskForAsset(repository, asset);
+    const task = taskForAsset(repository, asset, component);
     if (task !== undefined) tasks.set(task.id, task);
   }
   return { tasks: [...tasks.values()], alreadyStaged };

@@ -1,6 +1,6 @@
 /**
- * The format seam. Each Nexus format Ferry carries (raw, docker; helm, maven2, npm, pypi,
- * nuget next) is one module implementing {@link FormatModule}: how a repository of that
+ * The format seam. Each Nexus format Ferry carries (raw, docker, and the package formats
+ * maven2, npm, pypi, nuget, helm built on formats/package) is one module implementing {@link FormatModule}: how a repository of that
  * format is discovered into copy tasks, how a task is staged, what its bundle entry looks
  * like, and how the importer checks the target for its entries and applies them. Scan,
  * seal and the importer know no format by name: they look the module up by repository
@@ -24,6 +24,7 @@ import type {
   ObjectStore,
   PendingEntry,
   SourceAsset,
+  SourceComponent,
   StagedEntry,
   TargetRepository,
   TaskQueue,
@@ -100,8 +101,12 @@ export interface FormatModule {
   readonly taskKinds: readonly CopyTask['kind'][];
 
   // ── export side
-  /** The task for one asset the source lists, or undefined when the repository does not carry it. */
-  taskForAsset(repository: ScanRepository, asset: SourceAsset): CopyTask | undefined;
+  /**
+   * The task for one asset the source lists, or undefined when the repository does not
+   * carry it. `component` is the asset's component when the caller has it (a scan, a
+   * component webhook), undefined for a webhook that names only the asset.
+   */
+  taskForAsset(repository: ScanRepository, asset: SourceAsset, component?: SourceComponent): CopyTask | undefined;
   /** Whether this repository is discovered by the format itself (a plain registry's catalog) rather than the components API. */
   discoversItself?(repository: ScanRepository): boolean;
   /** Its own discovery: queues tasks, returns what it saw. */
@@ -130,6 +135,8 @@ export interface FormatModule {
   ): Promise<{ index: number; entry: string; reason: string }[]>;
   /** Where the entry landed, for receipts (`/dir/x.bin`, `/team/app:1.0`). */
   receiptPath(entry: BundleEntry): string;
-  /** The entry's source coordinates, for a resend request. */
-  resendSource(entry: BundleEntry): ResendSource;
+  /** Where on the source one blob of the entry can be fetched again, for a resend request. */
+  resendSource(entry: BundleEntry, digest: Digest): ResendSource;
+  /** The entry's component in the words of its format (`org.example:widget:1.0.0`, `team/app:1.0`), for `ferry inspect`. */
+  coordinates(entry: BundleEntry): string;
 }

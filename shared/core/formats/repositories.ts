@@ -2,6 +2,7 @@
  * A carried repository as the core sees it, per format. The configuration (shared/config)
  * maps every entry point's settings to these.
  */
+import type { PackageFormat } from '../ports/index.ts';
 import type { ImageFilter } from './docker/filter.ts';
 
 export interface RawRepository {
@@ -25,4 +26,11 @@ export interface DockerRepository {
   referrers: boolean;
 }
 
-export type ScanRepository = RawRepository | DockerRepository;
+/** A maven2, npm, pypi, nuget or helm repository (hosted or proxy; a group is scanned as its members). */
+export interface PackageRepository {
+  name: string;
+  format: PackageFormat;
+  target: string;
+}
+
+export type ScanRepository = RawRepository | DockerRepository | PackageRepository;

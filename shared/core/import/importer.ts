@@ -248,7 +248,7 @@ function resendRequestOf(verified: Verified, plan: ImportPlan, requestedAt: stri
       shippedIn: m.shippedIn,
       neededBy: m.neededBy.map(({ index }) => {
         const entry = manifest.entries[index]!;
-        return { index, source: formatOfEntry(entry).resendSource(entry) };
+        return { index, source: formatOfEntry(entry).resendSource(entry, m.digest) };
       }),
     })),
   };

@@ -64,7 +64,37 @@ export interface BlobCopyTask {
   path?: string | undefined;
 }
 
-export type CopyTask = RawCopyTask | ImageCopyTask | BlobCopyTask;
+/**
+ * The Nexus formats Ferry carries as packages: each asset a file with coordinates, staged
+ * like a raw asset and written back through the format's own upload (formats/package).
+ */
+export const PACKAGE_FORMATS = ['maven2', 'npm', 'pypi', 'nuget', 'helm'] as const;
+export type PackageFormat = (typeof PACKAGE_FORMATS)[number];
+
+/** A component as Nexus names it: `group` is a Maven groupId or an npm scope (without `@`), else null. */
+export interface ComponentCoordinates {
+  group: string | null;
+  name: string;
+  version: string;
+}
+
+/** One asset of a package repository (maven2, npm, pypi, nuget, helm): the task kind is its format. */
+export interface PackageCopyTask {
+  kind: PackageFormat;
+  id: string;
+  sourceRepository: string;
+  /** Asset path as Nexus reports it, normalised to start with `/`. */
+  path: string;
+  targetRepository: string;
+  checksums: Checksums;
+  size?: number | undefined;
+  lastModified?: string | undefined;
+  component: ComponentCoordinates;
+  /** Format attributes the source listed for the asset (maven2 `extension`, `classifier`, `baseVersion`). */
+  attributes?: Record<string, string> | undefined;
+}
+
+export type CopyTask = RawCopyTask | ImageCopyTask | PackageCopyTask | BlobCopyTask;
 
 /** An OCI content descriptor. */
 export interface Descriptor {
@@ -247,6 +277,8 @@ export interface SourceAsset {
   checksums: Checksums;
   lastModified: string | null;
   size: number | null;
+  /** The asset's format block (`"maven2": {…}`), text values only; absent when Nexus gave none. */
+  attributes?: Record<string, string> | undefined;
 }
 
 export interface SourceComponent {
@@ -267,8 +299,8 @@ export interface SourcePage {
 
 /** The read-only upstream: a connected Nexus. */
 export interface ArtifactSource {
-  /** Every repository of the source (name, format, type), to check the configuration against. */
-  repositories(): Promise<Pick<TargetRepository, 'name' | 'format' | 'type'>[]>;
+  /** Every repository of the source (name, format, type; a group's members), to check the configuration against. */
+  repositories(): Promise<Pick<TargetRepository, 'name' | 'format' | 'type' | 'memberNames'>[]>;
   /** Pages of components, starting after `continuationToken` (from the start when null). */
   componentPages(repository: string, continuationToken?: string | null): AsyncIterable<SourcePage>;
   /**
@@ -282,6 +314,11 @@ export interface ArtifactSource {
     expected: { checksums: Checksums; size?: number | undefined },
     consume: (body: Readable) => Promise<T>,
   ): Promise<T>;
+  /**
+   * A small document as clients read it (`GET /repository/R/<path>`: an npm packument, a
+   * signature), or undefined when there is none (404). Refused beyond `maxBytes`.
+   */
+  readContent(repository: string, path: string, maxBytes: number): Promise<Buffer | undefined>;
 }
 
 /** What decides whether a target repository takes a write. */
@@ -293,6 +330,19 @@ export interface TargetRepository {
   /** Undefined when the target would not say (the user may not read repository settings). */
   online: boolean | undefined;
   writePolicy: 'allow' | 'allow_once' | 'deny' | undefined;
+  /** A group's members, in resolution order. */
+  memberNames?: string[] | undefined;
+  /** maven2 only: `RELEASE`, `SNAPSHOT` or `MIXED`, when the target says. */
+  versionPolicy?: string | undefined;
+}
+
+/**
+ * A multipart form for a format's upload: text fields, then files streamed from the held
+ * blobs (`content.open()` is called again for each attempt).
+ */
+export interface UploadForm {
+  fields: [string, string][];
+  files: { field: string; filename: string; content: BlobSource }[];
 }
 
 /** The isolated side's Nexus, as the importer needs it. */
@@ -302,6 +352,14 @@ export interface ArtifactTarget {
   /** Every asset of a repository with its checksums (paths normalised to start with `/`). */
   listAssets(repository: string): AsyncIterable<{ path: string; checksums: Checksums }>;
   uploadRaw(repository: string, path: string, content: BlobSource): Promise<void>;
+  /** One component through the components API (`POST /v1/components`): `<format>.…` fields and files. */
+  uploadComponent(repository: string, form: UploadForm, what: string): Promise<void>;
+  /** A file written where a format's own client writes it (`PUT /repository/R/<path>`): maven layout, npm dist-tags. */
+  putContent(repository: string, path: string, content: BlobSource, contentType: string): Promise<void>;
+  /** A form posted to the repository view (`POST /repository/R/<path>`): the PyPI upload API, which takes a signature with its file. */
+  postForm(repository: string, path: string, form: UploadForm, what: string): Promise<void>;
+  /** A document as clients read it (`GET /repository/R/<path>`); undefined on 404. Refused beyond `maxBytes`. */
+  readContent(repository: string, path: string, maxBytes: number): Promise<Buffer | undefined>;
 }
 
 /**

@@ -56,4 +56,5 @@ export const dockerFormat: FormatModule = {
   apply: applyImageEntries,
   receiptPath: (entry) => `/${(entry as ImageBundleEntry).target.name}:${(entry as ImageBundleEntry).target.tag}`,
   resendSource: (entry) => ({ ...(entry as ImageBundleEntry).source }),
+  coordinates: (entry) => `${(entry as ImageBundleEntry).source.name}:${(entry as ImageBundleEntry).source.tag}`,
 };

@@ -19,4 +19,5 @@ export const rawFormat: FormatModule = {
   apply: applyRaw,
   receiptPath: (entry: BundleEntry) => (entry as RawBundleEntry).target.path,
   resendSource: (entry: BundleEntry) => ({ repository: entry.source.repository, path: (entry as RawBundleEntry).source.path }),
+  coordinates: (entry: BundleEntry) => (entry as RawBundleEntry).source.path,
 };
