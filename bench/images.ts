@@ -8,6 +8,7 @@
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { componentsScenario, type ComponentsResult } from './components.ts';
 import { measureFerry, running, skopeoVersion } from './measure.ts';
 import { deltaScenario, fmtBytes, transferScenario, type Context, type DeltaResult, type TransferResult } from './scenarios.ts';
 
@@ -142,6 +143,29 @@ function rssRows(r: TransferResult): Row[] {
   ];
 }
 
+/** Maven beside raw on the same files: components per second and requests per component, both ways. */
+function componentRows(maven: ComponentsResult, raw: ComponentsResult): Row[] {
+  const perSecond = (r: ComponentsResult, m: { seconds: number }) => `${(r.components / m.seconds).toFixed(0)} comp/s (${m.seconds.toFixed(1)} s)`;
+  const perComponent = (r: ComponentsResult, requests: number) => `${(requests / r.components).toFixed(2)} req/comp`;
+  const what = `${maven.components} components, ${maven.files} files; beside: raw, the same ${raw.files} files`;
+  return [
+    {
+      metric: `components: maven2 export vs raw export (${what})`,
+      ferry: `${perSecond(maven, maven.export)}, ${perComponent(maven, maven.exportRequests)}`,
+      skopeo: `raw: ${perSecond(raw, raw.export)}, ${perComponent(raw, raw.exportRequests)}`,
+      ratio: times(raw.export.seconds / maven.export.seconds),
+      goal: '',
+    },
+    {
+      metric: `components: maven2 import vs raw import (${what})`,
+      ferry: `${perSecond(maven, maven.import)}, ${perComponent(maven, maven.importRequests)}`,
+      skopeo: `raw: ${perSecond(raw, raw.import)}, ${perComponent(raw, raw.importRequests)}`,
+      ratio: times(raw.import.seconds / maven.import.seconds),
+      goal: '',
+    },
+  ];
+}
+
 function table(rows: Row[]): string {
   const header: Row = { metric: 'metric', ferry: 'ferry', skopeo: 'skopeo', ratio: 'ratio', goal: 'goal' };
   const keys = ['metric', 'ferry', 'skopeo', 'ratio', 'goal'] as const;
@@ -181,6 +205,7 @@ async function main(): Promise<void> {
   await attempt('delta', async () => deltaRows(await deltaScenario(ctx)));
   await attempt('throughput', async () => throughputRows(await transferScenario(ctx, 'tp', 8, 128, 8)));
   await attempt('peak RSS', async () => rssRows(await transferScenario(ctx, 'rss', 1, 1024, 0)));
+  await attempt('components', async () => componentRows(await componentsScenario(ctx, 'maven2', 2000), await componentsScenario(ctx, 'raw', 2000)));
   await attempt('start-up floor', async () => {
     // What the process costs before it moves a byte: the floor under the RSS rows above.
     // (skopeo --version exits before a 50 ms sampler sees it: no skopeo column here.)
@@ -197,6 +222,7 @@ async function main(): Promise<void> {
     table(rows),
     '',
     'MB = 10^6 bytes. Ratios: bytes and RSS are ferry ÷ other (lower is better); throughput is ferry ÷ skopeo speed (higher is better).',
+    'Component rows: the "skopeo" column holds the raw row of the same files (skopeo has no Maven mode); ratio = maven2 ÷ raw speed.',
     'Wall times include process start-up. skopeo copies image by image (times summed); ferry export/import is one process over all images.',
     `machine: nproc ${availableParallelism()} (${cpu}), node ${process.version}, skopeo ${await skopeoVersion()}, ${process.platform}/${process.arch}`,
   ];

@@ -159,6 +159,8 @@ const deployed = deployedRepositories();
 export type RepositoryConfig = z.input<typeof deployed.repository>;
 export type RawRepositoryConfig = z.input<typeof deployed.raw>;
 export type DockerRepositoryConfig = z.input<typeof deployed.docker>;
+/** maven2, npm, pypi, nuget or helm. */
+export type PackageRepositoryConfig = z.input<typeof deployed.packages>;
 
 /** A registry endpoint on the import side: target docker repository → `/v2/` URL and credentials. */
 export type RegistryEndpointConfig = z.input<typeof deployedRegistrySchema>;

@@ -28,6 +28,7 @@ import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { decodeReceipt } from '../shared/core/receipts/codec.ts';
 import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
+import { tgz } from './nexus-standin/archives.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';
 import { content, makeWorld, runFerry, type World } from './support/world.ts';
@@ -136,8 +137,10 @@ afterEach(async () => {
 });
 
 /** Creates the bucket, queue and tables of one deployment, sets the functions' env, loads them cold. */
-async function deploy(options: { pageSize?: number; images?: boolean; sealThresholdBytes?: number } = {}): Promise<Deployment> {
-  const world = await makeWorld({ repositories: ['raw-a'], source: options.pageSize ? { pageSize: options.pageSize } : {} });
+async function deploy(options: { pageSize?: number; images?: boolean; sealThresholdBytes?: number; helm?: boolean } = {}): Promise<Deployment> {
+  const world = options.helm
+    ? await makeWorld({ format: 'helm', repositories: ['helm-hosted'] })
+    : await makeWorld({ repositories: ['raw-a'], source: options.pageSize ? { pageSize: options.pageSize } : {} });
   const images = options.images ? await makeImageWorld({ targetRepository: 'docker-isolated' }) : undefined;
   const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const bucket = `ferry-flow-${suffix}`;
@@ -196,6 +199,7 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
     FERRY_IMPORT_TABLE: importTable,
     FERRY_HELD_BUCKET: held,
     FERRY_TRUSTED_PUBLIC_KEYS: signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ...(options.helm ? { FERRY_REPOSITORIES: JSON.stringify([{ name: 'helm-hosted', format: 'helm' }]) } : {}),
     ...(options.sealThresholdBytes !== undefined ? { FERRY_SEAL_FUNCTION_NAME: 'ferry-seal', FERRY_SEAL_THRESHOLD_BYTES: String(options.sealThresholdBytes) } : {}),
     // Docker: the source Nexus lists the tags, the registries serve /v2/ on both sides.
     ...(images
@@ -463,6 +467,43 @@ describe('the deployed flow on emulators', () => {
     const receipt = decodeReceipt(await receiptObject.Body!.transformToString(), 'receipt', [signingKey.publicKey]);
     expect(receipt).toMatchObject({ sourceId: 'test-source', bundle: { sequence: 1, digest: bundle.digest }, summary: { imported: 1, present: 0 } });
     expect(receipt.blobsHeld.map((b) => b.digest)).toEqual([`sha256:${sha256(artifact)}`]);
+  });
+});
+
+describe('the deployed flow with helm charts', () => {
+  it('turns a helm asset webhook into a copy task, seals it, and the import function loads the chart; index.yaml lists it', async () => {
+    // Prepare: Nexus posts asset events of helm-hosted to the function URL
+    const d = await deploy({ helm: true });
+    const url = await functionUrl(d.handlers.webhook);
+    d.world.source.addWebhook({ repository: 'helm-hosted', url: url.url, secret: WEBHOOK_SECRET, events: ['asset'] });
+    const archive = await tgz([{ name: 'mychart/Chart.yaml', content: 'apiVersion: v2\nname: mychart\nversion: 1.2.3\n' }]);
+
+    try {
+      // Act: upload → asset webhook → SQS → copy → seal → inbox → import function
+      await d.world.source.seedUpload('helm-hosted', { files: [{ field: 'helm.asset', filename: 'mychart-1.2.3.tgz', content: archive }] });
+      await d.world.source.webhooksIdle();
+      const { event, messages } = await drain(d);
+      const copied = await d.handlers.copy(event, lambdaContext());
+      await deleteMessages(d, messages);
+      const [bundle] = (await d.handlers.seal({}, lambdaContext())).bundles;
+      const key = `bundles/${bundle!.name}`;
+      await makeS3Client(awsEndpoint).send(new CopyObjectCommand({ Bucket: d.inbox, Key: key, CopySource: `${d.bucket}/${key}` }));
+      const imported = await d.handlers.import(s3ObjectCreated(d.inbox, key), lambdaContext());
+
+      // Assess
+      expect(messages.map((m) => JSON.parse(String(m.Body)))).toEqual([
+        expect.objectContaining({ kind: 'helm', sourceRepository: 'helm-hosted', path: '/mychart-1.2.3.tgz', component: { group: null, name: 'mychart', version: '1.2.3' } }),
+      ]);
+      expect(copied.batchItemFailures).toEqual([]);
+      expect(imported.bundles).toEqual([expect.objectContaining({ key, status: 'imported', sequence: 1 })]);
+      expect(d.world.target.getAsset('helm-hosted', '/mychart-1.2.3.tgz')?.content.equals(archive)).toBe(true);
+      const index = await fetch(`${d.world.target.url}/repository/helm-hosted/index.yaml`, {
+        headers: { authorization: `Basic ${Buffer.from(`${TARGET_USER.username}:${TARGET_USER.password}`).toString('base64')}` },
+      });
+      expect(await index.text()).toContain(`digest: ${sha256(archive)}`);
+    } finally {
+      await new Promise((resolve) => url.server.close(resolve));
+    }
   });
 });
 

@@ -30,6 +30,9 @@ const REPOSITORIES = [
   { name: 'raw-releases', format: 'raw' },
   { name: 'raw-snapshots', format: 'raw', target: 'raw-snapshots-mirror' },
   { name: 'docker-hosted', format: 'docker', registry: { url: 'https://nexus.example.com:8083', secretArn: REGISTRY_SECRET_ARN }, tags: { semver: '>=1' }, platforms: ['linux/amd64'] },
+  { name: 'maven-public', format: 'maven2', target: 'maven-releases' },
+  { name: 'npm-hosted', format: 'npm' },
+  { name: 'charts', format: 'helm' },
 ];
 const REGISTRIES = { 'docker-hosted': { url: 'https://nexus.isolated.example:8083', secretArn: TARGET_REGISTRY_SECRET_ARN } };
 

@@ -48,7 +48,7 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
         return registry && { key: config.target.registries[repository]!.url, registry };
       },
     },
-    { repositoryMap: config.target.repositories, concurrency: config.concurrency },
+    { repositoryMap: config.target.repositories, concurrency: config.concurrency, indexWaitMs: config.indexWaitSeconds * 1000 },
   );
   try {
     return await work(importer, receiptSigner);

@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { coordinatesLabel, readBundleSummary } from '../../shared/bundle/index.ts';
+import { formatOfEntry } from '../../shared/core/formats/index.ts';
 import { requireFiles } from '../files.ts';
 import { makeOutput } from '../output.ts';
 
@@ -12,7 +13,8 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
   const { manifest } = summary;
   const bytes = summary.members.reduce((n, m) => n + m.size, 0);
   if (options.json) {
-    out.line(JSON.stringify({ file: path.basename(file), digest: summary.manifestDigest, signedBy: summary.signature?.keyId ?? null, manifest, members: summary.members, bytes }, null, 2));
+    const coordinates = manifest.entries.map((entry) => formatOfEntry(entry).coordinates(entry));
+    out.line(JSON.stringify({ file: path.basename(file), digest: summary.manifestDigest, signedBy: summary.signature?.keyId ?? null, manifest, coordinates, members: summary.members, bytes }, null, 2));
     return;
   }
   out.line(`bundle      ${path.basename(file)}`);
@@ -24,7 +26,9 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
   out.line(`entries     ${manifest.entries.length}`);
   for (const entry of manifest.entries) {
     const shipped = manifest.blobs.included.some((b) => b.digest === entry.digest) ? 'shipped' : 'required';
-    out.line(`  ${entry.kind.padEnd(5)} ${coordinatesLabel(entry.source)} → ${coordinatesLabel(entry.target)}  ${formatBytes(entry.size)}  ${entry.digest.slice(0, 19)}…  ${shipped}`);
+    // The component in its format's words (org.example:widget:1.0.0, @scope/pkg@2.1.0, chart web 1.2.3), then where it goes.
+    const coordinates = formatOfEntry(entry).coordinates(entry);
+    out.line(`  ${entry.kind.padEnd(6)} ${coordinates}  ${coordinatesLabel(entry.source)} → ${coordinatesLabel(entry.target)}  ${formatBytes(entry.size)}  ${entry.digest.slice(0, 19)}…  ${shipped}`);
   }
   out.line(`tar members ${summary.members.length}, ${formatBytes(bytes)} of content`);
 }

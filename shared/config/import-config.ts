@@ -31,6 +31,8 @@ export const importConfigSchema = z.strictObject({
     })
     .default({}),
   concurrency: z.number().int().min(1).max(32).default(4),
+  /** How long an import waits for an index the target rebuilds after a write (helm's index.yaml) to list what it wrote. */
+  indexWaitSeconds: z.number().int().min(0).max(3600).default(60),
 });
 
 export type ImportConfig = z.infer<typeof importConfigSchema>;

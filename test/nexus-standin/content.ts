@@ -150,6 +150,12 @@ export async function handleRepositoryView(
         sendErrorPage(res, 405, 'Method Not Allowed');
         return;
       }
+      const answered = await STANDIN_FORMATS.get(repo.format)?.remove?.(ctx, repo, rawPath);
+      if (answered !== undefined) {
+        res.writeHead(answered.status, { 'Content-Type': answered.contentType, 'Content-Length': answered.body.length });
+        res.end(answered.body);
+        return;
+      }
       const asset = store.findAsset(repository, rawPath);
       if (asset === undefined) {
         sendErrorPage(res, 404, 'Not Found');

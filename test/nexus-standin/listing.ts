@@ -22,12 +22,7 @@ export function renderAsset(ctx: ListingContext, asset: StoredAsset, repository 
     id: store.assetRestId(asset, repository),
     repository,
     format,
-    checksum: {
-      sha1: asset.checksum.sha1,
-      sha512: asset.checksum.sha512,
-      sha256: asset.checksum.sha256,
-      md5: asset.checksum.md5,
-    },
+    checksum: Object.fromEntries((['sha1', 'sha512', 'sha256', 'md5'] as const).filter((k) => asset.checksumKeys.includes(k)).map((k) => [k, asset.checksum[k]])),
     contentType: asset.contentType,
     lastModified: nexusDate(asset.lastModified),
     lastDownloaded: asset.lastDownloaded === null ? null : nexusDate(asset.lastDownloaded),

@@ -51,6 +51,8 @@ export interface StoredAsset {
   componentInternalId: number | null;
   /** The asset's format block as the REST API shows it (`"maven2": {…}`). */
   attributes: Record<string, unknown>;
+  /** The checksums the REST API shows (helm, npm and pypi lack sha256); all are kept. */
+  checksumKeys: readonly (keyof Checksum)[];
 }
 
 /** Component coordinates as the SQL store keeps them: "" where a format has none. */
@@ -69,6 +71,10 @@ export interface AssetWrite {
   component: Coordinates | null;
   attributes?: Record<string, unknown> | undefined;
   contentType?: string | undefined;
+  /** The checksums the REST API shows for it; default all four (raw, maven2). */
+  checksumKeys?: readonly (keyof Checksum)[] | undefined;
+  /** Maven metadata and checksum files: Nexus lets them be rewritten on an `allow_once` repository (not on `deny`). */
+  redeployable?: boolean | undefined;
 }
 
 export interface StoredComponent {
@@ -201,6 +207,7 @@ export class Store {
   writesRefusal(repository: string, writes: readonly AssetWrite[]): { policy: 'deny' | 'allow_once'; path: string } | undefined {
     for (const write of writes) {
       const policy = this.writeRefusal(repository, write.path);
+      if (policy === 'allow_once' && write.redeployable === true) continue;
       if (policy !== undefined) return { policy, path: write.path };
     }
     return undefined;
@@ -237,6 +244,7 @@ export class Store {
       uploaderIp: actor.ip,
       componentInternalId: component?.internalId ?? null,
       attributes: write.attributes ?? {},
+      checksumKeys: write.checksumKeys ?? ['sha1', 'sha512', 'sha256', 'md5'],
     };
     component?.assetIds.push(assetId);
     this.assets.set(assetId, asset);

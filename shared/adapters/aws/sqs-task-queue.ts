@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import type { CopyTask, TaskQueue } from '../../core/ports/index.ts';
+import { PACKAGE_FORMATS, type CopyTask, type TaskQueue } from '../../core/ports/index.ts';
 import { isDigest } from '../../digest.ts';
 import { issueLines } from '../../errors.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../registry/index.ts';
@@ -191,6 +191,12 @@ const imageTaskSchema = z.object({
   digest: z.string().refine(isDigest, 'expected sha256:<64 hex>').optional(),
 });
 
+const packageTaskSchema = rawTaskSchema.extend({
+  kind: z.enum(PACKAGE_FORMATS),
+  component: z.object({ group: z.string().min(1).nullable(), name: z.string().min(1), version: z.string().min(1) }),
+  attributes: z.record(z.string(), z.string()).optional(),
+});
+
 const blobTaskSchema = z
   .object({
     kind: z.literal('blob'),
@@ -203,7 +209,7 @@ const blobTaskSchema = z
   })
   .refine((task) => (task.name === undefined) !== (task.path === undefined), { message: 'exactly one of name and path', path: ['name'] });
 
-const copyTaskSchema = z.discriminatedUnion('kind', [rawTaskSchema, imageTaskSchema, blobTaskSchema]);
+const copyTaskSchema = z.discriminatedUnion('kind', [rawTaskSchema, imageTaskSchema, packageTaskSchema, blobTaskSchema]);
 
 /** Parses a message body written by {@link SqsTaskQueue}; the error names the field at fault. */
 export function parseTaskMessage(body: string): CopyTask {

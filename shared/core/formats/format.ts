@@ -68,6 +68,8 @@ export interface ImportDeps {
   registryFor(targetRepository: string): TargetRegistry | undefined;
   /** Whether a blob is at hand for an upload: held here, or (for a verify-only run) in the bundles read. */
   available(digest: Digest): Promise<boolean>;
+  /** How long to wait for an index the target rebuilds after a write (helm's index.yaml) to show it; default 60 s. */
+  indexWaitMs?: number | undefined;
 }
 
 /** One entry of a bundle, with where it goes on this target. */

@@ -49,6 +49,8 @@ export interface ImporterSettings {
   /** Bundle target repository → repository on this Nexus. */
   repositoryMap: Record<string, string>;
   concurrency: number;
+  /** How long to wait for an index the target rebuilds after a write (helm's index.yaml) to show it; default 60 s. */
+  indexWaitMs?: number | undefined;
 }
 
 export interface ImportOptions {
@@ -165,7 +167,7 @@ async function apply(ctx: ImportContext, verified: Verified, options: ImportOpti
   const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
   const failures = [];
   for (const { format, steps } of plan.steps) {
-    const deps = { target, held, state, log, registryFor: ctx.registryFor, available };
+    const deps = { target, held, state, log, registryFor: ctx.registryFor, available, indexWaitMs: ctx.settings.indexWaitMs ?? 60_000 };
     failures.push(...(await format.apply(deps, manifest, identity.digest, steps, { concurrency: ctx.settings.concurrency, progress })));
   }
   if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);

@@ -53,6 +53,8 @@ export interface StandinFormat {
   put?(ctx: FormatContext, repo: RepositoryState, path: string, blob: StagedBlob, req: IncomingMessage): Promise<FormatResult>;
   /** `POST /repository/R/<path>` (the PyPI upload API, helm's `api/charts`), the form parsed. Without it: 405. */
   post?(ctx: FormatContext, repo: RepositoryState, path: string, form: ParsedForm): Promise<FormatResult>;
+  /** `DELETE /repository/R/<path>` on a hosted repository for what the format answers itself (npm dist-tags); undefined deletes the stored asset. */
+  remove?(ctx: FormatContext, repo: RepositoryState, path: string): Promise<Generated | undefined>;
   /** After writes landed: rebuild what Nexus rebuilds (maven metadata, a debounced helm index). */
   written?(ctx: FormatContext, repo: RepositoryState, writes: readonly AssetWrite[]): void;
 }

@@ -76,7 +76,7 @@ export function packageBundleEntry(spec: PackageSpec, e: StagedEntry): PackageBu
   return {
     kind: spec.format,
     source: { repository: e.sourceRepository, path: e.path },
-    target: { repository: e.targetRepository, path: e.path },
+    target: { repository: e.targetRepository, path: spec.targetPath?.(e.path, detail.component) ?? e.path },
     digest: e.digest,
     size: e.size,
     checksums,

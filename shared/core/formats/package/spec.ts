@@ -58,6 +58,12 @@ export interface PackageSpec<E extends PackageBundleEntry = PackageBundleEntry> 
   extraBlobs?(fields: KindFields<E>): { digest: Digest; size: number }[];
   /** Where on the source a blob of the entry can be fetched again (default: the entry's path). */
   resendPath?(entry: E, digest: Digest): string;
+  /**
+   * Where the upload puts the file on the target when that is not the source path (a pypi
+   * proxy caches files under the remote's path; a hosted target files them by name and
+   * version). Default: the source path.
+   */
+  targetPath?(sourcePath: string, component: ComponentCoordinates): string;
 
   // ── in words
   /** `org.example:widget:1.0.0`, `@scope/pkg@2.1.0`, `chart 1.2.3`. */
