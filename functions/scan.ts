@@ -26,7 +26,7 @@ const wired = once(async () => {
 });
 
 export interface ScanSummary {
-  repositories: { repository: string; complete: boolean; resumed: boolean; pages: number; queued: number; watermark: string | undefined }[];
+  repositories: { repository: string; via?: string; complete: boolean; resumed: boolean; pages: number; queued: number; watermark: string | undefined }[];
   failures: { repository: string; error: string }[];
 }
 
@@ -51,17 +51,18 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
       }
       metrics.addMetric('ScanTasksQueued', MetricUnit.Count, result.queued);
       if (result.watermark !== undefined) {
-        // One metric per repository: a dimension each, published on its own.
+        // One metric per configured repository: a dimension each, published on its own. A
+        // group's members report under the group's name (its alarm takes the worst).
         metrics
           .singleMetric()
-          .addDimension('repository', result.repository)
+          .addDimension('repository', result.via ?? result.repository)
           .addMetric(SCAN_LAG_METRIC, MetricUnit.Seconds, Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000)));
       }
     }
     metrics.addMetric('ScanIncomplete', MetricUnit.Count, results.filter((r) => !r.complete).length);
     metrics.addMetric('ScanFailures', MetricUnit.Count, failures.length);
     const summary: ScanSummary = {
-      repositories: results.map((r) => ({ repository: r.repository, complete: r.complete, resumed: r.resumed, pages: r.pages, queued: r.queued, watermark: r.watermark })),
+      repositories: results.map((r) => ({ repository: r.repository, ...(r.via !== undefined ? { via: r.via } : {}), complete: r.complete, resumed: r.resumed, pages: r.pages, queued: r.queued, watermark: r.watermark })),
       failures: failures.map((f) => ({ repository: f.repository, error: (f.error as Error).message })),
     };
     if (failures.length > 0) {

@@ -13,6 +13,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { EnqueueError, IdempotentTaskQueue } from '../shared/adapters/aws/idempotent-queue.ts';
 import { headerValue, parseWebhook, verifyWebhookSignature, WebhookPayloadError, type WebhookDelivery } from '../shared/adapters/nexus/webhook.ts';
+import { memberLookup } from '../shared/core/export/groups.ts';
 import { tasksForWebhook } from '../shared/core/export/webhook-tasks.ts';
 import { NexusError } from '../shared/adapters/nexus/errors.ts';
 import { loadEnv, webhookEnvSchema } from './env.ts';
@@ -30,9 +31,11 @@ const wired = once(async () => {
   const [secret, ports] = await Promise.all([secrets().text(env.FERRY_WEBHOOK_SECRET_ARN, 'FERRY_WEBHOOK_SECRET_ARN'), exportPorts(env, logger, { readsRegistries: false })]);
   const queue = new IdempotentTaskQueue({ queue: ports.queue, persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.task` });
   const repositories = exporterSettings(env).repositories;
+  // Groups have no webhooks: their members' events count for them (listing cached 5 min).
+  const membersOf = memberLookup(ports.source);
   const accept = makeIdempotent(
     async (delivery: WebhookDelivery): Promise<DeliveryOutcome> => {
-      const { tasks, alreadyStaged, ignored, deletion } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log }, delivery.event, repositories);
+      const { tasks, alreadyStaged, ignored, deletion } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log, membersOf }, delivery.event, repositories);
       if (deletion !== undefined) logger.info('deletion reported by Nexus (not shipped yet)', { deletion });
       return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}) };
     },

@@ -231,6 +231,8 @@ describe('parseTaskMessage', () => {
     ['an image task', image],
     ['an image task without a digest', { ...image, digest: undefined }],
     ['a raw task', raw],
+    ['a maven2 task', { ...raw, kind: 'maven2', path: '/org/x/1.0/x-1.0.jar', component: { group: 'org.x', name: 'x', version: '1.0' }, attributes: { extension: 'jar' } }],
+    ['an npm task without a scope', { ...raw, kind: 'npm', path: '/x/-/x-1.0.0.tgz', component: { group: null, name: 'x', version: '1.0.0' } }],
   ])('reads %s back as it was sent', (_, task) => {
     // Prepare
     const body = JSON.stringify(task);
@@ -241,7 +243,8 @@ describe('parseTaskMessage', () => {
   });
 
   it.each([
-    ['an unknown kind', { ...image, kind: 'helm' }, /^invalid task message: kind: /],
+    ['an unknown kind', { ...image, kind: 'conda' }, /^invalid task message: kind: /],
+    ['a helm task without its component', { ...raw, kind: 'helm', path: '/web-1.0.0.tgz' }, /^invalid task message: component: /],
     ['an image task with a bad tag', { ...image, tag: '-bad tag' }, /^invalid task message: tag: not a valid tag/],
     ['an image task with a digest that is not sha256', { ...image, digest: 'md5:abc' }, /^invalid task message: digest: expected sha256/],
     ['an image task with an upper-case image name', { ...image, name: 'Team/App' }, /^invalid task message: name: not a valid image name/],

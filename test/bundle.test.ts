@@ -10,6 +10,8 @@ import type { BlobSource } from '../shared/core/ports/index.ts';
 import { sha256Of, type Digest } from '../shared/digest.ts';
 import {
   BUNDLE_FORMAT,
+  BUNDLE_FORMAT_V1,
+  bundleFormatFor,
   BundleError,
   BundleWriteError,
   bundleFileName,
@@ -247,6 +249,76 @@ describe('bundle manifest', () => {
     expect(parse(dup)).toThrow('blobs.included[1].digest: duplicate of blobs.included[0]');
     expect(parse(firstWithPrevious)).toThrow('previous: must be null for sequence 1');
     expect(parse(laterWithoutPrevious)).toThrow("previous: must name the previous bundle's manifest digest");
+  });
+
+  describe('package entries (ferry.bundle.v2)', () => {
+    const signature = { digest: sha256Of('sig'), size: 3 };
+    const wheel = {
+      kind: 'pypi' as const,
+      source: { repository: 'pypi-hosted', path: '/packages/sample/1.0.0/sample-1.0.0-py3-none-any.whl' },
+      target: { repository: 'pypi-hosted', path: '/packages/sample/1.0.0/sample-1.0.0-py3-none-any.whl' },
+      digest: sha256Of('a'),
+      size: 1,
+      checksums: { md5: createHash('md5').update('a').digest('hex') },
+      component: { group: null, name: 'sample', version: '1.0.0' },
+      signature,
+    };
+    const jar = {
+      kind: 'maven2' as const,
+      source: { repository: 'maven-releases', path: '/org/example/widget/1.0.0/widget-1.0.0-sources.jar' },
+      target: { repository: 'maven-releases', path: '/org/example/widget/1.0.0/widget-1.0.0-sources.jar' },
+      digest: sha256Of('a'),
+      size: 1,
+      checksums: {},
+      component: { group: 'org.example', name: 'widget', version: '1.0.0' },
+      maven: { baseVersion: '1.0.0', extension: 'jar', classifier: 'sources' },
+    };
+    const withEntries = (entries: object[], included = [{ digest: sha256Of('a'), size: 1 }, signature]) => ({
+      ...valid,
+      entries,
+      blobs: { included, required: [] },
+    });
+
+    it('round-trips a maven2 and a signed pypi entry in canonical key order', () => {
+      // Prepare
+      const manifest = withEntries([{ ...jar, maven: { classifier: 'sources', extension: 'jar', baseVersion: '1.0.0' } }, wheel]) as BundleManifest;
+
+      // Act
+      const bytes = serializeManifest(manifest);
+      const parsed = parseManifest(bytes, 'manifest.json');
+
+      // Assess
+      expect(parsed.entries).toEqual([jar, wheel]);
+      expect(bytes.toString()).toContain('"maven": {\n        "baseVersion": "1.0.0",\n        "extension": "jar",\n        "classifier": "sources"');
+      expect(serializeManifest(parsed).equals(bytes)).toBe(true);
+    });
+
+    it('needs the signature of a pypi entry in the blob lists, like its own blob', () => {
+      // Prepare
+      const manifest = withEntries([wheel], [{ digest: sha256Of('a'), size: 1 }]);
+
+      // Act & Assess
+      expect(parse(manifest)).toThrow(`entries[0].signature.digest: ${signature.digest} is in neither blobs.included nor blobs.required`);
+    });
+
+    it('refuses package kinds in a ferry.bundle.v1 manifest, and writes v1 only for raw and image entries', () => {
+      // Prepare
+      const old = { ...withEntries([jar]), format: BUNDLE_FORMAT_V1 };
+
+      // Act & Assess
+      expect(parse(old)).toThrow('entries[0].kind: maven2 entries need format ferry.bundle.v2');
+      expect(bundleFormatFor([{ kind: 'raw' }, { kind: 'image' }])).toBe('ferry.bundle.v1');
+      expect(bundleFormatFor([{ kind: 'raw' }, { kind: 'npm' }])).toBe('ferry.bundle.v2');
+    });
+
+    it('refuses a component with control characters and a Maven extension that is not one', () => {
+      // Prepare
+      const bad = withEntries([{ ...jar, component: { group: 'org.example', name: 'wid\nget', version: '1.0.0' }, maven: { ...jar.maven, extension: 'jar/../x' } }]);
+
+      // Act & Assess
+      expect(parse(bad)).toThrow('entries[0].component.name: must not contain control characters');
+      expect(parse(bad)).toThrow('entries[0].maven.extension: must be a Maven extension');
+    });
   });
 
   it('refuses bytes that are not JSON, naming where', () => {

@@ -5,13 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { readBundleSummary } from '../shared/bundle/index.ts';
 import { tgz } from './nexus-standin/archives.ts';
-import { content, makeWorld, runFerry, type World } from './support/world.ts';
+import { bundles, carryAndInspect, content, makeWorld, runFerry, type World } from './support/world.ts';
 
 const REPO = 'helm-hosted';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -37,10 +36,6 @@ async function seedChart(world: World, name: string, version: string, seed?: str
   const archive = await chart(name, version, seed);
   await world.source.seedUpload(REPO, { files: [{ field: 'helm.asset', filename: `${name}-${version}.tgz`, content: archive }] });
   return archive;
-}
-
-async function bundles(world: World): Promise<string[]> {
-  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
 }
 
 /** index.yaml as a helm client reads it: chart name → version → digest. */
@@ -74,10 +69,7 @@ describe('helm charts end to end', () => {
     await world.source.seedUpload(REPO, { files: [{ field: 'helm.asset', filename: 'signed-2.0.0.tgz.prov', content: provenance('signed', '2.0.0', signed) }] });
 
     // Act
-    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
-    const files = await bundles(world);
-    const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
-    const inspected = await runFerry(['inspect', files[0]!], world.env);
+    const { exported, files, imported, inspected } = await carryAndInspect(world);
 
     // Assess
     expect(exported.code, exported.stderr).toBe(0);

@@ -3,7 +3,7 @@
  * Debian) on both sides, with skopeo as the independent judge of what arrived.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,11 +11,7 @@ import { readBundleSummary } from '../shared/bundle/index.ts';
 import { makeImage, makeIndex, makeLayer, type Layer, type TestImage, type TestIndex } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { skopeoCopy, skopeoInspectRaw, skopeoInspectRawAt } from './support/skopeo.ts';
-import { runFerry, spawnFerry } from './support/world.ts';
-
-async function bundleFiles(world: ImageWorld): Promise<string[]> {
-  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
-}
+import { runFerry, spawnFerry, bundles as bundleFiles } from './support/world.ts';
 
 const summaryOf = (file: string) => readBundleSummary(createReadStream(file), path.basename(file));
 

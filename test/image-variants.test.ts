@@ -13,11 +13,7 @@ import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../shared/oci/media-types.ts
 import { bufferSource, makeImage, makeIndex, makeLayer, pushImage, type TestImage } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
-import { runFerry } from './support/world.ts';
-
-async function bundleFiles(world: ImageWorld): Promise<string[]> {
-  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
-}
+import { bundles as bundleFiles, runFerry } from './support/world.ts';
 
 async function twoPlatformIndex() {
   const amd = makeImage({ layers: [await makeLayer({ 'bin/app': 'amd64 build\n'.repeat(500) })], platform: { os: 'linux', architecture: 'amd64' } });

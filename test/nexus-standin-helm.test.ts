@@ -5,28 +5,20 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { tgz } from './nexus-standin/archives.ts';
 import { HELM_INDEX_DELAY_MS } from './nexus-standin/formats/helm.ts';
-import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
+import type { NexusStandin } from './nexus-standin/index.ts';
+import { standinsPerTest } from './support/standins.ts';
 
-const running: NexusStandin[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.close()));
+const start = standinsPerTest({
+  repositories: [
+    { name: 'helm-hosted', format: 'helm', type: 'hosted' },
+    { name: 'helm-once', format: 'helm', type: 'hosted', writePolicy: 'allow_once' },
+    { name: 'helm-proxy', format: 'helm', type: 'proxy' },
+  ],
 });
-
-async function start(): Promise<NexusStandin> {
-  const standin = await startNexusStandin({
-    repositories: [
-      { name: 'helm-hosted', format: 'helm', type: 'hosted' },
-      { name: 'helm-once', format: 'helm', type: 'hosted', writePolicy: 'allow_once' },
-      { name: 'helm-proxy', format: 'helm', type: 'proxy' },
-    ],
-  });
-  running.push(standin);
-  return standin;
-}
 
 const chart = (name: string, version: string, extra = '') =>
   tgz([{ name: `${name}/Chart.yaml`, content: `apiVersion: v2\nname: ${name}\nversion: ${version}\n${extra}` }]);

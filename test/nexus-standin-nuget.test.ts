@@ -6,29 +6,20 @@
  * here: these tests judge the read side by its documents and by byte identity.
  */
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { zip } from './nexus-standin/archives.ts';
-import { startNexusStandin, type NexusStandin, type StandinOptions } from './nexus-standin/index.ts';
+import type { NexusStandin } from './nexus-standin/index.ts';
+import { standinsPerTest } from './support/standins.ts';
 import { nupkg, nuspec } from './support/nuget-fixtures.ts';
 
-const running: NexusStandin[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.close()));
+const start = standinsPerTest({
+  repositories: [
+    { name: 'nuget-hosted', format: 'nuget', type: 'hosted' },
+    { name: 'nuget-once', format: 'nuget', type: 'hosted', writePolicy: 'allow_once' },
+    { name: 'nuget-proxy', format: 'nuget', type: 'proxy', remoteUrl: 'https://api.nuget.org/v3/index.json' },
+    { name: 'nuget-group', format: 'nuget', type: 'group', memberNames: ['nuget-hosted', 'nuget-once'] },
+  ],
 });
-
-async function start(options: Partial<StandinOptions> = {}): Promise<NexusStandin> {
-  const standin = await startNexusStandin({
-    repositories: [
-      { name: 'nuget-hosted', format: 'nuget', type: 'hosted' },
-      { name: 'nuget-once', format: 'nuget', type: 'hosted', writePolicy: 'allow_once' },
-      { name: 'nuget-proxy', format: 'nuget', type: 'proxy', remoteUrl: 'https://api.nuget.org/v3/index.json' },
-      { name: 'nuget-group', format: 'nuget', type: 'group', memberNames: ['nuget-hosted', 'nuget-once'] },
-    ],
-    ...options,
-  });
-  running.push(standin);
-  return standin;
-}
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

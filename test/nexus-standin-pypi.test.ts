@@ -5,27 +5,19 @@
  * names), twine's upload API with a signature and its digest check, and the PEP 503 simple
  * index rebuilt from what is stored.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
+import { describe, expect, it } from 'vitest';
+import type { NexusStandin } from './nexus-standin/index.ts';
+import { standinsPerTest } from './support/standins.ts';
 import { zip } from './nexus-standin/archives.ts';
 import { md5, sdist, signature, twineUpload, uploadAsset, wheel, zipSdist, type DistFile } from './support/pypi-fixtures.ts';
 
-const running: NexusStandin[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.close()));
+const start = standinsPerTest({
+  repositories: [
+    { name: 'pypi-hosted', format: 'pypi', type: 'hosted' },
+    { name: 'pypi-once', format: 'pypi', type: 'hosted', writePolicy: 'allow_once' },
+    { name: 'pypi-proxy', format: 'pypi', type: 'proxy' },
+  ],
 });
-
-async function start(): Promise<NexusStandin> {
-  const standin = await startNexusStandin({
-    repositories: [
-      { name: 'pypi-hosted', format: 'pypi', type: 'hosted' },
-      { name: 'pypi-once', format: 'pypi', type: 'hosted', writePolicy: 'allow_once' },
-      { name: 'pypi-proxy', format: 'pypi', type: 'proxy' },
-    ],
-  });
-  running.push(standin);
-  return standin;
-}
 
 interface ListedAsset {
   path: string;

@@ -7,13 +7,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { coordinatesLabel, readBundleSummary } from '../shared/bundle/index.ts';
 import { createReadStream } from 'node:fs';
-import { content, makeWorld, runFerry, type World } from './support/world.ts';
+import { bundles, content, makeWorld, runFerry, type World } from './support/world.ts';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function bundles(world: World): Promise<string[]> {
-  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
-}
 
 async function summary(file: string) {
   return readBundleSummary(createReadStream(file), path.basename(file));

@@ -5,17 +5,13 @@
  * before any write.
  */
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { coordinatesLabel, readBundleSummary } from '../shared/bundle/index.ts';
 import { tgz } from './nexus-standin/archives.ts';
-import { content, makeWorld, runFerry, type World } from './support/world.ts';
-
-async function bundles(world: World): Promise<string[]> {
-  return (await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
-}
+import { bundles, content, makeWorld, runFerry, type World } from './support/world.ts';
 
 async function entriesOf(file: string): Promise<string[]> {
   const summary = await readBundleSummary(createReadStream(file), path.basename(file));

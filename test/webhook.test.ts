@@ -242,6 +242,45 @@ describe('tasksForWebhook', () => {
     expect(filtered.tasks).toEqual([]);
   });
 
+  it('turns a maven2 component event into one task per file, leaving checksum sidecars and maven-metadata.xml to the target', async () => {
+    // Prepare
+    const source = new FakeWebhookSource();
+    const dir = '/org/example/widget/1.0.0';
+    const files = ['widget-1.0.0.pom', 'widget-1.0.0.jar', 'widget-1.0.0.jar.sha1', 'widget-1.0.0-sources.jar', 'widget-1.0.0.pom.md5'].map((f, i) => asset(`${dir}/${f}`, String(i).repeat(64)));
+    source.components.set('bWF2ZW4', { id: 'bWF2ZW4', repository: 'maven-releases', format: 'maven2', group: 'org.example', name: 'widget', version: '1.0.0', assets: files });
+    const maven: ScanRepository[] = [{ name: 'maven-releases', format: 'maven2', target: 'maven-releases' }];
+    const e = event({ repositoryName: 'maven-releases', component: { id: '1', componentId: 'bWF2ZW4', format: 'maven2', name: 'widget', group: 'org.example', version: '1.0.0' } });
+
+    // Act
+    const result = await tasksForWebhook({ source, state: new MemoryExportState() }, e, maven);
+
+    // Assess
+    expect(result.tasks.map((t) => [t.kind, 'path' in t ? t.path : '']).sort()).toEqual([
+      ['maven2', `${dir}/widget-1.0.0-sources.jar`],
+      ['maven2', `${dir}/widget-1.0.0.jar`],
+      ['maven2', `${dir}/widget-1.0.0.pom`],
+    ]);
+    expect(result.tasks[0]).toMatchObject({ component: { group: 'org.example', name: 'widget', version: '1.0.0' } });
+  });
+
+  it("counts an event of a group's member for the configured group: the member is read, the group's target written", async () => {
+    // Prepare: npm-public (configured) groups npm-hosted, which has the webhook
+    const source = new FakeWebhookSource();
+    const tarball = asset('/left-pad/-/left-pad-1.3.0.tgz', '9'.repeat(64));
+    source.assets.set('bnBt', { ...tarball, repository: 'npm-hosted' });
+    const groups: ScanRepository[] = [{ name: 'npm-public', format: 'npm', target: 'npm-far' }];
+    const membersOf = async (group: string) => (group === 'npm-public' ? ['npm-hosted', 'npm-proxy'] : []);
+    const e = event({ repositoryName: 'npm-hosted', asset: { id: '1', assetId: 'bnBt', format: 'npm', name: tarball.path } });
+
+    // Act
+    const result = await tasksForWebhook({ source, state: new MemoryExportState(), membersOf }, e, groups);
+    const elsewhere = await tasksForWebhook({ source, state: new MemoryExportState(), membersOf }, { ...e, repositoryName: 'npm-other' }, groups);
+
+    // Assess
+    expect(result.tasks).toEqual([expect.objectContaining({ kind: 'npm', sourceRepository: 'npm-hosted', targetRepository: 'npm-far', path: tarball.path })]);
+    expect(elsewhere).toMatchObject({ tasks: [], ignored: 'repository not configured' });
+  });
+
   it('gives the same task id as the scan for the same content, so the two collapse', async () => {
     // Prepare
     const source = new FakeWebhookSource();

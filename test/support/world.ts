@@ -4,7 +4,7 @@
  * Tests drive the real `ferry` CLI as a child process (`runFerry`) or call the core.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,12 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   };
 }
 
+/** The sealed bundle files in an outbox, in sequence order. */
+export async function bundles(world: { bundlesDir: string }): Promise<string[]> {
+  const names = await readdir(world.bundlesDir).catch(() => [] as string[]);
+  return names.filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(world.bundlesDir, f));
+}
+
 export interface FerryRun {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -137,6 +143,15 @@ export function runFerry(args: string[], env: NodeJS.ProcessEnv, options: { kill
 
 export function spawnFerry(args: string[], env: NodeJS.ProcessEnv) {
   return spawn(process.execPath, [FERRY_CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The main job through the real CLI: `ferry export --once`, `ferry import` of every bundle, `ferry inspect` of the first. */
+export async function carryAndInspect(world: World): Promise<{ exported: FerryRun; files: string[]; imported: FerryRun; inspected: FerryRun }> {
+  const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+  const files = await bundles(world);
+  const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+  const inspected = await runFerry(['inspect', files[0] ?? '(no bundle)'], world.env);
+  return { exported, files, imported, inspected };
 }
 
 /** Deterministic pseudo-random content of a given size, different per seed. */

@@ -30,6 +30,26 @@ export function leafMembers(listed: ReadonlyMap<string, Listed>, group: string):
   return out;
 }
 
+/**
+ * A group's leaf members as the source says now, re-read at most every `ttlMs`: what a
+ * webhook handler asks when an event names a repository that is not configured, since
+ * groups have no webhooks of their own and their members' events must count.
+ */
+export function memberLookup(source: Pick<ArtifactSource, 'repositories'>, ttlMs = 5 * 60_000): (group: string) => Promise<string[]> {
+  let listing: Promise<ReadonlyMap<string, Listed>> | undefined;
+  let readAt = 0;
+  return async (group) => {
+    if (listing === undefined || Date.now() - readAt > ttlMs) {
+      readAt = Date.now();
+      listing = source.repositories().then((all) => new Map(all.map((r) => [r.name, r])));
+      listing.catch(() => {
+        listing = undefined; // a failed read is not cached
+      });
+    }
+    return leafMembers(await listing, group);
+  };
+}
+
 /** What is wrong with the configured groups, by configured index. */
 export function groupProblems(listed: ReadonlyMap<string, Listed>, repositories: readonly ScanRepository[]): { index: number; repository: string; problem: string }[] {
   const problems: { index: number; repository: string; problem: string }[] = [];

@@ -30,6 +30,19 @@ export interface WebhookDeps {
   source: WebhookSource;
   state: ExportState;
   log?: Log;
+  /** A configured group's leaf members (export/groups.ts memberLookup): its members' events count for it. */
+  membersOf?: ((group: string) => Promise<string[]>) | undefined;
+}
+
+/** The configured repository an event belongs to: itself, or the group it is a member of (then read as that member). */
+async function repositoryOf(deps: WebhookDeps, name: string, repositories: readonly ScanRepository[]): Promise<ScanRepository | undefined> {
+  const direct = repositories.find((r) => r.name === name);
+  if (direct !== undefined || deps.membersOf === undefined) return direct;
+  for (const repository of repositories) {
+    if (repository.format === 'docker') continue;
+    if ((await deps.membersOf(repository.name)).includes(name)) return { ...repository, name };
+  }
+  return undefined;
 }
 
 /** A deletion Nexus reported. Logged for now; tombstones in bundles come later. */
@@ -57,7 +70,7 @@ export interface WebhookTasks {
  * event's own fields are never trusted for content: the checksums come from the REST API.
  */
 export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, repositories: readonly ScanRepository[]): Promise<WebhookTasks> {
-  const repository = repositories.find((r) => r.name === event.repositoryName);
+  const repository = await repositoryOf(deps, event.repositoryName, repositories);
   if (repository === undefined) return { tasks: [], alreadyStaged: 0, ignored: 'repository not configured' };
   if (event.action === 'DELETED' || event.action === 'PURGED') {
     return { tasks: [], alreadyStaged: 0, ignored: 'deleted', deletion: deletionOf(event) };

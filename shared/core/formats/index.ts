@@ -7,11 +7,12 @@ import { dockerFormat } from './docker/index.ts';
 import type { FormatModule } from './format.ts';
 import { helmFormat } from './helm/index.ts';
 import { maven2Format } from './maven2/index.ts';
+import { npmFormat } from './npm/index.ts';
 import { nugetFormat } from './nuget/index.ts';
 import { pypiFormat } from './pypi/index.ts';
 import { rawFormat } from './raw/index.ts';
 
-export const FORMATS: readonly FormatModule[] = [rawFormat, dockerFormat, helmFormat, maven2Format, nugetFormat, pypiFormat];
+export const FORMATS: readonly FormatModule[] = [rawFormat, dockerFormat, helmFormat, maven2Format, npmFormat, nugetFormat, pypiFormat];
 
 function lookup(what: string, value: string, pick: (f: FormatModule) => boolean): FormatModule {
   const found = FORMATS.find(pick);

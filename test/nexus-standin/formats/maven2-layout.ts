@@ -5,7 +5,6 @@
  * the REST API shows; the checksum files Nexus writes beside what an upload stores; and the
  * artifact-level `maven-metadata.xml` it rebuilds after an upload.
  */
-import { createHash } from 'node:crypto';
 import type { AssetWrite, StagedBlob, Store } from '../store.ts';
 
 const HASHES = ['sha1', 'md5', 'sha256', 'sha512'] as const;
@@ -144,5 +143,3 @@ export function artifactMetadataWrites(store: Store, repository: string, groupId
   const metadata: AssetWrite = { path, blob, component: null, attributes: METADATA_ATTRIBUTES, contentType: 'application/xml', redeployable: true };
   return [metadata, ...checksumWrites(store, path, undefined, blob)];
 }
-
-export const sha1 = (content: Buffer): string => createHash('sha1').update(content).digest('hex');

@@ -14,21 +14,27 @@ import { artifactMetadataWrites, checksumWrites, fileWrite, isSnapshot, layoutOf
 import type { FormatContext, FormatResult, ParsedForm, StandinFormat } from './types.ts';
 
 const COORDINATES = 'Component coordinates';
-const field = (name: string, displayName: string, optional: boolean, type = 'STRING', group: string | null = COORDINATES) => ({ name, type, description: null, optional, group, displayName });
+const field = (name: string, optional: boolean, type = 'STRING', group: string | null = COORDINATES) => ({ name, type, description: null, optional, group });
 
 export const MAVEN2_UPLOAD_SPEC = {
   format: 'maven2',
   multipleUpload: true,
   componentFields: [
-    field('groupId', 'Group ID', false),
-    field('artifactId', 'Artifact ID', false),
-    field('version', 'Version', false),
-    field('generate-pom', 'Generate a POM file with these coordinates', true, 'BOOLEAN'),
-    field('packaging', 'Packaging', true),
+    field('groupId', false),
+    field('artifactId', false),
+    field('version', false),
+    field('generate-pom', true, 'BOOLEAN'),
+    field('packaging', true),
   ],
-  assetFields: [field('classifier', 'Classifier', true, 'STRING', null), field('extension', 'Extension', false, 'STRING', null)],
-  regexMap: { regex: '-(?:(?:\\.?\\d)+)(?:-(?:SNAPSHOT|\\d+))?(?:-(\\w+))?\\.((?:\\.?\\w)+)$', fieldList: ['classifier', 'extension'] },
+  assetFields: [field('classifier', true, 'STRING', null), field('extension', false, 'STRING', null)],
 };
+
+/** The names Nexus's messages use for the required component fields. */
+const REQUIRED_COMPONENT_FIELDS: [string, string][] = [
+  ['groupId', 'Group ID'],
+  ['artifactId', 'Artifact ID'],
+  ['version', 'Version'],
+];
 
 interface AssetUpload {
   name: string;
@@ -65,7 +71,7 @@ function validate(fields: Map<string, string>, assets: AssetUpload[]): string[] 
   const known = MAVEN2_UPLOAD_SPEC.componentFields.map((f) => f.name);
   for (const name of fields.keys()) if (!known.includes(name)) errors.push(`Unknown component field '${name}'`);
   if (!assets.some(isPomAsset)) {
-    for (const f of MAVEN2_UPLOAD_SPEC.componentFields) if (!f.optional && !fields.get(f.name)) errors.push(`Missing required component field '${f.displayName}'`);
+    for (const [name, display] of REQUIRED_COMPONENT_FIELDS) if (!fields.get(name)) errors.push(`Missing required component field '${display}'`);
   }
   const seen = new Map<string, number>();
   assets.forEach((asset, i) => {

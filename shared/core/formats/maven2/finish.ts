@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Maven2BundleEntry } from '../../../bundle/index.ts';
+import { forEachLimited } from '../../../concurrency.ts';
 import type { EntryRefusal } from '../../import/errors.ts';
 import type { ImportDeps } from '../format.ts';
 import type { PackageItem } from '../package/index.ts';
@@ -31,10 +32,17 @@ type Item = PackageItem<Maven2BundleEntry>;
 /** maven-metadata.xml of an artifact with thousands of versions is still well under this. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 const POLL_MS = 500;
+/** Artifacts are independent of each other: their metadata is read and written this many at a time. */
+const CONCURRENCY = 8;
 
 function groupBy(items: Item[], key: (item: Item) => string): Map<string, Item[]> {
   const out = new Map<string, Item[]>();
-  for (const item of items) out.set(key(item), [...(out.get(key(item)) ?? []), item]);
+  for (const item of items) {
+    const k = key(item);
+    const group = out.get(k);
+    if (group === undefined) out.set(k, [item]);
+    else group.push(item);
+  }
   return out;
 }
 
@@ -51,16 +59,16 @@ async function readMetadata<T>(deps: ImportDeps, repository: string, path: strin
 /** Which timestamped build each snapshot file resolves to, per snapshot base version. */
 async function writeVersionMetadata(deps: ImportDeps, items: Item[]): Promise<void> {
   const byVersion = groupBy(items, ({ repository, entry }) => `${repository}\n${entry.component.group}\n${entry.component.name}\n${entry.maven.baseVersion}`);
-  for (const group of byVersion.values()) {
+  await forEachLimited([...byVersion.values()], CONCURRENCY, async (group) => {
     const { repository, entry } = group[0]!;
     const base = { groupId: entry.component.group ?? '', artifactId: entry.component.name, version: entry.maven.baseVersion };
     const path = `${artifactDirectory(base.groupId, base.artifactId)}/${base.version}/maven-metadata.xml`;
     const existing = await readMetadata(deps, repository, path, parseVersionMetadata);
     const files = group.map(({ entry: e }) => ({ classifier: e.maven.classifier, extension: e.maven.extension, value: e.component.version, updated: updatedOf(e.component.version) }));
     const merged = mergeVersionMetadata(existing, base, files);
-    if (existing !== undefined && sameVersionMetadata(existing, merged)) continue;
+    if (existing !== undefined && sameVersionMetadata(existing, merged)) return;
     await putDocument(deps, repository, path, renderVersionMetadata(merged));
-  }
+  });
 }
 
 /** Reads the artifact-level metadata until it lists every one of `versions` or the wait is over. */
@@ -107,8 +115,9 @@ export async function finishMaven(deps: ImportDeps, items: Item[]): Promise<Entr
   await writeVersionMetadata(deps, items.filter((i) => isSnapshot(i.entry)));
   const problems: EntryRefusal[] = [];
   // The artifact-level metadata last: a client that sees a version there finds its files and builds.
-  for (const group of groupBy(items, ({ repository, entry }) => `${repository}\n${entry.component.group}\n${entry.component.name}`).values()) {
+  const artifacts = groupBy(items, ({ repository, entry }) => `${repository}\n${entry.component.group}\n${entry.component.name}`);
+  await forEachLimited([...artifacts.values()], CONCURRENCY, async (group) => {
     problems.push(...(await settleArtifact(deps, group)));
-  }
-  return problems;
+  });
+  return problems.sort((a, b) => a.index - b.index);
 }

@@ -8,10 +8,11 @@
 import type { Maven2BundleEntry } from '../../../bundle/index.ts';
 import type { ComponentCoordinates, PackageCopyTask, SourceAsset, SourceComponent } from '../../ports/index.ts';
 import { packageFormat, type KindFields, type PackageItem, type PackageSpec } from '../package/index.ts';
+import type { ImportDeps } from '../format.ts';
 import { MavenPathError } from './errors.ts';
 import { finishMaven } from './finish.ts';
 import { artifactDirectory, baseVersionOf, isChecksumSidecar, isRepositoryMetadata, parseMavenPath } from './path.ts';
-import { gav, isSnapshot, writeComponent } from './write.ts';
+import { gav, isSnapshot, pomRefusal, writeComponent } from './write.ts';
 
 /** The maven2 block's text attributes a listing may carry, read when present. */
 function listedAttributes(asset: SourceAsset): Record<string, string> | undefined {
@@ -59,7 +60,8 @@ function layoutPath({ group, name, version }: ComponentCoordinates, maven: Maven
   return `${artifactDirectory(group ?? '', name)}/${maven.baseVersion}/${name}-${version}${classifier}.${maven.extension}`;
 }
 
-function refuse({ entry, target, repository }: PackageItem<Maven2BundleEntry>): string | undefined {
+function refuse(item: PackageItem<Maven2BundleEntry>, deps: ImportDeps): string | undefined | Promise<string | undefined> {
+  const { entry, target, repository } = item;
   const snapshot = isSnapshot(entry);
   const policy = target.versionPolicy;
   if (policy === 'RELEASE' && snapshot) return `${coordinates(entry)} is a snapshot, and ${repository} takes only releases (version policy RELEASE)`;
@@ -67,7 +69,7 @@ function refuse({ entry, target, repository }: PackageItem<Maven2BundleEntry>): 
   if (entry.component.group === null) return `${coordinates(entry)} has no groupId`;
   const expected = layoutPath(entry.component, entry.maven);
   if (expected !== entry.target.path) return `${coordinates(entry)} is at ${entry.target.path}, not at ${expected} where Maven layout puts it, so the target would file it elsewhere`;
-  return undefined;
+  return pomRefusal(item, deps);
 }
 
 /** `org.example:widget:1.0.0@jar`, `org.example:widget:1.0.0:sources@jar`. */

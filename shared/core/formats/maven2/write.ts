@@ -49,7 +49,6 @@ export async function writeComponent(deps: ImportDeps, items: Item[], blob: (dig
 async function uploadRelease(deps: ImportDeps, items: Item[], blob: (digest: Digest) => Promise<BlobSource>): Promise<void> {
   const first = items[0]!;
   const { group, name, version } = first.entry.component;
-  await checkPom(items, blob);
   const form: UploadForm = {
     fields: [
       ['maven2.groupId', group ?? ''],
@@ -67,16 +66,21 @@ async function uploadRelease(deps: ImportDeps, items: Item[], blob: (digest: Dig
   await deps.target.uploadComponent(first.repository, form, `${first.repository} ${gav(first.entry)}`);
 }
 
-/** Nexus takes the upload's coordinates from the pom when one is among the assets: they must be the path's. */
-async function checkPom(items: Item[], blob: (digest: Digest) => Promise<BlobSource>): Promise<void> {
-  const pom = items.find(({ entry }) => entry.maven.extension === 'pom' && entry.maven.classifier === null);
-  if (pom === undefined) return;
-  const bytes = await readBounded(await blob(pom.entry.digest), MAX_POM_BYTES);
-  if (bytes === undefined) return;
+/**
+ * Nexus takes a component upload's coordinates from its pom: a release pom must declare
+ * the coordinates of its path, or the component would land elsewhere. Read in the plan from
+ * the held blob (a pom not at hand is reported missing by the plan anyway).
+ */
+export async function pomRefusal(item: Item, deps: ImportDeps): Promise<string | undefined> {
+  const { entry, label } = item;
+  if (entry.maven.extension !== 'pom' || entry.maven.classifier !== null || isSnapshot(entry)) return undefined;
+  if (!(await deps.available(entry.digest))) return undefined;
+  const bytes = await readBounded(await deps.held.getBlob(entry.digest), MAX_POM_BYTES);
+  if (bytes === undefined) return undefined;
   const declared = pomCoordinates(bytes);
-  const expected = gav(pom.entry);
+  const expected = gav(entry);
   const found = declared === undefined ? undefined : `${declared.groupId}:${declared.artifactId}:${declared.version}`;
-  if (found !== expected) throw new PomCoordinatesError(pom.label, expected, found);
+  return found === expected ? undefined : new PomCoordinatesError(label, expected, found).message;
 }
 
 /** The whole content when it is at most `maxBytes`, else undefined. */

@@ -11,7 +11,7 @@ import type { ExportDeps } from '../format.ts';
 import type { KindFields } from '../package/index.ts';
 import { NpmIntegrityError } from './errors.ts';
 import { integrityMismatch, packageName, parseTarballPath } from './names.ts';
-import { readPackument } from './packument.ts';
+import { sourcePackument } from './source-packuments.ts';
 
 /** A tarball's component: from the listing (scope as group, null for none), else from its path. */
 export function identifyNpm(asset: SourceAsset, component: SourceComponent | undefined): { component: ComponentCoordinates } | undefined {
@@ -42,7 +42,7 @@ function carriedTags(deps: ExportDeps, where: string, tags: Record<string, strin
 export async function npmEntryFields(deps: ExportDeps, task: PackageCopyTask, staged: { checksums: Checksums }): Promise<KindFields<NpmBundleEntry>> {
   const name = packageName(task.component);
   const coordinates = `${name}@${task.component.version}`;
-  const packument = await readPackument(deps.source, task.sourceRepository, name);
+  const packument = await sourcePackument(deps.source, task.sourceRepository, name, task.component.version);
   if (packument === undefined) {
     deps.log.warn(`${task.sourceRepository}/${name}: the source has no packument; ${coordinates} carries no dist-tags`);
     return { distTags: {} };

@@ -37,6 +37,10 @@ export function parseTarballPath(path: string): TarballCoordinates | undefined {
   return version === '' ? undefined : { scope, name, version, filename };
 }
 
+/** Where Nexus files an uploaded tarball: by the name and version in its package.json, which the component is. */
+export const tarballPathOf = (component: ComponentCoordinates): string =>
+  `/${packageName(component)}/-/${component.name}-${component.version}.tgz`;
+
 /** The file name of an entry's tarball (the last segment of its path). */
 export const tarballFilename = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 

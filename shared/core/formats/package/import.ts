@@ -1,7 +1,7 @@
 /**
  * Package repositories on the import side. The plan is raw's (each entry done, present with
  * the same content, or to write; `allow_once` conflicts refused) plus the format's own
- * refusals; the apply writes groups (a Maven component in one upload), records each entry as
+ * refusals of a write; the apply writes groups (a Maven component in one upload), records each entry as
  * it lands, then lets the format finish (dist-tags, metadata) and check what clients read.
  */
 import { entryBlobs, type BundleManifest, type PackageBundleEntry } from '../../../bundle/index.ts';
@@ -32,11 +32,6 @@ export async function planPackages(spec: PackageSpec, deps: ImportDeps, _manifes
       plan.steps.push({ ...item, action: 'done' } satisfies PackageStep);
       continue;
     }
-    const refused = spec.refuse?.(item);
-    if (refused !== undefined) {
-      plan.refusals.push({ index, entry: label, reason: refused });
-      continue;
-    }
     if (!assets.has(repository)) {
       const listed = new Map<string, Checksums>();
       for await (const asset of deps.target.listAssets(repository)) listed.set(asset.path, asset.checksums);
@@ -54,6 +49,11 @@ export async function planPackages(spec: PackageSpec, deps: ImportDeps, _manifes
     const again = twice(planned, `${repository}\n${entry.target.path}`, entry.digest);
     if (again !== undefined) {
       plan.refusals.push(again);
+      continue;
+    }
+    const refused = await spec.refuse?.(item, deps);
+    if (refused !== undefined) {
+      plan.refusals.push({ index, entry: label, reason: refused });
       continue;
     }
     plan.steps.push({ ...item, action: 'write' } satisfies PackageStep);

@@ -70,8 +70,12 @@ export interface PackageSpec<E extends PackageBundleEntry = PackageBundleEntry> 
   coordinates(entry: E): string;
 
   // ── import side
-  /** Why the target cannot take this entry as it is set up (a snapshot into a release repository), else undefined. */
-  refuse?(item: PackageItem<E>): string | undefined;
+  /**
+   * Why the target would not take this write as the bundle means it (a snapshot into a
+   * release repository, a pom that files the component elsewhere), else undefined. Asked
+   * in the plan, before any write, for each entry to write; held blobs may be read.
+   */
+  refuse?(item: PackageItem<E>, deps: ImportDeps): string | undefined | Promise<string | undefined>;
   /** Entries with one key go to the target in one write (a Maven component); default: each alone. */
   groupKey?(entry: E): string;
   /** Writes one group (no two entries share a path); `blob` opens held content. */

@@ -13,7 +13,7 @@
 import { Readable } from 'node:stream';
 import type { PypiBundleEntry } from '../../../bundle/index.ts';
 import type { Digest } from '../../../digest.ts';
-import type { BlobSource, ComponentCoordinates, SourceAsset, SourceComponent, UploadForm } from '../../ports/index.ts';
+import type { BlobSource, ComponentCoordinates, PackageCopyTask, SourceAsset, SourceComponent, UploadForm } from '../../ports/index.ts';
 import type { ExportDeps, ImportDeps } from '../format.ts';
 import { packageFormat, type KindFields, type PackageItem, type PackageSpec } from '../package/index.ts';
 import { componentFromPath, describeFile, fileNameOf, isGeneratedOrSignature, targetPathOf } from './names.ts';
@@ -24,7 +24,8 @@ const SIGNATURE_HINT = 'signature';
 
 function identify(asset: SourceAsset, component: SourceComponent | undefined): { component: ComponentCoordinates; attributes?: Record<string, string> } | undefined {
   if (isGeneratedOrSignature(asset.path)) return undefined;
-  const coordinates = component !== undefined && component.version !== null && component.version !== '' ? { group: null, name: component.name, version: component.version } : componentFromPath(asset.path);
+  const listed = component !== undefined && component.version !== null && component.version !== '';
+  const coordinates = listed ? { group: null, name: component.name, version: component.version! } : componentFromPath(asset.path);
   if (coordinates === undefined) return undefined;
   if (component === undefined) return { component: coordinates };
   const signed = component.assets.some((other) => other.path === `${asset.path}.asc`);
@@ -32,7 +33,7 @@ function identify(asset: SourceAsset, component: SourceComponent | undefined): {
 }
 
 /** The file's detached signature from the source, kept in the store beside it; null when it has none. */
-async function entryFields(deps: ExportDeps, task: Parameters<PackageSpec<PypiBundleEntry>['entryFields']>[1]): Promise<KindFields<PypiBundleEntry>> {
+async function entryFields(deps: ExportDeps, task: PackageCopyTask): Promise<KindFields<PypiBundleEntry>> {
   // The listing said there is none: spare the source a GET that would answer 404.
   if (task.attributes?.[SIGNATURE_HINT] === 'absent') return { signature: null };
   const bytes = await deps.source.readContent(task.sourceRepository, `${task.path}.asc`, MAX_SIGNATURE_BYTES);

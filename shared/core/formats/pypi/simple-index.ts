@@ -74,7 +74,8 @@ async function signatureProblem(deps: ImportDeps, item: PackageItem<PypiBundleEn
   if (entry.signature === null) return undefined;
   const path = `${entry.target.path}.asc`;
   const bytes = await deps.target.readContent(repository, path, MAX_SIGNATURE_BYTES);
-  if (bytes === undefined) return `the signature ${repository}${path} is not on the target`;
+  // Nexus takes a signature only together with its file (twine's upload): a file that was there before without one keeps lacking it.
+  if (bytes === undefined) return `the signature ${repository}${path} is not on the target (a file already there is not re-uploaded; Nexus takes a signature only with its file)`;
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (digest !== entry.signature.digest) return `the signature ${repository}${path} is ${digest}, not ${entry.signature.digest} as carried`;
   return undefined;
