@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: Ferry against skopeo on real docker-registry processes, in one run.
+ * `npm run bench`: Ferry against skopeo on real docker-registry processes, in one run, and
+ * a Maven repository of 2,000 components beside a raw one of the same files (components.ts).
  * Prints one table (metric, ferry, skopeo, ratio, goal) and the machine it ran on.
  * Not a test: nothing fails on a missed goal; the table says so.
  *

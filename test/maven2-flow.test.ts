@@ -235,4 +235,18 @@ describe('maven components end to end', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(world.target.uploadCount(RELEASES, '/org/example/g2/lib-5/1.0.0/lib-5-1.0.0.jar')).toBe(1);
   });
+  it('verifies a bundle of Maven components against the target (ferry verify) without writing anything', async () => {
+    // Prepare: release components whose poms the plan reads for their coordinates
+    world = await mavenWorld();
+    for (const i of [1, 2]) await seedRelease(world.source, RELEASES, libGav(i), releaseFiles(libGav(i), i));
+    await exportOnce(world);
+    const [file] = await bundles(world);
+
+    // Act
+    const verified = await runFerry(['verify', '--config', world.importConfig, file!], world.env);
+
+    // Assess
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(writes(world)).toEqual([]);
+  });
 });

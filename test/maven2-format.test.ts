@@ -22,7 +22,7 @@ function entry(path: string, version: string, maven: Maven2BundleEntry['maven'])
 const target = (versionPolicy: string): TargetRepository => ({ name: 'maven-releases', format: 'maven2', type: 'hosted', online: true, writePolicy: 'allow', versionPolicy });
 /** Import deps holding one blob (a pom), as the plan sees them. */
 const holding = (content: Buffer) =>
-  ({ available: async () => true, held: { getBlob: async () => ({ size: content.length, open: async () => Readable.from([content]) }) } }) as unknown as ImportDeps;
+  ({ held: { statBlob: async () => ({ size: content.length }), getBlob: async () => ({ size: content.length, open: async () => Readable.from([content]) }) } }) as unknown as ImportDeps;
 const refusal = (e: Maven2BundleEntry, policy: string, deps = holding(Buffer.alloc(0))) =>
   maven2Spec.refuse!({ index: 0, entry: e, label: 'x', repository: 'maven-releases', target: target(policy) }, deps);
 

@@ -94,6 +94,32 @@ describe('repository types', () => {
     expect(world.source.requests.some((r) => /repository=raw-(public|all)\b/.test(r.url))).toBe(false);
   });
 
+  it('ships a file two formats share once: a chart kept in a helm and a raw repository', async () => {
+    // Prepare
+    world = await makeWorld({
+      source: { repositories: [{ name: 'charts', format: 'helm', type: 'hosted' }, { name: 'raw-a', format: 'raw', type: 'hosted' }] },
+      target: { repositories: [{ name: 'charts', format: 'helm', type: 'hosted' }, { name: 'raw-a', format: 'raw', type: 'hosted' }] },
+      configRepositories: [{ name: 'charts', format: 'helm' }, { name: 'raw-a', format: 'raw' }],
+    });
+    const archive = await chart('web', '1.0.0');
+    await world.source.seedUpload('charts', { files: [{ field: 'helm.asset', filename: 'web-1.0.0.tgz', content: archive }] });
+    world.source.putRawAsset('raw-a', '/backup/web-1.0.0.tgz', archive);
+
+    // Act
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const [file] = await bundles(world);
+    const imported = await runFerry(['import', '--config', world.importConfig, file!], world.env);
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    const summary = await readBundleSummary(createReadStream(file!), 'bundle');
+    expect(summary.manifest.entries.map((e) => e.kind).sort()).toEqual(['helm', 'raw']);
+    expect(summary.manifest.blobs.included).toHaveLength(1);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(world.target.getAsset('charts', '/web-1.0.0.tgz')!.content.equals(archive)).toBe(true);
+    expect(world.target.getAsset('raw-a', '/backup/web-1.0.0.tgz')!.content.equals(archive)).toBe(true);
+  });
+
   it('refuses (exit 2, nothing started) a group whose member is also configured on its own', async () => {
     // Prepare
     world = await makeWorld({

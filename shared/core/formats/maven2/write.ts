@@ -74,7 +74,8 @@ async function uploadRelease(deps: ImportDeps, items: Item[], blob: (digest: Dig
 export async function pomRefusal(item: Item, deps: ImportDeps): Promise<string | undefined> {
   const { entry, label } = item;
   if (entry.maven.extension !== 'pom' || entry.maven.classifier !== null || isSnapshot(entry)) return undefined;
-  if (!(await deps.available(entry.digest))) return undefined;
+  // Held blobs only: a verify-only run has the bundle's blobs checked but not kept, and the import run checks again.
+  if ((await deps.held.statBlob(entry.digest)) === undefined) return undefined;
   const bytes = await readBounded(await deps.held.getBlob(entry.digest), MAX_POM_BYTES);
   if (bytes === undefined) return undefined;
   const declared = pomCoordinates(bytes);
