@@ -10,6 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
     // S3/SQS (fauxqs) and DynamoDB Local, started once per run; endpoints via inject().
-    globalSetup: ['./test/support/global-emulators.ts'],
+    // The built CLI (dist/) the tests spawn; then the emulators.
+    globalSetup: ['./test/support/global-build.ts', './test/support/global-emulators.ts'],
   },
 });

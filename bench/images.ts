@@ -9,6 +9,7 @@
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { buildCli } from '../scripts/build-cli.ts';
 import { componentsScenario, type ComponentsResult } from './components.ts';
 import { measureFerry, running, skopeoVersion } from './measure.ts';
 import { deltaScenario, fmtBytes, transferScenario, type Context, type DeltaResult, type TransferResult } from './scenarios.ts';
@@ -184,6 +185,7 @@ function table(rows: Row[]): string {
 // ───────────────────────────── run ─────────────────────────────
 
 async function main(): Promise<void> {
+  await buildCli();
   const scratch = await mkdtemp(path.join(tmpdir(), 'ferry-bench-'));
   cleanups.push(() => rm(scratch, { recursive: true, force: true }));
   const ctx: Context = { scale, scratch, defer: (cleanup) => cleanups.push(cleanup), log };

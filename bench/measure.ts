@@ -1,7 +1,7 @@
 /**
  * Measuring child processes: wall time from spawn to exit, and peak resident set size
  * sampled from /proc/<pid>/status (VmHWM, VmRSS) every 50 ms. The `ferry` CLI also reports
- * its own kernel high-water mark at exit (see maxrss-preload.ts); the larger value wins.
+ * its own kernel high-water mark at exit (see maxrss-preload.mjs); the larger value wins.
  * skopeo runs with a private, empty auth file, policy and HOME, so neither the user's
  * configuration nor a blob-info cache from an earlier run changes what it does.
  */
@@ -16,8 +16,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FERRY_CLI = path.join(REPO_ROOT, 'cli/ferry.ts');
-const PRELOAD = pathToFileURL(path.join(REPO_ROOT, 'bench/maxrss-preload.ts')).href;
+/** The built command, as `npm ci` builds it (bench/images.ts builds it first). */
+const FERRY_CLI = path.join(REPO_ROOT, 'dist/ferry.js');
+const PRELOAD = pathToFileURL(path.join(REPO_ROOT, 'bench/maxrss-preload.mjs')).href;
 const SKOPEO = '/usr/bin/skopeo';
 
 export interface Measured {

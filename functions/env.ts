@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { repositoryNameSchema, sourceIdSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories } from '../shared/config/repositories.ts';
 import { ConfigError } from '../shared/config/errors.ts';
-import { issueMessage } from '../shared/errors.ts';
+import { issueMessage } from '../shared/issues.ts';
 import { algorithmOf } from '../shared/signing.ts';
 
 /** The environment does not satisfy the contract; `variable` is the first one at fault. */

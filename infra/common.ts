@@ -19,7 +19,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { z } from 'zod';
-import { issueMessage, issuePath } from '../shared/errors.ts';
+import { issueMessage, issuePath } from '../shared/issues.ts';
 import { repositoryNameSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories, secretArnSchema } from '../shared/config/repositories.ts';
 import { InfraConfigError } from './errors.ts';

@@ -12,13 +12,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { tgz } from '../test/nexus-standin/archives.ts';
+import { buildCli, BUILT_CLI } from './build-cli.ts';
 import { startNexusStandin, type NexusStandin } from '../test/nexus-standin/index.ts';
 import { jar, pom, seedRelease } from '../test/support/maven2-fixtures.ts';
 import { integrity, seedIntegrity, seedNpm } from '../test/support/npm-fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.join(root, '.ferry-demo');
-const cli = path.join(root, 'cli/ferry.ts');
+const cli = BUILT_CLI;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function ferry(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -74,6 +75,7 @@ async function seedPackages(source: NexusStandin, version: string): Promise<void
 }
 
 async function main(): Promise<void> {
+  await buildCli();
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const users = { source: { username: 'reader', password: randomBytes(12).toString('hex') }, target: { username: 'writer', password: randomBytes(12).toString('hex') } };

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { sha256Of, type Digest } from '../digest.ts';
-import { issueLines } from '../errors.ts';
+import { issueLines } from '../issues.ts';
 import { SOURCE_ID } from '../config/names.ts';
 import { digestSchema, entryBlobs, entrySchema, orderedEntry, sizeSchema, V1_ENTRY_KINDS, type BundleEntry } from './entries.ts';
 import { ManifestError } from './errors.ts';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { issueLines } from '../errors.ts';
+import { issueLines } from '../issues.ts';
 import { ConfigError } from './errors.ts';
 
 export async function loadConfigFile<S extends z.ZodType>(file: string, schema: S): Promise<{ config: z.output<S>; dir: string }> {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
-import { issueLines } from '../errors.ts';
+import { issueLines } from '../issues.ts';
 import { OciDocumentError } from './errors.ts';
 
 // ───────────────────────────── Docker ─────────────────────────────

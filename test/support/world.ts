@@ -13,7 +13,8 @@ import { generateSigningKeyPair } from '../../shared/signing.ts';
 import { startNexusStandin, type NexusStandin, type StandinOptions } from '../nexus-standin/index.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const FERRY_CLI = path.join(REPO_ROOT, 'cli/ferry.ts');
+/** The built command (scripts/build-cli.ts; vitest's global setup builds it). */
+export const FERRY_CLI = path.join(REPO_ROOT, 'dist/ferry.js');
 
 export interface World {
   dir: string;

@@ -13,7 +13,7 @@ import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSCli
 import { z } from 'zod';
 import { PACKAGE_FORMATS, type CopyTask, type TaskQueue } from '../../core/ports/index.ts';
 import { isDigest } from '../../digest.ts';
-import { issueLines } from '../../errors.ts';
+import { issueLines } from '../../issues.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../registry/index.ts';
 import { InvalidTaskMessageError, QueueSendError, TaskRejectedError, TaskTooLargeError, messageOf } from './errors.ts';
 

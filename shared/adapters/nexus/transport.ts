@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { UploadForm } from '../../core/ports/index.ts';
-import { issueLines } from '../../errors.ts';
+import { issueLines } from '../../issues.ts';
 import { baseUrlOf } from '../../http/base-url.ts';
 import { makeDispatcher } from '../../http/dispatcher.ts';
 import { bodyExcerpt } from '../../http/verified-body.ts';

@@ -5,7 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { issueMessage, issuePath } from '../../errors.ts';
+import { issueMessage, issuePath } from '../../issues.ts';
 import { WebhookPayloadError } from './errors.ts';
 
 export { WebhookPayloadError };

@@ -13,7 +13,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { isDigest, type Digest } from '../../digest.ts';
-import { issueMessage, issuePath } from '../../errors.ts';
+import { issueMessage, issuePath } from '../../issues.ts';
 import { verifyDetached, type DetachedSignature, type Signer } from '../../signing.ts';
 import { ReceiptError } from './errors.ts';
 

@@ -5,7 +5,7 @@
  * packages with thousands of versions run to tens of megabytes.
  */
 import { z } from 'zod';
-import { issueLines } from '../../../errors.ts';
+import { issueLines } from '../../../issues.ts';
 import type { ArtifactSource } from '../../ports/index.ts';
 import { NpmPackumentError } from './errors.ts';
 import { packumentPath } from './names.ts';
