@@ -13,6 +13,7 @@ import { buildCli } from '../scripts/build-cli.ts';
 import { componentsScenario, type ComponentsResult } from './components.ts';
 import { measureFerry, running, skopeoVersion } from './measure.ts';
 import { deltaScenario, fmtBytes, transferScenario, type Context, type DeltaResult, type TransferResult } from './scenarios.ts';
+import { MB, mb, rate, table, times, verdict, type Row } from './table.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 if (!Number.isFinite(scale) || scale <= 0) {
@@ -41,24 +42,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const MB = 1e6;
 const benchStart = Date.now();
 const log = (message: string) => process.stderr.write(`[${((Date.now() - benchStart) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
-
-// ───────────────────────────── table ─────────────────────────────
-
-interface Row {
-  metric: string;
-  ferry: string;
-  skopeo: string;
-  ratio: string;
-  goal: string;
-}
-
-const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
-const rate = (bytes: number, seconds: number) => `${(bytes / seconds / MB).toFixed(0)} MB/s (${seconds.toFixed(1)} s)`;
-const times = (x: number, digits = 2) => `${x.toFixed(digits)}×`;
-const verdict = (met: boolean) => (met ? 'ok' : 'MISSED');
 
 function deltaRows(d: DeltaResult): Row[] {
   const included = d.included / d.uniqueNew;
@@ -166,20 +151,6 @@ function componentRows(maven: ComponentsResult, raw: ComponentsResult): Row[] {
       goal: '',
     },
   ];
-}
-
-function table(rows: Row[]): string {
-  const header: Row = { metric: 'metric', ferry: 'ferry', skopeo: 'skopeo', ratio: 'ratio', goal: 'goal' };
-  const keys = ['metric', 'ferry', 'skopeo', 'ratio', 'goal'] as const;
-  const all = [header, ...rows];
-  const width = Object.fromEntries(keys.map((k) => [k, Math.max(...all.map((r) => [...r[k]].length))])) as Record<(typeof keys)[number], number>;
-  const line = (r: Row) =>
-    keys
-      .map((k) => (k === 'metric' || k === 'goal' ? r[k].padEnd(width[k]) : r[k].padStart(width[k])))
-      .join('  ')
-      .trimEnd();
-  const rule = keys.map((k) => '-'.repeat(width[k])).join('  ');
-  return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
 // ───────────────────────────── run ─────────────────────────────
