@@ -87,7 +87,7 @@ export async function measure(command: string, args: string[], env: NodeJS.Proce
 }
 
 /** Node flags on the CLI's `#!/usr/bin/env -S node …` line: run as users run it (`npx ferry`). */
-function shebangFlags(): string[] {
+export function shebangFlags(): string[] {
   const first = readFileSync(FERRY_CLI, 'utf8').split('\n', 1)[0] ?? '';
   const match = /^#!\/usr\/bin\/env -S node(?<flags>(?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
   return match?.groups?.flags?.trim().split(/\s+/).filter(Boolean) ?? [];

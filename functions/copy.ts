@@ -8,6 +8,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { LambdaEarlySeal } from '../shared/adapters/aws/lambda-early-seal.ts';
 import { parseTaskMessage } from '../shared/adapters/aws/sqs-task-queue.ts';
@@ -17,7 +18,9 @@ import { sealIfDue } from '../shared/core/export/early-seal.ts';
 import type { CopyTask } from '../shared/core/ports/index.ts';
 import { TaskQueueError } from '../shared/core/ports/errors.ts';
 import { copyEnvSchema, loadEnv } from './env.ts';
-import { clients, coreLog, errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools } from './wiring.ts';
+import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { idempotencyStore } from './idempotency.ts';
+import { coreLog, errorFields, once, powertools } from './wiring.ts';
 
 const env = loadEnv(copyEnvSchema);
 const { logger, metrics } = powertools();
@@ -42,7 +45,7 @@ const wired = once(async () => {
   const copyOnce = makeIdempotent(copy, { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.copy`, config: copyConfig });
   // Both or neither: without them the schedule alone seals.
   const { FERRY_SEAL_FUNCTION_NAME: functionName, FERRY_SEAL_THRESHOLD_BYTES: threshold } = env;
-  const earlySeal = functionName === undefined ? undefined : new LambdaEarlySeal({ client: clients.lambda(), functionName });
+  const earlySeal = functionName === undefined ? undefined : new LambdaEarlySeal({ client: new LambdaClient({}), functionName });
   /** Starts the seal function asynchronously once the pending entries pass the threshold. */
   const sealEarlyIfDue = async () => earlySeal && threshold !== undefined && sealIfDue({ state: ports.state, earlySeal, log: coreLog(logger) }, threshold);
   return { copyOnce, sealEarlyIfDue };

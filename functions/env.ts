@@ -5,7 +5,8 @@
  * that does).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
+import { toDotPath } from 'zod/v4/core';
 import { repositoryNameSchema, sourceIdSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories } from '../shared/config/repositories.ts';
 import { ConfigError } from '../shared/config/errors.ts';
@@ -154,7 +155,7 @@ export function loadEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv =
   if (issue === undefined) throw new EnvError('(environment)', 'invalid');
   // The variable, then the place inside its JSON value (if any), as every parser of Ferry reports it.
   const [variable, ...inside] = issue.path;
-  const at = z.core.toDotPath(inside);
+  const at = toDotPath(inside);
   throw new EnvError(String(variable ?? '(environment)'), `${at ? `${at}: ` : ''}${issueMessage(issue)}`);
 }
 

@@ -4,21 +4,21 @@
  * waiting in the inbox when its chain needs them), and its receipt written under
  * `FERRY_RECEIPTS_PREFIX` of the same bucket for ops to carry back.
  *
- * Deploy with reserved concurrency 1 (bundles apply in sequence order) and ephemeral
- * storage larger than the biggest bundle (up to 10 GiB): the inbox spools each bundle there.
+ * Deploy with reserved concurrency 1 (bundles apply in sequence order). Bundles are read
+ * from S3 in ranges, never copied to /tmp: Lambda's default ephemeral storage is enough.
  */
 import path from 'node:path';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { parse } from '@aws-lambda-powertools/parser';
-import { S3EventNotificationEventBridgeSchema, S3Schema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
 import { S3BundleInbox } from '../shared/adapters/aws/s3-inbox.ts';
 import type { ImportReport } from '../shared/core/import/importer.ts';
 import { importFromInbox } from '../shared/core/import/inbox.ts';
 import { importEnvSchema, loadEnv, trustedPublicKeys } from './env.ts';
-import { clients, coreLog, importPorts, once, powertools } from './wiring.ts';
+import { parseImportEvent, s3EventBridgeSchema, s3NotificationSchema } from './events.ts';
+import { importPorts } from './import-wiring.ts';
+import { coreLog, once, powertools, s3Client } from './wiring.ts';
 
-export { EphemeralStorageError } from '../shared/adapters/aws/s3-inbox.ts';
+export { BundleChangedError } from '../shared/adapters/aws/errors.ts';
 
 const env = loadEnv(importEnvSchema);
 const { logger, metrics } = powertools();
@@ -28,11 +28,11 @@ const wired = once(() => importPorts(env, trustedKeys, logger));
 
 /** The objects an S3 notification (direct, or through EventBridge) names, under `bundles/…​.tar`, in name order. */
 function bundlesIn(event: unknown): { bucket: string; key: string }[] {
-  const direct = parse(event, undefined, S3Schema, true);
+  const direct = s3NotificationSchema.safeParse(event);
   const objects = direct.success
     ? direct.data.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => ({ bucket: r.s3.bucket.name, key: r.s3.object.key }))
     : (() => {
-        const bridged = parse(event, undefined, S3EventNotificationEventBridgeSchema, false);
+        const bridged = parseImportEvent(s3EventBridgeSchema, event, 'an S3 notification, direct or through EventBridge');
         return [{ bucket: bridged.detail.bucket.name, key: bridged.detail.object.key }];
       })();
   return objects
@@ -52,7 +52,7 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
     const objects = bundlesIn(event);
     const { importer, receiptSigner } = await wired();
     for (const { bucket, key } of objects) {
-      const inbox = new S3BundleInbox({ client: clients.s3(), bucket, receiptsPrefix: env.FERRY_RECEIPTS_PREFIX });
+      const inbox = new S3BundleInbox({ client: s3Client(), bucket, receiptsPrefix: env.FERRY_RECEIPTS_PREFIX });
       for (const { key: bundleKey, report, receipt } of await importFromInbox({ importer, inbox, receiptSigner, log: coreLog(logger) }, key)) {
         const sequence = report.bundle.sequence;
         if (report.status === 'already-imported') {

@@ -5,14 +5,14 @@
  * the next scheduled invocation continues from there.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { parse } from '@aws-lambda-powertools/parser';
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { Context } from 'aws-lambda';
 import { makeExporter } from '../shared/core/export/exporter.ts';
 import { ExportError } from '../shared/core/export/errors.ts';
 import { SCAN_LAG_METRIC } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
-import { errorFields, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
+import { eventBridgeSchema } from './events.ts';
+import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { errorFields, once, powertools } from './wiring.ts';
 
 const env = loadEnv(scanEnvSchema);
 const { logger, metrics } = powertools();
@@ -40,7 +40,7 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
   logger.addContext(context);
   try {
     // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
-    const scheduled = parse(event, undefined, EventBridgeSchema, true);
+    const scheduled = eventBridgeSchema.safeParse(event);
     logger.info('scan started', scheduled.success ? { trigger: scheduled.data['detail-type'], eventId: scheduled.data.id } : { trigger: 'direct' });
     const exporter = await wired();
     const { results, failures } = await exporter.scan({ shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS });

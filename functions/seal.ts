@@ -7,19 +7,20 @@
  * the next sequence number, and only one can record it.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { parse } from '@aws-lambda-powertools/parser';
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { Context } from 'aws-lambda';
 import { KmsSigner } from '../shared/adapters/aws/kms-signer.ts';
 import { makeExporter } from '../shared/core/export/exporter.ts';
 import { loadEnv, sealEnvSchema } from './env.ts';
-import { clients, exporterSettings, exportPorts, once, powertools } from './wiring.ts';
+import { eventBridgeSchema } from './events.ts';
+import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { once, powertools } from './wiring.ts';
 
 const env = loadEnv(sealEnvSchema);
 const { logger, metrics } = powertools();
 
 const wired = once(async () => {
-  const signer = await KmsSigner.create({ client: clients.kms(), keyId: env.FERRY_KMS_KEY_ID });
+  const signer = await KmsSigner.create({ client: new KMSClient({}), keyId: env.FERRY_KMS_KEY_ID });
   const ports = await exportPorts(env, logger, { signer, readsSource: false });
   return makeExporter(ports, exporterSettings(env, { maxBundleBytes: env.FERRY_MAX_BUNDLE_BYTES }));
 });
@@ -33,7 +34,7 @@ export async function handler(event: unknown, context: Context): Promise<SealSum
   logger.resetKeys();
   logger.addContext(context);
   try {
-    const scheduled = parse(event, undefined, EventBridgeSchema, true);
+    const scheduled = eventBridgeSchema.safeParse(event);
     logger.info('seal started', scheduled.success ? { trigger: scheduled.data['detail-type'] } : { trigger: (event as { trigger?: unknown } | null)?.trigger ?? 'direct' });
     const exporter = await wired();
     const result = await exporter.seal();

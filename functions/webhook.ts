@@ -17,7 +17,9 @@ import { memberLookup } from '../shared/core/export/groups.ts';
 import { tasksForWebhook } from '../shared/core/export/webhook-tasks.ts';
 import { NexusError } from '../shared/adapters/nexus/errors.ts';
 import { loadEnv, webhookEnvSchema } from './env.ts';
-import { errorFields, exporterSettings, exportPorts, idempotencyStore, once, powertools, secrets } from './wiring.ts';
+import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { idempotencyStore } from './idempotency.ts';
+import { errorFields, once, powertools, secrets } from './wiring.ts';
 
 const env = loadEnv(webhookEnvSchema);
 const { logger, metrics } = powertools();

@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
@@ -23,14 +23,14 @@ import { issueMessage, issuePath } from '../shared/issues.ts';
 import { repositoryNameSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories, secretArnSchema } from '../shared/config/repositories.ts';
 import { InfraConfigError } from './errors.ts';
+import { functionEntry, LAMBDA_BUNDLING, type FunctionName } from './lambda-bundling.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Lambda's Node.js 24 runtime; the project's code relies on Node 24 (type stripping, `import.meta.main`). */
 export const FERRY_RUNTIME: Runtime = Runtime.NODEJS_24_X;
 
-/** The Lambda entry points in `functions/`, one per stage of the flow. */
-export type FunctionName = 'webhook' | 'scan' | 'copy' | 'seal' | 'import';
+export type { FunctionName } from './lambda-bundling.ts';
 
 export interface FerryFunctionOptions {
   description: string;
@@ -39,14 +39,12 @@ export interface FerryFunctionOptions {
   environment: Record<string, string>;
   logRetention: RetentionDays;
   reservedConcurrentExecutions?: number;
-  /** /tmp size, when the function spools to disk (the importer reads a bundle twice). */
-  ephemeralStorage?: Size;
 }
 
 /**
- * One Ferry Lambda. Bundled locally by esbuild (a devDependency, so no Docker), minified,
- * with source maps so stack traces name `shared/…` lines. The AWS SDK is bundled rather than
- * taken from the runtime so the deployed code runs the SDK versions the tests ran.
+ * One Ferry Lambda. Bundled locally by esbuild (a devDependency, so no Docker) as
+ * infra/lambda-bundling.ts describes: minified, with source maps, the AWS SDK taken from the
+ * runtime (what that costs is written there).
  */
 export function ferryFunction(scope: Construct, id: string, name: FunctionName, options: FerryFunctionOptions): NodejsFunction {
   const logGroup = new LogGroup(scope, `${id}Logs`, {
@@ -57,7 +55,7 @@ export function ferryFunction(scope: Construct, id: string, name: FunctionName, 
   const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `Ferry ${name} function` });
   logGroup.grantWrite(role);
   return new NodejsFunction(scope, id, {
-    entry: path.join(REPO_ROOT, 'functions', `${name}.ts`),
+    entry: functionEntry(name),
     handler: 'handler',
     description: options.description,
     runtime: FERRY_RUNTIME,
@@ -68,22 +66,11 @@ export function ferryFunction(scope: Construct, id: string, name: FunctionName, 
     logGroup,
     role,
     loggingFormat: LoggingFormat.JSON,
-    ...(options.ephemeralStorage !== undefined ? { ephemeralStorageSize: options.ephemeralStorage } : {}),
     ...(options.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions } : {}),
     environment: { POWERTOOLS_SERVICE_NAME: `ferry-${name}`, POWERTOOLS_METRICS_NAMESPACE: 'Ferry', ...options.environment },
     projectRoot: REPO_ROOT,
     depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-    bundling: {
-      minify: true,
-      sourceMap: true,
-      sourcesContent: false,
-      target: 'node24',
-      format: OutputFormat.ESM,
-      mainFields: ['module', 'main'],
-      bundleAwsSDK: true,
-      // CommonJS dependencies call require(); an ESM bundle has none unless we make one.
-      banner: "import{createRequire as __ferryCreateRequire}from'node:module';const require=__ferryCreateRequire(import.meta.url);",
-    },
+    bundling: LAMBDA_BUNDLING,
   });
 }
 

@@ -5,7 +5,7 @@
  * need are kept in the held-blobs bucket.
  */
 import { createPublicKey } from 'node:crypto';
-import { CfnOutput, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
@@ -28,11 +28,6 @@ export interface FerryImportProps {
    * `FerryExportStack`, the output of `aws kms get-public-key` for its SigningKeyId, as PEM.
    */
   trustedPublicKeysPem: string;
-  /**
-   * The importer spools each bundle to /tmp (it reads it twice: verify, then apply), so this
-   * must exceed the largest bundle (the export side's maxBundleBytes). Default and maximum 10 GiB.
-   */
-  ephemeralStorageGiB?: number;
   /**
    * The registry endpoint serving each docker repository of the target Nexus (a connector
    * port or path routing), for bundles that carry images. Credentials: `secretArn`, else the
@@ -153,7 +148,6 @@ function importFunction(ferry: FerryImport, props: FerryImportProps, trustedKeys
     logRetention,
     // Bundles apply in sequence order: one importer at a time.
     reservedConcurrentExecutions: 1,
-    ephemeralStorage: Size.gibibytes(props.ephemeralStorageGiB ?? 10),
     environment: {
       FERRY_TARGET_URL: props.targetUrl,
       FERRY_TARGET_SECRET_ARN: ferry.targetSecret.secretArn,
@@ -255,7 +249,6 @@ function importOutputs(ferry: FerryImport): void {
 function checkProps(props: FerryImportProps): string {
   const problems = new Problems();
   problems.httpUrl('targetUrl', props.targetUrl);
-  if (props.ephemeralStorageGiB !== undefined) problems.positiveInt('ephemeralStorageGiB', props.ephemeralStorageGiB, 10);
   problems.registries('registries', props.registries);
   problems.repositoryMap('repositoryMap', props.repositoryMap);
   const blocks = typeof props.trustedPublicKeysPem === 'string' ? (props.trustedPublicKeysPem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []) : [];

@@ -6,7 +6,7 @@
  *
  *   node scripts/build-cli.ts           # npm ci runs it (prepare); so do npm run ferry and the tests
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -16,11 +16,39 @@ export const DIST = path.join(REPO_ROOT, 'dist');
 /** The built command: `bin.ferry` in package.json. */
 export const BUILT_CLI = path.join(DIST, 'ferry.js');
 
+/**
+ * Builds into a fresh directory, then moves the files in: chunks first (content-hashed names,
+ * so an equal chunk is simply replaced), the entry last. A `ferry` started meanwhile, or
+ * another build running at the same time (parallel test runs), never sees a half-built dist.
+ */
 export async function buildCli(): Promise<void> {
-  await rm(DIST, { recursive: true, force: true });
+  await mkdir(path.join(DIST, 'chunks'), { recursive: true });
+  // A sibling of dist/ at its depth, so the source maps' relative paths hold after the move.
+  const out = await mkdtemp(path.join(REPO_ROOT, '.dist-build-'));
+  try {
+    await bundle(out);
+    const chunks = await readdir(path.join(out, 'chunks'));
+    for (const chunk of chunks) await rename(path.join(out, 'chunks', chunk), path.join(DIST, 'chunks', chunk));
+    for (const file of ['ferry.js.map', 'ferry.js']) await rename(path.join(out, file), path.join(DIST, file));
+    await removeStaleChunks(new Set(chunks));
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** Chunks of earlier builds, once no process started in the last hour can still load them. */
+async function removeStaleChunks(current: Set<string>): Promise<void> {
+  const cutoff = Date.now() - 60 * 60 * 1000;
+  for (const chunk of await readdir(path.join(DIST, 'chunks'))) {
+    const file = path.join(DIST, 'chunks', chunk);
+    if (!current.has(chunk) && (await stat(file)).mtimeMs < cutoff) await rm(file, { force: true });
+  }
+}
+
+async function bundle(outdir: string): Promise<void> {
   await build({
     entryPoints: { ferry: path.join(REPO_ROOT, 'cli/ferry.ts') },
-    outdir: DIST,
+    outdir,
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     splitting: true,

@@ -122,6 +122,16 @@ export class HashingStream extends Transform {
     return this.#size;
   }
 
+  /**
+   * Whether this stream errors before its end unless its content is exactly `digest` (and
+   * `size`, when given): a consumer that would check the same may trust it instead of
+   * hashing every byte a second time.
+   */
+  verifies(digest: Digest, size?: number): boolean {
+    const { expected, expectedSize } = this.#options;
+    return expected?.sha256?.toLowerCase() === digestHex(digest) && (size === undefined || expectedSize === size);
+  }
+
   /** The sha256 content address; only valid after the stream has ended cleanly. */
   get digest(): Digest {
     const hex = this.#digests?.sha256;

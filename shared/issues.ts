@@ -3,7 +3,9 @@
  * webhook bodies, manifests, API responses, receipts). Apart from errors.ts so that loading
  * an error class does not load zod (the CLI's start-up).
  */
-import { z } from 'zod';
+import type * as z from 'zod';
+// From zod's core, not `z.core`: a nested namespace keeps all of zod in a bundle.
+import { toDotPath } from 'zod/v4/core';
 
 /**
  * One line per zod issue, `field.path[2]: problem`, as every parser of Ferry reports bad
@@ -21,7 +23,7 @@ export function issueLines(error: z.ZodError, root = '(root)'): string[] {
  * (a receipt's `payload`).
  */
 export function issuePath(issue: z.core.$ZodIssue, root = '(root)', parent: readonly PropertyKey[] = []): string {
-  return z.core.toDotPath([...parent, ...issue.path]) || root;
+  return toDotPath([...parent, ...issue.path]) || root;
 }
 
 /** An issue's message without zod's `Invalid input: ` prefix; `required` for a missing value. */

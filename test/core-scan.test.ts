@@ -7,7 +7,7 @@ import { silentLog } from '../shared/core/log.ts';
 import { taskLabel } from '../shared/core/export/copy.ts';
 import { changedSince, scanRepository } from '../shared/core/export/scan.ts';
 import { rawTaskId } from '../shared/core/formats/raw/export.ts';
-import type { SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
+import type { CopyTask, SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { SourceMismatchError } from '../shared/core/export/errors.ts';
 import { makeExporter } from '../shared/core/export/exporter.ts';
@@ -177,5 +177,118 @@ describe('exporter.scan', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]!.error).toBeInstanceOf(SourceMismatchError);
     expect((failures[0]!.error as Error).message).toBe('raw-b: declared raw, but the source Nexus says raw-b is a helm hosted repository');
+  });
+});
+
+/** A listing that logs each page read as it starts, answers after a macrotask, and can fail reading one page. */
+class LoggedSource extends FakeSource {
+  events: string[] = [];
+  failReading: number | undefined;
+  override async *componentPages(_repository: string, continuationToken?: string | null) {
+    this.tokensAsked.push(continuationToken ?? null);
+    for (let index = continuationToken ? Number(continuationToken) : 0; index < this.pages.length; index++) {
+      this.events.push(`read ${index}`);
+      await new Promise((resolve) => setImmediate(resolve)); // the round trip
+      if (this.failReading === index) throw new Error(`listing page ${index} failed`);
+      yield this.pages[index]!;
+    }
+  }
+}
+
+/** A queue that logs which page's tasks it queued (by component number, one per page here). */
+class LoggedQueue extends MemoryQueue {
+  readonly events: string[];
+  constructor(events: string[]) {
+    super();
+    this.events = events;
+  }
+  override async enqueue(tasks: CopyTask[]) {
+    await super.enqueue(tasks);
+    this.events.push(`queue ${tasks.map((t) => taskLabel(t)).join(',')}`);
+  }
+}
+
+function threePages(source: FakeSource): void {
+  source.pages = [
+    { items: [component(1, null)], continuationToken: '1' },
+    { items: [component(2, null)], continuationToken: '2' },
+    { items: [component(3, null)], continuationToken: null },
+  ];
+}
+
+describe('the scan reads one page ahead', () => {
+  it('requests the next page before the current page is queued, and queues the pages in order', async () => {
+    // Prepare
+    const source = new LoggedSource();
+    threePages(source);
+    const queue = new LoggedQueue(source.events);
+
+    // Act
+    const result = await scanRepository({ source, queue, state: new MemoryExportState(), clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog }, repo, { overlapMs: 0 });
+
+    // Assess: page 1 is on its way while page 0 is recorded; pages are recorded in listing order
+    expect(source.events).toEqual(['read 0', 'read 1', 'queue raw-a/c/1.bin', 'read 2', 'queue raw-a/c/2.bin', 'queue raw-a/c/3.bin']);
+    expect(result.pages).toBe(3);
+  });
+
+  it('reports a failure reading the next page only after the current page is queued and checkpointed', async () => {
+    // Prepare: page 1 fails while page 0 is being recorded
+    const source = new LoggedSource();
+    threePages(source);
+    source.failReading = 1;
+    const state = new MemoryExportState();
+    const queue = new MemoryQueue();
+    const deps = { source, queue, state, clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog };
+
+    // Act
+    await expect(scanRepository(deps, repo, { overlapMs: 0 })).rejects.toThrow('listing page 1 failed');
+    const queuedBeforeResume = [...queue.tasks.values()].map((t) => taskLabel(t));
+    const checkpoint = state.checkpoints.get('raw-a');
+    source.failReading = undefined;
+    const resumed = await scanRepository(deps, repo, { overlapMs: 0 });
+
+    // Assess
+    expect(queuedBeforeResume).toEqual(['raw-a/c/1.bin']);
+    expect(checkpoint?.continuationToken).toBe('1');
+    expect(state.watermarks.get('raw-a')).toBe('2026-02-01T00:00:00.000Z');
+    expect(resumed.resumed).toBe(true);
+    expect(source.tokensAsked).toEqual([null, '1']);
+    expect(queue.tasks.size).toBe(3);
+  });
+
+  it('leaves the page read ahead to the next run when paused: not queued, not counted', async () => {
+    // Prepare: time runs out while page 0 is recorded (not yet when it arrived)
+    const source = new LoggedSource();
+    threePages(source);
+    const state = new MemoryExportState();
+    const queue = new MemoryQueue();
+    const deps = { source, queue, state, clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog };
+    const answers = [false, true];
+
+    // Act
+    const paused = await scanRepository(deps, repo, { overlapMs: 0, shouldStop: () => answers.shift() ?? true });
+    const queuedWhenPaused = [...queue.tasks.values()].map((t) => taskLabel(t));
+
+    // Assess: page 1 was read ahead, yet only page 0 counts; the checkpoint names page 1
+    expect(source.events).toEqual(['read 0', 'read 1']);
+    expect(paused).toMatchObject({ pages: 1, components: 1, queued: 1, complete: false });
+    expect(queuedWhenPaused).toEqual(['raw-a/c/1.bin']);
+    expect(state.checkpoints.get('raw-a')?.continuationToken).toBe('1');
+  });
+
+  it('reads no page ahead when told to stop: the page it would not use is not read twice', async () => {
+    // Prepare
+    const source = new LoggedSource();
+    threePages(source);
+    const deps = { source, queue: new MemoryQueue(), state: new MemoryExportState(), clock: fixedClock('2026-02-01T00:00:00.000Z'), log: silentLog };
+
+    // Act
+    const paused = await scanRepository(deps, repo, { overlapMs: 0, shouldStop: () => true });
+    const resumed = await scanRepository(deps, repo, { overlapMs: 0 });
+
+    // Assess: each page read once across both runs
+    expect(paused.pages).toBe(1);
+    expect(resumed.pages).toBe(2);
+    expect(source.events).toEqual(['read 0', 'read 1', 'read 2']);
   });
 });

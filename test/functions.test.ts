@@ -5,9 +5,8 @@
  * afresh, as a cold start would, with the environment it needs.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -476,22 +475,23 @@ describe('copy handler', () => {
 
 
 describe('import handler', () => {
-  it('refuses a bundle bigger than the free ephemeral storage before writing anything', async () => {
-    // Prepare
+  it('fails, writing nothing, when the bundle is replaced in the inbox after the import opened it', async () => {
+    // Prepare: HEAD sees one upload; by the first read S3 holds another (If-Match fails)
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     vi.stubEnv('FERRY_TARGET_URL', nexus.url);
     vi.stubEnv('FERRY_IMPORT_TABLE', 'ferry-import');
     vi.stubEnv('FERRY_HELD_BUCKET', 'ferry-held');
     vi.stubEnv('FERRY_TRUSTED_PUBLIC_KEYS', publicKey.export({ type: 'spki', format: 'pem' }).toString());
-    const huge = 2 ** 52;
-    s3.on(GetObjectCommand).resolves({ Body: Readable.from([Buffer.from('x')]) as never, ContentLength: huge });
+    s3.on(HeadObjectCommand).resolves({ ETag: '"first-upload"', ContentLength: 4096 });
+    s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'At least one of the pre-conditions you specified did not hold' }));
     const { handler } = await import('../functions/import.ts');
 
     // Act
-    const importing = handler(s3ObjectCreated('ferry-inbox', 'bundles/test-source-00000001.tar', huge), lambdaContext());
+    const importing = handler(s3ObjectCreated('ferry-inbox', 'bundles/test-source-00000001.tar', 4096), lambdaContext());
 
     // Assess
-    await expect(importing).rejects.toThrow(/do not fit in the \d+ bytes free/);
+    await expect(importing).rejects.toMatchObject({ name: 'BundleChangedError', message: expect.stringContaining('s3://ferry-inbox/bundles/test-source-00000001.tar was replaced') });
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toMatchObject({ IfMatch: '"first-upload"' });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
     expect(documents.calls()).toHaveLength(0);
   });

@@ -85,7 +85,13 @@ describe('image import with two tags of one image', () => {
     // Act
     const steps = manifest.entries.map((e, index) => ({ index, entry: e as ImageBundleEntry, repository: 'docker-hosted', label: `docker-hosted/plain/app:${(e as ImageBundleEntry).target.tag}`, action: 'apply' as const }));
     const failures = await applyImageEntries(
-      { registryFor: () => ({ key: 'target', registry: registry as unknown as ImageRegistry }), held, state, log: silentLog },
+      {
+        registryFor: () => ({ key: 'target', registry: registry as unknown as ImageRegistry }),
+        available: async (digest) => (await held.statBlob(digest)) !== undefined,
+        blob: (digest) => held.getBlob(digest),
+        state,
+        log: silentLog,
+      },
       manifest,
       sha256Of(Buffer.from('bundle')),
       steps,

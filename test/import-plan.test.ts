@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../shared/bundle/index.ts';
-import { sha256Of } from '../shared/digest.ts';
+import { sha256Of, type Digest } from '../shared/digest.ts';
 import { planImport } from '../shared/core/import/plan.ts';
 import { silentLog } from '../shared/core/log.ts';
 import type { ArtifactTarget, TargetRepository } from '../shared/core/ports/index.ts';
@@ -46,15 +46,19 @@ function manifestWith(paths: [string, string][]): BundleManifest {
   };
 }
 
-const deps = (repositories: TargetRepository[]) => ({
+const deps = (repositories: TargetRepository[]) => {
+  const held = new MemoryObjectStore();
+  return {
   target: target(repositories),
-  held: new MemoryObjectStore(),
+  held,
+  blob: (digest: Digest) => held.getBlob(digest),
   state: new MemoryImportState(),
   log: silentLog,
   targetRepository: (name: string) => name,
   registryFor: () => undefined,
   available: async () => true,
-});
+  };
+};
 
 describe('planImport', () => {
   it('refuses the second write of other content to one path of an allow_once repository, within one bundle', async () => {

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config/import-config.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey, loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
-import { DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
+import { bundleFileInput, DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
 import { BundleRefusedError, ImportError } from '../../shared/core/import/errors.ts';
-import { makeImporter, type BundleInput, type Importer } from '../../shared/core/import/importer.ts';
+import { makeImporter, type Importer } from '../../shared/core/import/importer.ts';
 import { systemClock, type ArtifactTarget } from '../../shared/core/ports/index.ts';
 import { encodeReceipt } from '../../shared/core/receipts/codec.ts';
 import { NexusClient } from '../../shared/adapters/nexus/index.ts';
@@ -16,8 +16,6 @@ import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 import { requireFiles } from '../files.ts';
 import { UsageError } from '../usage.ts';
-
-const bundleInput = (file: string): BundleInput => ({ name: path.basename(file), open: async () => createReadStream(file) });
 
 /** Bundle names sort by source and zero-padded sequence, so lexical order is apply order. */
 const inApplyOrder = (files: string[]) => [...files].sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
@@ -67,7 +65,7 @@ export async function importCommand(files: string[], options: { config: string; 
     let bar: ReturnType<Output['progress']> | undefined;
     let barFor: string | undefined;
     try {
-      await importer.importBundles(inApplyOrder(files).map(bundleInput), {
+      await importer.importBundles(inApplyOrder(files).map(bundleFileInput), {
         allowGap: options.allowGap ?? false,
         onProgress: (p) => {
           if (p.phase !== 'apply') return;
@@ -131,7 +129,7 @@ export async function verifyCommand(files: string[], options: { config?: string;
   if (options.config !== undefined) {
     const config = await loadImportConfig(options.config);
     await withImporter(config, out, async (importer) => {
-      const reports = await importer.verify(inApplyOrder(files).map(bundleInput), { allowGap: options.allowGap ?? false });
+      const reports = await importer.verify(inApplyOrder(files).map(bundleFileInput), { allowGap: options.allowGap ?? false });
       for (const report of reports) {
         out.line(
           report.chain === 'already-imported'

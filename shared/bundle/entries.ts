@@ -4,7 +4,7 @@
  * canonical key order (the signature covers exact bytes) and the blobs each needs. The
  * rules are written down in docs/bundle-format.md.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
 import { REPOSITORY_NAME } from '../config/names.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../oci/names.ts';

@@ -3,7 +3,7 @@
  * in its source's chain. It is a public interface, versioned by `format`; the exact rules
  * are written down in docs/bundle-format.md and any change to them needs a format bump.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { sha256Of, type Digest } from '../digest.ts';
 import { issueLines } from '../issues.ts';
 import { SOURCE_ID } from '../config/names.ts';

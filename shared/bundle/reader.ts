@@ -44,8 +44,12 @@ export interface VerifyOptions {
   trustedKeys: KeyObject[];
   /** Called once the manifest's signature has checked out, before any blob is read; throw to refuse (e.g. sequence/chain checks). */
   onManifest?: (manifest: BundleManifest, manifestDigest: Digest) => void | Promise<void>;
-  /** Receives each blob's bytes through a verifier that errors before its end on a digest/size mismatch; whatever it writes must commit only on a clean end. If absent the blob is hashed and discarded. */
-  onBlob?: (blob: { digest: Digest; size: number }, content: Readable) => Promise<void>;
+  /**
+   * Receives each blob's bytes through a verifier that errors before its end on a digest/size
+   * mismatch; whatever it writes must commit only on a clean end. If absent the blob is hashed
+   * and discarded. `offset` is where its bytes start in the bundle (for reading them again by range).
+   */
+  onBlob?: (blob: { digest: Digest; size: number; offset: number }, content: Readable) => Promise<void>;
 }
 
 export interface VerifiedBundle {
@@ -80,7 +84,7 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
   let verified: { manifest: BundleManifest; manifestDigest: Digest; keyId: string } | undefined;
   let included = new Map<Digest, number>();
 
-  const bytes = await walkTar(input, where, async (name, size, entry) => {
+  const bytes = await walkTar(input, where, async (name, size, entry, offset) => {
     const isHead = (HEAD_MEMBERS as readonly string[]).includes(name);
     if (!isHead && !BLOB_NAME.test(name)) throw new UnknownMemberError(where, name);
     if (seen.has(name)) throw new DuplicateMemberError(where, name);
@@ -114,7 +118,7 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
         const digest = `sha256:${name.slice(BLOB_PREFIX.length)}` as Digest;
         const listed = included.get(digest);
         if (listed === undefined) throw new UnlistedBlobError(where, name);
-        await verifyBlob(where, name, { digest, size: listed }, size, entry, options.onBlob);
+        await verifyBlob(where, name, { digest, size: listed, offset }, size, entry, options.onBlob);
       }
     }
     if (isHead) head += 1;
@@ -217,7 +221,7 @@ function tryParseSignature(content: Buffer, where: string): DetachedSignature | 
 async function verifyBlob(
   where: string,
   name: string,
-  blob: { digest: Digest; size: number },
+  blob: { digest: Digest; size: number; offset: number },
   tarSize: number,
   entry: Entry,
   onBlob: VerifyOptions['onBlob'],

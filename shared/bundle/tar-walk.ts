@@ -11,7 +11,8 @@ import { BundleError, MalformedTarError, NonRegularMemberError, TarEndError, Uns
 /** One member of the tar, as tar-stream hands it out: a readable of its data. */
 export type Entry = Extract extends AsyncIterable<infer S> ? S : never;
 
-export type Visit = (name: string, size: number, entry: Entry) => Promise<void>;
+/** `offset`: where the member's data starts in the tar, so a reader can come back for it by range. */
+export type Visit = (name: string, size: number, entry: Entry, offset: number) => Promise<void>;
 
 /**
  * Feeds `input` through tar-stream's extractor with backpressure and hands each safe,
@@ -52,7 +53,12 @@ export async function walkTar(input: Readable, where: string, visit: Visit): Pro
       const { name, type, size } = entry.header;
       checkMemberName(where, name);
       if (type !== 'file') throw new NonRegularMemberError(where, name, describeType(type));
-      await visit(name, size ?? 0, entry);
+      // The framing has read this member's header already: it sees every byte first.
+      const framed = framing.nextDataOffset();
+      if (framed === undefined || framed.size !== (size ?? 0)) {
+        throw new MalformedTarError(where, `member ${name}: its header is not where, or not the size, the tar's framing reads`);
+      }
+      await visit(name, size ?? 0, entry, framed.offset);
     }
   } catch (error) {
     const failure =
@@ -105,6 +111,8 @@ class TarFraming {
   #globalSize: string | undefined;
   /** The `size` record for the next member, when a pax header announced one. */
   #paxSize: string | undefined;
+  /** Where the data of members whose headers were read starts, oldest first, until the walk takes them. */
+  readonly #dataOffsets: { offset: number; size: number }[] = [];
 
   constructor(where: string) {
     this.#where = where;
@@ -139,6 +147,11 @@ class TarFraming {
         this.#header(this.#offset - BLOCK);
       }
     }
+  }
+
+  /** The data offset of the oldest member header not yet handed out (one per member tar-stream yields). */
+  nextDataOffset(): { offset: number; size: number } | undefined {
+    return this.#dataOffsets.shift();
   }
 
   /** Called at the end of the input. */
@@ -186,6 +199,7 @@ class TarFraming {
         }
         size = Number(paxSize);
       }
+      this.#dataOffsets.push({ offset: at + BLOCK, size });
     }
     this.#skip = Math.ceil(size / BLOCK) * BLOCK;
     if (this.#skip === 0 && this.#extended !== undefined) this.#endExtended();

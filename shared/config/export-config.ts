@@ -1,5 +1,5 @@
 /** The export side's configuration file (YAML), validated before anything starts. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
 import { sourceIdSchema } from './names.ts';

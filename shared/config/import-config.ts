@@ -1,5 +1,5 @@
 /** The import side's configuration file (YAML), validated before anything starts. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { registryEndpointSchema } from './export-config.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';

@@ -3,7 +3,7 @@
  * repository name, an image platform. The config files, the Lambda environment, the CDK
  * props and the bundle manifest all use these.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Names a chain of bundles; part of every bundle file name. */
 export const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;

@@ -5,7 +5,7 @@
  * shapes differ only in how a registry's credentials are named: a config file names an
  * environment variable or file, a deployment a Secrets Manager ARN.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExporterSettings } from '../core/export/exporter.ts';
 import type { ScanRepository } from '../core/export/scan.ts';
 import { filterProblems, type ImageFilter } from '../core/formats/docker/filter.ts';

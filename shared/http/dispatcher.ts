@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { getCACertificates } from 'node:tls';
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { EnvHttpProxyAgent } from './undici.ts';
 
 export interface DispatcherOptions {
   /** PEM file of extra CA certificates. */

@@ -4,7 +4,7 @@
  * Parsers are tolerant of extra fields (registries and builders add their own) and only
  * insist on what a copy needs: the descriptors to follow.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDigest, type Digest } from '../digest.ts';
 import { issueLines } from '../issues.ts';
 import { OciDocumentError } from './errors.ts';

@@ -90,6 +90,19 @@ export class ObjectStoreError extends StateError {
   }
 }
 
+/**
+ * An object read in several requests (a bundle of the inbox) no longer has the ETag it had
+ * when it was opened: replaced or deleted mid-read. Every byte read so far came from the
+ * object as opened (each request is pinned to its ETag); the read stops there rather than
+ * go on in another object, and importing it again reads the new one from the start.
+ */
+export class BundleChangedError extends StateError {
+  override readonly name = 'BundleChangedError';
+  constructor(location: string, etag: string, how: 'replaced' | 'deleted', options?: { cause?: unknown }) {
+    super(`${location} was ${how} while it was being read (opened with ETag ${etag}); stopped rather than mix bytes of two objects — import it again`, options);
+  }
+}
+
 /** The KMS key cannot sign Ferry signatures (wrong key spec or usage), or KMS answered oddly. */
 export class KmsSignerError extends SigningError {
   override readonly name = 'KmsSignerError';

@@ -16,7 +16,7 @@ export {
   type DynamoExportStateOptions,
 } from './dynamo-export-state.ts';
 export { KmsSigner, MAX_RAW_MESSAGE, type KmsSignerOptions } from './kms-signer.ts';
-export { S3BundleInbox, EphemeralStorageError, type S3BundleInboxOptions } from './s3-inbox.ts';
+export { S3BundleInbox, READ_RANGE_BYTES, type S3BundleInboxOptions } from './s3-inbox.ts';
 export { LambdaEarlySeal, EarlySealError, type LambdaEarlySealOptions } from './lambda-early-seal.ts';
 export { Secrets, SecretError, SECRET_MAX_AGE_SECONDS, type SecretsOptions } from './secrets.ts';
 export { IdempotentTaskQueue, EnqueueError, type IdempotentTaskQueueOptions } from './idempotent-queue.ts';

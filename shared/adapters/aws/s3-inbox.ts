@@ -2,47 +2,40 @@
  * The bundle inbox in S3: ops upload bundles under `bundles/` of the inbox bucket, the
  * import function leaves receipts and resend requests under the receipts prefix.
  *
- * The importer reads a bundle twice (verify everything, then apply), so an opened bundle
- * is spooled to local storage (Lambda's ephemeral storage) first, after checking that it
- * fits; `close` deletes the spooled copy.
+ * An opened bundle is read straight from S3, never copied to local storage: the importer
+ * reads it whole once (verify) and then in parts (the verified blobs it uploads), each read
+ * a ranged GetObject pinned to the ETag of the HEAD at `open` (see s3-ranged-read.ts). So a
+ * bundle's size is bounded by S3, not by the function's `/tmp`.
  */
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BundleInbox, InboxBundle, InboxDocument } from '../../core/ports/inbox.ts';
-import { StateError } from '../../core/ports/errors.ts';
-import { writeFileStream } from '../../file-streams.ts';
 import { ObjectStoreError } from './errors.ts';
+import { readPinned, type PinnedObject } from './s3-ranged-read.ts';
+
+/** 256 MiB: a 10 GiB bundle is 40 requests, and one response never has to last the whole read. */
+export const READ_RANGE_BYTES = 256 * 2 ** 20;
 
 export interface S3BundleInboxOptions {
   client: S3Client;
   bucket: string;
   /** Where receipts and resend requests go, e.g. `receipts/`. */
   receiptsPrefix: string;
-  /** Where opened bundles are spooled; the system's temporary directory by default. */
-  spoolDir?: string;
-}
-
-/** The bundle would not fit in the local storage it is spooled to. */
-export class EphemeralStorageError extends StateError {
-  override readonly name = 'EphemeralStorageError';
+  /** The most one GetObject of a read asks for; {@link READ_RANGE_BYTES} by default. */
+  readRangeBytes?: number;
 }
 
 export class S3BundleInbox implements BundleInbox {
   readonly client: S3Client;
   readonly bucket: string;
   readonly receiptsPrefix: string;
-  readonly #spoolDir: string;
+  readonly #rangeBytes: number;
 
   constructor(options: S3BundleInboxOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.receiptsPrefix = options.receiptsPrefix;
-    this.#spoolDir = options.spoolDir ?? tmpdir();
+    this.#rangeBytes = options.readRangeBytes ?? READ_RANGE_BYTES;
   }
 
   /** `s3://bucket/key`, the form locations are reported in. */
@@ -50,16 +43,24 @@ export class S3BundleInbox implements BundleInbox {
     return `s3://${this.bucket}/${key}`;
   }
 
+  /** Pins the bundle to its current ETag and size; every read of it then asks S3 for exactly that object. */
   async open(key: string): Promise<InboxBundle> {
-    const dir = await mkdtemp(path.join(this.#spoolDir, 'ferry-import-'));
-    const close = () => rm(dir, { recursive: true, force: true });
-    try {
-      const file = await this.#download(key, dir);
-      return { name: path.posix.basename(key), key, open: async () => createReadStream(file), close };
-    } catch (error) {
-      await close();
-      throw error;
+    const location = this.location(key);
+    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).catch((error: unknown) => {
+      throw new ObjectStoreError('HeadObject', location, { cause: error });
+    });
+    if (head.ETag === undefined || head.ContentLength === undefined) {
+      throw new ObjectStoreError('HeadObject', location, { cause: new Error('no ETag or Content-Length in the answer') });
     }
+    const object: PinnedObject = { client: this.client, bucket: this.bucket, key, location, etag: head.ETag, size: head.ContentLength };
+    return {
+      name: path.posix.basename(key),
+      key,
+      size: object.size,
+      open: () => readPinned(object, 0, object.size, this.#rangeBytes),
+      openRange: (offset, length) => readPinned(object, offset, length, this.#rangeBytes),
+      close: async () => undefined,
+    };
   }
 
   async waiting(names: readonly string[], near: string): Promise<string[] | undefined> {
@@ -83,25 +84,5 @@ export class S3BundleInbox implements BundleInbox {
       throw new ObjectStoreError('PutObject', this.location(key), { cause: error });
     }
     return { key, location: this.location(key) };
-  }
-
-  /** Streams the object to a file in `dir` after checking it fits. */
-  async #download(key: string, dir: string): Promise<string> {
-    const where = this.location(key);
-    const got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })).catch((error: unknown) => {
-      throw new ObjectStoreError('GetObject', where, { cause: error });
-    });
-    const body = got.Body as Readable | undefined;
-    if (body === undefined) throw new ObjectStoreError('GetObject', where, { cause: new Error('no body') });
-    const free = await statfs(dir).then((s) => s.bavail * s.bsize);
-    if (got.ContentLength !== undefined && got.ContentLength > free) {
-      body.destroy();
-      throw new EphemeralStorageError(
-        `${where}: ${got.ContentLength} bytes do not fit in the ${free} bytes free in ${dir}; raise the function's ephemeral storage (10 GiB at most) or seal smaller bundles`,
-      );
-    }
-    const file = path.join(dir, path.posix.basename(key));
-    await pipeline(body, writeFileStream(file));
-    return file;
   }
 }

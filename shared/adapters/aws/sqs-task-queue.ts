@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PACKAGE_FORMATS, type CopyTask, type TaskQueue } from '../../core/ports/index.ts';
 import { isDigest } from '../../digest.ts';
 import { issueLines } from '../../issues.ts';

@@ -15,3 +15,11 @@ export class SchemaVersionError extends StateError {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A bundle file replaced or changed between its verification and a later read of part of it. */
+export class BundleFileChangedError extends StateError {
+  override readonly name = 'BundleFileChangedError';
+  constructor(file: string) {
+    super(`${file} changed since it was verified (another file in its place, or its size or time changed); nothing more is read from it — import it again`);
+  }
+}

@@ -10,6 +10,7 @@ import { DirObjectStore } from './object-store.ts';
 import { SqliteTaskQueue } from './task-queue.ts';
 
 export { DirObjectStore, type DirObjectStoreOptions } from './object-store.ts';
+export { bundleFileInput } from './bundle-file.ts';
 export { openDatabase, migrate, transaction } from './database.ts';
 export { SqliteExportState, FIRST_BUNDLE_SEQUENCE } from './export-state.ts';
 export { normaliseInstant } from '../../core/ports/instants.ts';

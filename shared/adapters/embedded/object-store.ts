@@ -18,7 +18,7 @@
  * or nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -27,7 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
 import { BlobNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
-import { writeFileStream } from '../../file-streams.ts';
+import { readFileStream, writeFileStream } from '../../file-streams.ts';
 import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
 
 export interface DirObjectStoreOptions {
@@ -120,7 +120,7 @@ export class DirObjectStore implements ObjectStore {
           if (isNotFound(error)) throw new BlobNotFoundError(digest, file, { cause: error });
           throw error;
         });
-        return createReadStream(file, { fd: handle });
+        return readFileStream(file, { fd: handle });
       },
     };
   }

@@ -5,7 +5,7 @@
  * OrientDB uses null, and older versions write offsets as `+0000`. The schemas also
  * normalise, so both backends produce the same records.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Checksums } from '../../core/ports/index.ts';
 
 /** Asset paths always start with `/`, whichever backend reported them. */

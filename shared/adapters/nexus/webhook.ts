@@ -4,7 +4,7 @@
  * What an event means for Ferry (the copy tasks) is the core's (core/export/webhook-tasks.ts).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { issueMessage, issuePath } from '../../issues.ts';
 import { WebhookPayloadError } from './errors.ts';
 

@@ -4,9 +4,12 @@
  * asset's lastModified compared with the watermark less an overlap window. The watermark
  * moves only after every task of the scan is durably queued; a crash resumes from the
  * checkpointed page, and the entry ledger plus idempotent task ids make re-reading harmless.
+ * The next page is read while the current one is recorded (read-ahead.ts), so a slow
+ * listing costs its round trips and little more.
  */
 import { formatOf, type ExportDeps, type ScanRepository } from '../formats/index.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from '../ports/index.ts';
+import { readAhead } from './read-ahead.ts';
 
 export type { ScanRepository } from '../formats/index.ts';
 
@@ -116,7 +119,11 @@ export async function scanRepository(deps: ScanDeps, repository: ScanRepository,
   let pages = 0;
   let components = 0;
   let queued = 0;
-  for await (const page of source.componentPages(repository.name, checkpoint.continuationToken)) {
+  // A page read ahead is not counted until its turn: a pause or a failure before then leaves
+  // it to the next run, which reads it again from the checkpoint. A scan told to stop reads
+  // no page ahead: it would only be read twice.
+  const pageList = source.componentPages(repository.name, checkpoint.continuationToken);
+  for await (const page of readAhead(pageList, () => options.shouldStop?.() !== true)) {
     pages += 1;
     components += page.items.length;
     const tasks = await tasksForPage(state, repository, page.items, checkpoint.since, options.shadowed);

@@ -16,6 +16,7 @@ import type {
   ArtifactSource,
   ArtifactTarget,
   BlobCopyTask,
+  BlobSource,
   Clock,
   CopyTask,
   ExportState,
@@ -66,8 +67,10 @@ export interface ImportDeps {
   state: ImportState;
   log: Log;
   registryFor(targetRepository: string): TargetRegistry | undefined;
-  /** Whether a blob is at hand for an upload: held here, or (for a verify-only run) in the bundles read. */
+  /** Whether a blob is at hand for an upload: held here, in a bundle of this import, or (for a verify-only run) in the bundles read. */
   available(digest: Digest): Promise<boolean>;
+  /** Opens a blob at hand: held here, or read again by range from a verified bundle of this import. */
+  blob(digest: Digest): Promise<BlobSource>;
   /** How long to wait for an index the target rebuilds after a write (helm's index.yaml) to show it; default 60 s. */
   indexWaitMs?: number | undefined;
 }
@@ -125,6 +128,13 @@ export interface FormatModule {
   indexDescriptors?(entry: BundleEntry): object[];
 
   // ── import side
+  /**
+   * Blobs of the entry the target itself keeps where a later import finds them again (an
+   * image's layers and configs, mounted from where Ferry put them): the importer uploads these
+   * straight from the bundle and keeps no copy of its own. Every other blob is held, because
+   * later bundles list what was shipped before as required rather than shipping it again.
+   */
+  keptByTarget?(entry: BundleEntry): Digest[];
   /** Decides each entry's step against the target, before any write of the bundle. */
   plan(deps: ImportDeps, manifest: BundleManifest, entries: PlannedEntry[]): Promise<FormatPlan>;
   /** Applies its planned steps; returns the entries that could not be applied (the others were). */

@@ -22,6 +22,7 @@ import type { Digest } from '../../digest.ts';
 import { BundleRefusedError, EntriesNotAppliedError } from './errors.ts';
 import { formatOfEntry, type TargetRegistry } from '../formats/index.ts';
 import { planImport, type ImportPlan } from './plan.ts';
+import { BlobsAtHand, type RangeReader } from './at-hand.ts';
 import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
 import type { Log } from '../log.ts';
 import type { ArtifactTarget, Clock, ImportState, ObjectStore } from '../ports/index.ts';
@@ -31,7 +32,14 @@ export type { BundleIdentity } from './chain.ts';
 
 export interface BundleInput {
   name: string;
+  /** The whole bundle from its first byte: the verify pass reads it once, end to end. */
   open(): Promise<Readable>;
+  /**
+   * `length` bytes from `offset`, when the bundle can be read again in part (a file, an S3
+   * object). With it the importer uploads verified blobs straight from the bundle instead of
+   * copying every byte into the held store first; without it (a pipe) every blob is held.
+   */
+  openRange?(offset: number, length: number): Promise<Readable>;
 }
 
 export interface ImporterPorts {
@@ -94,12 +102,14 @@ interface Verified {
   gap: boolean;
 }
 
-/** What every step of an import uses: the ports, the settings, and the two lookups built from them. */
+/** What every step of an import uses: the ports, the settings, and the lookups built from them. */
 interface ImportContext {
   ports: ImporterPorts;
   settings: ImporterSettings;
   targetRepository(name: string): string;
   registryFor(repository: string): TargetRegistry | undefined;
+  /** The held store and, for this import, the verified bundles' blobs the importer did not copy. */
+  atHand: BlobsAtHand;
 }
 
 export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): Importer {
@@ -108,6 +118,7 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
     settings,
     targetRepository: (name) => settings.repositoryMap[name] ?? name,
     registryFor: (repository) => ports.registries?.(repository),
+    atHand: new BlobsAtHand(ports.held),
   };
   return {
     verify: (inputs, options = {}) => verifyBatch(ctx, inputs, options),
@@ -124,16 +135,22 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
   for (const [index, input] of inputs.entries()) {
     let position: { identity: BundleIdentity; gap: boolean } | undefined;
     let blobsDone = 0;
+    let rangeable = new Set<Digest>();
     try {
       const result = await verifyBundle(await input.open(), {
         where: input.name,
         trustedKeys,
         onManifest: async (manifest, digest) => {
           position = await checkChain(chain, input.name, manifest, digest, options.allowGap ?? false);
+          if (hold && input.openRange !== undefined) rangeable = keptByTarget(manifest);
         },
         onBlob: async (blob, content) => {
-          if (hold) await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
-          else for await (const _ of content); // the verifier hashes as it is drained
+          if (!hold || rangeable.has(blob.digest)) {
+            for await (const _ of content); // the verifier hashes as it is drained, and throws here on a mismatch
+            if (hold) ctx.atHand.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
+          } else {
+            await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
+          }
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
         },
       });
@@ -147,16 +164,23 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
   return { verified, already };
 }
 
+/** Blobs the target keeps where later imports find them: read again from the bundle, never held. */
+function keptByTarget(manifest: BundleManifest): Set<Digest> {
+  return new Set(manifest.entries.flatMap((entry) => formatOfEntry(entry).keptByTarget?.(entry) ?? []));
+}
+
 function planFor(ctx: ImportContext, verified: Verified, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
   const { target, held, state, log } = ctx.ports;
-  return planImport({ target, held, state, log, targetRepository: ctx.targetRepository, registryFor: ctx.registryFor, available }, verified.manifest, verified.identity.digest);
+  const blob = (digest: Digest) => ctx.atHand.blob(digest);
+  return planImport({ target, held, state, log, targetRepository: ctx.targetRepository, registryFor: ctx.registryFor, available, blob }, verified.manifest, verified.identity.digest);
 }
 
 /** Pass 2 for one bundle: plan (refused whole before any write), apply each format's steps, record, receipt. */
 async function apply(ctx: ImportContext, verified: Verified, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
   const { target, held, state, clock, log } = ctx.ports;
   const { manifest, identity } = verified;
-  const available = async (digest: Digest) => (await held.statBlob(digest)) !== undefined;
+  const available = (digest: Digest) => ctx.atHand.available(digest);
+  const blob = (digest: Digest) => ctx.atHand.blob(digest);
   const plan = await planFor(ctx, verified, available);
   if (plan.refusals.length > 0 || plan.missing.length > 0) {
     const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan, clock.now().toISOString()) : undefined;
@@ -167,7 +191,7 @@ async function apply(ctx: ImportContext, verified: Verified, options: ImportOpti
   const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
   const failures = [];
   for (const { format, steps } of plan.steps) {
-    const deps = { target, held, state, log, registryFor: ctx.registryFor, available, indexWaitMs: ctx.settings.indexWaitMs ?? 60_000 };
+    const deps = { target, held, state, log, registryFor: ctx.registryFor, available, blob, indexWaitMs: ctx.settings.indexWaitMs ?? 60_000 };
     failures.push(...(await format.apply(deps, manifest, identity.digest, steps, { concurrency: ctx.settings.concurrency, progress })));
   }
   if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);
@@ -187,8 +211,19 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
     const outcome = (await state.entryOutcome(identity.digest, i)) ?? 'present';
     entries.push({ index: i, repository: ctx.targetRepository(entry.target.repository), path: formatOfEntry(entry).receiptPath(entry), digest: entry.digest, outcome });
   }
+  // What this side holds: the held store, and what this bundle's entries left in the target's
+  // registries (never copied into the held store; later imports mount it from there).
+  const sizes = new Map([...manifest.blobs.included, ...manifest.blobs.required].map((b) => [b.digest, b.size]));
+  const onTarget = new Map<Digest, number>();
+  for (const digest of keptByTarget(manifest)) onTarget.set(digest, sizes.get(digest) ?? 0);
   const blobsHeld: { digest: Digest; size: number }[] = [];
-  if (held.listBlobs) for await (const blob of held.listBlobs()) blobsHeld.push(blob);
+  if (held.listBlobs) {
+    for await (const blob of held.listBlobs()) {
+      onTarget.delete(blob.digest);
+      blobsHeld.push(blob);
+    }
+  }
+  for (const [digest, size] of onTarget) blobsHeld.push({ digest, size });
   return {
     format: RECEIPT_FORMAT,
     sourceId: manifest.sourceId,

@@ -12,9 +12,16 @@ export interface InboxBundle {
   readonly name: string;
   /** Where the inbox keeps it (an S3 key such as `bundles/corp-00000003.tar`). */
   readonly key: string;
-  /** A fresh stream of its bytes, as often as asked: the importer reads a bundle twice. */
+  /** Its size in bytes. */
+  readonly size: number;
+  /** A fresh stream of all its bytes, as often as asked (the importer verifies from it). */
   open(): Promise<Readable>;
-  /** Frees what opening it took (a copy spooled to local storage); the bundle stays in the inbox. */
+  /**
+   * A stream of `length` bytes from `offset` (the importer uploads verified blobs from it).
+   * Every read is of the bundle as it was when opened: one replaced since fails the read.
+   */
+  openRange(offset: number, length: number): Promise<Readable>;
+  /** Frees what opening it took, if anything; the bundle stays in the inbox. */
   close(): Promise<void>;
 }
 

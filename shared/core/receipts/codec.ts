@@ -11,7 +11,7 @@
  * so no canonicalisation is needed to verify it.
  */
 import type { KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDigest, type Digest } from '../../digest.ts';
 import { issueMessage, issuePath } from '../../issues.ts';
 import { verifyDetached, type DetachedSignature, type Signer } from '../../signing.ts';

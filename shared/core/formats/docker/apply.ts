@@ -1,7 +1,7 @@
 /**
  * Applying image entries to a target registry. For each image: every blob present (HEAD),
  * mounted from another repository of the target where Ferry put it before, or uploaded from
- * the held blobs; then child manifests, then the tagged manifest by digest, and only then
+ * the bundle (or the held blobs); then child manifests, then the tagged manifest by digest, and only then
  * the tag, so a tag never points at an image whose blobs are not all there. Referrers
  * follow their subject. An image that cannot be completed stops alone; the others proceed.
  */
@@ -9,18 +9,17 @@ import type { BundleManifest, ImageBundleEntry } from '../../../bundle/index.ts'
 import { forEachLimited } from '../../../concurrency.ts';
 import type { Digest } from '../../../digest.ts';
 import { ImportError, shippedInWords } from '../../import/errors.ts';
-import type { ObjectStore } from '../../ports/index.ts';
 import type { ImportDeps, TargetRegistry } from '../format.ts';
 import type { ImageStep } from './plan.ts';
 
 /** The parts of the import deps applying images uses. */
-export type ImageImportDeps = Pick<ImportDeps, 'registryFor' | 'held' | 'state' | 'log'>;
+export type ImageImportDeps = Pick<ImportDeps, 'registryFor' | 'available' | 'blob' | 'state' | 'log'>;
 
 /** Manifests are small; one held as a blob is read whole (bounded). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-async function readHeld(held: ObjectStore, digest: Digest): Promise<Buffer> {
-  const source = await held.getBlob(digest);
+async function readHeld(deps: ImageImportDeps, digest: Digest): Promise<Buffer> {
+  const source = await deps.blob(digest);
   if (source.size > MAX_MANIFEST_BYTES) throw new Error(`manifest ${digest} is ${source.size} bytes, over ${MAX_MANIFEST_BYTES}`);
   const chunks: Buffer[] = [];
   for await (const chunk of await source.open()) chunks.push(chunk as Buffer);
@@ -119,10 +118,10 @@ async function applyImage(
     if ((await registry.headBlob(name, digest)) !== undefined) return;
     const from = await deps.state.blobLocation?.(key, digest);
     if (from !== undefined && from !== name && (await registry.mountBlob(name, digest, from))) return;
-    if ((await deps.held.statBlob(digest)) === undefined) {
+    if (!(await deps.available(digest))) {
       throw new MissingImageBlob(`blob ${digest} is neither on the target nor held here; ${shippedInWords(shippedIn(digest))}`);
     }
-    await registry.uploadBlob(name, digest, await deps.held.getBlob(digest));
+    await registry.uploadBlob(name, digest, await deps.blob(digest));
   };
   for (const blob of entry.blobs) await writing(blob.digest, () => ensureBlob(blob.digest));
   // Every blob is now in this repository (present, mounted or uploaded): a mount source for later images.
@@ -130,14 +129,14 @@ async function applyImage(
 
   // A manifest PUT, by digest or by tag, rewrites that digest's revision link: one at a time.
   const putTag = (descriptor: { mediaType: string; digest: Digest }, tag: string) =>
-    writing(descriptor.digest, async () => registry.putManifest(name, tag, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) }));
+    writing(descriptor.digest, async () => registry.putManifest(name, tag, { mediaType: descriptor.mediaType, bytes: await readHeld(deps, descriptor.digest) }));
   const putByDigest = (descriptor: { mediaType: string; digest: Digest }) =>
     writing(descriptor.digest, async () => {
       if ((await registry.headManifest(name, descriptor.digest)) !== undefined) return;
-      if ((await deps.held.statBlob(descriptor.digest)) === undefined) {
+      if (!(await deps.available(descriptor.digest))) {
         throw new MissingImageBlob(`manifest ${descriptor.digest} is neither on the target nor held here; ${shippedInWords(shippedIn(descriptor.digest))}`);
       }
-      await registry.putManifest(name, descriptor.digest, { mediaType: descriptor.mediaType, bytes: await readHeld(deps.held, descriptor.digest) });
+      await registry.putManifest(name, descriptor.digest, { mediaType: descriptor.mediaType, bytes: await readHeld(deps, descriptor.digest) });
     });
   for (const child of entry.manifests) await putByDigest(child);
   await putByDigest({ mediaType: entry.mediaType, digest: entry.digest });

@@ -52,6 +52,8 @@ export const dockerFormat: FormatModule = {
     const e = entry as ImageBundleEntry;
     return [{ mediaType: e.mediaType, digest: e.digest, size: e.size, annotations: { 'org.opencontainers.image.ref.name': `${e.target.name}:${e.target.tag}` } }];
   },
+  // Layers and configs stay in the target registry, mountable from where Ferry put them.
+  keptByTarget: (entry) => (entry as ImageBundleEntry).blobs.map((b) => b.digest),
   plan: planDocker,
   apply: applyImageEntries,
   receiptPath: (entry) => `/${(entry as ImageBundleEntry).target.name}:${(entry as ImageBundleEntry).target.tag}`,

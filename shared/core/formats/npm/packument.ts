@@ -4,7 +4,7 @@
  * (`shasum`, `integrity`, `tarball`). Read whole, with a bound: packuments of proxied public
  * packages with thousands of versions run to tens of megabytes.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { issueLines } from '../../../issues.ts';
 import type { ArtifactSource } from '../../ports/index.ts';
 import { NpmPackumentError } from './errors.ts';

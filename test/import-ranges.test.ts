@@ -1,0 +1,78 @@
+/**
+ * One write per byte on the isolated side: an image layer is verified in the bundle, then
+ * uploaded from the bundle by range, never copied into the importer's held store first; the
+ * receipt still says the far side holds it (in the target registry). A bundle file replaced
+ * between its verification and a ranged read is refused by name.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bundleFileInput } from '../shared/adapters/embedded/index.ts';
+import { decodeFarSideDocument } from '../shared/core/receipts/codec.ts';
+import { makeImage, makeLayer } from './support/images.ts';
+import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { skopeoInspectRaw } from './support/skopeo.ts';
+import { bundles as bundleFiles, runFerry } from './support/world.ts';
+
+let world: ImageWorld | undefined;
+let scratch: string | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
+
+const drain = async (stream: AsyncIterable<unknown>) => {
+  for await (const _ of stream);
+};
+
+describe('importing by ranged reads of the bundle', () => {
+  it('uploads an image layer straight from the bundle: the held store keeps its manifest, not its layer, and the receipt lists both', async () => {
+    // Prepare: an image with a 300 KB layer, exported by the real CLI
+    world = await makeImageWorld();
+    const layer = await makeLayer({ 'data/blob': randomBytes(300_000) });
+    const image = makeImage({ layers: [layer] });
+    await world.publish('ranges/app', '1.0', image);
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const files = await bundleFiles(world);
+
+    // Act
+    const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+
+    // Assess
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/ranges/app:1.0`)).equals(image.manifest.bytes)).toBe(true);
+    const heldDir = path.join(world.dir, 'import-work', 'objects', 'blobs', 'sha256');
+    expect(existsSync(path.join(heldDir, layer.digest.slice(7)))).toBe(false);
+    expect(existsSync(path.join(heldDir, image.config.digest.slice(7)))).toBe(false);
+    expect(existsSync(path.join(heldDir, image.manifest.digest.slice(7)))).toBe(true);
+    const [receiptFile] = (await readdir(path.join(world.dir, 'receipts'))).filter((f) => f.endsWith('.receipt.json'));
+    const document = decodeFarSideDocument(await readFile(path.join(world.dir, 'receipts', receiptFile!), 'utf8'), 'receipt');
+    const held = document.kind === 'receipt' ? document.receipt.blobsHeld : [];
+    expect(held).toContainEqual({ digest: layer.digest, size: layer.size });
+    expect(held).toContainEqual({ digest: image.manifest.digest, size: image.manifest.bytes.length });
+  }, 60_000);
+
+  it('refuses, naming the file, a range of a bundle file replaced since it was verified', async () => {
+    // Prepare: a "bundle" file read whole once, as the verify pass reads it, then replaced
+    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-ranges-'));
+    const file = path.join(scratch, 'src-00000001.tar');
+    await writeFile(file, Buffer.alloc(4096, 1));
+    const input = bundleFileInput(file);
+    await drain(await input.open());
+    let read = 0;
+    for await (const chunk of await input.openRange!(512, 1024)) read += (chunk as Buffer).length;
+    await writeFile(file, Buffer.alloc(8192, 2));
+
+    // Act
+    const after = input.openRange!(512, 1024);
+
+    // Assess
+    expect(read).toBe(1024);
+    await expect(after).rejects.toThrow(`${file} changed since it was verified`);
+  });
+});
