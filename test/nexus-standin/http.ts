@@ -2,7 +2,13 @@
 import type { ServerResponse } from 'node:http';
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  sendJsonBody(res, status, jsonBody(value));
+}
+
+export const jsonBody = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+
+/** A body made by {@link jsonBody} beforehand (a listing held back to a given latency). */
+export function sendJsonBody(res: ServerResponse, status: number, body: Buffer): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(body);
 }

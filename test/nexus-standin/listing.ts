@@ -3,14 +3,17 @@
  * JSON in Nexus's field order (nulls present), lookup and delete by REST id.
  */
 import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nexusDate, parseRestId, unscrambleId } from './format.ts';
-import { sendEmpty, sendJson, sendText, sendValidationErrors } from './http.ts';
+import { jsonBody, sendEmpty, sendJson, sendJsonBody, sendText, sendValidationErrors } from './http.ts';
 import type { Actor, Store, StoredAsset, StoredComponent } from './store.ts';
 
 export interface ListingContext {
   store: Store;
   baseUrl: string;
   pageSize: number;
+  /** See StandinOptions.listingLatencyMs. */
+  latencyMs?: number;
 }
 
 export function renderAsset(ctx: ListingContext, asset: StoredAsset, repository = asset.repository): Record<string, unknown> {
@@ -58,7 +61,8 @@ export function renderComponent(
 type Kind = 'component' | 'asset';
 
 /** GET /v1/components or /v1/assets. */
-export function handleList(ctx: ListingContext, kind: Kind, query: URLSearchParams, res: ServerResponse): void {
+export async function handleList(ctx: ListingContext, kind: Kind, query: URLSearchParams, res: ServerResponse): Promise<void> {
+  const started = performance.now();
   const { store } = ctx;
   const repository = query.get('repository');
   if (repository === null || repository === '') {
@@ -96,7 +100,10 @@ export function handleList(ctx: ListingContext, kind: Kind, query: URLSearchPara
       ? renderComponent(ctx, item as StoredComponent, repository)
       : renderAsset(ctx, item as StoredAsset, repository),
   );
-  sendJson(res, 200, { items, continuationToken });
+  const body = jsonBody({ items, continuationToken });
+  const wait = (ctx.latencyMs ?? 0) - (performance.now() - started);
+  if (wait > 0) await sleep(Math.ceil(wait));
+  sendJsonBody(res, 200, body);
 }
 
 /** Resolves a REST id to an item visible through the repository the id names. */

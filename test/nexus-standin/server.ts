@@ -52,7 +52,7 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
   store.onEvent = (event) => webhooks.emit(event);
   const faults = new Faults();
   const requests: RequestLogEntry[] = [];
-  const listing: ListingContext = { store, baseUrl: '', pageSize: options.pageSize ?? 10 };
+  const listing: ListingContext = { store, baseUrl: '', pageSize: options.pageSize ?? 10, latencyMs: options.listingLatencyMs ?? 0 };
   // The same object: its baseUrl is set once the server listens.
   const formats: FormatContext = listing;
   if (!Number.isInteger(listing.pageSize) || listing.pageSize < 1) throw new Error(`pageSize must be a positive integer`);
@@ -97,7 +97,7 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
     }
     if (api === '/v1/components' || api === '/v1/assets') {
       const kind = api === '/v1/components' ? 'component' : 'asset';
-      if (read) handleList(listing, kind, url.searchParams, res);
+      if (read) await handleList(listing, kind, url.searchParams, res);
       else if (method === 'POST' && kind === 'component') {
         await handleComponentUpload(formats, url.searchParams.get('repository'), actor, req, res);
       } else sendEmpty(res, 405);

@@ -28,6 +28,12 @@ export interface StandinOptions {
   backend?: 'sql' | 'orient';
   /** Default 10 (OrientDB and SQL before 3.74); 100 mimics 3.74+. */
   pageSize?: number;
+  /**
+   * A slow Nexus: every components / assets listing page is answered this many ms after its
+   * request came in, its own work included (default 0: as soon as it is ready). The
+   * benchmark's scale rows measure a scan against it.
+   */
+  listingLatencyMs?: number;
   /** When given, every /service/rest and /repository request needs basic auth. */
   users?: { username: string; password: string }[];
   /** For lastModified / blobCreated / webhook timestamps; default real time. */

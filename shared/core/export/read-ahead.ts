@@ -4,6 +4,7 @@
  * (ledger lookups, the enqueue, the checkpoint) instead of following it. At most one page
  * is read ahead, so a scan holds two pages at most, however large the repository.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
  * Yields what `source` yields, in order, with the next item's read already in flight while
@@ -27,6 +28,9 @@ export async function* readAhead<T>(source: AsyncIterable<T>, readsAhead: () => 
         // Handled here so a failure while the consumer is busy is not reported as unhandled;
         // the same rejection is thrown where the consumer awaits it.
         ahead.catch(() => undefined);
+        // One turn of the event loop, so the request leaves before the consumer's work: an
+        // HTTP client may wait for one before it reuses a kept-alive connection (undici does).
+        await nextTurn();
       }
       yield current.value;
     }
