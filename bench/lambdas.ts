@@ -31,7 +31,9 @@ const started = performance.now();
 const module = await import(process.argv[2]);
 const ready = performance.now();
 if (typeof module.handler !== 'function') throw new Error('the bundle exports no handler');
-process.stdout.write(JSON.stringify({ started, ready, maxRss: process.resourceUsage().maxRSS * 1024 }));
+// VmHWM, not resourceUsage().maxRSS: getrusage's maxrss survives exec and reports the parent's size.
+const hwm = /^VmHWM:\\s+(\\d+) kB/m.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'))?.[1];
+process.stdout.write(JSON.stringify({ started, ready, maxRss: Number(hwm ?? 0) * 1024 }));
 `;
 
 interface Load {

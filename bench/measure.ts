@@ -48,8 +48,14 @@ function sampleRss(pid: number): number {
   }
 }
 
-/** Runs `command`, timing it and sampling its peak RSS; never throws for a non-zero exit. */
+/**
+ * Runs `command`, timing it and sampling its peak RSS; never throws for a non-zero exit.
+ * Dirty pages others left (an image just pushed, the run before) are written back first:
+ * otherwise whoever runs next pays for them in its own fsyncs (ext4 flushes them together),
+ * and the order of the runs, not the tools, decides the ratio.
+ */
 export async function measure(command: string, args: string[], env: NodeJS.ProcessEnv, maxRssFile?: string): Promise<Measured> {
+  await run('sync');
   const started = process.hrtime.bigint();
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
