@@ -94,12 +94,16 @@ async function scanRun(ctx: Context, child: string, components: number): Promise
   }
 }
 
-function scanRow(run: ScanRun): Row {
+/**
+ * The goal is the issue's: the 100k scan within 1.2× its pages' latency. The smaller scan is
+ * printed beside it without one; the process's start (some 0.4 s) weighs on it per page.
+ */
+function scanRow(run: ScanRun, withGoal: boolean): Row {
   const ratio = run.seconds / ((run.pages * PAGE_LATENCY_MS) / 1000);
   return ferryRow(
     `scale: scan of ${thousands(run.components)} raw components, ${run.pages} pages of ${PAGE_SIZE}, each answered in ${PAGE_LATENCY_MS} ms: time ÷ (pages × ${PAGE_LATENCY_MS} ms)`,
     `${run.seconds.toFixed(1)} s`,
-    `≤ 1.2 ${verdict(ratio <= 1.2)}`,
+    withGoal ? `≤ 1.2 ${verdict(ratio <= 1.2)}` : '',
     times(ratio),
   );
 }
@@ -111,8 +115,8 @@ export async function scanScaleRows(ctx: Context): Promise<Row[]> {
   const [s, l] = [thousands(small.components), thousands(large.components)];
   const growth = large.peakRss - small.peakRss;
   return [
-    scanRow(small),
-    scanRow(large),
+    scanRow(small, false),
+    scanRow(large, true),
     ferryRow(
       `scale: peak RSS of the scan, ${l} vs ${s} components (memory flat: no component list held)${small.components < 10_000 ? `; below 10k a scan's heap is still growing to its working size` : ''}`,
       `${mb(large.peakRss)} vs ${mb(small.peakRss)}`,

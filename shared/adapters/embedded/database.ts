@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type SQLOutputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { SchemaVersionError } from './errors.ts';
 
 /** How long a writer waits for another connection's write lock before failing with SQLITE_BUSY. */
@@ -146,6 +146,7 @@ export function useDatabase(db: DatabaseSync | string): { db: DatabaseSync; owne
 export class SqliteComponent {
   readonly db: DatabaseSync;
   readonly #owned: boolean;
+  readonly #statements = new Map<string, StatementSync>();
 
   /** `db`: an open database (shared with other components) or a file path to open. */
   constructor(db: DatabaseSync | string, component: string, migrations: readonly string[]) {
@@ -153,6 +154,19 @@ export class SqliteComponent {
     this.db = used.db;
     this.#owned = used.owned;
     migrate(this.db, component, migrations);
+  }
+
+  /**
+   * A prepared statement, compiled once per instance: a scan asks whether it has an entry for
+   * every asset it lists, and compiling the SQL each time cost more than the lookup.
+   */
+  protected prepared(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Closes the database if this instance opened it. */

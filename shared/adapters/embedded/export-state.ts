@@ -90,7 +90,7 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   }
 
   async getWatermark(repository: string): Promise<string | undefined> {
-    const row = this.db.prepare('SELECT value FROM watermarks WHERE repository = ?').get(repository);
+    const row = this.prepared('SELECT value FROM watermarks WHERE repository = ?').get(repository);
     return row === undefined ? undefined : text(row, 'value');
   }
 
@@ -103,28 +103,28 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   async advanceWatermark(repository: string, expected: string | undefined, to: string): Promise<boolean> {
     const next = normaliseInstant(`watermark for ${repository}`, to);
     if (expected === undefined) {
-      const result = this.db
-        .prepare('INSERT INTO watermarks (repository, value) VALUES (?, ?) ON CONFLICT (repository) DO NOTHING')
+      const result = this
+        .prepared('INSERT INTO watermarks (repository, value) VALUES (?, ?) ON CONFLICT (repository) DO NOTHING')
         .run(repository, next);
       return Number(result.changes) === 1;
     }
     const previous = normaliseInstant(`expected watermark for ${repository}`, expected);
     if (!(next > previous)) return false;
-    const result = this.db
-      .prepare('UPDATE watermarks SET value = ? WHERE repository = ? AND value = ?')
+    const result = this
+      .prepared('UPDATE watermarks SET value = ? WHERE repository = ? AND value = ?')
       .run(next, repository, previous);
     return Number(result.changes) === 1;
   }
 
   async getScanCheckpoint(repository: string): Promise<ScanCheckpoint | undefined> {
-    const row = this.db.prepare('SELECT json FROM scan_checkpoints WHERE repository = ?').get(repository);
+    const row = this.prepared('SELECT json FROM scan_checkpoints WHERE repository = ?').get(repository);
     return row === undefined ? undefined : (JSON.parse(text(row, 'json')) as ScanCheckpoint);
   }
 
   /** `undefined` clears the checkpoint (the scan completed). */
   async putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void> {
     if (checkpoint === undefined) {
-      this.db.prepare('DELETE FROM scan_checkpoints WHERE repository = ?').run(repository);
+      this.prepared('DELETE FROM scan_checkpoints WHERE repository = ?').run(repository);
       return;
     }
     const json = JSON.stringify({
@@ -132,8 +132,8 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
       since: checkpoint.since,
       continuationToken: checkpoint.continuationToken,
     });
-    this.db
-      .prepare('INSERT INTO scan_checkpoints (repository, json) VALUES (?, ?) ON CONFLICT (repository) DO UPDATE SET json = excluded.json')
+    this
+      .prepared('INSERT INTO scan_checkpoints (repository, json) VALUES (?, ?) ON CONFLICT (repository) DO UPDATE SET json = excluded.json')
       .run(repository, json);
   }
 
@@ -145,12 +145,12 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
     let row: Row | undefined;
     if (checksums.sha256 !== undefined) {
-      row = this.db
-        .prepare('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND digest = ? LIMIT 1')
+      row = this
+        .prepared('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND digest = ? LIMIT 1')
         .get(sourceRepository, path, `sha256:${checksums.sha256.toLowerCase()}`);
     } else if (checksums.sha1 !== undefined) {
-      row = this.db
-        .prepare('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND sha1 = ? LIMIT 1')
+      row = this
+        .prepared('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND sha1 = ? LIMIT 1')
         .get(sourceRepository, path, checksums.sha1.toLowerCase());
     }
     return row !== undefined;
@@ -158,8 +158,8 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
 
   async addPendingEntry(entry: StagedEntry): Promise<boolean> {
     const { checksums } = entry;
-    const result = this.db
-      .prepare(
+    const result = this
+      .prepared(
         `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, detail_json, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT (source_repository, path, digest) DO NOTHING`,
@@ -182,19 +182,19 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
 
   /** Pending entries in staging order (`seq` ascending). */
   async listPendingEntries(): Promise<PendingEntry[]> {
-    const rows = this.db.prepare("SELECT * FROM entries WHERE state = 'pending' ORDER BY seq").all();
+    const rows = this.prepared("SELECT * FROM entries WHERE state = 'pending' ORDER BY seq").all();
     return rows.map(toPendingEntry);
   }
 
   async shippedIn(digest: Digest): Promise<number | undefined> {
-    const row = this.db.prepare('SELECT bundle_sequence FROM shipped_blobs WHERE digest = ?').get(digest);
+    const row = this.prepared('SELECT bundle_sequence FROM shipped_blobs WHERE digest = ?').get(digest);
     return row === undefined ? undefined : integer(row, 'bundle_sequence');
   }
 
   /** Blobs already in the ledger keep their original record (the earliest proof wins). */
   async recordHeldBlobs(digests: Digest[], receiptSequence: number): Promise<void> {
     transaction(this.db, () => {
-      const insert = this.db.prepare(
+      const insert = this.prepared(
         "INSERT INTO shipped_blobs (digest, bundle_sequence, via) VALUES (?, ?, 'receipt') ON CONFLICT (digest) DO NOTHING",
       );
       for (const digest of digests) insert.run(digest, receiptSequence);
@@ -204,8 +204,8 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   async requestResend(blobs: ResendRequest[]): Promise<void> {
     transaction(this.db, () => {
       this.db.exec('DELETE FROM resend_requests WHERE digest IN (SELECT digest FROM shipped_blobs)');
-      const forget = this.db.prepare('DELETE FROM shipped_blobs WHERE digest = ?');
-      const wait = this.db.prepare('INSERT INTO resend_requests (digest, size, from_json) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING');
+      const forget = this.prepared('DELETE FROM shipped_blobs WHERE digest = ?');
+      const wait = this.prepared('INSERT INTO resend_requests (digest, size, from_json) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING');
       for (const blob of blobs) {
         forget.run(blob.digest);
         wait.run(blob.digest, blob.size, blob.from === undefined ? null : JSON.stringify(blob.from));
@@ -214,8 +214,8 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   }
 
   async listResends(): Promise<ResendRequest[]> {
-    const rows = this.db
-      .prepare('SELECT digest, size, from_json FROM resend_requests r WHERE NOT EXISTS (SELECT 1 FROM shipped_blobs s WHERE s.digest = r.digest) ORDER BY id')
+    const rows = this
+      .prepared('SELECT digest, size, from_json FROM resend_requests r WHERE NOT EXISTS (SELECT 1 FROM shipped_blobs s WHERE s.digest = r.digest) ORDER BY id')
       .all();
     return rows.map((row) => {
       const from = optionalText(row, 'from_json');
@@ -224,8 +224,8 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   }
 
   async getLastBundle(sourceId: string): Promise<BundleRecord | undefined> {
-    const row = this.db
-      .prepare('SELECT * FROM bundles WHERE source_id = ? ORDER BY sequence DESC LIMIT 1')
+    const row = this
+      .prepared('SELECT * FROM bundles WHERE source_id = ? ORDER BY sequence DESC LIMIT 1')
       .get(sourceId);
     return row === undefined ? undefined : toBundleRecord(row);
   }
@@ -236,17 +236,17 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
    */
   async recordSeal(bundle: BundleRecord, entrySeqs: number[], includedBlobs: Digest[]): Promise<void> {
     transaction(this.db, () => {
-      const last = this.db
-        .prepare('SELECT MAX(sequence) AS sequence FROM bundles WHERE source_id = ?')
+      const last = this
+        .prepared('SELECT MAX(sequence) AS sequence FROM bundles WHERE source_id = ?')
         .get(bundle.sourceId);
       const lastSequence = last?.sequence === null || last === undefined ? FIRST_BUNDLE_SEQUENCE - 1 : integer(last, 'sequence');
       if (bundle.sequence !== lastSequence + 1) {
         throw new SequenceConflictError(bundle.sourceId, lastSequence + 1, bundle.sequence);
       }
-      this.db
-        .prepare('INSERT INTO bundles (source_id, sequence, digest, name, size, sealed_at, published) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this
+        .prepared('INSERT INTO bundles (source_id, sequence, digest, name, size, sealed_at, published) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(bundle.sourceId, bundle.sequence, bundle.digest, bundle.name, bundle.size, bundle.sealedAt, bundle.published ? 1 : 0);
-      const seal = this.db.prepare(
+      const seal = this.prepared(
         "UPDATE entries SET state = 'sealed', bundle_sequence = ? WHERE seq = ? AND state = 'pending'",
       );
       const notPending: number[] = [];
@@ -254,7 +254,7 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
         if (Number(seal.run(bundle.sequence, seq).changes) !== 1) notPending.push(seq);
       }
       if (notPending.length > 0) throw new EntryNotPendingError(bundle.sequence, notPending);
-      const ship = this.db.prepare(
+      const ship = this.prepared(
         "INSERT INTO shipped_blobs (digest, bundle_sequence, via) VALUES (?, ?, 'bundle') ON CONFLICT (digest) DO NOTHING",
       );
       for (const digest of includedBlobs) ship.run(digest, bundle.sequence);
@@ -262,7 +262,7 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   }
 
   async markBundlePublished(sourceId: string, sequence: number): Promise<void> {
-    this.db.prepare('UPDATE bundles SET published = 1 WHERE source_id = ? AND sequence = ?').run(sourceId, sequence);
+    this.prepared('UPDATE bundles SET published = 1 WHERE source_id = ? AND sequence = ?').run(sourceId, sequence);
   }
 }
 
