@@ -96,7 +96,8 @@ async function scanRun(ctx: Context, child: string, components: number): Promise
 
 /**
  * The goal is the issue's: the 100k scan within 1.2× its pages' latency. The smaller scan is
- * printed beside it without one; the process's start (some 0.4 s) weighs on it per page.
+ * printed beside it without one: the scan's fixed start (the repository checks, the first
+ * connection) weighs more on each of its fewer pages.
  */
 function scanRow(run: ScanRun, withGoal: boolean): Row {
   const ratio = run.seconds / ((run.pages * PAGE_LATENCY_MS) / 1000);
