@@ -10,12 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
 import type { FunctionName } from '../infra/common.ts';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { makeS3Client, makeSqsClient, type Emulators } from '../test/support/emulators.ts';
-import { lambdaContext, s3ObjectCreated, urlEvent } from '../test/support/lambda-events.ts';
+import { lambdaContext, s3ObjectCreated, sqsEvent, urlEvent } from '../test/support/lambda-events.ts';
 import { makeImageWorld, type ImageWorld } from '../test/support/image-world.ts';
 import { makeWorld, type World } from '../test/support/world.ts';
 import type { AwsMeter } from './aws-meter.ts';
@@ -252,26 +251,6 @@ export async function pollIntoCopy(d: Deployment, sqs: ReturnType<typeof makeSqs
   return { delivered, failed };
 }
 
-function sqsEvent(messages: Message[], arn: string): SQSEvent {
-  return {
-    Records: messages.map((m) => ({
-      messageId: String(m.MessageId),
-      receiptHandle: String(m.ReceiptHandle),
-      body: String(m.Body),
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
-        SenderId: m.Attributes?.SenderId ?? 'AIDA',
-        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: String(m.MD5OfBody),
-      eventSource: 'aws:sqs',
-      eventSourceARN: arn,
-      awsRegion: region,
-    })),
-  };
-}
 
 /**
  * Ops carry a sealed bundle across the gap: a GET from the export bucket, a PUT into the

@@ -35,7 +35,7 @@ import { content, makeWorld, runFerry, type World } from './support/world.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
 import { makeImage, makeLayer } from './support/images.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
-import { lambdaContext as lambdaContextOf, s3ObjectCreated, urlEvent } from './support/lambda-events.ts';
+import { lambdaContext as lambdaContextOf, s3ObjectCreated, sqsEvent, urlEvent } from './support/lambda-events.ts';
 
 const WEBHOOK_SECRET = 'deployed-flow-s3cret';
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
@@ -267,24 +267,7 @@ async function drain(d: Deployment): Promise<{ event: SQSEvent; messages: Messag
     messages.push(...out.Messages);
   }
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: d.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? 'arn:aws:sqs:us-east-1:000000000000:q';
-  const event: SQSEvent = {
-    Records: messages.map((m) => ({
-      messageId: String(m.MessageId),
-      receiptHandle: String(m.ReceiptHandle),
-      body: String(m.Body),
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
-        SenderId: m.Attributes?.SenderId ?? 'AIDA',
-        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: String(m.MD5OfBody),
-      eventSource: 'aws:sqs',
-      eventSourceARN: arn,
-      awsRegion: region,
-    })),
-  };
+  const event = sqsEvent(messages, arn, region);
   return { event, messages };
 }
 

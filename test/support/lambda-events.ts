@@ -1,5 +1,6 @@
-/** What Lambda hands a handler, built for tests: a context, and a Function URL event. */
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+/** What Lambda hands a handler, built for tests: a context, Function URL, S3 and SQS events. */
+import type { Message } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 
 export function lambdaContext(options: { name?: string; memoryMb?: number; remainingMs?: number; requestId?: string } = {}): Context {
   const name = options.name ?? 'ferry-test';
@@ -65,5 +66,27 @@ export function s3ObjectCreated(bucket: string, key: string, size = 1) {
         },
       },
     ],
+  };
+}
+
+/** Messages received from a queue as the SQS event source hands them to a function. */
+export function sqsEvent(messages: Message[], queueArn: string, region = 'us-east-1'): SQSEvent {
+  return {
+    Records: messages.map((m) => ({
+      messageId: String(m.MessageId),
+      receiptHandle: String(m.ReceiptHandle),
+      body: String(m.Body),
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
+        SenderId: m.Attributes?.SenderId ?? 'AIDA',
+        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: String(m.MD5OfBody),
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueArn,
+      awsRegion: region,
+    })),
   };
 }
