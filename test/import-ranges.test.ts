@@ -10,7 +10,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bundleFileInput } from '../shared/adapters/embedded/index.ts';
+import { bundleFileInput, DirObjectStore } from '../shared/adapters/embedded/index.ts';
+import { BlobsAtHand, type RangeReader } from '../shared/core/import/at-hand.ts';
+import { sha256Of } from '../shared/digest.ts';
 import { decodeFarSideDocument } from '../shared/core/receipts/codec.ts';
 import { makeImage, makeLayer } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
@@ -75,4 +77,26 @@ describe('importing by ranged reads of the bundle', () => {
     expect(read).toBe(1024);
     await expect(after).rejects.toThrow(`${file} changed since it was verified`);
   });
+
+  it('rechecks every bundle it will read from before a bundle is applied, refusing one replaced since', async () => {
+    // Prepare: a verified "bundle" whose blob is recorded as a range, then the file replaced
+    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-ranges-'));
+    const file = path.join(scratch, 'src-00000002.tar');
+    await writeFile(file, Buffer.alloc(4096, 3));
+    const input = bundleFileInput(file);
+    await drain(await input.open());
+    const atHand = new BlobsAtHand(new DirObjectStore(path.join(scratch, 'held')));
+    const digest = sha256Of(Buffer.alloc(1024, 3));
+    atHand.addRange(digest, input as RangeReader, 512, 1024);
+    await atHand.recheck();
+    await writeFile(file, Buffer.alloc(5000, 4));
+
+    // Act
+    const rechecked = atHand.recheck();
+
+    // Assess
+    await expect(rechecked).rejects.toThrow(`${file} changed since it was verified`);
+    expect(await atHand.available(digest)).toBe(true);
+  });
 });
+

@@ -31,6 +31,16 @@ export class BlobsAtHand {
     if (!this.#ranges.has(digest)) this.#ranges.set(digest, { bundle, offset, size });
   }
 
+  /**
+   * Reads the first byte of every bundle a range points into: a bundle replaced, changed or
+   * gone since it was verified (media unplugged, another upload over the S3 key) fails here,
+   * before the importer writes anything of the bundle it is about to apply.
+   */
+  async recheck(): Promise<void> {
+    const bundles = new Set([...this.#ranges.values()].map((r) => r.bundle));
+    for (const bundle of bundles) for await (const _ of await bundle.openRange(0, 1));
+  }
+
   async available(digest: Digest): Promise<boolean> {
     return this.#ranges.has(digest) || (await this.#held.statBlob(digest)) !== undefined;
   }

@@ -108,8 +108,6 @@ interface ImportContext {
   settings: ImporterSettings;
   targetRepository(name: string): string;
   registryFor(repository: string): TargetRegistry | undefined;
-  /** The held store and, for this import, the verified bundles' blobs the importer did not copy. */
-  atHand: BlobsAtHand;
 }
 
 export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): Importer {
@@ -118,7 +116,6 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
     settings,
     targetRepository: (name) => settings.repositoryMap[name] ?? name,
     registryFor: (repository) => ports.registries?.(repository),
-    atHand: new BlobsAtHand(ports.held),
   };
   return {
     verify: (inputs, options = {}) => verifyBatch(ctx, inputs, options),
@@ -127,7 +124,13 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
 }
 
 /** Pass 1: every bundle verified (and, for an import, its blobs held) before anything is applied. */
-async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions, hold: boolean) {
+/**
+ * `atHand`, for an import: where this batch's blobs go — into the held store, or recorded as
+ * ranges of their bundle. One per call, never per importer: a warm Lambda reuses its importer,
+ * and a range must never outlive the batch whose bundles it points into.
+ */
+async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions, atHand?: BlobsAtHand) {
+  const hold = atHand !== undefined;
   const { held, state, trustedKeys } = ctx.ports;
   const chain = new ChainView(state);
   const verified: Verified[] = [];
@@ -147,7 +150,7 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
         onBlob: async (blob, content) => {
           if (!hold || rangeable.has(blob.digest)) {
             for await (const _ of content); // the verifier hashes as it is drained, and throws here on a mismatch
-            if (hold) ctx.atHand.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
+            atHand?.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
           } else {
             await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
           }
@@ -169,19 +172,21 @@ function keptByTarget(manifest: BundleManifest): Set<Digest> {
   return new Set(manifest.entries.flatMap((entry) => formatOfEntry(entry).keptByTarget?.(entry) ?? []));
 }
 
-function planFor(ctx: ImportContext, verified: Verified, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
+function planFor(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand, available: (digest: Digest) => Promise<boolean>): Promise<ImportPlan> {
   const { target, held, state, log } = ctx.ports;
-  const blob = (digest: Digest) => ctx.atHand.blob(digest);
+  const blob = (digest: Digest) => atHand.blob(digest);
   return planImport({ target, held, state, log, targetRepository: ctx.targetRepository, registryFor: ctx.registryFor, available, blob }, verified.manifest, verified.identity.digest);
 }
 
 /** Pass 2 for one bundle: plan (refused whole before any write), apply each format's steps, record, receipt. */
-async function apply(ctx: ImportContext, verified: Verified, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
+async function apply(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
   const { target, held, state, clock, log } = ctx.ports;
   const { manifest, identity } = verified;
-  const available = (digest: Digest) => ctx.atHand.available(digest);
-  const blob = (digest: Digest) => ctx.atHand.blob(digest);
-  const plan = await planFor(ctx, verified, available);
+  // A bundle replaced or gone since it was verified is refused here, before any write of it.
+  await atHand.recheck();
+  const available = (digest: Digest) => atHand.available(digest);
+  const blob = (digest: Digest) => atHand.blob(digest);
+  const plan = await planFor(ctx, verified, atHand, available);
   if (plan.refusals.length > 0 || plan.missing.length > 0) {
     const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan, clock.now().toISOString()) : undefined;
     throw new BundleRefusedError(verified.input.name, plan.refusals, plan.missing, resend);
@@ -236,7 +241,8 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
 }
 
 async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions): Promise<VerifyReport[]> {
-  const { verified, already } = await verifyAll(ctx, inputs, options, false);
+  const { verified, already } = await verifyAll(ctx, inputs, options);
+  const heldOnly = new BlobsAtHand(ctx.ports.held);
   const reports: { index: number; report: VerifyReport }[] = already.map(({ index, report }) => ({
     index,
     report: { bundle: report.bundle, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' },
@@ -244,7 +250,7 @@ async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: I
   // Blobs of every bundle given count as at hand: an import holds them all before applying any.
   const inBatch = new Set(verified.flatMap((v) => v.manifest.blobs.included.map((b) => b.digest)));
   for (const v of verified) {
-    const plan = await planFor(ctx, v, async (digest) => inBatch.has(digest) || (await ctx.ports.held.statBlob(digest)) !== undefined);
+    const plan = await planFor(ctx, v, heldOnly, async (digest) => inBatch.has(digest) || (await ctx.ports.held.statBlob(digest)) !== undefined);
     if (plan.refusals.length > 0 || plan.missing.length > 0) throw new BundleRefusedError(v.input.name, plan.refusals, plan.missing);
     const { entries, blobs } = v.manifest;
     reports.push({
@@ -256,7 +262,8 @@ async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: I
 }
 
 async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions & { onReport?: (report: ImportReport) => Promise<void> }): Promise<ImportReport[]> {
-  const { verified, already } = await verifyAll(ctx, inputs, options, true);
+  const atHand = new BlobsAtHand(ctx.ports.held);
+  const { verified, already } = await verifyAll(ctx, inputs, options, atHand);
   const reports: ImportReport[] = [];
   for (const { report } of already) {
     reports.push(report);
@@ -264,7 +271,7 @@ async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: I
   }
   for (const v of verified) {
     ctx.ports.log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, { bundle: v.input.name });
-    const report = await apply(ctx, v, options);
+    const report = await apply(ctx, v, atHand, options);
     reports.push(report);
     await options.onReport?.(report);
   }
