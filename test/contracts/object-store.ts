@@ -6,7 +6,7 @@
 import { Readable, type Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { ChecksumMismatchError, SizeMismatchError, sha256Of, type Digest } from '../../shared/digest.ts';
+import { ChecksumMismatchError, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../../shared/digest.ts';
 import type { ObjectStore } from '../../shared/core/ports/index.ts';
 import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../shared/core/ports/errors.ts';
 
@@ -112,6 +112,31 @@ export function objectStoreContract(makeHarness: () => Promise<ObjectStoreHarnes
     expect(await store.statBlob(sha256Of('tampered'))).toBeUndefined();
     expect(await store.statBlob(announced)).toBeUndefined();
     expect(await listBlobs(store)).toEqual([]);
+  });
+
+  it('commits content an upstream verifier of the same digest vouches for, and nothing when that verifier fails', async () => {
+    // Prepare: content already streaming through a verifier of the announced digest (a
+    // registry download, a bundle member), once right and once tampered
+    const announced = sha256Of('original');
+    const verified = (text: string) => {
+      const verifier = Readable.from([text]).pipe(new HashingStream({ what: 'upstream', expected: { sha256: announced.slice(7) }, expectedSize: 8 }));
+      verifier.on('error', () => undefined); // its owner listens, as the registry client and the bundle verifier do
+      return verifier;
+    };
+
+    // Act
+    const good = await store.putBlob(verified('original'), { expectedDigest: announced, expectedSize: 8 });
+    const tampered = await store.putBlob(verified('tampere!'), { expectedDigest: sha256Of('other!!!'), expectedSize: 8 }).catch((e: unknown) => e);
+    const forged = await store.putBlob(verified('forged!!'), { expectedDigest: announced, expectedSize: 8 }).then(
+      () => 'stored',
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(good).toMatchObject({ digest: announced, size: 8 });
+    expect(tampered).toBeInstanceOf(ChecksumMismatchError);
+    expect(forged).toBeInstanceOf(ChecksumMismatchError);
+    expect(await listBlobs(store)).toEqual([{ digest: announced, size: 8 }]);
   });
 
   it('refuses tampered content announced as a blob it already holds, keeping the held blob', async () => {
