@@ -18,6 +18,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 [ -d /usr/share/maven-repo/org/apache/maven/plugins/maven-dependency-plugin/3.5.0 ] || need+=(libmaven-dependency-plugin-java)
 [ -d /usr/share/maven-repo/junit/junit/4.x ] || need+=(junit4)
+# A real browser renders the bundle report (headless), and a real terminal shows progress bars.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
