@@ -7,11 +7,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { FunctionName } from '../infra/common.ts';
+import { seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { seedDefinitions, type Definitions } from '../shared/config/definitions.ts';
 import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { makeS3Client, makeSqsClient, type Emulators } from '../test/support/emulators.ts';
 import { lambdaContext, s3ObjectCreated, sqsEvent, urlEvent } from '../test/support/lambda-events.ts';
@@ -59,6 +61,7 @@ interface Handlers {
   copy: typeof import('../functions/copy.ts').handler;
   seal: typeof import('../functions/seal.ts').handler;
   import: typeof import('../functions/import.ts').handler;
+  definitions: typeof import('../functions/definitions.ts').handler;
 }
 
 /** What the source Nexus holds: raw artifacts (repository raw-a), or docker images (docker-hosted, its registry beside it). */
@@ -117,6 +120,16 @@ async function createResources(id: string, emulators: Emulators) {
   }
 }
 
+/** Writes the seed as the stack's custom resource does (infra/definitions.ts). */
+async function seedTable(emulators: Emulators, table: string, definitions: Definitions): Promise<void> {
+  const dynamo = new DynamoDBClient({ endpoint: emulators.dynamoEndpoint, region, credentials });
+  try {
+    await dynamo.send(new PutItemCommand(seedPutItemInput(table, definitions)));
+  } finally {
+    dynamo.destroy();
+  }
+}
+
 /** Creates the resources of one deployment named `id` and loads its functions cold. */
 export async function deploy(id: string, parts: Parts, format: Format): Promise<Deployment> {
   const { emulators, config, meter, fakes } = parts;
@@ -139,13 +152,16 @@ export async function deploy(id: string, parts: Parts, format: Format): Promise<
     FERRY_QUEUE_URL: queueUrl,
     FERRY_NEXUS_URL: nexus.source,
     FERRY_NEXUS_SECRET_ARN: secrets.nexus,
-    FERRY_REPOSITORIES: JSON.stringify(images ? [{ name: 'docker-hosted', format: 'docker', registry: { url: images.source.url } }] : [{ name: 'raw-a', format: 'raw' }]),
   };
+  // The carried repositories: the sync definitions in the state table, as the stack seeds them.
+  const repositories = images ? [{ name: 'docker-hosted', format: 'docker', registry: { url: images.source.url } }] : [{ name: 'raw-a', format: 'raw' }];
+  await seedTable(emulators, names.table, seedDefinitions(exportCommon.FERRY_SOURCE_ID, repositories, 'bench'));
   const own: Record<FunctionName, Record<string, string>> = {
     webhook: { ...exportCommon, FERRY_WEBHOOK_SECRET_ARN: secrets.webhook, FERRY_IDEMPOTENCY_TABLE: names.idempotency },
     scan: exportCommon,
     copy: { ...exportCommon, FERRY_IDEMPOTENCY_TABLE: names.idempotency, FERRY_SEAL_FUNCTION_NAME: `ferry-seal-${id}` },
     seal: { ...exportCommon, FERRY_KMS_KEY_ID: kmsKey('ferry-signing') },
+    definitions: { FERRY_SOURCE_ID: exportCommon.FERRY_SOURCE_ID, FERRY_TABLE: names.table },
     import: {
       FERRY_TARGET_URL: nexus.target,
       ...(images ? { FERRY_REPOSITORY_MAP: JSON.stringify({ 'docker-hosted': 'docker-isolated' }), FERRY_REGISTRIES: JSON.stringify({ 'docker-isolated': { url: images.target.url } }) } : {}),
@@ -201,7 +217,7 @@ async function loadHandlers(id: string, config: DeployedConfig, own: Record<Func
       restore();
     }
   };
-  return { webhook: await load('webhook'), scan: await load('scan'), copy: await load('copy'), seal: await load('seal'), import: await load('import') };
+  return { webhook: await load('webhook'), scan: await load('scan'), copy: await load('copy'), seal: await load('seal'), import: await load('import'), definitions: await load('definitions') };
 }
 
 /** A Lambda Function URL in front of the webhook function: what Nexus posts becomes the event Lambda hands over. */

@@ -47,7 +47,7 @@ export function deployedConfig(): DeployedConfig {
   });
   const { exportStack, importStack } = defineFerryApp(app);
   if (exportStack === undefined || importStack === undefined) throw new Error('the CDK app defined no export or import stack');
-  const fns: Record<FunctionName, NodejsFunction> = { ...exportStack.ferry.functions, import: importStack.ferry.importFunction };
+  const fns: Record<FunctionName, NodejsFunction> = { ...exportStack.ferry.functions, import: importStack.ferry.importFunction, definitions: exportStack.ferry.definitions.function };
   const functions = Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, describe(fn)])) as Record<FunctionName, DeployedFunction>;
   const mappings = exportStack.node.findAll().filter((c): c is CfnEventSourceMapping => c instanceof CfnEventSourceMapping);
   if (mappings.length !== 1) throw new Error(`expected one event source mapping (the copy queue), found ${mappings.length}`);

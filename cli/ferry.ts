@@ -11,6 +11,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, CredentialError } from '../shared/config/errors.ts';
 import { UsageError } from './usage.ts';
+import { registerDefinitionsCommands } from './commands/definitions.ts';
 
 /** An action that imports its command's module when it runs, not when the program starts. */
 function lazy<M>(load: () => Promise<M>, name: keyof M) {
@@ -26,6 +27,9 @@ const commands = {
   keys: () => import('./commands/keys.ts'),
   bundles: () => import('./commands/bundles.ts'),
   receipt: () => import('./commands/receipt.ts'),
+  status: () => import('./commands/status.ts'),
+  serve: () => import('./commands/serve.ts'),
+  report: () => import('./commands/report.ts'),
 };
 
 export const EXIT_FAILURE = 1;
@@ -47,6 +51,17 @@ function buildProgram(): Command {
     .addOption(new Option('--interval <seconds>', 'pause between runs when not --once').default('300').argParser(positiveInt('--interval')))
     .option('-v, --verbose', 'more detail')
     .action(lazy(commands.export, 'exportCommand'));
+
+  program
+    .command('serve')
+    .description('run the export side as a service: Nexus webhooks, scheduled scan and seal, /healthz and /metrics')
+    .requiredOption('-c, --config <file>', 'export configuration (YAML); its serve: section holds the defaults')
+    .option('-l, --listen <host:port>', 'address of the webhook, health and metrics listener (default 127.0.0.1:8650)')
+    .option('--scan-interval <seconds>', 'seconds between safety-net scans (default 900)', positiveInt('--scan-interval'))
+    .option('--seal-interval <seconds>', 'seconds between seals (default 3600)', positiveInt('--seal-interval'))
+    .option('--webhook-secret-file <file>', 'file holding the webhook secret (default: environment variable FERRY_WEBHOOK_SECRET)')
+    .option('-v, --verbose', 'more detail')
+    .action(lazy(commands.serve, 'serveCommand'));
 
   program
     .command('import')
@@ -73,6 +88,30 @@ function buildProgram(): Command {
     .argument('<bundle>', 'bundle tar file')
     .action(lazy(commands.inspect, 'inspectCommand'));
 
+  program
+    .command('report')
+    .description('write a self-contained HTML report of a bundle for reviewers; verified when keys are given (a bundle that fails is refused)')
+    .option('-o, --out <file>', 'where to write it (default: beside the bundle, <name>.html; - for stdout)')
+    .option('-k, --public-key <file>', 'a trusted public key: verify before reporting (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('-c, --config <file>', 'import configuration: verify with its trust.publicKeyFiles')
+    .argument('<bundle>', 'bundle tar file')
+    .action(lazy(commands.report, 'reportCommand'));
+
+  program
+    .command('status')
+    .description('where a side stands: watermarks, pending, failed tasks, bundles, chain heads, receipts (reads only)')
+    .option('-c, --config <file>', 'export or import configuration (YAML): the embedded side')
+    .option('-t, --table <table>', 'the serverless side: its state table (stack output TableName)')
+    .addOption(new Option('--side <side>', 'which side (default: from the config; with --table, export when --source-id is given)').choices(['export', 'import']))
+    .option('-s, --source-id <id>', 'with --table: the export stack\'s sourceId')
+    .option('--dlq-url <url>', 'with --table, export side: the dead-letter queue (output DeadLetterQueueUrl), to count failed tasks')
+    .option('--held-bucket <bucket>', 'with --table, import side: the held-blobs bucket, to count held blobs and bytes')
+    .option('--inbox-bucket <bucket>', 'with --table, import side: the inbox bucket, to list receipts')
+    .option('--receipts-prefix <prefix>', 'with --inbox-bucket: where receipts are (default receipts/)')
+    .option('-r, --region <region>', 'with --table: AWS region (default: from the AWS environment)')
+    .option('--json', 'machine-readable output (format ferry.status.v1)')
+    .action(lazy(commands.status, 'statusCommand'));
+
   const receipt = program.command('receipt').description('receipts carried back from the isolated side');
   receipt
     .command('apply')
@@ -95,6 +134,7 @@ function buildProgram(): Command {
     .action(lazy(commands.keys, 'keysGenerateCommand'));
 
   registerBundlesCommands(program);
+  registerDefinitionsCommands(program);
   return program;
 }
 

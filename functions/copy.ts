@@ -13,13 +13,15 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { LambdaEarlySeal } from '../shared/adapters/aws/lambda-early-seal.ts';
 import { parseTaskMessage } from '../shared/adapters/aws/sqs-task-queue.ts';
 import type { CopyOutcome } from '../shared/core/export/copy.ts';
-import { makeExporter } from '../shared/core/export/exporter.ts';
+import { allDefinitions } from '../shared/config/definitions.ts';
+import { makeExporter, type ExporterPorts, type ExporterSettings } from '../shared/core/export/exporter.ts';
 import { sealIfDue } from '../shared/core/export/early-seal.ts';
 import type { CopyTask } from '../shared/core/ports/index.ts';
 import { TaskQueueError } from '../shared/core/ports/errors.ts';
 import { copyEnvSchema, loadEnv } from './env.ts';
-import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { definitionStore, exporterSettings, exportPorts, registriesFor } from './export-wiring.ts';
 import { idempotencyStore } from './idempotency.ts';
+import { COPY_METRICS } from './metrics.ts';
 import { coreLog, errorFields, once, powertools } from './wiring.ts';
 
 const env = loadEnv(copyEnvSchema);
@@ -33,14 +35,24 @@ export class PoisonMessageError extends TaskQueueError {
 
 const copyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'id', expiresAfterSeconds: 24 * 3600 });
 
+/** The carried repositories as this batch reads them (once per batch). */
+let batchRepositories: Promise<{ settings: ExporterSettings; registryFor: ExporterPorts['registryFor'] }> | undefined;
+
 const wired = once(async () => {
   const ports = await exportPorts(env, logger);
-  const settings = exporterSettings(env);
+  const definitions = definitionStore(env);
+  const registries = registriesFor(env, logger);
+  // Removed definitions included: a task queued before its repository was removed still finishes.
+  const carried = async () => {
+    const repositories = allDefinitions(await definitions.read());
+    return { settings: exporterSettings(env, repositories), registryFor: await registries(repositories) };
+  };
   /** The task's own exporter logs through a child logger whose correlation id is the task id. */
   const copy = async (task: CopyTask): Promise<CopyOutcome> => {
+    const { settings, registryFor } = await (batchRepositories ??= carried());
     const log = logger.createChild();
     log.setCorrelationId(task.id);
-    return makeExporter({ ...ports, log: coreLog(log) }, settings).copy(task);
+    return makeExporter({ ...ports, registryFor, log: coreLog(log) }, settings).copy(task);
   };
   const copyOnce = makeIdempotent(copy, { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.copy`, config: copyConfig });
   // Both or neither: without them the schedule alone seals.
@@ -59,22 +71,22 @@ async function copyRecord(record: SQSRecord): Promise<CopyOutcome> {
     task = parseTaskMessage(record.body);
   } catch (error) {
     logger.error('poison message: not a copy task', { messageId: record.messageId, reason: (error as Error).message, receiveCount: record.attributes?.ApproximateReceiveCount });
-    metrics.addMetric('PoisonMessages', MetricUnit.Count, 1);
+    metrics.addMetric(COPY_METRICS.poisonMessages, MetricUnit.Count, 1);
     throw new PoisonMessageError(`message ${record.messageId}: ${(error as Error).message}`, { cause: error });
   }
   const about = { correlation_id: task.id, taskId: task.id, messageId: record.messageId, repository: task.sourceRepository, path: 'path' in task ? task.path : undefined };
   try {
     const { copyOnce } = await wired();
     const outcome = await copyOnce(task);
-    metrics.addMetric('Tasks', MetricUnit.Count, 1);
+    metrics.addMetric(COPY_METRICS.tasks, MetricUnit.Count, 1);
     if (outcome.status === 'staged' || outcome.status === 'deduplicated') {
       stagedThisBatch += outcome.bytes;
-      metrics.addMetric(outcome.status === 'staged' ? 'BytesStaged' : 'BytesDeduplicated', MetricUnit.Bytes, outcome.bytes);
+      metrics.addMetric(outcome.status === 'staged' ? COPY_METRICS.bytesStaged : COPY_METRICS.bytesDeduplicated, MetricUnit.Bytes, outcome.bytes);
     }
     logger.info(`copy task ${outcome.status}`, { ...about, ...outcome });
     return outcome;
   } catch (error) {
-    metrics.addMetric('TaskFailures', MetricUnit.Count, 1);
+    metrics.addMetric(COPY_METRICS.taskFailures, MetricUnit.Count, 1);
     logger.error('copy task failed; SQS will redeliver it', { ...about, ...errorFields(error) });
     throw error;
   }
@@ -85,6 +97,7 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   logger.addContext(context);
   copyConfig.registerLambdaContext(context);
   stagedThisBatch = 0;
+  batchRepositories = undefined;
   try {
     const response = await processPartialResponse(event, copyRecord, processor, { context, throwOnFullBatchFailure: false });
     if (response.batchItemFailures.length > 0) {

@@ -8,7 +8,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
 import { toDotPath } from 'zod/v4/core';
 import { repositoryNameSchema, sourceIdSchema } from '../shared/config/names.ts';
-import { deployedRegistrySchema, deployedRepositories } from '../shared/config/repositories.ts';
+import { deployedRegistrySchema } from '../shared/config/repositories.ts';
 import { ConfigError } from '../shared/config/errors.ts';
 import { issueMessage } from '../shared/issues.ts';
 import { algorithmOf } from '../shared/signing.ts';
@@ -45,7 +45,7 @@ const integer = <F extends number | undefined>(fallback: F, min: number) =>
       return n;
     });
 
-/** A variable holding JSON: `schema`'s issues keep their path inside it (`FERRY_REPOSITORIES: [0].format: …`). */
+/** A variable holding JSON: `schema`'s issues keep their path inside it (`FERRY_REGISTRIES: docker-hosted.url: …`). */
 function json<T>(schema: z.ZodType<T>, whenEmpty?: T) {
   return z
     .string()
@@ -70,10 +70,6 @@ function json<T>(schema: z.ZodType<T>, whenEmpty?: T) {
     });
 }
 
-const { repository: repositorySchema, docker: dockerRepositorySchema } = deployedRepositories();
-
-export type DockerRepositoryEnv = z.output<typeof dockerRepositorySchema>;
-
 const powertools = {
   POWERTOOLS_SERVICE_NAME: required,
   POWERTOOLS_METRICS_NAMESPACE: required,
@@ -89,8 +85,7 @@ const exportCommon = {
   FERRY_NEXUS_URL: url,
   /** Secrets Manager secret, JSON `{"username","password"}`; absent: anonymous. */
   FERRY_NEXUS_SECRET_ARN: optional,
-  /** JSON `[{"name","format":"raw"|"docker","target"?, …}]`. */
-  FERRY_REPOSITORIES: json(z.array(repositorySchema).min(1)),
+  // The carried repositories are not here: they are the sync definitions in FERRY_TABLE.
 };
 
 export const webhookEnvSchema = z.object({
@@ -111,6 +106,13 @@ export const copyEnvSchema = z.object({
   /** Both or neither: without them the schedule alone seals. */
   FERRY_SEAL_FUNCTION_NAME: optional,
   FERRY_SEAL_THRESHOLD_BYTES: integer(undefined, 0),
+});
+
+/** The definitions API (Function URL): the state table and the source whose definitions it manages. */
+export const definitionsEnvSchema = z.object({
+  ...powertools,
+  FERRY_SOURCE_ID: sourceIdSchema,
+  FERRY_TABLE: required,
 });
 
 export const sealEnvSchema = z.object({
@@ -144,6 +146,7 @@ export type WebhookEnv = z.output<typeof webhookEnvSchema>;
 export type ScanEnv = z.output<typeof scanEnvSchema>;
 export type CopyEnv = z.output<typeof copyEnvSchema>;
 export type SealEnv = z.output<typeof sealEnvSchema>;
+export type DefinitionsEnv = z.output<typeof definitionsEnvSchema>;
 export type ImportEnv = z.output<typeof importEnvSchema>;
 export type ExportEnv = WebhookEnv | ScanEnv | CopyEnv | SealEnv;
 

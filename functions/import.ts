@@ -16,6 +16,7 @@ import { importFromInbox } from '../shared/core/import/inbox.ts';
 import { importEnvSchema, loadEnv, trustedPublicKeys } from './env.ts';
 import { parseImportEvent, s3EventBridgeSchema, s3NotificationSchema } from './events.ts';
 import { importPorts } from './import-wiring.ts';
+import { IMPORT_METRICS } from './metrics.ts';
 import { coreLog, once, powertools, s3Client } from './wiring.ts';
 
 export { BundleChangedError } from '../shared/adapters/aws/errors.ts';
@@ -59,8 +60,8 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
           summary.bundles.push({ key: bundleKey, status: report.status, sequence });
           continue;
         }
-        metrics.addMetric('BundlesImported', MetricUnit.Count, 1);
-        metrics.addMetric('EntriesImported', MetricUnit.Count, report.imported);
+        metrics.addMetric(IMPORT_METRICS.bundlesImported, MetricUnit.Count, 1);
+        metrics.addMetric(IMPORT_METRICS.entriesImported, MetricUnit.Count, report.imported);
         summary.bundles.push({ key: bundleKey, status: report.status, sequence, receipt: receipt?.key });
       }
     }
@@ -68,7 +69,7 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
   } catch (error) {
     // The invocation fails: S3's asynchronous invoke retries, then the failure destination.
     logger.error('import failed; nothing was written for this bundle unless it verified', { error: { name: (error as Error).name, message: (error as Error).message } });
-    metrics.addMetric('ImportFailures', MetricUnit.Count, 1);
+    metrics.addMetric(IMPORT_METRICS.failures, MetricUnit.Count, 1);
     throw error;
   } finally {
     metrics.publishStoredMetrics();

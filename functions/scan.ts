@@ -8,10 +8,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { makeExporter } from '../shared/core/export/exporter.ts';
 import { ExportError } from '../shared/core/export/errors.ts';
-import { SCAN_LAG_METRIC } from './metrics.ts';
+import { SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { eventBridgeSchema } from './events.ts';
-import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { activeDefinitions } from '../shared/config/definitions.ts';
+import { definitionStore, exporterSettings, exportPorts, registriesFor } from './export-wiring.ts';
 import { errorFields, once, powertools } from './wiring.ts';
 
 const env = loadEnv(scanEnvSchema);
@@ -20,10 +21,14 @@ const { logger, metrics } = powertools();
 /** Time kept in hand when deciding to stop after a page: enough to write the checkpoint and report. */
 export const STOP_MARGIN_MS = 60_000;
 
-const wired = once(async () => {
-  const ports = await exportPorts(env, logger);
-  return makeExporter(ports, exporterSettings(env, { overlapSeconds: env.FERRY_OVERLAP_SECONDS }));
-});
+const wired = once(async () => ({ ports: await exportPorts(env, logger), definitions: definitionStore(env), registries: registriesFor(env, logger) }));
+
+/** The exporter for the repositories defined now: read at each scan, so a change by API counts from the next one. */
+async function exporterNow() {
+  const { ports, definitions, registries } = await wired();
+  const repositories = activeDefinitions(await definitions.read());
+  return makeExporter({ ...ports, registryFor: await registries(repositories) }, exporterSettings(env, repositories, { overlapSeconds: env.FERRY_OVERLAP_SECONDS }));
+}
 
 export interface ScanSummary {
   repositories: { repository: string; via?: string; complete: boolean; resumed: boolean; pages: number; queued: number; watermark: string | undefined }[];
@@ -42,14 +47,14 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
     // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
     const scheduled = eventBridgeSchema.safeParse(event);
     logger.info('scan started', scheduled.success ? { trigger: scheduled.data['detail-type'], eventId: scheduled.data.id } : { trigger: 'direct' });
-    const exporter = await wired();
+    const exporter = await exporterNow();
     const { results, failures } = await exporter.scan({ shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS });
     const now = Date.now();
     for (const result of results) {
       if (!result.complete) {
         logger.warn(`scan of ${result.repository} is incomplete: the next invocation continues from its checkpoint`, { repository: result.repository, pages: result.pages, queued: result.queued });
       }
-      metrics.addMetric('ScanTasksQueued', MetricUnit.Count, result.queued);
+      metrics.addMetric(SCAN_METRICS.tasksQueued, MetricUnit.Count, result.queued);
       if (result.watermark !== undefined) {
         // One metric per configured repository: a dimension each, published on its own. A
         // group's members report under the group's name (its alarm takes the worst).
@@ -59,8 +64,8 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
           .addMetric(SCAN_LAG_METRIC, MetricUnit.Seconds, Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000)));
       }
     }
-    metrics.addMetric('ScanIncomplete', MetricUnit.Count, results.filter((r) => !r.complete).length);
-    metrics.addMetric('ScanFailures', MetricUnit.Count, failures.length);
+    metrics.addMetric(SCAN_METRICS.incomplete, MetricUnit.Count, results.filter((r) => !r.complete).length);
+    metrics.addMetric(SCAN_METRICS.failures, MetricUnit.Count, failures.length);
     const summary: ScanSummary = {
       repositories: results.map((r) => ({ repository: r.repository, ...(r.via !== undefined ? { via: r.via } : {}), complete: r.complete, resumed: r.resumed, pages: r.pages, queued: r.queued, watermark: r.watermark })),
       failures: failures.map((f) => ({ repository: f.repository, error: (f.error as Error).message })),

@@ -14,6 +14,7 @@ import { makeExporter } from '../shared/core/export/exporter.ts';
 import { loadEnv, sealEnvSchema } from './env.ts';
 import { eventBridgeSchema } from './events.ts';
 import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { SEAL_METRICS } from './metrics.ts';
 import { once, powertools } from './wiring.ts';
 
 const env = loadEnv(sealEnvSchema);
@@ -22,7 +23,8 @@ const { logger, metrics } = powertools();
 const wired = once(async () => {
   const signer = await KmsSigner.create({ client: new KMSClient({}), keyId: env.FERRY_KMS_KEY_ID });
   const ports = await exportPorts(env, logger, { signer, readsSource: false });
-  return makeExporter(ports, exporterSettings(env, { maxBundleBytes: env.FERRY_MAX_BUNDLE_BYTES }));
+  // Sealing reads pending entries, never the carried repositories.
+  return makeExporter(ports, exporterSettings(env, [], { maxBundleBytes: env.FERRY_MAX_BUNDLE_BYTES }));
 });
 
 export interface SealSummary {
@@ -51,10 +53,10 @@ export async function handler(event: unknown, context: Context): Promise<SealSum
         blobsIncluded: bundle.blobsIncluded,
         blobsRequired: bundle.blobsRequired,
       });
-      metrics.addMetric('BundleBytes', MetricUnit.Bytes, bundle.size);
+      metrics.addMetric(SEAL_METRICS.bundleBytes, MetricUnit.Bytes, bundle.size);
     }
-    metrics.addMetric('BundlesSealed', MetricUnit.Count, result.bundles.length);
-    metrics.addMetric('OversizedEntries', MetricUnit.Count, result.oversized.length);
+    metrics.addMetric(SEAL_METRICS.bundlesSealed, MetricUnit.Count, result.bundles.length);
+    metrics.addMetric(SEAL_METRICS.oversizedEntries, MetricUnit.Count, result.oversized.length);
     if (result.bundles.length === 0) logger.info('nothing pending to seal');
     return {
       bundles: result.bundles.map((b) => ({ name: b.name, location: b.location, sequence: b.sequence, digest: b.digest, size: b.size, entries: b.entries })),

@@ -17,8 +17,10 @@ import { memberLookup } from '../shared/core/export/groups.ts';
 import { tasksForWebhook } from '../shared/core/export/webhook-tasks.ts';
 import { NexusError } from '../shared/adapters/nexus/errors.ts';
 import { loadEnv, webhookEnvSchema } from './env.ts';
-import { exporterSettings, exportPorts } from './export-wiring.ts';
+import { activeDefinitions } from '../shared/config/definitions.ts';
+import { definitionStore, exporterSettings, exportPorts } from './export-wiring.ts';
 import { idempotencyStore } from './idempotency.ts';
+import { WEBHOOK_METRICS } from './metrics.ts';
 import { errorFields, once, powertools, secrets } from './wiring.ts';
 
 const env = loadEnv(webhookEnvSchema);
@@ -30,13 +32,15 @@ type DeliveryOutcome = { queued: number; alreadyQueued: number; alreadyStaged: n
 const deliveryConfig = new IdempotencyConfig({ eventKeyJmesPath: 'deliveryId', expiresAfterSeconds: 24 * 3600, responseHook: (r) => ({ ...(r as object), duplicate: true }) });
 
 const wired = once(async () => {
-  const [secret, ports] = await Promise.all([secrets().text(env.FERRY_WEBHOOK_SECRET_ARN, 'FERRY_WEBHOOK_SECRET_ARN'), exportPorts(env, logger, { readsRegistries: false })]);
+  const [secret, ports] = await Promise.all([secrets().text(env.FERRY_WEBHOOK_SECRET_ARN, 'FERRY_WEBHOOK_SECRET_ARN'), exportPorts(env, logger)]);
   const queue = new IdempotentTaskQueue({ queue: ports.queue, persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.task` });
-  const repositories = exporterSettings(env).repositories;
+  const definitions = definitionStore(env);
   // Groups have no webhooks: their members' events count for them (listing cached 5 min).
   const membersOf = memberLookup(ports.source);
   const accept = makeIdempotent(
     async (delivery: WebhookDelivery): Promise<DeliveryOutcome> => {
+      // Read at each delivery: a repository defined or removed by API counts from the next one.
+      const repositories = exporterSettings(env, activeDefinitions(await definitions.read())).repositories;
       const { tasks, alreadyStaged, ignored, deletion } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log, membersOf }, delivery.event, repositories);
       if (deletion !== undefined) logger.info('deletion reported by Nexus (not shipped yet)', { deletion });
       return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}) };
@@ -88,7 +92,7 @@ async function handle(event: APIGatewayProxyEventV2, context: Context): Promise<
   try {
     const outcome = await accept(delivery);
     logger.info(outcome.duplicate ? 'duplicate delivery: nothing queued again' : 'webhook accepted', { ...about, ...outcome });
-    metrics.addMetric('WebhookTasksQueued', MetricUnit.Count, outcome.duplicate ? 0 : outcome.queued);
+    metrics.addMetric(WEBHOOK_METRICS.tasksQueued, MetricUnit.Count, outcome.duplicate ? 0 : outcome.queued);
     return reply(202, { deliveryId: delivery.deliveryId, ...outcome });
   } catch (error) {
     if ((error as Error).name === 'IdempotencyAlreadyInProgressError') {

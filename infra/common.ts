@@ -19,6 +19,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { z } from 'zod';
+import { METRICS_NAMESPACE, serviceOf } from '../functions/metrics.ts';
 import { issueMessage, issuePath } from '../shared/issues.ts';
 import { repositoryNameSchema } from '../shared/config/names.ts';
 import { deployedRegistrySchema, deployedRepositories, secretArnSchema } from '../shared/config/repositories.ts';
@@ -67,7 +68,7 @@ export function ferryFunction(scope: Construct, id: string, name: FunctionName, 
     role,
     loggingFormat: LoggingFormat.JSON,
     ...(options.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions } : {}),
-    environment: { POWERTOOLS_SERVICE_NAME: `ferry-${name}`, POWERTOOLS_METRICS_NAMESPACE: 'Ferry', ...options.environment },
+    environment: { POWERTOOLS_SERVICE_NAME: serviceOf(name), POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, ...options.environment },
     projectRoot: REPO_ROOT,
     depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
     bundling: LAMBDA_BUNDLING,
@@ -142,7 +143,7 @@ const SCHEDULE = /^(rate|cron)\(.+\)$/;
 
 const deployed = deployedRepositories();
 
-/** A carried repository, as the props and `FERRY_REPOSITORIES` hold it (shared/config/repositories.ts). */
+/** A carried repository, as the props and the sync definitions hold it (shared/config/repositories.ts). */
 export type RepositoryConfig = z.input<typeof deployed.repository>;
 export type RawRepositoryConfig = z.input<typeof deployed.raw>;
 export type DockerRepositoryConfig = z.input<typeof deployed.docker>;

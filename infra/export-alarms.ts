@@ -5,13 +5,10 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
-import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
+import { METRICS_NAMESPACE, SCAN_LAG_METRIC, serviceOf } from '../functions/metrics.ts';
 import type { RepositoryConfig } from './common.ts';
 import type { ExportSettings } from './export-construct.ts';
 import type { ExportQueues } from './export-storage.ts';
-
-/** POWERTOOLS_SERVICE_NAME of the scan function: Powertools puts it in every metric's `service` dimension. */
-const SCAN_SERVICE = 'ferry-scan';
 
 /** The queue alarms, then one scan-lag alarm per repository, in that order. */
 export function exportAlarms(ferry: Construct & ExportQueues, sourceId: string, repositories: RepositoryConfig[], settings: ExportSettings): Alarm[] {
@@ -42,9 +39,9 @@ function scanLagAlarm(scope: Construct, sourceId: string, repository: string, th
   return new Alarm(scope, `ScanLag-${repository}`, {
     alarmDescription: `Ferry ${sourceId}: ${repository} has not been scanned up to date recently (ScanLagSeconds high or missing); new components may not be found.`,
     metric: new Metric({
-      namespace: 'Ferry',
+      namespace: METRICS_NAMESPACE,
       metricName: SCAN_LAG_METRIC,
-      dimensionsMap: { service: SCAN_SERVICE, repository },
+      dimensionsMap: { service: serviceOf('scan'), repository },
       period: Duration.minutes(15),
       statistic: 'Maximum',
     }),

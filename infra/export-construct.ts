@@ -5,10 +5,10 @@
  *
  * The parts live beside it: export-storage.ts (keys, bucket, tables, queues, secrets),
  * export-functions.ts (functions and their triggers), export-grants.ts (least privilege and
- * its cdk-nag acknowledgements) and export-alarms.ts.
+ * its cdk-nag acknowledgements), export-alarms.ts and export-dashboard.ts.
  */
 import { CfnOutput } from 'aws-cdk-lib';
-import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Key } from 'aws-cdk-lib/aws-kms';
 import type { FunctionUrl } from 'aws-cdk-lib/aws-lambda';
@@ -19,9 +19,11 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { notifyAlarmTopic, Problems, SOURCE_ID, type RepositoryConfig } from './common.ts';
 import { exportAlarms } from './export-alarms.ts';
+import { exportDashboard } from './export-dashboard.ts';
 import { exportFunctions, exportTriggers, type ExportFunctions } from './export-functions.ts';
 import { acknowledgeExportGrants, grantExportAccess } from './export-grants.ts';
 import { exportKeys, exportQueues, exportSecrets, exportStore } from './export-storage.ts';
+import { exportDefinitions, type ExportDefinitions } from './definitions.ts';
 
 export { COPY_TIMEOUT } from './export-functions.ts';
 
@@ -68,6 +70,9 @@ export class FerryExport extends Construct {
   readonly functions: ExportFunctions;
   readonly webhookUrl: FunctionUrl;
   readonly alarms: Alarm[];
+  readonly dashboard: Dashboard;
+  /** Sync definitions: the carried repositories in the state table, seeded from the props, managed by API (definitions.ts). */
+  readonly definitions: ExportDefinitions;
 
   constructor(scope: Construct, id: string, props: FerryExportProps) {
     super(scope, id);
@@ -89,7 +94,9 @@ export class FerryExport extends Construct {
 
     this.alarms = exportAlarms(this, props.sourceId, props.repositories, settings);
     notifyAlarmTopic(this, this.alarms, props.alarmTopicArn);
+    this.dashboard = exportDashboard(this, props.sourceId, props.repositories, settings);
 
+    this.definitions = exportDefinitions(this, props, this.functions, logRetention);
     exportOutputs(this);
   }
 }

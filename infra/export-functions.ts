@@ -32,7 +32,7 @@ export function exportFunctions(ferry: Construct & ExportResources, props: Ferry
     FERRY_QUEUE_URL: ferry.queue.queueUrl,
     FERRY_NEXUS_URL: props.nexusUrl,
     FERRY_NEXUS_SECRET_ARN: ferry.nexusSecret.secretArn,
-    FERRY_REPOSITORIES: JSON.stringify(props.repositories),
+    // The carried repositories are the sync definitions in the table (definitions.ts), not the environment.
   };
   const seal = ferryFunction(ferry, 'Seal', 'seal', {
     description: 'Seals pending entries into signed, chained, size-capped bundles under bundles/',

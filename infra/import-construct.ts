@@ -2,11 +2,11 @@
  * `FerryImport`: the isolated side as a construct. Ops upload a bundle to the inbox bucket's
  * `bundles/`; the upload triggers the import function, which verifies the bundle completely,
  * loads the target Nexus and writes a receipt under `receipts/`. Blobs a later bundle will
- * need are kept in the held-blobs bucket.
+ * need are kept in the held-blobs bucket. Its dashboard is in import-dashboard.ts.
  */
 import { createPublicKey } from 'node:crypto';
 import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, TreatMissingData, type Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -18,6 +18,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { accessLogBucket, ferryFunction, hardenedBucket, importedSecrets, notifyAlarmTopic, Problems, type RegistryEndpointConfig } from './common.ts';
+import { importDashboard } from './import-dashboard.ts';
 import { acknowledge, acknowledgeRoleFindings, arnToken, GRANT_REASONS } from './nag.ts';
 
 export interface FerryImportProps {
@@ -57,6 +58,7 @@ export class FerryImport extends Construct {
   readonly failedImports: Queue;
   readonly importFunction: NodejsFunction;
   readonly alarms: Alarm[];
+  readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: FerryImportProps) {
     super(scope, id);
@@ -78,6 +80,7 @@ export class FerryImport extends Construct {
 
     this.alarms = importAlarms(this, this.importFunction);
     notifyAlarmTopic(this, this.alarms, props.alarmTopicArn);
+    this.dashboard = importDashboard(this);
 
     importOutputs(this);
   }

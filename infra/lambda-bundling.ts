@@ -29,8 +29,8 @@ import type { BuildOptions } from 'esbuild';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The Lambda entry points in `functions/`, one per stage of the flow. */
-export const FUNCTION_NAMES = ['webhook', 'scan', 'copy', 'seal', 'import'] as const;
+/** The Lambda entry points in `functions/`: one per stage of the flow, and the definitions API. */
+export const FUNCTION_NAMES = ['webhook', 'scan', 'copy', 'seal', 'import', 'definitions'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export const functionEntry = (name: FunctionName): string => path.join(REPO_ROOT, 'functions', `${name}.ts`);

@@ -191,6 +191,21 @@ describe('S3ObjectStore', () => {
     expect(await keysUnder(store, 'sealed/')).toEqual([]);
     expect(await keysUnder(store, 'staging/')).toEqual([]);
   });
+
+  it('writes a bundle report to bundles/<stem>.html as text/html with its sha256 in x-amz-meta-sha256, as `ferry bundles download` checks', async () => {
+    // Prepare
+    const store = await newStore();
+    const html = '<!doctype html><p>report</p>\n';
+
+    // Act
+    const written = await store.putBundleReport('ferry-0001.tar', html);
+
+    // Assess
+    expect(written).toEqual({ location: `s3://${store.bucket}/ferry/bundles/ferry-0001.html` });
+    const head = await s3.send(new HeadObjectCommand({ Bucket: store.bucket, Key: 'ferry/bundles/ferry-0001.html' }));
+    expect(head.ContentType).toBe('text/html; charset=utf-8');
+    expect(head.Metadata?.sha256).toBe(sha256Of(html).slice(7));
+  });
 });
 
 function state(sourceId = `source-${randomUUID()}`, client = dynamo): DynamoExportState {

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -22,7 +22,9 @@ import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, Re
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { seedDefinitions } from '../shared/config/definitions.ts';
 import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-state.ts';
 import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -155,6 +157,11 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
   // point that at the emulator (as a real queue URL points at the real SQS endpoint).
   const QueueUrl = String(created.QueueUrl).replace(/^https?:\/\/[^/]+/, awsEndpoint);
   await dynamo.send(new CreateTableCommand(createTableInput(table)));
+  // The carried repositories: the sync definitions in the state table, written as the stack's seed writes them.
+  const repositories = images
+    ? [{ name: 'docker-hosted', format: 'docker', registry: { url: images.source.url } }]
+    : [{ name: options.helm ? 'helm-hosted' : 'raw-a', format: options.helm ? 'helm' : 'raw' }];
+  await dynamo.send(new PutItemCommand(seedPutItemInput(table, seedDefinitions('test-source', repositories, 'arn:aws:cloudformation:us-east-1:123456789012:stack/test'))));
   await dynamo.send(
     new CreateTableCommand({
       TableName: idempotencyTable,
@@ -190,7 +197,6 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
     FERRY_QUEUE_URL: String(QueueUrl),
     FERRY_NEXUS_URL: world.source.url,
     FERRY_NEXUS_SECRET_ARN: NEXUS_SECRET_ARN,
-    FERRY_REPOSITORIES: JSON.stringify([{ name: 'raw-a', format: 'raw' }]),
     FERRY_WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_ARN,
     FERRY_IDEMPOTENCY_TABLE: idempotencyTable,
     FERRY_KMS_KEY_ID: KMS_KEY_ID,
@@ -199,13 +205,11 @@ async function deploy(options: { pageSize?: number; images?: boolean; sealThresh
     FERRY_IMPORT_TABLE: importTable,
     FERRY_HELD_BUCKET: held,
     FERRY_TRUSTED_PUBLIC_KEYS: signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    ...(options.helm ? { FERRY_REPOSITORIES: JSON.stringify([{ name: 'helm-hosted', format: 'helm' }]) } : {}),
     ...(options.sealThresholdBytes !== undefined ? { FERRY_SEAL_FUNCTION_NAME: 'ferry-seal', FERRY_SEAL_THRESHOLD_BYTES: String(options.sealThresholdBytes) } : {}),
     // Docker: the source Nexus lists the tags, the registries serve /v2/ on both sides.
     ...(images
       ? {
           FERRY_NEXUS_URL: images.nexus.url,
-          FERRY_REPOSITORIES: JSON.stringify([{ name: 'docker-hosted', format: 'docker', registry: { url: images.source.url } }]),
           FERRY_TARGET_URL: images.targetNexus.url,
           // The isolated Nexus names the repository differently: mapped, then its registry.
           FERRY_REPOSITORY_MAP: JSON.stringify({ 'docker-hosted': 'docker-isolated' }),

@@ -14,6 +14,8 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { definitionsItem } from '../shared/adapters/aws/dynamo-definitions.ts';
+import { seedDefinitions } from '../shared/config/definitions.ts';
 import { startNexusStandin, signWebhookBody, type NexusStandin } from './nexus-standin/index.ts';
 import { lambdaContext as lambdaContextOf, s3ObjectCreated, urlEvent } from './support/lambda-events.ts';
 
@@ -49,6 +51,7 @@ beforeEach(() => {
   dynamo.on(UpdateItemCommand).resolves({});
   dynamo.on(DeleteItemCommand).resolves({});
   documents.on(GetCommand).resolves({});
+  defineRepositories([{ name: 'raw-a', format: 'raw' }]);
   documents.on(QueryCommand).resolves({ Items: [] });
   sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({
     Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: '' })),
@@ -67,7 +70,6 @@ beforeEach(() => {
     FERRY_QUEUE_URL: QUEUE_URL,
     FERRY_NEXUS_URL: nexus.url,
     FERRY_NEXUS_SECRET_ARN: NEXUS_SECRET_ARN,
-    FERRY_REPOSITORIES: JSON.stringify([{ name: 'raw-a', format: 'raw' }]),
     FERRY_WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_ARN,
     FERRY_IDEMPOTENCY_TABLE: 'ferry-idempotency',
   };
@@ -81,6 +83,12 @@ afterEach(() => {
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
 });
+
+/** The sync definitions the functions read from the state table (as the stack's seed writes them). */
+function defineRepositories(repositories: unknown[]): void {
+  const Item = definitionsItem(seedDefinitions('test-source', [], 'test'));
+  documents.on(GetCommand, { Key: { pk: 'DEFINITIONS', sk: 'SOURCE#test-source' } }).resolves({ Item: { ...Item, repositories: repositories.map((definition) => ({ name: (definition as { name: string }).name, definition, version: 1, updatedBy: 'test', via: 'seed' })) } });
+}
 
 const logged = () => logs.flatMap((spy) => spy.mock.calls.map((call) => call.map(String).join(' '))).join('\n');
 
@@ -297,7 +305,7 @@ describe('webhook handler', () => {
   it('reads no registry secret: only copy and scan talk to registries', async () => {
     // Prepare: a docker repository with a registry secret of its own, beside raw-a
     const registrySecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-registry';
-    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ name: 'raw-a', format: 'raw' }, { name: 'docker-hosted', format: 'docker', registry: { url: 'https://registry.example', secretArn: registrySecretArn } }]));
+    defineRepositories([{ name: 'raw-a', format: 'raw' }, { name: 'docker-hosted', format: 'docker', registry: { url: 'https://registry.example', secretArn: registrySecretArn } }]);
     secrets.on(GetSecretValueCommand, { SecretId: registrySecretArn }).resolves({ SecretString: JSON.stringify({ username: 'r', password: 'r' }) });
     const handler = await webhook();
     const body = componentBody();
@@ -338,15 +346,16 @@ describe('environment', () => {
     await expect(loading).rejects.toThrow('environment variable FERRY_QUEUE_URL: required');
   });
 
-  it('fails the init naming the bad field of FERRY_REPOSITORIES', async () => {
-    // Prepare
-    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ name: 'maven-releases', format: 'conda' }]));
+  it('fails a scan naming the repository and field of a stored definition the schema refuses', async () => {
+    // Prepare: a definition edited by hand in the table, past the API's validation
+    defineRepositories([{ name: 'maven-releases', format: 'conda' }]);
+    const { handler } = await import('../functions/scan.ts');
 
     // Act
-    const loading = import('../functions/scan.ts');
+    const scanning = handler({}, lambdaContext());
 
     // Assess
-    await expect(loading).rejects.toThrow(/environment variable FERRY_REPOSITORIES: \[0\]\.format: /);
+    await expect(scanning).rejects.toThrow(/^stored definition of maven-releases: format: must be one of raw, docker, /);
   });
 
   it('reads FERRY_REGISTRIES and FERRY_REPOSITORY_MAP of the import side, naming the repository and field at fault', async () => {
@@ -375,19 +384,33 @@ describe('environment', () => {
     expect(() => loadEnv(importEnvSchema, { ...base, FERRY_REPOSITORY_MAP: '{"raw-a":"not a name"}' })).toThrow(/^environment variable FERRY_REPOSITORY_MAP: \["raw-a"\]: must be a Nexus repository name/);
   });
 
-  it('fails the init with an EnvError, one of Ferry\'s errors, that reads a field missing inside a JSON variable as required', async () => {
+  it('fails with an EnvError, one of Ferry\'s errors, naming the variable and the field inside its JSON', async () => {
     // Prepare
-    vi.stubEnv('FERRY_REPOSITORIES', JSON.stringify([{ format: 'raw' }]));
-    const { EnvError } = await import('../functions/env.ts');
+    const { EnvError, importEnvSchema, loadEnv } = await import('../functions/env.ts');
     const { FerryError } = await import('../shared/errors.ts');
+    const env = {
+      POWERTOOLS_SERVICE_NAME: 'ferry-import',
+      POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
+      FERRY_TARGET_URL: 'https://nexus.isolated.example',
+      FERRY_IMPORT_TABLE: 't',
+      FERRY_HELD_BUCKET: 'b',
+      FERRY_TRUSTED_PUBLIC_KEYS: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----',
+      FERRY_REGISTRIES: JSON.stringify({ 'docker-hosted': {} }),
+    };
 
     // Act
-    const error = await import('../functions/scan.ts').then(() => undefined, (caught: unknown) => caught);
+    const error = (() => {
+      try {
+        return loadEnv(importEnvSchema, env);
+      } catch (caught) {
+        return caught;
+      }
+    })();
 
     // Assess
     expect(error).toBeInstanceOf(EnvError);
     expect(error).toBeInstanceOf(FerryError);
-    expect(error).toMatchObject({ name: 'EnvError', variable: 'FERRY_REPOSITORIES', message: 'environment variable FERRY_REPOSITORIES: [0].name: required' });
+    expect(error).toMatchObject({ name: 'EnvError', variable: 'FERRY_REGISTRIES', message: 'environment variable FERRY_REGISTRIES: ["docker-hosted"].url: must be an http(s) URL' });
   });
 });
 

@@ -276,7 +276,7 @@ describe('FerryExportStack', () => {
 
   it('sets the environment contract on each function', () => {
     // Prepare
-    const common = ['FERRY_SOURCE_ID', 'FERRY_TABLE', 'FERRY_BUCKET', 'FERRY_QUEUE_URL', 'FERRY_NEXUS_URL', 'FERRY_NEXUS_SECRET_ARN', 'FERRY_REPOSITORIES', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
+    const common = ['FERRY_SOURCE_ID', 'FERRY_TABLE', 'FERRY_BUCKET', 'FERRY_QUEUE_URL', 'FERRY_NEXUS_URL', 'FERRY_NEXUS_SECRET_ARN', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
     const extra: Record<string, string[]> = {
       webhook: ['FERRY_WEBHOOK_SECRET_ARN', 'FERRY_WEBHOOK_MAX_BYTES', 'FERRY_IDEMPOTENCY_TABLE'],
       scan: ['FERRY_OVERLAP_SECONDS'],
@@ -294,7 +294,7 @@ describe('FerryExportStack', () => {
     }
     const sealVars = exp.toJSON().Resources[logicalId(exportStack.ferry.functions.seal)].Properties.Environment.Variables;
     expect(sealVars.FERRY_MAX_BUNDLE_BYTES).toBe(String(700_000_000));
-    expect(JSON.parse(sealVars.FERRY_REPOSITORIES)).toEqual(REPOSITORIES);
+    // The carried repositories are the sync definitions in the state table (test/definitions-infra.test.ts), not the environment.
   });
 
   it('lets the functions that talk to registries, and only those, read a docker repository\'s registry secret', () => {

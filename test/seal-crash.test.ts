@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTableInput, DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
@@ -66,6 +66,8 @@ describe('a seal killed at any step (SIGKILL), then run again', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     for (const [file, hash] of carried) expect(after.get(file), `${file} changed after the re-run`).toBe(hash);
     expect([...after.keys()]).toEqual(['test-source-00000001.tar', 'test-source-00000002.tar']);
+    // Reports are derived: whatever the kill left out, the re-run wrote.
+    for (const report of ['test-source-00000001.html', 'test-source-00000002.html']) expect((await stat(path.join(world.bundlesDir, report))).size, report).toBeGreaterThan(0);
     expect(imported.code, imported.stderr).toBe(0);
     for (const p of [...first, ...second]) expect(world.target.getAsset('raw-a', p)?.content.equals(content(p, 5000)), p).toBe(true);
   });
@@ -101,7 +103,8 @@ describe('a seal on S3 and DynamoDB killed at any step (SIGKILL), then run again
   async function published(bucket: string): Promise<Map<string, string>> {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'bundles/' }));
     const hashes = new Map<string, string>();
-    for (const object of (listed.Contents ?? []).sort((a, b) => String(a.Key).localeCompare(String(b.Key)))) {
+    const bundles = (listed.Contents ?? []).filter((o) => o.Key?.endsWith('.tar'));
+    for (const object of bundles.sort((a, b) => String(a.Key).localeCompare(String(b.Key)))) {
       const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
       hashes.set(path.posix.basename(object.Key!), createHash('sha256').update(Buffer.from(await got.Body!.transformToByteArray())).digest('hex'));
     }
@@ -149,6 +152,9 @@ describe('a seal on S3 and DynamoDB killed at any step (SIGKILL), then run again
     expect(rerun.code, rerun.stderr).toBe(0);
     for (const [file, hash] of carried) expect(after.get(file), `${file} changed after the re-run`).toBe(hash);
     expect([...after.keys()]).toEqual([`${sourceId}-00000001.tar`, `${sourceId}-00000002.tar`]);
+    for (const report of [`${sourceId}-00000001.html`, `${sourceId}-00000002.html`]) {
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `bundles/${report}` }))).ContentType, report).toBe('text/html; charset=utf-8');
+    }
     expect(imported.code, imported.stderr).toBe(0);
     for (const p of [...first, ...second]) expect(world.target.getAsset('raw-a', p)?.content.equals(content(p, 5000)), p).toBe(true);
   });

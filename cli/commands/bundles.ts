@@ -18,8 +18,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { StateError } from '../../shared/core/ports/errors.ts';
 import { ChecksumMismatchError, HashingStream, SizeMismatchError } from '../../shared/digest.ts';
 import { makeOutput, type Output } from '../output.ts';
+import { formatBytes } from '../units.ts';
 import { UsageError } from '../usage.ts';
-import { formatBytes } from './inspect.ts';
 import { writeFileStream } from '../../shared/file-streams.ts';
 
 // ───────────────────────────── errors ─────────────────────────────
@@ -229,12 +229,14 @@ async function downloadOne(client: S3Client, target: Target, out: Output): Promi
   if (head.ETag !== undefined) await writeFile(etagFile, `${head.ETag}\n`);
   const hasher = new HashingStream({ what: target.location, expectedSize: size, ...(expected.sha256 !== undefined ? { expected: { sha256: expected.sha256 } } : {}) });
   const body = offset < size || size === 0 ? await openRemainder(client, target, offset) : undefined;
-  const bar = out.progress(`${name}`, size);
+  // In bytes of the object, from where it resumes: the kept bytes (read again to hash) are not new.
+  const bar = out.progress(`downloading ${name}`, size, { bytes: true });
+  bar.update(offset);
   let seen = 0;
   const progress = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       seen += chunk.length;
-      bar.update(seen);
+      bar.update(Math.max(seen, offset));
       callback(null, chunk);
     },
   });

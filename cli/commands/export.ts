@@ -1,17 +1,21 @@
 /** `ferry export`: scan, copy (in-process worker pool), seal — once, or on an interval. */
 import path from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../shared/config/errors.ts';
 import { loadExportConfig, type ResolvedExportConfig } from '../../shared/config/export-config.ts';
 import { exporterSettingsOf } from '../../shared/config/repositories.ts';
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
-import { DirObjectStore, openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
+import { openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
 import { taskLabel } from '../../shared/core/export/copy.ts';
 import { checkSourceRepositories, makeExporter, type Exporter } from '../../shared/core/export/exporter.ts';
+import type { CopyTask } from '../../shared/core/ports/index.ts';
+import type { ScanRepository } from '../../shared/core/export/scan.ts';
 import { systemClock } from '../../shared/core/ports/index.ts';
 import { NexusClient } from '../../shared/adapters/nexus/index.ts';
 import { localSigner } from '../../shared/signing.ts';
+import { MeteredObjectStore } from '../metered.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 
@@ -25,9 +29,16 @@ export interface ExportRunSummary {
 }
 
 /** The embedded export side, wired: the exporter over its adapters, and how to close them. */
-interface EmbeddedExport {
+export interface EmbeddedExport {
   exporter: Exporter;
   queue: SqliteTaskQueue;
+  /** The staging store; counts what copy streams into it for the progress bar. */
+  store: MeteredObjectStore;
+  /** What `ferry serve` needs besides: webhooks read the source and the ledger, share the state file. */
+  source: NexusClient;
+  state: SqliteExportState;
+  db: DatabaseSync;
+  repositories: ScanRepository[];
   close(): Promise<void>;
 }
 
@@ -36,7 +47,7 @@ interface EmbeddedExport {
  * against the source first (a repository declared in another format would fail only at
  * import), before any state is opened.
  */
-async function openExport(config: ResolvedExportConfig, out: Output): Promise<EmbeddedExport> {
+export async function openExport(config: ResolvedExportConfig, out: Output): Promise<EmbeddedExport> {
   const credentials = await resolveCredentials(config.source.credentials, process.env, (p) => path.resolve(config.configDir, p));
   const signer = localSigner(await loadConfiguredPrivateKey(config.configFile, 'signing.privateKeyFile', config.signing.privateKeyFile));
   const source = new NexusClient({
@@ -59,7 +70,7 @@ async function openExport(config: ResolvedExportConfig, out: Output): Promise<Em
     throw new ConfigError(config.configFile, mismatches.map((m) => `source.repositories[${m.index}] (${m.repository}): ${m.problem}`));
   }
   const db = openDatabase(path.join(config.workDir, 'state.db'));
-  const store = new DirObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
+  const store = new MeteredObjectStore(path.join(config.workDir, 'objects'), { bundlesDir: config.bundlesDir });
   const queue = new SqliteTaskQueue(db);
   const endpoints = Object.fromEntries(config.source.repositories.flatMap((r) => (r.format === 'docker' ? [[r.name, r.registry] as const] : [])));
   const registries = await RegistrySet.open(endpoints, config.configDir, out.log, config.source.credentials);
@@ -67,6 +78,11 @@ async function openExport(config: ResolvedExportConfig, out: Output): Promise<Em
   return {
     exporter: makeExporter(ports, settings),
     queue,
+    store,
+    source,
+    state: ports.state,
+    db,
+    repositories: settings.repositories,
     async close() {
       await registries.close();
       await source.close();
@@ -78,7 +94,7 @@ async function openExport(config: ResolvedExportConfig, out: Output): Promise<Em
 
 /** One run: tasks that failed before get another chance, then scan, copy (in-process pool), seal. */
 export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
-  const { exporter, queue, close } = await openExport(config, out);
+  const { exporter, queue, store, close } = await openExport(config, out);
   const summary: ExportRunSummary = { scanned: 0, queued: 0, copied: { staged: 0, deduplicated: 0, known: 0, bytes: 0 }, dead: [], bundles: [], problems: [] };
   try {
     const revived = queue.requeueDead();
@@ -87,7 +103,7 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     summary.scanned = scan.results.reduce((n, r) => n + r.components, 0);
     summary.queued = scan.results.reduce((n, r) => n + r.queued, 0);
     for (const failure of scan.failures) summary.problems.push(`scan of ${failure.repository} failed: ${(failure.error as Error).message}`);
-    await copyQueued(exporter, queue, config, out, summary, signal);
+    await copyQueued({ exporter, queue, store }, config, out, summary, signal);
     const sealed = await exporter.seal();
     for (const b of sealed.bundles) {
       summary.bundles.push({ name: b.name, location: b.location, sequence: b.sequence, entries: b.entries, bytes: b.size, blobsIncluded: b.blobsIncluded, blobsRequired: b.blobsRequired });
@@ -101,13 +117,18 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
 }
 
 /** Drains the task queue through the exporter's copy, with a progress bar; dead tasks become problems. */
-async function copyQueued(exporter: Exporter, queue: SqliteTaskQueue, config: ResolvedExportConfig, out: Output, summary: ExportRunSummary, signal: AbortSignal | undefined): Promise<void> {
-  const pending = queue.counts().ready;
-  const bar = out.progress('copying', pending);
-  let finished = 0;
+async function copyQueued(
+  { exporter, queue, store }: Pick<EmbeddedExport, 'exporter' | 'queue' | 'store'>,
+  config: ResolvedExportConfig,
+  out: Output,
+  summary: ExportRunSummary,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const progress = copyProgress(queue, store, out);
   const drained = await queue.drain(
     async (task) => {
       const outcome = await exporter.copy(task);
+      progress.finished(task, outcome.status === 'known');
       if (outcome.status === 'known') summary.copied.known += 1;
       else {
         summary.copied[outcome.status] += 1;
@@ -119,16 +140,45 @@ async function copyQueued(exporter: Exporter, queue: SqliteTaskQueue, config: Re
       maxAttempts: config.copy.maxAttempts,
       ...(signal ? { signal } : {}),
       onEvent: (event) => {
-        if (event.type === 'done' || event.type === 'dead') bar.update(++finished, Math.max(pending, finished));
+        if (event.type === 'dead') progress.finished(event.task, true);
         if (event.type === 'retry') out.log.warn(`task ${taskLabel(event.task)} failed (attempt ${event.attempt}), will retry: ${(event.error as Error)?.message}`);
       },
     },
-  );
-  bar.stop();
+  ).finally(() => progress.stop());
   for (const dead of drained.dead) {
     summary.dead.push({ id: dead.task.id, what: taskLabel(dead.task), error: dead.error });
     summary.problems.push(`could not copy ${taskLabel(dead.task)}: ${dead.error}`);
   }
+}
+
+/**
+ * The copy bar, in bytes: what copy streams into the store, of the sizes the ready tasks
+ * listed. A task that ends without its bytes (content already known, or dead) takes its
+ * size off the total; an image tag, whose size no listing gives, adds what it streams.
+ */
+function copyProgress(queue: SqliteTaskQueue, store: MeteredObjectStore, out: Output) {
+  const ready = queue.readyWork();
+  const bar = ready.tasks > 0 ? out.progress('copying', ready.bytes, { bytes: true }) : { update: () => undefined, stop: () => undefined };
+  let total = ready.bytes;
+  let streamed = 0;
+  let finished = 0;
+  const show = () => bar.update(streamed, Math.max(total, streamed), `${finished}/${Math.max(ready.tasks, finished)} tasks`);
+  store.onBytes = (bytes) => {
+    streamed += bytes;
+    show();
+  };
+  show();
+  return {
+    finished(task: CopyTask, withoutBytes: boolean) {
+      finished += 1;
+      if (withoutBytes && 'size' in task && typeof task.size === 'number') total -= task.size;
+      show();
+    },
+    stop() {
+      store.onBytes = undefined;
+      bar.stop();
+    },
+  };
 }
 
 export async function exportCommand(options: { config: string; once?: boolean; interval: string; verbose?: boolean }): Promise<void> {

@@ -12,6 +12,7 @@ import { systemClock, type ArtifactTarget } from '../../shared/core/ports/index.
 import { encodeReceipt } from '../../shared/core/receipts/codec.ts';
 import { NexusClient } from '../../shared/adapters/nexus/index.ts';
 import { localSigner, type Signer } from '../../shared/signing.ts';
+import { verifiedWithProgress } from '../metered.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 import { requireFiles } from '../files.ts';
@@ -65,16 +66,16 @@ export async function importCommand(files: string[], options: { config: string; 
     let bar: ReturnType<Output['progress']> | undefined;
     let barFor: string | undefined;
     try {
-      await importer.importBundles(inApplyOrder(files).map(bundleFileInput), {
+      await importer.importBundles(inApplyOrder(files).map((file) => verifiedWithProgress(bundleFileInput(file), file, out)), {
         allowGap: options.allowGap ?? false,
         onProgress: (p) => {
           if (p.phase !== 'apply') return;
           if (barFor !== p.bundle) {
             bar?.stop();
-            bar = out.progress(`importing ${p.bundle}`, p.total);
+            bar = out.progress(`importing ${p.bundle}`, p.totalBytes, { bytes: true });
             barFor = p.bundle;
           }
-          bar?.update(p.done, p.total);
+          bar?.update(p.bytes, p.totalBytes, `${p.done}/${p.total} entries`);
         },
         onReport: async (report) => {
           bar?.stop();

@@ -5,6 +5,7 @@ import { coordinatesLabel, readBundleSummary } from '../../shared/bundle/index.t
 import { formatOfEntry } from '../../shared/core/formats/index.ts';
 import { requireFiles } from '../files.ts';
 import { makeOutput } from '../output.ts';
+import { formatBytes } from '../units.ts';
 
 export async function inspectCommand(file: string, options: { json?: boolean }): Promise<void> {
   await requireFiles([file], 'bundle');
@@ -33,13 +34,4 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
   out.line(`tar members ${summary.members.length}, ${formatBytes(bytes)} of content`);
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };

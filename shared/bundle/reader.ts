@@ -134,9 +134,17 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
 
 /**
  * Reads what a bundle says about itself without verifying the signature or the blobs, for
- * `ferry inspect`. Member names are still checked for path safety and type.
+ * `ferry inspect` and `ferry report`. Member names are still checked for path safety and
+ * type. `onBlob` sees each blob member's unverified content and must consume it.
  */
-export async function readBundleSummary(input: Readable, where: string): Promise<BundleSummary> {
+export async function readBundleSummary(
+  input: Readable,
+  where: string,
+  options: {
+    onManifest?: (manifest: BundleManifest) => void;
+    onBlob?: (blob: { digest: Digest; size: number }, content: AsyncIterable<unknown>) => Promise<void>;
+  } = {},
+): Promise<BundleSummary> {
   const members: { name: string; size: number }[] = [];
   let manifest: { manifest: BundleManifest; manifestDigest: Digest } | undefined;
   let signature: DetachedSignature | undefined;
@@ -149,11 +157,14 @@ export async function readBundleSummary(input: Readable, where: string): Promise
       if (duplicate) throw new DuplicateMemberError(where, name);
       const limit = name === MANIFEST_MEMBER ? MAX_MANIFEST_BYTES : MAX_SIGNATURE_BYTES;
       const content = await readSmall(where, name, size, limit, entry);
-      if (name === MANIFEST_MEMBER) manifest = { manifest: parseManifestMember(where, content), manifestDigest: digestOfManifest(content) };
-      else signature = tryParseSignature(content, where);
+      if (name === MANIFEST_MEMBER) {
+        manifest = { manifest: parseManifestMember(where, content), manifestDigest: digestOfManifest(content) };
+        options.onManifest?.(manifest.manifest);
+      } else signature = tryParseSignature(content, where);
       return;
     }
-    await drain(entry);
+    if (options.onBlob !== undefined && BLOB_NAME.test(name)) await options.onBlob({ digest: `sha256:${name.slice(BLOB_PREFIX.length)}` as Digest, size }, entry);
+    else await drain(entry);
   });
   if (manifest === undefined) throw new MissingMemberError(where, MANIFEST_MEMBER);
   return { ...manifest, members, signature };

@@ -25,3 +25,50 @@ export class CredentialError extends ConfigError {
     super(undefined, [message], options);
   }
 }
+
+/**
+ * A repository definition (sync definitions, managed by API on the serverless deployment)
+ * that the carried-repository schema refuses: one problem per field, as for a config file.
+ */
+export class InvalidDefinitionError extends ConfigError {
+  override readonly name = 'InvalidDefinitionError';
+  constructor(problems: string[], options?: { cause?: unknown }) {
+    super(undefined, problems, options);
+  }
+}
+
+/** The base of the definition store's refusals other than an invalid definition. */
+export class DefinitionError extends FerryError {
+  override readonly name: string = 'DefinitionError';
+}
+
+/** No such repository among the definitions (or it was removed). */
+export class DefinitionNotFoundError extends DefinitionError {
+  override readonly name = 'DefinitionNotFoundError';
+  readonly repository: string;
+  constructor(repository: string) {
+    super(`no repository ${repository} is defined`);
+    this.repository = repository;
+  }
+}
+
+/** A conditional change (If-Match / If-None-Match) whose condition does not hold: someone changed it first. */
+export class DefinitionVersionError extends DefinitionError {
+  override readonly name = 'DefinitionVersionError';
+  readonly repository: string;
+  /** The definition's version now; undefined when there is none. */
+  readonly current: number | undefined;
+  constructor(repository: string, expected: string, current: number | undefined) {
+    super(`${repository}: expected ${expected}, but ${current === undefined ? 'it is not defined' : `it is at version ${current}`}`);
+    this.repository = repository;
+    this.current = current;
+  }
+}
+
+/** The table holds no definitions for this source: a wrong table or source id, or a deployment that never seeded them. */
+export class DefinitionsNotSeededError extends DefinitionError {
+  override readonly name = 'DefinitionsNotSeededError';
+  constructor(where: string, sourceId: string) {
+    super(`${where} holds no repository definitions for source ${sourceId}: check the table and source id (the export stack seeds them at its first deploy)`);
+  }
+}

@@ -4,6 +4,7 @@ import { credentialsSchema, serviceUrlSchema } from './credentials.ts';
 import { loadConfigFile, resolveFrom } from './load.ts';
 import { sourceIdSchema } from './names.ts';
 import { EXPORT_DEFAULTS, repositorySchemas } from './repositories.ts';
+import { serveConfigSchema } from './serve-config.ts';
 
 /** `4GiB`, `650MB`, `1048576`: media sizes are easier to read with units. */
 export const byteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
@@ -68,6 +69,8 @@ export const exportConfigSchema = z.strictObject({
       maxAttempts: z.number().int().min(1).max(20).default(5),
     })
     .default({ concurrency: 4, maxAttempts: 5 }),
+  /** `ferry serve`: the webhook listener and its schedules. */
+  serve: serveConfigSchema,
 });
 
 export type ExportConfig = z.infer<typeof exportConfigSchema>;

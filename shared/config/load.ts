@@ -18,6 +18,13 @@ export async function loadConfigFile<S extends z.ZodType>(file: string, schema: 
     const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError(file, [`cannot read the file (${code})`], { cause });
   }
+  const result = schema.safeParse(parseYaml(text, file) ?? {});
+  if (!result.success) throw new ConfigError(file, issueLines(result.error, '(top level)'));
+  return { config: result.data, dir: path.dirname(path.resolve(file)) };
+}
+
+/** YAML (or JSON) text as a value; a syntax error is a ConfigError naming `file` and the line. */
+export function parseYaml(text: string, file: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -25,9 +32,7 @@ export async function loadConfigFile<S extends z.ZodType>(file: string, schema: 
       doc.errors.map((e) => `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${e.message.split('\n')[0]}`),
     );
   }
-  const result = schema.safeParse(doc.toJS() ?? {});
-  if (!result.success) throw new ConfigError(file, issueLines(result.error, '(top level)'));
-  return { config: result.data, dir: path.dirname(path.resolve(file)) };
+  return doc.toJS();
 }
 
 export function resolveFrom(dir: string, p: string): string {

@@ -1,6 +1,6 @@
 /**
  * The one model of a carried repository and of the export settings, used by the YAML
- * config (`export.yaml`), the Lambda environment (`FERRY_REPOSITORIES`), the CDK props and,
+ * config (`export.yaml`), the sync definitions of a deployment (definitions.ts), the CDK props and,
  * through {@link exporterSettingsOf}, by every entry point that builds an exporter. The two
  * shapes differ only in how a registry's credentials are named: a config file names an
  * environment variable or file, a deployment a Secrets Manager ARN.
@@ -17,7 +17,7 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/
 /** A Secrets Manager secret named by its full ARN (JSON `{"username","password"}`). */
 export const secretArnSchema = z.string().regex(SECRET_ARN, 'must be the full ARN of a Secrets Manager secret');
 
-/** A registry endpoint as a deployment names it (CDK props, `FERRY_REPOSITORIES`, `FERRY_REGISTRIES`). */
+/** A registry endpoint as a deployment names it (CDK props, sync definitions, `FERRY_REGISTRIES`). */
 export const deployedRegistrySchema = z.strictObject({
   url: urlWithoutCredentials('name a Secrets Manager secret (secretArn)'),
   /** Credentials; absent: the Nexus secret of the same side. */

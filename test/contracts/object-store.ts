@@ -8,11 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ChecksumMismatchError, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../../shared/digest.ts';
 import type { ObjectStore } from '../../shared/core/ports/index.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../shared/core/ports/errors.ts';
+import { BlobNotFoundError, BundleNotFoundError, BundleNotStagedError, InvalidBundleNameError, InvalidDigestError } from '../../shared/core/ports/errors.ts';
 
 export interface ObjectStoreHarness {
-  /** The store under test; the contract covers `listBlobs` too (every adapter here backs receipts). */
-  store: ObjectStore & Required<Pick<ObjectStore, 'listBlobs'>>;
+  /** The store under test; the contract covers `listBlobs` (every adapter here backs receipts) and bundle reports too. */
+  store: ObjectStore & Required<Pick<ObjectStore, 'listBlobs' | 'putBundleReport' | 'openBundle'>>;
   /** Another instance of the adapter on the same storage, as a restarted process would open it. */
   reopen(): Promise<ObjectStore>;
   /** The bytes of a published bundle, read from the outbox the way ops take it. */
@@ -384,6 +384,53 @@ export function objectStoreContract(makeHarness: () => Promise<ObjectStoreHarnes
 
     // Assess
     expect((await store.listBundles()).map((b) => b.name)).toEqual(['ferry-2.tar']);
+  });
+
+  // ───────────── reports beside bundles ─────────────
+
+  it('writes a bundle report beside the bundle, replaces it when written again, and never lists it as a bundle', async () => {
+    // Prepare
+    await store.stageBundle('ferry-1.tar', sha256Of('manifest 1'), write('bundle one'));
+    const published = await store.publishBundle('ferry-1.tar', sha256Of('manifest 1'));
+
+    // Act
+    await store.putBundleReport('ferry-1.tar', '<p>first report</p>');
+    const report = await store.putBundleReport('ferry-1.tar', '<p>report, made again</p>');
+
+    // Assess
+    expect(report.location.endsWith('ferry-1.html')).toBe(true);
+    expect((await harness.readBundle('ferry-1.html')).toString('utf8')).toBe('<p>report, made again</p>');
+    expect(await store.listBundles()).toEqual([{ name: 'ferry-1.tar', size: 10, location: published.location }]);
+  });
+
+  it('reads a published bundle back from its first byte, and answers BundleNotFoundError for one not published', async () => {
+    // Prepare
+    await store.stageBundle('ferry-1.tar', sha256Of('manifest 1'), write('published bytes'));
+    await store.publishBundle('ferry-1.tar', sha256Of('manifest 1'));
+    await store.stageBundle('ferry-2.tar', sha256Of('manifest 2'), write('only staged'));
+
+    // Act
+    const read = await readText(await store.openBundle('ferry-1.tar'));
+    const staged = await store.openBundle('ferry-2.tar').catch((e: unknown) => e);
+    const absent = await store.openBundle('never-there.tar').catch((e: unknown) => e);
+
+    // Assess
+    expect(read).toBe('published bytes');
+    expect(staged).toBeInstanceOf(BundleNotFoundError);
+    expect(absent).toBeInstanceOf(BundleNotFoundError);
+    expect((absent as Error).message).toContain('never-there.tar');
+  });
+
+  it('refuses report and read names that could leave the outbox with InvalidBundleNameError', async () => {
+    // Act
+    const outcomes = [];
+    for (const name of ['../escape.tar', 'a/b.tar', '.hidden']) {
+      outcomes.push(await store.putBundleReport(name, '<p>x</p>').catch((e: unknown) => e));
+      outcomes.push(await store.openBundle(name).catch((e: unknown) => e));
+    }
+
+    // Assess
+    for (const outcome of outcomes) expect(outcome).toBeInstanceOf(InvalidBundleNameError);
   });
 
   it('refuses bundle names that could leave the outbox with InvalidBundleNameError, before writing', async () => {

@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   BlobNotFoundError,
+  BundleNotFoundError,
   BundleNotStagedError,
   EntryNotPendingError,
   InvalidDigestError,
@@ -31,6 +32,7 @@ import type {
   TaskQueue,
 } from '../../shared/core/ports/index.ts';
 import { checkBundleName } from '../../shared/core/ports/object-store-rules.ts';
+import { isReportFileName, reportFileName } from '../../shared/bundle/report/name.ts';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly blobs = new Map<Digest, Buffer>();
@@ -91,8 +93,19 @@ export class MemoryObjectStore implements ObjectStore {
   async deleteBundle(name: string) {
     this.bundles.delete(checkBundleName(name));
   }
+  async putBundleReport(name: string, html: string) {
+    const report = reportFileName(checkBundleName(name));
+    this.bundles.set(checkBundleName(report), Buffer.from(html, 'utf8'));
+    return { location: `memory:${report}` };
+  }
+  async openBundle(name: string) {
+    const published = this.bundles.get(checkBundleName(name));
+    if (published === undefined) throw new BundleNotFoundError(name, 'memory');
+    return Readable.from([published]);
+  }
   async listBundles() {
     return [...this.bundles]
+      .filter(([name]) => !isReportFileName(name))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, b]) => ({ name, size: b.length, location: `memory:${name}` }));
   }

@@ -18,7 +18,6 @@ export function lambdaEnv(name: FunctionName, trustedPublicKeyPem: string): Node
     FERRY_BUCKET: 'ferry-blobs',
     FERRY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ferry-tasks',
     FERRY_NEXUS_URL: 'https://nexus.example.com',
-    FERRY_REPOSITORIES: JSON.stringify([{ name: 'raw-releases', format: 'raw' }]),
     FERRY_WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ferry-webhook-AbCdEf',
     FERRY_IDEMPOTENCY_TABLE: 'ferry-idempotency',
     FERRY_KMS_KEY_ID: 'alias/ferry',

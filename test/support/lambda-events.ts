@@ -1,6 +1,6 @@
 /** What Lambda hands a handler, built for tests: a context, Function URL, S3 and SQS events. */
 import type { Message } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer, Context, SQSEvent } from 'aws-lambda';
 
 export function lambdaContext(options: { name?: string; memoryMb?: number; remainingMs?: number; requestId?: string } = {}): Context {
   const name = options.name ?? 'ferry-test';
@@ -89,4 +89,25 @@ export function sqsEvent(messages: Message[], queueArn: string, region = 'us-eas
       awsRegion: region,
     })),
   };
+}
+
+/**
+ * A request to a Function URL with AWS_IAM auth, as the handler receives it: SigV4 checked
+ * by Lambda, the caller in requestContext.authorizer.iam (no caller: `callerArn` undefined).
+ */
+export function iamUrlEvent(
+  method: string,
+  path: string,
+  options: { callerArn?: string | undefined; body?: string; headers?: Record<string, string>; query?: Record<string, string> } = {},
+): APIGatewayProxyEventV2WithIAMAuthorizer {
+  const base = urlEvent(Buffer.from(options.body ?? ''), { 'content-type': 'application/json', ...options.headers });
+  const callerArn = 'callerArn' in options ? options.callerArn : 'arn:aws:sts::123456789012:assumed-role/ferry-operators/alice';
+  const iam = { accessKey: 'ASIAEXAMPLE', accountId: '123456789012', callerId: 'AROAEXAMPLE:alice', cognitoIdentity: null, principalOrgId: null, userArn: callerArn, userId: 'AROAEXAMPLE:alice' };
+  return {
+    ...base,
+    rawPath: path,
+    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
+    ...(options.query ? { queryStringParameters: options.query } : {}),
+    requestContext: { ...base.requestContext, accountId: '123456789012', http: { ...base.requestContext.http, method, path }, ...(callerArn !== undefined ? { authorizer: { iam } } : {}) },
+  } as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
 }

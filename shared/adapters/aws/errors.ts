@@ -103,6 +103,15 @@ export class BundleChangedError extends StateError {
   }
 }
 
+/** The dead-letter queue's depth could not be read (`ferry status --dlq-url`). */
+export class DeadLetterQueueError extends TaskQueueError {
+  override readonly name = 'DeadLetterQueueError';
+  constructor(queueUrl: string, options?: { cause?: unknown }) {
+    const cause = options?.cause;
+    super(`SQS GetQueueAttributes ${queueUrl} failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, options);
+  }
+}
+
 /** The KMS key cannot sign Ferry signatures (wrong key spec or usage), or KMS answered oddly. */
 export class KmsSignerError extends SigningError {
   override readonly name = 'KmsSignerError';

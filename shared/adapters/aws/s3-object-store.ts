@@ -4,6 +4,7 @@
  * ```
  * <prefix>blobs/sha256/<hex>   content-addressed blobs (metadata x-amz-meta-sha256 = <hex>)
  * <prefix>bundles/<name>       published bundles (the outbox ops download from)
+ * <prefix>bundles/<stem>.html  each one's report (derived; x-amz-meta-sha256 too, so `ferry bundles download` checks it)
  * <prefix>sealed/<name>.<hex>  sealed bundles not yet published (<hex>: the manifest digest)
  * <prefix>staging/<uuid>       writes in progress
  * ```
@@ -28,13 +29,15 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   paginateListObjectsV2,
+  PutObjectCommand,
   UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { HashingStream, digestHex, isDigest, type Digest } from '../../digest.ts';
+import { HashingStream, digestHex, isDigest, sha256Of, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
+import { BlobNotFoundError, BundleNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
+import { isReportFileName, reportFileName } from '../../bundle/report/name.ts';
 import { ObjectStoreError } from './errors.ts';
 import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
 
@@ -173,12 +176,37 @@ export class S3ObjectStore implements ObjectStore {
     await this.#delete(this.#bundleKey(name));
   }
 
+  async putBundleReport(name: string, html: string): Promise<{ location: string }> {
+    const key = this.#bundleKey(reportFileName(checkBundleName(name)));
+    const body = Buffer.from(html, 'utf8');
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/html; charset=utf-8', Metadata: { sha256: digestHex(sha256Of(body)) } }),
+      );
+    } catch (error) {
+      throw new ObjectStoreError('PutObject', this.location(key), { cause: error });
+    }
+    return { location: this.location(key) };
+  }
+
+  async openBundle(name: string): Promise<Readable> {
+    const key = this.#bundleKey(name);
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!(response.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
+      return response.Body;
+    } catch (error) {
+      if (isNotFound(error)) throw new BundleNotFoundError(name, this.location(key), { cause: error });
+      throw new ObjectStoreError('GetObject', this.location(key), { cause: error });
+    }
+  }
+
   async listBundles(): Promise<{ name: string; size: number; location: string }[]> {
     const root = `${this.prefix}bundles/`;
     const bundles: { name: string; size: number; location: string }[] = [];
     for await (const object of this.#list(root)) {
       const name = object.key.slice(root.length);
-      if (name.length === 0 || name.includes('/')) continue;
+      if (name.length === 0 || name.includes('/') || isReportFileName(name)) continue;
       bundles.push({ name, size: object.size, location: this.location(object.key) });
     }
     return bundles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -4,6 +4,7 @@
  * ```
  * <root>/blobs/sha256/<hex>                    content-addressed blobs
  * <root>/bundles/<name>                        published bundles (the outbox)
+ * <root>/bundles/<name without .tar>.html      each one's report (derived, not listed as a bundle)
  * <root>/bundles/.ferry-staged/<name>.<hex>    sealed bundles not yet published
  * <root>/tmp/<random>                          writes in progress (same file system, so the commit is a rename)
  * ```
@@ -19,14 +20,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
-import { BlobNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
+import { BlobNotFoundError, BundleNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
+import { isReportFileName, reportFileName } from '../../bundle/report/name.ts';
 import { readFileStream, writeFileStream } from '../../file-streams.ts';
 import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
 
@@ -179,6 +181,30 @@ export class DirObjectStore implements ObjectStore {
     await fsyncDir(this.#bundleDir);
   }
 
+  async putBundleReport(name: string, html: string): Promise<{ location: string }> {
+    const location = this.#bundlePath(reportFileName(checkBundleName(name)));
+    await this.#init();
+    const tmp = this.#tmpPath(this.#bundleTmpDir);
+    try {
+      await writeFile(tmp, html, { flag: 'wx', flush: true });
+      await rename(tmp, location);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    await fsyncDir(this.#bundleDir);
+    return { location };
+  }
+
+  async openBundle(name: string): Promise<Readable> {
+    const location = this.#bundlePath(name);
+    const handle = await open(location, 'r').catch((error: unknown) => {
+      if (isNotFound(error)) throw new BundleNotFoundError(name, location, { cause: error });
+      throw error;
+    });
+    return readFileStream(location, { fd: handle });
+  }
+
   async listBundles(): Promise<{ name: string; size: number; location: string }[]> {
     let names: string[];
     try {
@@ -188,7 +214,7 @@ export class DirObjectStore implements ObjectStore {
       throw error;
     }
     const bundles: { name: string; size: number; location: string }[] = [];
-    for (const name of names.sort(compareNames)) {
+    for (const name of names.filter((n) => !isReportFileName(n)).sort(compareNames)) {
       const location = path.join(this.#bundleDir, name);
       const info = await statOrUndefined(location);
       if (info?.isFile()) bundles.push({ name, size: info.size, location });

@@ -133,6 +133,12 @@ export class SqliteTaskQueue extends SqliteComponent implements TaskQueue {
     return counts;
   }
 
+  /** Tasks ready to run, and the bytes of those whose size the source listed (an image tag's is not known before its copy). */
+  readyWork(): { tasks: number; bytes: number } {
+    const row = this.db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(json_extract(json, '$.size')), 0) AS bytes FROM tasks WHERE state = 'ready'").get();
+    return { tasks: row === undefined ? 0 : integer(row, 'n'), bytes: row === undefined ? 0 : integer(row, 'bytes') };
+  }
+
   /** The embedded dead-letter queue: tasks that failed `maxAttempts` times, with their last error. */
   deadTasks(): { task: CopyTask; error: string; attempts: number; updatedAt: string }[] {
     return this.db

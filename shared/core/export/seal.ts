@@ -10,6 +10,7 @@ import { formatOfEntry } from '../formats/index.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { Digest } from '../../digest.ts';
 import { OversizedEntryError } from './errors.ts';
+import { writeSealReport } from './seal-report.ts';
 import type { BlobSource, BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from '../ports/index.ts';
 import type { Log } from '../log.ts';
 
@@ -25,6 +26,8 @@ export interface SealDeps {
 export type SealedBundle = BundleRecord & {
   /** Where ops find it: a path in the outbox directory, or `s3://bucket/bundles/<name>`. */
   location: string;
+  /** Its HTML report beside it, when the store keeps reports and writing it worked. */
+  report: string | undefined;
   entries: number;
   blobsIncluded: number;
   blobsRequired: number;
@@ -36,7 +39,7 @@ export interface SealResult {
   /** Entries left pending because their blob alone exceeds the cap. */
   oversized: OversizedEntryError[];
   /** A bundle an earlier, interrupted seal recorded and this one published. */
-  republished: (BundleRecord & { location: string })[];
+  republished: (BundleRecord & { location: string; report: string | undefined })[];
   /** Blobs the far side asked for again whose bytes are not staged yet. */
   resendsWaiting: Digest[];
 }
@@ -129,7 +132,7 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
   if (last !== undefined && !last.published) {
     const published = await publish(deps, last);
     log.warn(`published ${last.name}, sealed and recorded by an earlier run that stopped before publishing it`, { bundle: last.name, digest: last.digest });
-    result.republished.push({ ...last, location: published.location, published: true });
+    result.republished.push({ ...last, location: published.location, report: published.report, published: true });
     last = { ...last, published: true };
   }
   const pending = await state.listPendingEntries();
@@ -147,7 +150,7 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
     result.bundles.push(sealed);
     log.info(
       `sealed ${sealed.name}: ${sealed.entries} entries, ${sealed.blobsIncluded} blobs (${sealed.bytesIncluded} bytes), ${sealed.blobsRequired} required from earlier bundles`,
-      { bundle: sealed.name, sequence: sealed.sequence, digest: sealed.digest, location: sealed.location },
+      { bundle: sealed.name, sequence: sealed.sequence, digest: sealed.digest, location: sealed.location, report: sealed.report },
     );
     last = sealed;
   }
@@ -201,11 +204,12 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
   const record: BundleRecord = { sourceId, sequence, digest: prepared.manifestDigest, name, size: staged.size, sealedAt: createdAt, published: false };
   await state.recordSeal(record, planned.entries.map((e) => e.seq), planned.included.map((b) => b.digest));
   faultPoint('seal:after-record');
-  const published = await publish(deps, record);
+  const published = await publish(deps, record, prepared.manifestBytes);
   return {
     ...record,
     published: true,
     location: published.location,
+    report: published.report,
     entries: planned.entries.length,
     blobsIncluded: planned.included.length,
     blobsRequired: planned.required.size,
@@ -213,12 +217,18 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
   };
 }
 
-async function publish(deps: SealDeps, record: BundleRecord): Promise<{ location: string }> {
+/**
+ * Publishes a recorded bundle, writes its report, then marks it published. The report comes
+ * after the crash point: a seal killed there leaves the bundle unmarked, and the next run,
+ * publishing it again, writes the report (from `manifestBytes`, or read back from the bundle).
+ */
+async function publish(deps: SealDeps, record: BundleRecord, manifestBytes?: Buffer): Promise<{ location: string; report: string | undefined }> {
   const published = await deps.store.publishBundle(record.name, record.digest);
   faultPoint('seal:after-publish');
+  const report = await writeSealReport(deps, record, manifestBytes);
   await deps.state.markBundlePublished(record.sourceId, record.sequence);
   faultPoint('seal:after-mark');
-  return published;
+  return { location: published.location, report };
 }
 
 /** Opens staged blobs for the writer; the second one opened is the mid-stage crash point. */

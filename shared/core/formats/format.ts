@@ -143,7 +143,8 @@ export interface FormatModule {
     manifest: BundleManifest,
     bundleDigest: Digest,
     steps: unknown[],
-    options: { concurrency: number; progress: () => void },
+    /** `progress(index)` as each entry is done (applied, present, or failed), for the importer's progress display. */
+    options: { concurrency: number; progress: (index: number) => void },
   ): Promise<{ index: number; entry: string; reason: string }[]>;
   /** Where the entry landed, for receipts (`/dir/x.bin`, `/team/app:1.0`). */
   receiptPath(entry: BundleEntry): string;

@@ -17,7 +17,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { verifyBundle, type BundleManifest } from '../../bundle/index.ts';
+import { entryBlobs, verifyBundle, type BundleManifest } from '../../bundle/index.ts';
 import type { Digest } from '../../digest.ts';
 import { BundleRefusedError, EntriesNotAppliedError } from './errors.ts';
 import { formatOfEntry, type TargetRegistry } from '../formats/index.ts';
@@ -64,8 +64,17 @@ export interface ImporterSettings {
 export interface ImportOptions {
   /** Accept a bundle whose predecessors are missing, provided nothing it needs is missing. */
   allowGap?: boolean;
-  onProgress?: (event: { phase: 'verify' | 'apply'; bundle: string; done: number; total: number }) => void;
+  onProgress?: (event: ImportProgress) => void;
 }
+
+/**
+ * `verify`: blobs of the bundle verified so far (`total` 0: not known before the end).
+ * `apply`: entries done of `total`, and `bytes` of `totalBytes` the content those entries
+ * need (already on the target or not), for a display in bytes.
+ */
+export type ImportProgress =
+  | { phase: 'verify'; bundle: string; done: number; total: number }
+  | { phase: 'apply'; bundle: string; done: number; total: number; bytes: number; totalBytes: number };
 
 export type ImportReport =
   | { status: 'already-imported'; bundle: BundleIdentity; importedAt: string }
@@ -192,8 +201,15 @@ async function apply(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand
     throw new BundleRefusedError(verified.input.name, plan.refusals, plan.missing, resend);
   }
   let applied = 0;
+  let bytes = 0;
   const total = plan.steps.reduce((n, f) => n + f.steps.length, 0);
-  const progress = () => options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total });
+  const entryBytes = manifest.entries.map((entry) => [...new Map(entryBlobs(entry).map((b) => [b.digest, b.size])).values()].reduce((n, size) => n + size, 0));
+  const totalBytes = entryBytes.reduce((n, size) => n + size, 0);
+  const progress = (index: number) => {
+    bytes += entryBytes[index] ?? 0;
+    options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: ++applied, total, bytes, totalBytes });
+  };
+  options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: 0, total, bytes: 0, totalBytes });
   const failures = [];
   for (const { format, steps } of plan.steps) {
     const deps = { target, held, state, log, registryFor: ctx.registryFor, available, blob, indexWaitMs: ctx.settings.indexWaitMs ?? 60_000 };

@@ -65,6 +65,16 @@ export class BundleNotStagedError extends StateError {
   }
 }
 
+/** A published bundle was asked for that the outbox does not hold. */
+export class BundleNotFoundError extends StateError {
+  override readonly name = 'BundleNotFoundError';
+  readonly bundleName: string;
+  constructor(bundleName: string, location: string, options?: { cause?: unknown }) {
+    super(`bundle ${bundleName} not found (looked at ${location})`, options);
+    this.bundleName = bundleName;
+  }
+}
+
 /** A bundle was sealed out of order: its sequence is not exactly one past the last one. */
 export class SequenceConflictError extends StateError {
   override readonly name = 'SequenceConflictError';

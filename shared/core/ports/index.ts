@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Digest } from '../../digest.ts';
 // Referenced by the TSDoc below: the errors each port promises.
-export type { BlobNotFoundError, BundleNotStagedError, EntryNotPendingError, SequenceConflictError } from './errors.ts';
+export type { BlobNotFoundError, BundleNotFoundError, BundleNotStagedError, EntryNotPendingError, SequenceConflictError } from './errors.ts';
 
 // ───────────────────────────── domain records ─────────────────────────────
 
@@ -206,7 +206,16 @@ export interface ObjectStore {
    */
   publishBundle(name: string, digest: Digest): Promise<{ size: number; location: string }>;
   deleteBundle(name: string): Promise<void>;
+  /** Published bundles, by name; reports beside them are not bundles and are not listed. */
   listBundles(): Promise<{ name: string; size: number; location: string }[]>;
+  /**
+   * Writes the HTML report of a published bundle beside it (`<name without .tar>.html`),
+   * atomically, replacing an earlier one. Optional: a store without it gets no reports.
+   * A report is derived data (`ferry report` makes it again), never part of the bundle.
+   */
+  putBundleReport?(name: string, html: string): Promise<{ location: string }>;
+  /** Reads a published bundle from its first byte (a seal reads its manifest back to report on it); {@link BundleNotFoundError} when absent. */
+  openBundle?(name: string): Promise<Readable>;
   /** Every blob held; optional because only stores that back receipts need it. */
   listBlobs?(): AsyncIterable<{ digest: Digest; size: number }>;
 }

@@ -64,7 +64,7 @@ export async function applyImageEntries(
   manifest: BundleManifest,
   bundleDigest: Digest,
   steps: unknown[],
-  options: { concurrency: number; progress: () => void },
+  options: { concurrency: number; progress: (index: number) => void },
 ): Promise<{ index: number; entry: string; reason: string }[]> {
   const failures: { index: number; entry: string; reason: string }[] = [];
   const once = makeSingleFlight();
@@ -90,7 +90,7 @@ export async function applyImageEntries(
         deps.log.error(`${image}: not imported: ${(error as Error).message}`, { image });
         break; // later entries for the same tag must not overtake this one
       } finally {
-        options.progress();
+        options.progress(index);
       }
     }
   });

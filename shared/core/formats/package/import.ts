@@ -86,7 +86,7 @@ export async function applyPackages(
   _manifest: BundleManifest,
   bundleDigest: Digest,
   steps: unknown[],
-  options: { concurrency: number; progress: () => void },
+  options: { concurrency: number; progress: (index: number) => void },
 ): Promise<{ index: number; entry: string; reason: string }[]> {
   const all = steps as PackageStep[];
   const groups = new Map<string, PackageStep[]>();
@@ -98,7 +98,7 @@ export async function applyPackages(
   for (const step of all) {
     if (step.action === 'write') continue;
     if (step.action === 'present') await deps.state.recordEntryOutcome(bundleDigest, step.index, 'present');
-    options.progress();
+    options.progress(step.index);
   }
   const blob = (digest: Digest) => deps.held.getBlob(digest);
   await forEachLimited([...groups.values()], options.concurrency, async (group) => {
@@ -112,7 +112,7 @@ export async function applyPackages(
       for (const step of round) {
         deps.log.debug(`imported ${step.label}`, { digest: step.entry.digest, size: step.entry.size });
         await deps.state.recordEntryOutcome(bundleDigest, step.index, 'imported');
-        options.progress();
+        options.progress(step.index);
       }
     }
   });

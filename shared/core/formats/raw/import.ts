@@ -68,7 +68,7 @@ export async function applyRaw(
   _manifest: BundleManifest,
   bundleDigest: Digest,
   steps: unknown[],
-  options: { concurrency: number; progress: () => void },
+  options: { concurrency: number; progress: (index: number) => void },
 ): Promise<{ index: number; entry: string; reason: string }[]> {
   const byPath = new Map<string, RawStep[]>();
   for (const step of steps as RawStep[]) {
@@ -86,7 +86,7 @@ export async function applyRaw(
         deps.log.debug(`imported ${step.label}`, { digest: step.entry.digest, size: step.entry.size });
       }
       if (step.action !== 'done') await deps.state.recordEntryOutcome(bundleDigest, step.index, step.action === 'upload' ? 'imported' : 'present');
-      options.progress();
+      options.progress(step.index);
     }
   });
   return [];
