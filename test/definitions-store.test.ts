@@ -16,6 +16,7 @@ import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts'
 import { activeDefinitions, seedDefinitions, type ChangeOptions } from '../shared/config/definitions.ts';
 import { DefinitionNotFoundError, DefinitionsNotSeededError, DefinitionVersionError, InvalidDefinitionError } from '../shared/config/errors.ts';
 import { makeDynamoClient } from './support/emulators.ts';
+import { startFakeSts, type FakeSts } from './support/fake-sts.ts';
 import { runFerry } from './support/world.ts';
 
 const dynamoEndpoint = inject('dynamoEndpoint');
@@ -191,10 +192,14 @@ describe('the definitions store on DynamoDB', () => {
 describe('ferry definitions', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  let sts: FakeSts;
+  const callerArn = 'arn:aws:iam::123456789012:user/carol';
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'ferry-definitions-'));
+    sts = await startFakeSts(callerArn);
     env = {
+      AWS_ENDPOINT_URL_STS: sts.url,
       PATH: process.env.PATH,
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
@@ -203,7 +208,34 @@ describe('ferry definitions', () => {
       AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     };
   });
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await sts.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('records the caller\'s AWS identity (STS) as who made a change, and refuses a change when STS cannot say, naming --actor', async () => {
+    // Prepare
+    const table = await newTable();
+    await deploySeed(table, [{ name: 'raw-a', format: 'raw' }]);
+    const file = path.join(dir, 'raw-b.yaml');
+    await writeFile(file, 'name: raw-b\nformat: raw\n');
+    const callsBefore = sts.calls;
+
+    // Act
+    const put = await runFerry(['definitions', 'put', file, '--table', table], env);
+    const history = await runFerry(['definitions', 'history', '--json', '--table', table], env);
+    const unreachable = await runFerry(['definitions', 'delete', 'raw-b', '--table', table], { ...env, AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9' });
+    const after = await runFerry(['definitions', 'list', '--json', '--table', table], env);
+
+    // Assess
+    expect(put.code, put.stderr).toBe(0);
+    expect(sts.calls).toBe(callsBefore + 1);
+    expect((JSON.parse(history.stdout) as { repository: string; by: string }[]).map((c) => [c.repository, c.by])).toEqual([['raw-b', callerArn]]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('STS GetCallerIdentity failed');
+    expect(unreachable.stderr).toContain('--actor');
+    expect((JSON.parse(after.stdout) as { repositories: { name: string }[] }).repositories.map((r) => r.name)).toEqual(['raw-a', 'raw-b']);
+  });
 
   it('lists, gets, puts and deletes definitions on the state table, recording the actor, and refuses bad input with exit 2 naming file and field', async () => {
     // Prepare

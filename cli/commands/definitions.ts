@@ -6,10 +6,9 @@
  * the one source. Heavy modules load only when a subcommand runs.
  */
 import { readFile } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
 import type { DefinitionRecord, DefinitionStore } from '../../shared/config/definitions.ts';
-import { ConfigError, InvalidDefinitionError } from '../../shared/config/errors.ts';
+import { ConfigError, DefinitionsCallerError, InvalidDefinitionError } from '../../shared/config/errors.ts';
 import { UsageError } from '../usage.ts';
 
 interface TableOptions {
@@ -34,7 +33,7 @@ export function registerDefinitionsCommands(program: Command): void {
   const asChange = (command: Command) =>
     command
       .option('--if-version <n>', 'only if the definition is at this version now (as If-Match)')
-      .option('--actor <who>', 'who makes the change, for the audit trail (default: <user>@<host>)');
+      .option('--actor <who>', 'who makes the change, for the audit trail (default: your AWS identity\'s ARN, from STS)');
 
   withTable(definitions.command('list').description('the repositories carried now (with --removed, the removed ones too)'))
     .option('--removed', 'include removed repositories')
@@ -101,24 +100,32 @@ const out = (text: string): void => {
 };
 const json = (value: unknown) => out(JSON.stringify(value, null, 2));
 
-function changeOptions(options: ChangeCliOptions) {
+async function changeOptions(options: ChangeCliOptions) {
   let ifVersion: number | undefined;
   if (options.ifVersion !== undefined) {
     ifVersion = Number(options.ifVersion);
     if (!Number.isInteger(ifVersion) || ifVersion < 1) throw new UsageError(`--if-version: expected a version number, got ${JSON.stringify(options.ifVersion)}`);
   }
-  return { by: options.actor ?? localUser(), via: 'cli' as const, ifVersion };
+  return { by: options.actor ?? (await callerArn(options.region)), via: 'cli' as const, ifVersion };
 }
 
-/** `<user>@<host>`: who runs the command, as this machine knows them (userInfo throws without a passwd entry). */
-function localUser(): string {
-  let user: string;
+/**
+ * Who makes the change, as AWS knows them: the caller's ARN (STS GetCallerIdentity, which needs
+ * no permission). A name typed by the operator is only a claim; `--actor` is for a machine that
+ * cannot reach STS, and says so by being asked for.
+ */
+async function callerArn(region: string | undefined): Promise<string> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient({ ...(region ? { region } : {}), maxAttempts: 2 });
   try {
-    user = userInfo().username;
-  } catch {
-    user = process.env.USER ?? 'unknown';
+    const identity = await sts.send(new GetCallerIdentityCommand({}));
+    if (identity.Arn === undefined) throw new Error('the answer named no ARN');
+    return identity.Arn;
+  } catch (error) {
+    throw new DefinitionsCallerError(error);
+  } finally {
+    sts.destroy();
   }
-  return `${user}@${hostname()}`;
 }
 
 /** `updated 2025-01-15T10:20:30Z by <who> (api)`, or how it was seeded. */
@@ -153,7 +160,7 @@ async function putCommand(file: string, options: ChangeCliOptions & { create?: b
   });
   const { parseYaml } = await import('../../shared/config/load.ts');
   const input = parseYaml(text, file);
-  const change = { ...changeOptions(options), ifAbsent: options.create === true };
+  const change = { ...(await changeOptions(options)), ifAbsent: options.create === true };
   try {
     const { record, created, changed } = await withStore(options, (store) => store.put(input, change));
     out(changed ? `${created ? 'defined' : 'changed'} ${record.name} (version ${record.version}): the next scan and webhook carry it so` : `${record.name} is already defined so (version ${record.version}): nothing changed`);
@@ -165,7 +172,8 @@ async function putCommand(file: string, options: ChangeCliOptions & { create?: b
 }
 
 async function deleteCommand(name: string, options: ChangeCliOptions): Promise<void> {
-  const record = await withStore(options, (store) => store.remove(name, changeOptions(options)));
+  const change = await changeOptions(options);
+  const record = await withStore(options, (store) => store.remove(name, change));
   out(`removed ${record.name} (version ${record.version}): no new tasks for it; what was staged is still sealed`);
 }
 

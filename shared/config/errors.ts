@@ -72,3 +72,11 @@ export class DefinitionsNotSeededError extends DefinitionError {
     super(`${where} holds no repository definitions for source ${sourceId}: check the table and source id (the export stack seeds them at its first deploy)`);
   }
 }
+
+/** The CLI could not learn its caller's AWS identity, which a change records as who made it. */
+export class DefinitionsCallerError extends DefinitionError {
+  override readonly name = 'DefinitionsCallerError';
+  constructor(cause: unknown) {
+    super(`cannot record who makes this change: STS GetCallerIdentity failed (${cause instanceof Error ? cause.message : String(cause)}); check the AWS credentials, or name yourself with --actor`, { cause });
+  }
+}
