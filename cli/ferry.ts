@@ -48,6 +48,7 @@ function buildProgram(): Command {
     .description('scan the source Nexus, stage what is new, seal signed bundles')
     .requiredOption('-c, --config <file>', 'export configuration (YAML)')
     .option('--once', 'scan, copy and seal once, then exit')
+    .option('--reconcile-deletions', 'also list every repository with deletions: carry in full and carry a tombstone for each path gone from the source')
     .addOption(new Option('--interval <seconds>', 'pause between runs when not --once').default('300').argParser(positiveInt('--interval')))
     .option('-v, --verbose', 'more detail')
     .action(lazy(commands.export, 'exportCommand'));

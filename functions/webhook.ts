@@ -27,7 +27,7 @@ const env = loadEnv(webhookEnvSchema);
 const { logger, metrics } = powertools();
 
 /** Stored as the delivery's idempotent result (DynamoDB takes no undefined members); `duplicate` when it is a stored one. */
-type DeliveryOutcome = { queued: number; alreadyQueued: number; alreadyStaged: number; ignored?: string; duplicate?: boolean };
+type DeliveryOutcome = { queued: number; alreadyQueued: number; alreadyStaged: number; ignored?: string; tombstones?: number; duplicate?: boolean };
 
 const deliveryConfig = new IdempotencyConfig({ eventKeyJmesPath: 'deliveryId', expiresAfterSeconds: 24 * 3600, responseHook: (r) => ({ ...(r as object), duplicate: true }) });
 
@@ -41,9 +41,9 @@ const wired = once(async () => {
     async (delivery: WebhookDelivery): Promise<DeliveryOutcome> => {
       // Read at each delivery: a repository defined or removed by API counts from the next one.
       const repositories = exporterSettings(env, activeDefinitions(await definitions.read())).repositories;
-      const { tasks, alreadyStaged, ignored, deletion } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log, membersOf }, delivery.event, repositories);
-      if (deletion !== undefined) logger.info('deletion reported by Nexus (not shipped yet)', { deletion });
-      return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}) };
+      const { tasks, alreadyStaged, ignored, deletion, carried } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log, membersOf }, delivery.event, repositories);
+      if (deletion !== undefined) logger.info(carried ? 'deletion reported by Nexus: tombstones pending' : 'deletion reported by Nexus (not carried)', { deletion, carried });
+      return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}), ...(carried ? { tombstones: carried.staged } : {}) };
     },
     { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.delivery`, config: deliveryConfig },
   );

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { readBundleSummary } from '../shared/bundle/index.ts';
 import { bundles, content, makeWorld, runFerry, type World } from './support/world.ts';
-import { componentEvent, deliver, occurrences, sample, scrape, startServe, stopServe, until, WEBHOOK_SECRET, type ServeProcess } from './support/serve.ts';
+import { componentEvent, deliver, occurrences, sample, scrape, startServe, stopServe, until, WEBHOOK_SECRET, type ServeProcess, killIfRunning } from './support/serve.ts';
 
 const LONG_AGO = new Date('2001-01-01T00:00:00Z');
 
@@ -40,7 +40,7 @@ describe('ferry serve', () => {
   let world: World;
   let serve: ServeProcess | undefined;
   afterEach(async () => {
-    if (serve !== undefined && serve.child.exitCode === null && serve.child.signalCode === null) await stopServe(serve, 'SIGKILL');
+    await killIfRunning(serve);
     serve = undefined;
     await world?.close();
   });

@@ -323,7 +323,7 @@ describe('tasksForWebhook', () => {
 
     // Assess
     expect(d.tasks).toEqual([]);
-    expect(d.deletion).toEqual({ repository: 'raw-a', action: 'DELETED', kind: 'component', ids: ['cmF3'], name: 'lib:1.0' });
+    expect(d.deletion).toEqual({ repository: 'raw-a', action: 'DELETED', kind: 'component', ids: ['cmF3'], name: 'lib:1.0', component: { name: 'lib', version: '1.0' } });
     expect(p.tasks).toEqual([]);
     expect(p.deletion).toEqual({ repository: 'raw-a', action: 'PURGED', kind: 'asset', ids: ['as1', 'as2'] });
     expect(source.calls).toEqual([]);

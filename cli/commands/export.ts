@@ -10,6 +10,7 @@ import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
 import { openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
 import { taskLabel } from '../../shared/core/export/copy.ts';
 import { checkSourceRepositories, makeExporter, type Exporter } from '../../shared/core/export/exporter.ts';
+import { reconcileDeletions } from '../../shared/core/export/reconcile.ts';
 import type { CopyTask } from '../../shared/core/ports/index.ts';
 import type { ScanRepository } from '../../shared/core/export/scan.ts';
 import { systemClock } from '../../shared/core/ports/index.ts';
@@ -93,8 +94,8 @@ export async function openExport(config: ResolvedExportConfig, out: Output): Pro
 }
 
 /** One run: tasks that failed before get another chance, then scan, copy (in-process pool), seal. */
-export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal): Promise<ExportRunSummary> {
-  const { exporter, queue, store, close } = await openExport(config, out);
+export async function runExportOnce(config: ResolvedExportConfig, out: Output, signal?: AbortSignal, options: { reconcile?: boolean } = {}): Promise<ExportRunSummary> {
+  const { exporter, queue, store, close, source, state, repositories } = await openExport(config, out);
   const summary: ExportRunSummary = { scanned: 0, queued: 0, copied: { staged: 0, deduplicated: 0, known: 0, bytes: 0 }, dead: [], bundles: [], problems: [] };
   try {
     const revived = queue.requeueDead();
@@ -104,6 +105,13 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     summary.queued = scan.results.reduce((n, r) => n + r.queued, 0);
     for (const failure of scan.failures) summary.problems.push(`scan of ${failure.repository} failed: ${(failure.error as Error).message}`);
     await copyQueued({ exporter, queue, store }, config, out, summary, signal);
+    // After the copies: the ledger then holds every path this run staged, so none is taken for gone.
+    if (options.reconcile === true) {
+      for (const repository of repositories.filter((r) => r.carryDeletions === true)) {
+        const reconciled = await reconcileDeletions({ source, state }, repository);
+        out.log.info(`reconciled deletions of ${repository.name}: ${reconciled.skipped ?? `${reconciled.staged} tombstone(s) for paths gone from the source`}`);
+      }
+    }
     const sealed = await exporter.seal();
     for (const b of sealed.bundles) {
       summary.bundles.push({ name: b.name, location: b.location, sequence: b.sequence, entries: b.entries, bytes: b.size, blobsIncluded: b.blobsIncluded, blobsRequired: b.blobsRequired });
@@ -181,7 +189,7 @@ function copyProgress(queue: SqliteTaskQueue, store: MeteredObjectStore, out: Ou
   };
 }
 
-export async function exportCommand(options: { config: string; once?: boolean; interval: string; verbose?: boolean }): Promise<void> {
+export async function exportCommand(options: { config: string; once?: boolean; interval: string; verbose?: boolean; reconcileDeletions?: boolean }): Promise<void> {
   const config = await loadExportConfig(options.config);
   const out = makeOutput({ verbose: options.verbose ?? false });
   const controller = new AbortController();
@@ -190,7 +198,7 @@ export async function exportCommand(options: { config: string; once?: boolean; i
   process.once('SIGTERM', stop);
   try {
     do {
-      const summary = await runExportOnce(config, out, controller.signal);
+      const summary = await runExportOnce(config, out, controller.signal, { reconcile: options.reconcileDeletions ?? false });
       report(summary, out);
       if (summary.problems.length > 0) process.exitCode = 1;
       if (options.once) break;

@@ -90,6 +90,7 @@ export async function importCommand(files: string[], options: { config: string; 
             `${report.bundle.name}: imported sequence ${report.bundle.sequence} of ${report.bundle.sourceId}${report.gap ? ' out of sequence' : ''}: ` +
               `${report.imported} uploaded, ${report.present} already present; receipt ${receiptFile}`,
           );
+          for (const d of report.receipt.deletions ?? []) out.line(`  ${d.outcome} ${d.repository}${d.path}${d.reason ? `: ${d.reason}` : ''}`);
         },
       });
     } catch (error) {
@@ -139,6 +140,10 @@ export async function verifyCommand(files: string[], options: { config?: string;
                 `${report.entries} entries, ${report.blobsIncluded} blobs verified, ${report.blobsRequired} required, the target takes every write` +
                 `${report.chain === 'gap-allowed' ? ' (out of sequence)' : ''}`,
         );
+        // Tombstones: what an import would delete on the target, and what it would keep (and why).
+        for (const d of report.deletions ?? []) {
+          out.line(`  ${d.action === 'delete' ? 'would delete' : d.action === 'done' ? 'decided before' : 'would keep'} ${d.label}${d.reason ? `: ${d.reason}` : ''}`);
+        }
       }
     });
     return;

@@ -16,6 +16,7 @@ import { ServeMetrics } from '../serve/metrics.ts';
 import { makeWebhookEndpoint } from '../serve/webhook-endpoint.ts';
 import { UsageError } from '../usage.ts';
 import { openExport, type EmbeddedExport } from './export.ts';
+import { reconcileDeletions } from '../../shared/core/export/reconcile.ts';
 
 export interface ServeOptions {
   config: string;
@@ -67,7 +68,14 @@ async function startServing(exported: EmbeddedExport, settings: ServeSettings, s
     return found;
   };
   const metrics = new ServeMetrics({ taskCounts: () => exported.queue.counts(), watermarks });
-  const loop = new ServeLoop({ exporter: exported.exporter, queue: exported.queue, log: out.log, metrics }, settings.schedule);
+  const carrying = exported.repositories.filter((r) => r.carryDeletions === true);
+  const reconcile = async () => {
+    for (const repository of carrying) {
+      const reconciled = await reconcileDeletions({ source: exported.source, state: exported.state }, repository);
+      out.log.info(`reconciled deletions of ${repository.name}: ${reconciled.skipped ?? `${reconciled.staged} tombstone(s) for paths gone from the source`}`);
+    }
+  };
+  const loop = new ServeLoop({ exporter: exported.exporter, queue: exported.queue, log: out.log, metrics, reconcileDeletions: carrying.length > 0 ? reconcile : undefined }, settings.schedule);
   const webhook = makeWebhookEndpoint({
     secret,
     source: exported.source,

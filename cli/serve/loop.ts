@@ -19,6 +19,8 @@ export interface ServeLoopDeps {
   queue: SqliteTaskQueue;
   log: Log;
   metrics: ServeMetrics;
+  /** After each scan: the full reconcile of repositories that carry deletions (webhooks are lossy). */
+  reconcileDeletions?: (() => Promise<void>) | undefined;
 }
 
 export interface ServeSchedule {
@@ -160,6 +162,7 @@ export class ServeLoop {
       const components = results.reduce((n, r) => n + r.components, 0);
       const queued = results.reduce((n, r) => n + r.queued, 0);
       log.info(`scan finished: ${components} components, ${queued} new tasks${failures.length > 0 ? `, ${failures.length} repositories failed` : ''}`);
+      if (!signal.aborted) await this.#deps.reconcileDeletions?.();
     } catch (error) {
       // The source unreachable, say: the next scan tries again; webhooks still queue work.
       metrics.failed('scan');

@@ -83,11 +83,13 @@ export function makeWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoint 
 
 async function accept(deps: WebhookEndpointDeps, delivery: WebhookDelivery, membersOf: (group: string) => Promise<string[]>, about: Record<string, unknown>): Promise<Reply> {
   const { log, metrics } = deps;
-  const { tasks, alreadyStaged, ignored, deletion } = await tasksForWebhook({ source: deps.source, state: deps.state, log, membersOf }, delivery.event, deps.repositories);
-  if (deletion !== undefined) log.info('deletion reported by Nexus (not shipped yet)', { ...about, deletion });
+  const { tasks, alreadyStaged, ignored, deletion, carried } = await tasksForWebhook({ source: deps.source, state: deps.state, log, membersOf }, delivery.event, deps.repositories);
+  if (carried !== undefined) {
+    log.info(`deletion reported by Nexus: ${carried.staged} tombstone(s) pending for the next bundle${carried.unresolved ? ` (not resolved: ${carried.unresolved})` : ''}`, { ...about, deletion });
+  } else if (deletion !== undefined) log.info('deletion reported by Nexus (not carried: the repository does not say deletions: carry)', { ...about, deletion });
   // Durable before the answer: the queue commits with synchronous=FULL and drops ids it has seen.
   if (tasks.length > 0) await deps.queue.enqueue(tasks);
-  const outcome = { tasks: tasks.length, alreadyStaged, ...(ignored !== undefined ? { ignored } : {}) };
+  const outcome = { tasks: tasks.length, alreadyStaged, ...(ignored !== undefined ? { ignored } : {}), ...(carried !== undefined ? { tombstones: carried.staged } : {}) };
   deps.deliveries.record(delivery.deliveryId, outcome);
   if (tasks.length > 0) deps.queued();
   metrics.delivery(ignored !== undefined ? 'ignored' : 'accepted', tasks.length);

@@ -147,6 +147,32 @@ const helmEntrySchema = z.strictObject({ kind: z.literal('helm'), ...packageFiel
 /** A `.nupkg`. */
 const nugetEntrySchema = z.strictObject({ kind: z.literal('nuget'), ...packageFields });
 
+/** The entry kinds a tombstone can remove: every kind that puts something on the target. */
+export const TOMBSTONE_OF = ['raw', 'image', 'maven2', 'npm', 'pypi', 'helm', 'nuget'] as const;
+
+/**
+ * Something deleted on the source (`ferry.bundle.v3`): the importer deletes it on the target
+ * only if Ferry imported it there and it still has this content (`digest`: the asset's
+ * sha256, or the tag's manifest digest). It needs no blob.
+ */
+const tombstoneEntrySchema = z
+  .strictObject({
+    kind: z.literal('tombstone'),
+    of: z.enum(TOMBSTONE_OF),
+    source: z.union([coordinatesSchema, imageCoordinatesSchema]),
+    target: z.union([coordinatesSchema, imageCoordinatesSchema]),
+    digest: digestSchema,
+    size: sizeSchema,
+    checksums: checksumsSchema,
+  })
+  .superRefine((entry, ctx) => {
+    for (const side of ['source', 'target'] as const) {
+      if ((entry.of === 'image') !== ('tag' in entry[side])) {
+        ctx.addIssue({ code: 'custom', path: [side], message: entry.of === 'image' ? 'must be {repository, name, tag} for an image' : 'must be {repository, path}' });
+      }
+    }
+  });
+
 export const entrySchema = z.discriminatedUnion('kind', [
   rawEntrySchema,
   imageEntrySchema,
@@ -155,6 +181,7 @@ export const entrySchema = z.discriminatedUnion('kind', [
   pypiEntrySchema,
   helmEntrySchema,
   nugetEntrySchema,
+  tombstoneEntrySchema,
 ]);
 
 export type BundleEntry = z.output<typeof entrySchema>;
@@ -164,6 +191,7 @@ export type Maven2BundleEntry = z.output<typeof maven2EntrySchema>;
 export type NpmBundleEntry = z.output<typeof npmEntrySchema>;
 export type PypiBundleEntry = z.output<typeof pypiEntrySchema>;
 export type PackageBundleEntry = Extract<BundleEntry, { component: unknown }>;
+export type TombstoneBundleEntry = z.output<typeof tombstoneEntrySchema>;
 
 /** The kinds a `ferry.bundle.v1` manifest may hold; the package kinds came with v2. */
 export const V1_ENTRY_KINDS: ReadonlySet<string> = new Set(['raw', 'image']);
@@ -175,6 +203,7 @@ export function coordinatesLabel(side: BundleEntry['source']): string {
 
 /** Every blob an entry needs on the far side, with the field that names it. */
 export function entryBlobs(entry: BundleEntry): { digest: Digest; size: number; field: string }[] {
+  if (entry.kind === 'tombstone') return [];
   const own = { digest: entry.digest, size: entry.size, field: 'digest' };
   if (entry.kind === 'image') {
     return [
@@ -203,6 +232,11 @@ export function orderedEntry(entry: BundleEntry): object {
       blobs: entry.blobs.map(({ digest, size }) => ({ digest, size })),
       referrers: entry.referrers.map(({ mediaType, digest, size, tag }) => ({ mediaType, digest, size, tag })),
     };
+  }
+  if (entry.kind === 'tombstone') {
+    const side = (c: TombstoneBundleEntry['source']) => ('tag' in c ? { repository: c.repository, name: c.name, tag: c.tag } : { repository: c.repository, path: c.path });
+    const { sha256, sha1, md5, sha512 } = entry.checksums;
+    return { kind: entry.kind, of: entry.of, source: side(entry.source), target: side(entry.target), digest: entry.digest, size: entry.size, checksums: { sha256, sha1, md5, sha512 } };
   }
   const common = {
     kind: entry.kind,

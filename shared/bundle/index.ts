@@ -4,3 +4,4 @@ export * from './layout.ts';
 export * from './manifest.ts';
 export * from './reader.ts';
 export * from './writer.ts';
+export * from './parts.ts';

@@ -9,6 +9,7 @@ export const INDEX_MEMBER = 'index.json';
 export const MANIFEST_MEMBER = 'ferry/manifest.json';
 export const SIGNATURE_MEMBER = 'ferry/manifest.sig';
 export const BLOB_PREFIX = 'blobs/sha256/';
+// Parts of split blobs (`parts/sha256/<blob hex>/<offset>`) follow the blobs: see parts.ts.
 
 /** The members that precede every blob, in this exact order. */
 export const HEAD_MEMBERS = [OCI_LAYOUT_MEMBER, INDEX_MEMBER, MANIFEST_MEMBER, SIGNATURE_MEMBER] as const;

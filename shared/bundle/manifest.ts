@@ -9,6 +9,7 @@ import { issueLines } from '../issues.ts';
 import { SOURCE_ID } from '../config/names.ts';
 import { digestSchema, entryBlobs, entrySchema, orderedEntry, sizeSchema, V1_ENTRY_KINDS, type BundleEntry } from './entries.ts';
 import { ManifestError } from './errors.ts';
+import { assembledBlobs, partProblems, partSchema } from './parts.ts';
 
 export {
   assetPathProblems,
@@ -21,15 +22,22 @@ export {
   type PackageBundleEntry,
   type PypiBundleEntry,
   type RawBundleEntry,
+  type TombstoneBundleEntry,
 } from './entries.ts';
 
 /** The first format: raw and image entries only. Still written when a bundle holds nothing else, so older importers read it. */
 export const BUNDLE_FORMAT_V1 = 'ferry.bundle.v1';
 /** Adds the package entry kinds (maven2, npm, pypi, nuget, helm). */
 export const BUNDLE_FORMAT = 'ferry.bundle.v2';
+/** Adds `blobs.parts`: blobs larger than the media, split across bundles. */
+export const BUNDLE_FORMAT_V3 = 'ferry.bundle.v3';
 
-/** The lowest format version that can express these entries. */
-export function bundleFormatFor(entries: readonly Pick<BundleEntry, 'kind'>[]): typeof BUNDLE_FORMAT | typeof BUNDLE_FORMAT_V1 {
+/** The lowest format version that can express these entries (and parts, when the bundle carries any). */
+export function bundleFormatFor(
+  entries: readonly Pick<BundleEntry, 'kind'>[],
+  parts: readonly unknown[] = [],
+): typeof BUNDLE_FORMAT | typeof BUNDLE_FORMAT_V1 | typeof BUNDLE_FORMAT_V3 {
+  if (parts.length > 0 || entries.some((entry) => entry.kind === 'tombstone')) return BUNDLE_FORMAT_V3;
   return entries.every((entry) => V1_ENTRY_KINDS.has(entry.kind)) ? BUNDLE_FORMAT_V1 : BUNDLE_FORMAT;
 }
 
@@ -38,7 +46,9 @@ export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 
 const manifestSchema = z.strictObject({
-  format: z.enum([BUNDLE_FORMAT_V1, BUNDLE_FORMAT], { error: `must be ${BUNDLE_FORMAT_V1} or ${BUNDLE_FORMAT} (a later Ferry wrote this bundle?)` }),
+  format: z.enum([BUNDLE_FORMAT_V1, BUNDLE_FORMAT, BUNDLE_FORMAT_V3], {
+    error: `must be ${BUNDLE_FORMAT_V1}, ${BUNDLE_FORMAT} or ${BUNDLE_FORMAT_V3} (a later Ferry wrote this bundle?)`,
+  }),
   sourceId: z.string().regex(SOURCE_ID, `must match ${SOURCE_ID}`),
   sequence: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER),
   previous: digestSchema.nullable(),
@@ -54,6 +64,8 @@ const manifestSchema = z.strictObject({
         shippedIn: z.number().int('must be an integer').min(0, 'must not be negative'),
       }),
     ),
+    // ferry.bundle.v3 only: parts of blobs larger than the media (shared/bundle/parts.ts).
+    parts: z.array(partSchema).optional(),
   }),
   layout: z.strictObject({ index: digestSchema }),
 });
@@ -86,11 +98,15 @@ function consistencyProblems(manifest: BundleManifest): string[] {
       problems.push(`blobs.required[${index}].shippedIn: must be an earlier bundle than ${manifest.sequence}`);
     }
   });
+  const parts = manifest.blobs.parts ?? [];
+  if (parts.length > 0 && manifest.format !== BUNDLE_FORMAT_V3) problems.push(`blobs.parts: needs format ${BUNDLE_FORMAT_V3}`);
+  problems.push(...partProblems(parts, manifest.sequence, new Set(included.keys()), new Set(required.keys())));
+  const assembled = new Map(assembledBlobs(parts).map((b) => [b.digest, b]));
   manifest.entries.forEach((entry, index) => {
     for (const needed of entryBlobs(entry)) {
       const at = included.get(needed.digest);
       const req = required.get(needed.digest);
-      const blob = at !== undefined ? manifest.blobs.included[at] : req !== undefined ? manifest.blobs.required[req] : undefined;
+      const blob = at !== undefined ? manifest.blobs.included[at] : req !== undefined ? manifest.blobs.required[req] : assembled.get(needed.digest);
       if (blob === undefined) {
         problems.push(`entries[${index}].${needed.field}: ${needed.digest} is in neither blobs.included nor blobs.required`);
       } else if (blob.size !== needed.size) {
@@ -100,6 +116,7 @@ function consistencyProblems(manifest: BundleManifest): string[] {
     if ('checksums' in entry && entry.checksums.sha256 !== undefined && `sha256:${entry.checksums.sha256}` !== entry.digest) {
       problems.push(`entries[${index}].checksums.sha256: differs from entries[${index}].digest`);
     }
+    if (entry.kind === 'tombstone' && manifest.format !== BUNDLE_FORMAT_V3) problems.push(`entries[${index}].kind: tombstone entries need format ${BUNDLE_FORMAT_V3}`);
     if (manifest.format === BUNDLE_FORMAT_V1 && !V1_ENTRY_KINDS.has(entry.kind)) {
       problems.push(`entries[${index}].kind: ${entry.kind} entries need format ${BUNDLE_FORMAT}`);
     }
@@ -145,6 +162,7 @@ export function serializeManifest(manifest: BundleManifest): Buffer {
     blobs: {
       included: manifest.blobs.included.map(({ digest, size }) => ({ digest, size })),
       required: manifest.blobs.required.map(({ digest, size, shippedIn }) => ({ digest, size, shippedIn })),
+      parts: manifest.blobs.parts?.map(({ blob, size, offset, length, digest, shippedIn }) => ({ blob, size, offset, length, digest, shippedIn })),
     },
     layout: { index: manifest.layout.index },
   };

@@ -37,6 +37,7 @@ import {
 } from './layout.ts';
 import { manifestDigest as digestOfManifest, MAX_MANIFEST_BYTES, parseManifest, type BundleManifest } from './manifest.ts';
 import { walkTar, type Entry } from './tar-walk.ts';
+import { carriedParts, partMember, PART_MEMBER_NAME, type BundlePart } from './parts.ts';
 
 export interface VerifyOptions {
   /** The bundle file name, used in every error message. */
@@ -50,6 +51,8 @@ export interface VerifyOptions {
    * and discarded. `offset` is where its bytes start in the bundle (for reading them again by range).
    */
   onBlob?: (blob: { digest: Digest; size: number; offset: number }, content: Readable) => Promise<void>;
+  /** As `onBlob`, for each part of a split blob this bundle carries (verified against the part's digest and length). */
+  onPart?: (part: BundlePart, content: Readable) => Promise<void>;
 }
 
 export interface VerifiedBundle {
@@ -83,10 +86,11 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
   let manifestBytes: Buffer | undefined;
   let verified: { manifest: BundleManifest; manifestDigest: Digest; keyId: string } | undefined;
   let included = new Map<Digest, number>();
+  let carried = new Map<string, BundlePart>();
 
   const bytes = await walkTar(input, where, async (name, size, entry, offset) => {
     const isHead = (HEAD_MEMBERS as readonly string[]).includes(name);
-    if (!isHead && !BLOB_NAME.test(name)) throw new UnknownMemberError(where, name);
+    if (!isHead && !BLOB_NAME.test(name) && !PART_MEMBER_NAME.test(name)) throw new UnknownMemberError(where, name);
     if (seen.has(name)) throw new DuplicateMemberError(where, name);
     seen.add(name);
     const expected = HEAD_MEMBERS[head];
@@ -111,10 +115,17 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
         const content = await readSmall(where, name, size, MAX_SIGNATURE_BYTES, entry);
         verified = checkManifest(where, manifestBytes as Buffer, content, indexDigest as Digest, options.trustedKeys);
         included = new Map(verified.manifest.blobs.included.map((blob) => [blob.digest, blob.size]));
+        carried = new Map(carriedParts(verified.manifest.blobs.parts, verified.manifest.sequence).map((part) => [partMember(part), part]));
         await options.onManifest?.(verified.manifest, verified.manifestDigest);
         break;
       }
       default: {
+        if (PART_MEMBER_NAME.test(name)) {
+          const part = carried.get(name);
+          if (part === undefined) throw new UnlistedBlobError(where, name);
+          await verifyBlob(where, name, { digest: part.digest, size: part.length, offset }, size, entry, options.onPart && ((_, content) => options.onPart!(part, content)));
+          break;
+        }
         const digest = `sha256:${name.slice(BLOB_PREFIX.length)}` as Digest;
         const listed = included.get(digest);
         if (listed === undefined) throw new UnlistedBlobError(where, name);
@@ -129,6 +140,7 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
   for (const blob of verified.manifest.blobs.included) {
     if (!seen.has(`${BLOB_PREFIX}${blob.digest.slice(7)}`)) throw new MissingBlobError(where, `${BLOB_PREFIX}${blob.digest.slice(7)}`);
   }
+  for (const member of carried.keys()) if (!seen.has(member)) throw new MissingBlobError(where, member);
   return { ...verified, bytes };
 }
 

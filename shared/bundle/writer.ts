@@ -23,13 +23,14 @@ import {
 } from './layout.ts';
 import { manifestDigest, serializeManifest, validateManifest, type BundleManifest } from './manifest.ts';
 import { drained, type Drainable } from './drain.ts';
+import { carriedParts, partMember, sliceOf, type BundlePart } from './parts.ts';
 
 export interface WriteBundleInput {
   /** Everything but `layout`, which the writer derives from the index it writes. */
   manifest: Omit<BundleManifest, 'layout'>;
   /** The OCI image index to store as `index.json`; an empty index when absent. */
   ociIndex?: object;
-  /** Opens a staged blob by digest; called once per included blob, in manifest order. */
+  /** Opens a staged blob by digest; called once per included blob, in manifest order, then once per carried part. */
   blobs: (digest: Digest) => Promise<BlobSource>;
   /** Signs the manifest bytes: a local key or a KMS key. */
   signer: Signer;
@@ -111,6 +112,7 @@ async function writeTar(
     await addBuffer(pack, MANIFEST_MEMBER, parts.manifestBytes, mtime);
     await addBuffer(pack, SIGNATURE_MEMBER, parts.signatureBytes, mtime);
     for (const blob of manifest.blobs.included) await addBlob(pack, name, blob, parts.blobs, mtime);
+    for (const part of carriedParts(manifest.blobs.parts, manifest.sequence)) await addBlob(pack, name, part, parts.blobs, mtime);
     pack.finalize();
   };
 
@@ -141,20 +143,26 @@ function addBuffer(pack: Pack, name: string, content: Buffer, mtime: Date): Prom
   });
 }
 
+/** Streams one member: a whole blob, or one part of a split blob (its bytes sliced out of the staged blob). */
 async function addBlob(
   pack: Pack,
   bundle: string,
-  blob: { digest: Digest; size: number },
+  member: { digest: Digest; size: number } | BundlePart,
   open: (digest: Digest) => Promise<BlobSource>,
   mtime: Date,
 ): Promise<void> {
+  const part = 'blob' in member ? member : undefined;
+  const blob = part === undefined ? member : { digest: part.digest, size: part.length };
   let content: Readable;
   try {
-    const source = await open(blob.digest);
-    if (source.size !== blob.size) {
-      throw new SizeMismatchError(`blob ${blob.digest}`, blob.size, source.size);
+    const source = await open(part?.blob ?? blob.digest);
+    const stagedSize = part?.size ?? blob.size;
+    if (source.size !== stagedSize) {
+      throw new SizeMismatchError(`blob ${part?.blob ?? blob.digest}`, stagedSize, source.size);
     }
-    content = await source.open();
+    if (part === undefined) content = await source.open();
+    else if (source.openRange !== undefined) content = await source.openRange(part.offset, part.offset + part.length - 1);
+    else content = Readable.from(sliceOf(await source.open(), part.offset, part.length));
   } catch (error) {
     if (error instanceof SizeMismatchError) {
       throw new BundleWriteError('STAGED_BLOB_MISMATCH', bundle, blob.digest, `staged size ${errorTail(error)}`, { cause: error });
@@ -166,7 +174,7 @@ async function addBlob(
 
   let sink: ReturnType<Pack['entry']> | undefined;
   const stored = new Promise<void>((resolve, reject) => {
-    sink = pack.entry(header(blobMember(blob.digest), blob.size, mtime), (error) => (error ? reject(error) : resolve()));
+    sink = pack.entry(header(part === undefined ? blobMember(blob.digest) : partMember(part), blob.size, mtime), (error) => (error ? reject(error) : resolve()));
   });
   stored.catch(() => undefined); // awaited below, or superseded by the streaming error
   const entry = sink as ReturnType<Pack['entry']>;

@@ -36,11 +36,14 @@ export const EXPORT_DEFAULTS = {
 
 /** Schemas of a carried repository, with `registry` as the deployment or the config file names it. */
 export function repositorySchemas<E extends z.ZodType>(registryEndpoint: E) {
+  /** `carry`: a deletion on the source becomes a tombstone the far side applies (to what Ferry imported, unchanged); default off. */
+  const deletions = z.enum(['carry', 'ignore'], { error: 'must be carry or ignore' }).optional();
   const raw = z.strictObject({
     name: repositoryNameSchema,
     format: z.literal('raw'),
     /** Repository on the far side; defaults to the same name. */
     target: repositoryNameSchema.optional(),
+    deletions,
   });
   const docker = z
     .strictObject({
@@ -58,6 +61,7 @@ export function repositorySchemas<E extends z.ZodType>(registryEndpoint: E) {
       platforms: z.array(platformSchema).min(1).optional(),
       /** Carry cosign signature/attestation/SBOM tags and OCI referrers with their subject. */
       referrers: z.boolean().default(true),
+      deletions,
     })
     .superRefine((repository, ctx) => {
       if (repository.registry === undefined) ctx.addIssue({ code: 'custom', path: ['registry'], message: 'required for a docker repository ({url, …})' });
@@ -73,6 +77,7 @@ export function repositorySchemas<E extends z.ZodType>(registryEndpoint: E) {
     format: z.enum(PACKAGE_FORMATS),
     /** A hosted repository on the far side; defaults to the same name. */
     target: repositoryNameSchema.optional(),
+    deletions,
   });
   const repository = z.discriminatedUnion('format', [raw, docker, packages], { error: `must be one of raw, docker, ${PACKAGE_FORMATS.join(', ')}` });
   return { raw, docker, packages, repository };
@@ -80,11 +85,12 @@ export function repositorySchemas<E extends z.ZodType>(registryEndpoint: E) {
 
 /** A carried repository as any entry point holds it (registry credentials aside). */
 export type RepositoryModel =
-  | { name: string; format: 'raw' | PackageFormat; target?: string | undefined }
+  | { name: string; format: 'raw' | PackageFormat; target?: string | undefined; deletions?: 'carry' | 'ignore' | undefined }
   | {
       name: string;
       format: 'docker';
       target?: string | undefined;
+      deletions?: 'carry' | 'ignore' | undefined;
       discovery: 'nexus' | 'registry';
       images?: { include?: string | undefined; exclude?: string | undefined } | undefined;
       tags?: { include?: string | undefined; exclude?: string | undefined; semver?: string | undefined } | undefined;
@@ -108,8 +114,10 @@ export function exporterSettingsOf(
 }
 
 export function scanRepositoryOf(r: RepositoryModel): ScanRepository {
-  if (r.format !== 'docker') return { name: r.name, format: r.format, target: r.target ?? r.name } as ScanRepository;
-  return { name: r.name, format: 'docker', target: r.target ?? r.name, discovery: r.discovery, filter: imageSettingsOf(r).filter, referrers: r.referrers };
+  // Only set when on, so repositories without it compare (and serialise) as before.
+  const carry = r.deletions === 'carry' ? { carryDeletions: true } : {};
+  if (r.format !== 'docker') return { name: r.name, format: r.format, target: r.target ?? r.name, ...carry } as ScanRepository;
+  return { name: r.name, format: 'docker', target: r.target ?? r.name, discovery: r.discovery, filter: imageSettingsOf(r).filter, referrers: r.referrers, ...carry };
 }
 
 /** What an image copy of this repository carries. */

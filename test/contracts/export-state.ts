@@ -190,6 +190,24 @@ export function exportStateContract(makeHarness: () => Promise<ExportStateHarnes
     expect(imageBack).toEqual(image);
   });
 
+  it('finds the latest entry at a path, pending or sealed, passing over tombstones and other paths', async () => {
+    // Prepare: two contents at /a.jar (the first sealed), a tombstone at /a.jar, another path and repository
+    await state.addPendingEntry(entry('/a.jar', 'v1'));
+    await state.recordSeal(bundle(1), (await state.listPendingEntries()).map((e) => e.seq), []);
+    await state.addPendingEntry(entry('/a.jar', 'v2', { sha1: 'ab'.repeat(20) }));
+    await state.addPendingEntry({ ...entry('/a.jar', 'tombstone of v2'), kind: 'tombstone', size: 0, detail: { of: 'raw' } });
+    await state.addPendingEntry(entry('/a.jar.sha1', 'v9'));
+    await state.addPendingEntry({ ...entry('/a.jar', 'elsewhere'), sourceRepository: 'raw-other' });
+
+    // Act
+    const found = await state.latestEntries!('raw-src', '/a.jar', { prefix: false });
+    const none = await state.latestEntries!('raw-src', '/missing.jar', { prefix: false });
+
+    // Assess
+    expect(found).toEqual([entry('/a.jar', 'v2', { sha1: 'ab'.repeat(20) })]);
+    expect(none).toEqual([]);
+  });
+
   it('matches entries by sha256 when given, else by sha1, else not at all', async () => {
     // Prepare
     await state.addPendingEntry(entry('/a.jar', 'v1', { sha1: 'aa'.repeat(20) }));

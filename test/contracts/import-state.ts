@@ -9,9 +9,9 @@ import type { ImportedBundleRecord, ImportState } from '../../shared/core/ports/
 
 export interface ImportStateHarness {
   /** The state under test; the contract covers the optional blob locations too (every adapter here has them). */
-  state: ImportState & Required<Pick<ImportState, 'blobLocation' | 'recordBlobLocation'>>;
+  state: ImportState & Required<Pick<ImportState, 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt'>>;
   /** Another instance on the same storage, as a restarted import would open it. */
-  reopen(): Promise<ImportState & Required<Pick<ImportState, 'blobLocation' | 'recordBlobLocation'>>>;
+  reopen(): Promise<ImportState & Required<Pick<ImportState, 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt'>>>;
   close(): Promise<void>;
 }
 
@@ -233,6 +233,25 @@ export function importStateContract(makeHarness: () => Promise<ImportStateHarnes
     expect(await state.blobLocation('mirror', blob)).toBe('mirror/app');
     expect(await state.blobLocation('third', blob)).toBeUndefined();
     expect(await state.blobLocation('target', sha256Of('other layer'))).toBeUndefined();
+  });
+
+  it('records what Ferry imported at each place, replaces it, forgets it, and keeps it for a reopened state', async () => {
+    // Prepare
+    const [one, two] = [sha256Of('one'), sha256Of('two')];
+
+    // Act
+    await state.recordImportedAt('raw-a', '/d/x.bin', one);
+    await state.recordImportedAt('raw-a', '/d/y.bin', one);
+    await state.recordImportedAt('raw-a', '/d/y.bin', two);
+    await state.recordImportedAt('docker-hosted', '/team/app:1.0', two);
+    await state.recordImportedAt('docker-hosted', '/team/app:1.0', undefined);
+    const reopened = await harness.reopen();
+
+    // Assess
+    expect(await reopened.importedAt('raw-a', '/d/x.bin')).toBe(one);
+    expect(await reopened.importedAt('raw-a', '/d/y.bin')).toBe(two);
+    expect(await reopened.importedAt('raw-b', '/d/x.bin')).toBeUndefined();
+    expect(await reopened.importedAt('docker-hosted', '/team/app:1.0')).toBeUndefined();
   });
 
   it('keeps the chain, imported bundles, entry outcomes and blob locations for a reopened state', async () => {

@@ -161,6 +161,13 @@ export class MemoryExportState implements ExportState {
   async listPendingEntries() {
     return this.entries.filter((e) => e.sealedIn === undefined).map(({ sealedIn: _, ...e }) => structuredClone(e));
   }
+  async latestEntries(repo: string, path: string, options: { prefix: boolean }) {
+    const latest = new Map<string, StagedEntry>();
+    for (const { seq: _, sealedIn: __, ...e } of this.entries) {
+      if (e.sourceRepository === repo && e.kind !== 'tombstone' && (options.prefix ? e.path.startsWith(path) : e.path === path)) latest.set(e.path, structuredClone(e));
+    }
+    return [...latest.values()];
+  }
   async shippedIn(digest: Digest) {
     return this.shipped.get(digest);
   }
@@ -226,6 +233,14 @@ export class MemoryImportState implements ImportState {
       const next = [...this.imported.values()].find((b) => b.sourceId === record.sourceId && b.sequence === from.sequence + 1 && b.previous === from.digest);
       head = next && { sequence: next.sequence, digest: next.digest };
     }
+  }
+  readonly importedPlaces = new Map<string, Digest>();
+  async importedAt(repository: string, path: string) {
+    return this.importedPlaces.get(`${repository}\n${path}`);
+  }
+  async recordImportedAt(repository: string, path: string, digest: Digest | undefined) {
+    if (digest === undefined) this.importedPlaces.delete(`${repository}\n${path}`);
+    else this.importedPlaces.set(`${repository}\n${path}`, digest);
   }
   async blobLocation(registry: string, digest: Digest) {
     return this.locations.get(`${registry}#${digest}`);

@@ -70,6 +70,11 @@ export async function stopServe(serve: ServeProcess, signal: NodeJS.Signals = 'S
   return serve.exited;
 }
 
+/** After a test: a serve still running is killed (a test that stopped it itself leaves nothing to do). */
+export async function killIfRunning(serve: ServeProcess | undefined): Promise<void> {
+  if (serve !== undefined && serve.child.exitCode === null && serve.child.signalCode === null) await stopServe(serve, 'SIGKILL');
+}
+
 /** A component event body as Nexus sends it (compact JSON, fields in Nexus's order). */
 export function componentEvent(repositoryName: string, componentId: string, name: string, action = 'CREATED'): string {
   return JSON.stringify({

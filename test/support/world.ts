@@ -35,7 +35,7 @@ export interface WorldOptions {
   /** The format of every repository on both sides and in the export config (default raw). */
   format?: string;
   /** The export config's repositories, when they are not simply `repositories` in `format`. */
-  configRepositories?: { name: string; format: string; target?: string }[];
+  configRepositories?: { name: string; format: string; target?: string; deletions?: string }[];
   exportOverrides?: Record<string, unknown>;
   importOverrides?: Record<string, unknown>;
   source?: Partial<StandinOptions>;

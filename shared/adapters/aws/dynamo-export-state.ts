@@ -207,6 +207,25 @@ export class DynamoExportState implements ExportState {
     }
   }
 
+  /**
+   * The latest non-tombstone entry at one path, from its ASSET items (one per content). A
+   * prefix would need a scan of the table: none is answered (component deletions of maven2,
+   * helm, pypi then come through their asset events).
+   */
+  async latestEntries(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]> {
+    if (options.prefix) return [];
+    const seqs: number[] = [];
+    const items = this.#t.query({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.assetPk(this.sourceId, sourceRepository, path) }, ConsistentRead: true });
+    for await (const item of items) if (typeof item.seq === 'number') seqs.push(item.seq);
+    for (const seq of seqs.sort((a, b) => b - a)) {
+      const entry = await this.#t.get(keys.entry(this.sourceId, seq));
+      if (entry === undefined || entry.kind === 'tombstone') continue;
+      const { seq: _seq, ...staged } = toPendingEntry(entry);
+      return [staged];
+    }
+    return [];
+  }
+
   /** Pending entries in staging order (`seq` ascending), after finishing any committed seal. */
   async listPendingEntries(): Promise<PendingEntry[]> {
     await sealTail.rollForward(this.#seal, this.sourceId);

@@ -10,6 +10,7 @@
  * BUNDLE#<digest>            | #                  sourceId, sequence, importedAt
  * BUNDLE#<digest>            | ENTRY#<index, 16>  outcome (imported | present)
  * BLOB#<registry>#<digest>   | #                  name                      a mount source
+ * IMPORTED#<repository>      | <path>             digest                    what Ferry put there (tombstones)
  * NEXT#<sourceId>#<seq, 16>  | <previous digest>  digest                    an imported bundle, by its link
  * ```
  *
@@ -17,7 +18,7 @@
  * reaches sequence n with digest d, the bundle at `NEXT#<sid>#<n+1>` / `d` follows it.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
 import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
 import { DynamoTable, stateTableInput } from './dynamo-table.ts';
@@ -39,6 +40,7 @@ const keys = {
   bundle: (digest: Digest) => ({ pk: `BUNDLE#${digest}`, sk: ONE }),
   entry: (digest: Digest, index: number) => ({ pk: `BUNDLE#${digest}`, sk: `ENTRY#${String(index).padStart(16, '0')}` }),
   blob: (registry: string, digest: Digest) => ({ pk: `BLOB#${registry}#${digest}`, sk: ONE }),
+  imported: (repository: string, path: string) => ({ pk: `IMPORTED#${repository}`, sk: path }),
   next: (sourceId: string, sequence: number, previous: Digest | null) => ({
     pk: `NEXT#${sourceId}#${String(sequence).padStart(16, '0')}`,
     sk: previous ?? 'none',
@@ -146,6 +148,22 @@ export class DynamoImportState implements ImportState {
   async blobLocation(registry: string, digest: Digest): Promise<string | undefined> {
     const item = await this.#t.get(keys.blob(registry, digest));
     return typeof item?.name === 'string' ? item.name : undefined;
+  }
+
+  async importedAt(repository: string, path: string): Promise<Digest | undefined> {
+    const item = await this.#t.get(keys.imported(repository, path));
+    return typeof item?.digest === 'string' ? (item.digest as Digest) : undefined;
+  }
+
+  /** `undefined` forgets the location (a tombstone deleted it). */
+  async recordImportedAt(repository: string, path: string, digest: Digest | undefined): Promise<void> {
+    const key = keys.imported(repository, path);
+    try {
+      if (digest === undefined) await this.client.send(new DeleteCommand({ TableName: this.table, Key: key }));
+      else await this.client.send(new PutCommand({ TableName: this.table, Item: { ...key, digest } }));
+    } catch (error) {
+      throw new StateStoreError(this.table, digest === undefined ? 'DeleteItem' : 'PutItem', key.pk, { cause: error });
+    }
   }
 
   /** The first location recorded stays: any one is a valid mount source. */

@@ -186,6 +186,19 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
     return rows.map(toPendingEntry);
   }
 
+  async latestEntries(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]> {
+    const where = options.prefix ? 'substr(path, 1, length(?)) = ?' : 'path = ? AND path = ?';
+    const rows = this.prepared(
+      `SELECT * FROM entries WHERE seq IN (
+         SELECT MAX(seq) FROM entries WHERE source_repository = ? AND kind <> 'tombstone' AND ${where} GROUP BY path
+       ) ORDER BY seq`,
+    ).all(sourceRepository, path, path);
+    return rows.map((row) => {
+      const { seq: _seq, ...entry } = toPendingEntry(row);
+      return entry;
+    });
+  }
+
   async shippedIn(digest: Digest): Promise<number | undefined> {
     const row = this.prepared('SELECT bundle_sequence FROM shipped_blobs WHERE digest = ?').get(digest);
     return row === undefined ? undefined : integer(row, 'bundle_sequence');

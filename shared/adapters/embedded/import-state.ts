@@ -42,6 +42,15 @@ const MIGRATIONS = [
   ALTER TABLE bundles_imported ADD COLUMN previous TEXT;
   CREATE INDEX bundles_imported_by_sequence ON bundles_imported (source_id, sequence);
   `,
+  // What Ferry itself put on the target, and with which content: all a tombstone may delete.
+  `
+  CREATE TABLE imported_at (
+    repository TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    PRIMARY KEY (repository, path)
+  );
+  `,
 ];
 
 export class SqliteImportState extends SqliteComponent implements ImportState {
@@ -69,6 +78,22 @@ export class SqliteImportState extends SqliteComponent implements ImportState {
     this.db
       .prepare('INSERT INTO blob_locations (registry, digest, name) VALUES (?, ?, ?) ON CONFLICT (registry, digest) DO NOTHING')
       .run(registry, digest, name);
+  }
+
+  async importedAt(repository: string, path: string): Promise<Digest | undefined> {
+    const row = this.db.prepare('SELECT digest FROM imported_at WHERE repository = ? AND path = ?').get(repository, path);
+    return row === undefined ? undefined : (text(row, 'digest') as Digest);
+  }
+
+  /** `undefined` forgets the location (a tombstone deleted it). */
+  async recordImportedAt(repository: string, path: string, digest: Digest | undefined): Promise<void> {
+    if (digest === undefined) {
+      this.db.prepare('DELETE FROM imported_at WHERE repository = ? AND path = ?').run(repository, path);
+      return;
+    }
+    this.db
+      .prepare('INSERT INTO imported_at (repository, path, digest) VALUES (?, ?, ?) ON CONFLICT (repository, path) DO UPDATE SET digest = excluded.digest')
+      .run(repository, path, digest);
   }
 
   async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {

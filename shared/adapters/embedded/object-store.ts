@@ -114,16 +114,16 @@ export class DirObjectStore implements ObjectStore {
     const file = this.blobPath(digest);
     const info = await statOrUndefined(file);
     if (info === undefined) throw new BlobNotFoundError(digest, file);
+    // Open eagerly so a blob removed since is reported as missing, not as a late stream error.
+    const opened = () =>
+      open(file, 'r').catch((error: unknown) => {
+        if (isNotFound(error)) throw new BlobNotFoundError(digest, file, { cause: error });
+        throw error;
+      });
     return {
       size: info.size,
-      open: async () => {
-        // Open eagerly so a blob removed since is reported as missing, not as a late stream error.
-        const handle = await open(file, 'r').catch((error: unknown) => {
-          if (isNotFound(error)) throw new BlobNotFoundError(digest, file, { cause: error });
-          throw error;
-        });
-        return readFileStream(file, { fd: handle });
-      },
+      open: async () => readFileStream(file, { fd: await opened() }),
+      openRange: async (start, end) => readFileStream(file, { fd: await opened(), start, end }),
     };
   }
 

@@ -120,6 +120,32 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
     }
   }
 
+  /**
+   * Deletes one asset through the REST API (`DELETE /v1/assets/{id}`, 204), its id found in
+   * the repository's asset listing (search is eventually consistent: not for this). False
+   * when the listing does not have the path or the asset went meanwhile (404).
+   */
+  async deleteAsset(repository: string, path: string): Promise<boolean> {
+    const wanted = normalizePath(path);
+    let id: string | undefined;
+    for await (const page of this.assetPages(repository)) {
+      id = page.items.find((asset) => asset.path === wanted)?.id;
+      if (id !== undefined) break;
+    }
+    if (id === undefined) return false;
+    const urlPath = `${this.#prefix}/service/rest/v1/assets/${encodeURIComponent(id)}`;
+    return this.#http.retry(urlPath, 'upload', async () => {
+      const response = await this.#http.send('DELETE', urlPath);
+      if (response.statusCode === 404) {
+        await response.body.dump();
+        return false;
+      }
+      if (response.statusCode !== 204) throw await this.#http.httpError('DELETE', urlPath, response);
+      await response.body.dump();
+      return true;
+    });
+  }
+
   // ───────────────────────────── content ─────────────────────────────
 
   async downloadAsset<T>(

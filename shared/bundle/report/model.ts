@@ -8,6 +8,7 @@ import type { Digest } from '../../digest.ts';
 import { isIndex } from '../../oci/media-types.ts';
 import { coordinatesLabel, entryBlobs, type BundleEntry, type BundleManifest, type ImageBundleEntry } from '../manifest.ts';
 import { ImageDocuments, isReferrerTag } from './documents.ts';
+import { assembledBlobs, type BundlePart } from '../parts.ts';
 
 /** How far the report's reader checked the bundle. The HTML itself is never signed. */
 export type ReportVerification =
@@ -87,6 +88,8 @@ export interface ReportModel {
   required: RequiredRow[];
   /** Blobs carried that no entry needs: sent again because the far side asked (a resend request). */
   resent: { digest: Digest; size: number }[];
+  /** Parts of blobs bigger than the media (`blobs.parts`): those carried here, and earlier ones of the same blobs. */
+  parts: BundlePart[];
   totals: {
     entries: number;
     byKind: [BundleEntry['kind'], number][];
@@ -103,7 +106,8 @@ const sum = (values: number[]) => values.reduce((n, v) => n + v, 0);
 export function reportModel(input: ReportInput): ReportModel {
   const { manifest } = input;
   const documents = input.documents ?? new ImageDocuments(manifest);
-  const included = new Map(manifest.blobs.included.map((b) => [b.digest, b.size]));
+  // A blob whose last part this bundle carries counts as carried here.
+  const included = new Map([...manifest.blobs.included, ...assembledBlobs(manifest.blobs.parts)].map((b) => [b.digest, b.size]));
   const requiredFrom = new Map(manifest.blobs.required.map((b) => [b.digest, b.shippedIn]));
   const rows = manifest.entries.map((entry, index) => entryRow(entry, index, { included, requiredFrom, documents, coordinates: input.coordinates }));
   const needed = new Set(manifest.entries.flatMap((e) => entryBlobs(e).map((b) => b.digest)));
@@ -128,6 +132,7 @@ export function reportModel(input: ReportInput): ReportModel {
       neededBy: manifest.entries.flatMap((e, i) => (entryBlobs(e).some((n) => n.digest === b.digest) ? [`#${i + 1} ${rows[i]!.what}`] : [])),
     })),
     resent: manifest.blobs.included.filter((b) => !needed.has(b.digest)),
+    parts: manifest.blobs.parts ?? [],
     totals: {
       entries: manifest.entries.length,
       byKind: [...countBy(manifest.entries.map((e) => e.kind))],
@@ -163,7 +168,7 @@ function entryRow(entry: BundleEntry, index: number, context: RowContext): Entry
     index,
     kind: entry.kind,
     what: context.coordinates?.(entry) ?? defaultWhat(entry),
-    version: entry.kind === 'image' ? entry.source.tag : entry.kind === 'raw' ? undefined : entry.component.version,
+    version: entry.kind === 'image' ? entry.source.tag : entry.kind === 'raw' || entry.kind === 'tombstone' ? undefined : entry.component.version,
     target: source === target ? undefined : target,
     details: details(entry, context.documents),
     bytes: sum(blobs.map(([, size]) => size)),
@@ -175,6 +180,7 @@ function entryRow(entry: BundleEntry, index: number, context: RowContext): Entry
 function defaultWhat(entry: BundleEntry): string {
   if (entry.kind === 'raw') return entry.source.path;
   if (entry.kind === 'image') return `${entry.source.name}:${entry.source.tag}`;
+  if (entry.kind === 'tombstone') return `delete ${coordinatesLabel(entry.target)}`;
   const { group, name, version } = entry.component;
   return `${group === null ? '' : `${group}:`}${name}:${version}`;
 }
@@ -198,6 +204,9 @@ function details(entry: BundleEntry, documents: ImageDocuments): [string, string
       const tags = Object.entries(entry.distTags).map(([tag, version]) => `${tag} → ${version}`);
       return [['file', entry.source.path], ['dist-tags', tags.length === 0 ? 'none' : tags.join(', ')], ...checksumDetails(entry.checksums)];
     }
+    case 'tombstone':
+      // Deleted on the source: the target deletes it only if Ferry imported it and it is unchanged.
+      return [['deletes', `${entry.of} ${coordinatesLabel(entry.target)}`], ['if its content is still', entry.digest]];
     case 'pypi':
       return [['file', entry.source.path], ['signature', entry.signature === null ? 'none' : `${entry.signature.digest} (${entry.signature.size} bytes)`], ...checksumDetails(entry.checksums)];
     default:

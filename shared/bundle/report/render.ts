@@ -35,6 +35,7 @@ ${entriesSection(model)}
 ${supplyChainSection(model)}
 ${requiredSection(model)}
 ${resentSection(model)}
+${partsSection(model)}
 <footer>
 <p>This page is not part of the signed bundle: it is derived from the bundle's manifest (<code>ferry/manifest.json</code>) and can be made again at any time with <code>ferry report ${model.bundleName} -k &lt;public key&gt;</code>. Only the bundle's own signature, checked by <code>ferry verify</code> or <code>ferry import</code>, vouches for its content.</p>
 </footer>
@@ -148,6 +149,15 @@ function resentSection(model: ReportModel): SafeHtml {
 <p>Blobs no entry of this bundle needs, carried because the far side asked for them again (a resend request).</p>
 <table><thead><tr><th>digest</th><th class="num">size</th></tr></thead><tbody>
 ${model.resent.map((b) => html`<tr><td class="digest"><code class="digest">${b.digest}</code></td><td class="num">${bytes(b.size)}</td></tr>\n`)}
+</tbody></table></section>`;
+}
+
+function partsSection(model: ReportModel): SafeHtml {
+  if (model.parts.length === 0) return html``;
+  return html`<section id="parts"><h2>Parts of blobs bigger than the media</h2>
+<p>Each blob below travels in parts across bundles; the importer puts it together, and checks it against its digest, once it holds every part. A part shipped in an earlier bundle must have been imported first (or be imported together with this one).</p>
+<table><thead><tr><th>blob</th><th class="num">offset</th><th class="num">length</th><th>part digest</th><th>shipped in</th></tr></thead><tbody>
+${model.parts.map((p) => html`<tr><td class="digest"><code class="digest">${p.blob}</code> (${humanBytes(p.size)})</td><td class="num">${exact(p.offset)}</td><td class="num">${exact(p.length)}</td><td class="digest"><code class="digest">${p.digest}</code></td><td>${p.shippedIn === model.sequence ? 'this bundle' : `bundle ${p.shippedIn}`}</td></tr>\n`)}
 </tbody></table></section>`;
 }
 

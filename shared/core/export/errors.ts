@@ -18,6 +18,14 @@ export class OversizedEntryError extends ExportError {
   }
 }
 
+/** A staged blob being split into parts is shorter than its recorded size: it cannot be sealed. */
+export class StagedPartError extends ExportError {
+  override readonly name = 'StagedPartError';
+  constructor(blob: string, offset: number, size: number) {
+    super(`staged blob ${blob} ends before its part at offset ${offset} (recorded size ${size} bytes); stage it again`);
+  }
+}
+
 /** A source asset whose path a target Nexus would refuse or rewrite: it cannot be carried. */
 export class UncarriablePathError extends ExportError {
   override readonly name = 'UncarriablePathError';

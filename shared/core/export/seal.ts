@@ -5,14 +5,26 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../../signing.ts';
-import { bundleFileName, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry } from '../../bundle/index.ts';
+import { assembledBlobs, bundleFileName, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry, type BundlePart } from '../../bundle/index.ts';
 import { formatOfEntry } from '../formats/index.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { Digest } from '../../digest.ts';
-import { OversizedEntryError } from './errors.ts';
+import { OversizedEntryError, StagedPartError } from './errors.ts';
 import { writeSealReport } from './seal-report.ts';
 import type { BlobSource, BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from '../ports/index.ts';
 import type { Log } from '../log.ts';
+import {
+  MANIFEST_BYTES_PER_ENTRY,
+  manifestParts,
+  openBundle,
+  partDigests,
+  placeSplitEntry,
+  TAR_FIXED_OVERHEAD,
+  tarMemberBytes,
+  type PlanCursor,
+  type PlannedBundle,
+  type PlannedPart,
+} from './split.ts';
 
 export interface SealDeps {
   store: ObjectStore;
@@ -31,12 +43,14 @@ export type SealedBundle = BundleRecord & {
   entries: number;
   blobsIncluded: number;
   blobsRequired: number;
+  /** Parts of blobs bigger than the media this bundle carries (bytes counted in `bytesIncluded`). */
+  partsIncluded: number;
   bytesIncluded: number;
 };
 
 export interface SealResult {
   bundles: SealedBundle[];
-  /** Entries left pending because their blob alone exceeds the cap. */
+  /** Entries left pending because the cap leaves no room for their data (blobs bigger than one bundle are split). */
   oversized: OversizedEntryError[];
   /** A bundle an earlier, interrupted seal recorded and this one published. */
   republished: (BundleRecord & { location: string; report: string | undefined })[];
@@ -44,22 +58,13 @@ export interface SealResult {
   resendsWaiting: Digest[];
 }
 
-/** Tar overhead: a 512-byte header per member plus padding, the small members, the end blocks. */
-const TAR_FIXED_OVERHEAD = 16 * 1024;
-const MANIFEST_BYTES_PER_ENTRY = 700;
-const tarMemberBytes = (size: number) => 512 + Math.ceil(size / 512) * 512;
-
-interface PlannedBundle {
-  entries: PendingEntry[];
-  included: { digest: Digest; size: number }[];
-  required: Map<Digest, { size: number; shippedIn: number }>;
-  bytes: number;
-}
+export type { PlannedBundle } from './split.ts';
 
 /**
  * Splits the pending entries into bundles under `maxBytes`. `shippedIn` says which blobs
  * the far side already has (or will, from an earlier bundle of this same plan). Blobs the
- * far side asked for again (`resend`) go first, needed by no entry of the bundle.
+ * far side asked for again (`resend`) go first, needed by no entry of the bundle. An entry
+ * whose new blobs exceed one bundle has them split into parts (split.ts).
  */
 export async function planBundles(
   pending: PendingEntry[],
@@ -73,12 +78,14 @@ export async function planBundles(
   const oversizedResends: { digest: Digest; size: number }[] = [];
   const plannedIn = new Map<Digest, number>();
   let current: PlannedBundle | undefined;
-  const open = (): PlannedBundle => ({ entries: [], included: [], required: new Map(), bytes: TAR_FIXED_OVERHEAD });
+  const open = openBundle;
   for (const blob of resend) {
     if (plannedIn.has(blob.digest)) continue;
     const cost = tarMemberBytes(blob.size);
     if (TAR_FIXED_OVERHEAD + cost > maxBytes) {
-      oversizedResends.push(blob);
+      const cursor: PlanCursor = { bundles, current, firstSequence, maxBytes, plannedIn };
+      if (placeSplitEntry(cursor, undefined, new Map([[blob.digest, { size: blob.size, shipped: undefined }]]))) current = cursor.current;
+      else oversizedResends.push(blob);
       continue;
     }
     if (current === undefined || current.bytes + cost > maxBytes) {
@@ -98,7 +105,9 @@ export async function planBundles(
     const newBytes = [...needs.values()].reduce((n, b) => n + (b.shipped === undefined ? tarMemberBytes(b.size) : 0), 0);
     const cost = MANIFEST_BYTES_PER_ENTRY * (1 + Math.floor(needs.size / 8)) + newBytes;
     if (TAR_FIXED_OVERHEAD + cost > maxBytes) {
-      oversized.push(entry);
+      const cursor: PlanCursor = { bundles, current, firstSequence, maxBytes, plannedIn };
+      if (placeSplitEntry(cursor, entry, needs)) current = cursor.current;
+      else oversized.push(entry);
       continue;
     }
     if (current === undefined || current.bytes + cost > maxBytes) {
@@ -117,7 +126,7 @@ export async function planBundles(
     current.bytes += cost;
     current.entries.push(entry);
   }
-  if (current !== undefined && (current.entries.length > 0 || current.included.length > 0)) bundles.push(current);
+  if (current !== undefined && (current.entries.length > 0 || current.included.length > 0 || current.parts.length > 0)) bundles.push(current);
   return { bundles, oversized, oversizedResends };
 }
 
@@ -145,11 +154,14 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
   ];
   for (const error of result.oversized) log.error(error.message, { repository: error.repository, path: error.path });
 
+  const digests = await splitDigests(deps.store, plan.bundles);
   for (const planned of plan.bundles) {
-    const sealed = await sealOne(deps, planned, last);
+    const sequence = (last?.sequence ?? 0) + 1;
+    const parts = manifestParts(planned, sequence, plan.bundles).map((p) => ({ ...p, digest: digestOfPart(digests, p) }));
+    const sealed = await sealOne(deps, planned, last, parts);
     result.bundles.push(sealed);
     log.info(
-      `sealed ${sealed.name}: ${sealed.entries} entries, ${sealed.blobsIncluded} blobs (${sealed.bytesIncluded} bytes), ${sealed.blobsRequired} required from earlier bundles`,
+      `sealed ${sealed.name}: ${sealed.entries} entries, ${sealed.blobsIncluded} blobs${sealed.partsIncluded > 0 ? ` and ${sealed.partsIncluded} part(s) of larger ones` : ''} (${sealed.bytesIncluded} bytes), ${sealed.blobsRequired} required from earlier bundles`,
       { bundle: sealed.name, sequence: sealed.sequence, digest: sealed.digest, location: sealed.location, report: sealed.report },
     );
     last = sealed;
@@ -175,14 +187,14 @@ async function stagedResends(deps: SealDeps, result: SealResult): Promise<{ dige
  * staged file is an orphan the next attempt replaces; after it the sequence names this
  * digest forever and only these bytes are ever published under its name.
  */
-async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecord | undefined): Promise<SealedBundle> {
+async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecord | undefined, parts: BundlePart[]): Promise<SealedBundle> {
   const { store, state, clock, sourceId, signer } = deps;
   const sequence = (last?.sequence ?? 0) + 1;
   const createdAt = clock.now().toISOString();
   const entries = planned.entries.map(bundleEntryOf);
   const prepared = await prepareBundle({
     manifest: {
-      format: bundleFormatFor(entries),
+      format: bundleFormatFor(entries, parts),
       sourceId,
       sequence,
       previous: last?.digest ?? null,
@@ -191,6 +203,7 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
       blobs: {
         included: planned.included,
         required: [...planned.required].map(([digest, r]) => ({ digest, size: r.size, shippedIn: r.shippedIn })),
+        ...(parts.length > 0 ? { parts } : {}),
       },
     },
     ociIndex: ociIndexOf(entries),
@@ -202,7 +215,9 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
   const staged = await store.stageBundle(name, prepared.manifestDigest, (out) => prepared.write(out).then(() => undefined));
   faultPoint('seal:after-stage');
   const record: BundleRecord = { sourceId, sequence, digest: prepared.manifestDigest, name, size: staged.size, sealedAt: createdAt, published: false };
-  await state.recordSeal(record, planned.entries.map((e) => e.seq), planned.included.map((b) => b.digest));
+  // A split blob ships in the bundle carrying its last part: the ledger records it there.
+  const shipped = [...planned.included, ...assembledBlobs(parts)].map((b) => b.digest);
+  await state.recordSeal(record, planned.entries.map((e) => e.seq), shipped);
   faultPoint('seal:after-record');
   const published = await publish(deps, record, prepared.manifestBytes);
   return {
@@ -213,8 +228,24 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
     entries: planned.entries.length,
     blobsIncluded: planned.included.length,
     blobsRequired: planned.required.size,
-    bytesIncluded: planned.included.reduce((n, b) => n + b.size, 0),
+    partsIncluded: planned.parts.length,
+    bytesIncluded: planned.included.reduce((n, b) => n + b.size, 0) + planned.parts.reduce((n, p) => n + p.length, 0),
   };
+}
+
+/** The digest of every planned part, one pass over each split blob. */
+async function splitDigests(store: ObjectStore, bundles: PlannedBundle[]): Promise<Map<Digest, Map<number, Digest>>> {
+  const byBlob = new Map<Digest, PlannedPart[]>();
+  for (const part of bundles.flatMap((b) => b.parts)) byBlob.set(part.blob, [...(byBlob.get(part.blob) ?? []), part]);
+  const digests = new Map<Digest, Map<number, Digest>>();
+  for (const [blob, parts] of byBlob) digests.set(blob, await partDigests(store, blob, parts));
+  return digests;
+}
+
+function digestOfPart(digests: Map<Digest, Map<number, Digest>>, part: PlannedPart): Digest {
+  const digest = digests.get(part.blob)?.get(part.offset);
+  if (digest === undefined) throw new StagedPartError(part.blob, part.offset, part.size);
+  return digest;
 }
 
 /**

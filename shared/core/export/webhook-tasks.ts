@@ -9,6 +9,7 @@
 import type { Log } from '../log.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from '../ports/index.ts';
 import { taskForAsset, type ScanRepository } from './scan.ts';
+import { carryDeletion, type CarriedDeletion } from './tombstones.ts';
 
 /** A change the source reported (the fields of a Nexus webhook body Ferry reads). */
 export interface SourceEvent {
@@ -45,7 +46,7 @@ async function repositoryOf(deps: WebhookDeps, name: string, repositories: reado
   return undefined;
 }
 
-/** A deletion Nexus reported. Logged for now; tombstones in bundles come later. */
+/** A deletion Nexus reported: a tombstone for the far side when the repository carries deletions, else only logged. */
 export interface WebhookDeletion {
   repository: string;
   action: 'DELETED' | 'PURGED';
@@ -53,6 +54,8 @@ export interface WebhookDeletion {
   ids: string[];
   /** The component's coordinates or the asset's path, when the event named one. */
   name?: string | undefined;
+  /** A component event's coordinates. */
+  component?: { group?: string | undefined; name: string; version?: string | undefined } | undefined;
 }
 
 export interface WebhookTasks {
@@ -62,6 +65,8 @@ export interface WebhookTasks {
   /** Why no task came out, when none did for a reason other than "already staged". */
   ignored?: 'repository not configured' | 'deleted' | 'gone from the source' | undefined;
   deletion?: WebhookDeletion | undefined;
+  /** The repository carries deletions: what became of this one. */
+  carried?: CarriedDeletion | undefined;
 }
 
 /**
@@ -73,7 +78,10 @@ export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, rep
   const repository = await repositoryOf(deps, event.repositoryName, repositories);
   if (repository === undefined) return { tasks: [], alreadyStaged: 0, ignored: 'repository not configured' };
   if (event.action === 'DELETED' || event.action === 'PURGED') {
-    return { tasks: [], alreadyStaged: 0, ignored: 'deleted', deletion: deletionOf(event) };
+    const deletion = deletionOf(event);
+    // A configured group's member event comes as the member: the ledger keeps member names (groups are scanned as their members).
+    const carried = repository.carryDeletions === true ? await carryDeletion(deps.state, repository, deletion) : undefined;
+    return { tasks: [], alreadyStaged: 0, ignored: 'deleted', deletion, ...(carried !== undefined ? { carried } : {}) };
   }
 
   let assets: SourceAsset[];
@@ -124,6 +132,7 @@ function deletionOf(event: SourceEvent): WebhookDeletion {
       kind: 'component',
       ids: [event.component.componentId],
       name: [group, name, version].filter((part) => part !== undefined && part !== '').join(':'),
+      component: { group, name, version },
     };
   }
   if (event.asset !== undefined) {

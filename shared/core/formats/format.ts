@@ -97,6 +97,14 @@ export interface FormatPlan {
   missing: { digest: Digest; index: number; label: string }[];
 }
 
+/** One tombstone's fate on this target: `done` when an earlier run applied it (see its recorded outcome). */
+export interface DeletionDecision {
+  index: number;
+  label: string;
+  action: 'delete' | 'keep' | 'done';
+  reason?: string | undefined;
+}
+
 export interface FormatModule {
   /** The Nexus format of the repositories this module carries (`raw`, `docker`, …). */
   readonly format: string;
@@ -146,6 +154,10 @@ export interface FormatModule {
     /** `progress(index)` as each entry is done (applied, present, or failed), for the importer's progress display. */
     options: { concurrency: number; progress: (index: number) => void },
   ): Promise<{ index: number; entry: string; reason: string }[]>;
+  /** The format the entry's target repository must have, when it is not this module's (a tombstone's: what it removes). */
+  targetFormat?(entry: BundleEntry): string;
+  /** Deletions the planned steps decide (tombstones): deleted or kept, and why, for the receipt and `ferry verify`. */
+  decisions?(steps: unknown[]): DeletionDecision[];
   /** Where the entry landed, for receipts (`/dir/x.bin`, `/team/app:1.0`). */
   receiptPath(entry: BundleEntry): string;
   /** Where on the source one blob of the entry can be fetched again, for a resend request. */

@@ -11,8 +11,10 @@ import { npmFormat } from './npm/index.ts';
 import { nugetFormat } from './nuget/index.ts';
 import { pypiFormat } from './pypi/index.ts';
 import { rawFormat } from './raw/index.ts';
+import { tombstoneFormat } from './tombstone/index.ts';
 
-export const FORMATS: readonly FormatModule[] = [rawFormat, dockerFormat, helmFormat, maven2Format, npmFormat, nugetFormat, pypiFormat];
+// Tombstones last: they apply after the bundle's writes (a path deleted and written again in one bundle ends written).
+export const FORMATS: readonly FormatModule[] = [rawFormat, dockerFormat, helmFormat, maven2Format, npmFormat, nugetFormat, pypiFormat, tombstoneFormat];
 
 function lookup(what: string, value: string, pick: (f: FormatModule) => boolean): FormatModule {
   const found = FORMATS.find(pick);
@@ -27,5 +29,5 @@ export const formatOfEntry = (entry: { kind: string }): FormatModule => lookup('
 /** The module that stages tasks of this kind. */
 export const formatOfTask = (task: Pick<CopyTask, 'kind'>): FormatModule => lookup('task kind', task.kind, (f) => f.taskKinds.includes(task.kind));
 
-export type { CopyOutcome, ExportDeps, FormatModule, ImportDeps, PlannedEntry, TargetRegistry } from './format.ts';
+export type { CopyOutcome, DeletionDecision, ExportDeps, FormatModule, ImportDeps, PlannedEntry, TargetRegistry } from './format.ts';
 export type { DockerRepository, RawRepository, ScanRepository } from './repositories.ts';

@@ -10,6 +10,8 @@ export interface RawRepository {
   format: 'raw';
   /** The repository on the far side. */
   target: string;
+  /** Deletions on the source travel as tombstones (`deletions: carry`). */
+  carryDeletions?: boolean | undefined;
 }
 
 export interface DockerRepository {
@@ -24,6 +26,7 @@ export interface DockerRepository {
    * pushed after it was carried (sign after push) — as their own tags.
    */
   referrers: boolean;
+  carryDeletions?: boolean | undefined;
 }
 
 /** A maven2, npm, pypi, nuget or helm repository (hosted or proxy; a group is scanned as its members). */
@@ -31,6 +34,7 @@ export interface PackageRepository {
   name: string;
   format: PackageFormat;
   target: string;
+  carryDeletions?: boolean | undefined;
 }
 
 export type ScanRepository = RawRepository | DockerRepository | PackageRepository;

@@ -90,3 +90,28 @@ export class EntriesNotAppliedError extends ImportError {
     this.failures = failures;
   }
 }
+
+/** A part of a split blob is neither in a bundle given nor held from an earlier import: named so ops find the bundle. */
+export class MissingPartError extends ImportError {
+  override readonly name = 'MissingPartError';
+  readonly blob: Digest;
+  readonly offset: number;
+  readonly shippedIn: number;
+  constructor(where: string, part: { blob: Digest; offset: number; length: number; digest: Digest; shippedIn: number }, carrier: string) {
+    super(
+      `${where}: blob ${part.blob}: part at offset ${part.offset} (${part.length} bytes, ${part.digest}) is missing: ` +
+        `it travels in bundle sequence ${part.shippedIn} (${carrier}); import that bundle first or together with this one`,
+    );
+    this.blob = part.blob;
+    this.offset = part.offset;
+    this.shippedIn = part.shippedIn;
+  }
+}
+
+/** The parts of a split blob, each verified, do not put together into the blob the manifest names. */
+export class AssembledBlobMismatchError extends ImportError {
+  override readonly name = 'AssembledBlobMismatchError';
+  constructor(where: string, blob: Digest, detail: string, options?: ErrorOptions) {
+    super(`${where}: blob ${blob} put together from its parts: ${detail}`, options);
+  }
+}

@@ -17,12 +17,14 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { entryBlobs, verifyBundle, type BundleManifest } from '../../bundle/index.ts';
+import { assembledBlobs, entryBlobs, verifyBundle, type BundleManifest } from '../../bundle/index.ts';
 import type { Digest } from '../../digest.ts';
 import { BundleRefusedError, EntriesNotAppliedError } from './errors.ts';
-import { formatOfEntry, type TargetRegistry } from '../formats/index.ts';
+import { formatOfEntry, type DeletionDecision, type TargetRegistry } from '../formats/index.ts';
+import { deletionDecisions, receiptDeletions, recordImportedLocations } from './deletions.ts';
 import { planImport, type ImportPlan } from './plan.ts';
 import { BlobsAtHand, type RangeReader } from './at-hand.ts';
+import { SplitBlobs } from './split-blobs.ts';
 import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
 import type { Log } from '../log.ts';
 import type { ArtifactTarget, Clock, ImportState, ObjectStore } from '../ports/index.ts';
@@ -89,6 +91,8 @@ export interface VerifyReport {
   bytes: number;
   /** What an import would do about the chain. */
   chain: 'next' | 'already-imported' | 'gap-allowed';
+  /** The bundle's tombstones: what an import would delete, and what it would keep and why. */
+  deletions?: DeletionDecision[] | undefined;
 }
 
 export interface Importer {
@@ -143,17 +147,20 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
   const { held, state, trustedKeys } = ctx.ports;
   const chain = new ChainView(state);
   const verified: Verified[] = [];
+  const split = new SplitBlobs(held, hold);
   const already: { index: number; report: Extract<ImportReport, { status: 'already-imported' }> }[] = [];
   for (const [index, input] of inputs.entries()) {
     let position: { identity: BundleIdentity; gap: boolean } | undefined;
     let blobsDone = 0;
     let rangeable = new Set<Digest>();
+    let signed: BundleManifest | undefined;
     try {
       const result = await verifyBundle(await input.open(), {
         where: input.name,
         trustedKeys,
         onManifest: async (manifest, digest) => {
           position = await checkChain(chain, input.name, manifest, digest, options.allowGap ?? false);
+          signed = manifest;
           if (hold && input.openRange !== undefined) rangeable = keptByTarget(manifest);
         },
         onBlob: async (blob, content) => {
@@ -165,8 +172,13 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
           }
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
         },
+        onPart: async (part, content) => {
+          await split.onPart(input.name, signed!, part, content);
+          options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
+        },
       });
       if (position === undefined) throw new Error(`${input.name}: the verifier never reached the manifest`);
+      await split.complete(input.name, result.manifest);
       verified.push({ input, identity: position.identity, manifest: result.manifest, keyId: result.keyId, bytes: result.bytes, gap: position.gap });
     } catch (error) {
       if (!(error instanceof AlreadyImported)) throw error;
@@ -216,19 +228,22 @@ async function apply(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand
     failures.push(...(await format.apply(deps, manifest, identity.digest, steps, { concurrency: ctx.settings.concurrency, progress })));
   }
   if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);
+  await recordImportedLocations(state, manifest, identity.digest, ctx.targetRepository);
 
   const importedAt = clock.now().toISOString();
   await state.recordBundleImported({ sourceId: manifest.sourceId, sequence: manifest.sequence, digest: identity.digest, previous: manifest.previous, importedAt, advancesChain: !verified.gap });
   if (verified.gap) log.warn(`${verified.input.name}: imported out of sequence (--allow-gap)`, { bundle: verified.input.name });
-  const receipt = await receiptOf(ctx, verified, importedAt);
+  const receipt = await receiptOf(ctx, verified, importedAt, deletionDecisions(plan));
   return { status: 'imported', bundle: identity, imported: receipt.summary.imported, present: receipt.summary.present, receipt, gap: verified.gap };
 }
 
-async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: string): Promise<Receipt> {
+async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: string, decisions: DeletionDecision[]): Promise<Receipt> {
   const { held, state } = ctx.ports;
   const { manifest, identity } = verified;
   const entries: ReceiptEntry[] = [];
+  const deletions = await receiptDeletions(state, manifest, identity.digest, decisions, ctx.targetRepository);
   for (const [i, entry] of manifest.entries.entries()) {
+    if (entry.kind === 'tombstone') continue; // in `deletions`
     const outcome = (await state.entryOutcome(identity.digest, i)) ?? 'present';
     entries.push({ index: i, repository: ctx.targetRepository(entry.target.repository), path: formatOfEntry(entry).receiptPath(entry), digest: entry.digest, outcome });
   }
@@ -251,6 +266,7 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
     bundle: { name: verified.input.name, digest: identity.digest, sequence: manifest.sequence },
     importedAt,
     entries,
+    ...(deletions.length > 0 ? { deletions } : {}),
     summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
     blobsHeld,
   };
@@ -264,14 +280,14 @@ async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: I
     report: { bundle: report.bundle, keyId: '', entries: 0, blobsIncluded: 0, blobsRequired: 0, bytes: 0, chain: 'already-imported' },
   }));
   // Blobs of every bundle given count as at hand: an import holds them all before applying any.
-  const inBatch = new Set(verified.flatMap((v) => v.manifest.blobs.included.map((b) => b.digest)));
+  const inBatch = new Set(verified.flatMap((v) => [...v.manifest.blobs.included, ...assembledBlobs(v.manifest.blobs.parts)].map((b) => b.digest)));
   for (const v of verified) {
     const plan = await planFor(ctx, v, heldOnly, async (digest) => inBatch.has(digest) || (await ctx.ports.held.statBlob(digest)) !== undefined);
     if (plan.refusals.length > 0 || plan.missing.length > 0) throw new BundleRefusedError(v.input.name, plan.refusals, plan.missing);
     const { entries, blobs } = v.manifest;
     reports.push({
       index: inputs.indexOf(v.input),
-      report: { bundle: v.identity, keyId: v.keyId, entries: entries.length, blobsIncluded: blobs.included.length, blobsRequired: blobs.required.length, bytes: v.bytes, chain: v.gap ? 'gap-allowed' : 'next' },
+      report: { bundle: v.identity, keyId: v.keyId, entries: entries.length, blobsIncluded: blobs.included.length, blobsRequired: blobs.required.length, bytes: v.bytes, chain: v.gap ? 'gap-allowed' : 'next', deletions: deletionDecisions(plan) },
     });
   }
   return reports.sort((a, b) => a.index - b.index).map((r) => r.report);

@@ -37,7 +37,7 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
     const done = (await deps.state.entryOutcome(bundleDigest, index)) !== undefined;
     const target = repositories.get(repository);
     // An entry done in an earlier run writes nothing more: the target's state now is no reason to refuse it.
-    const refused = done ? undefined : repositoryRefusal(repository, target, format.format);
+    const refused = done ? undefined : repositoryRefusal(repository, target, format.targetFormat?.(entry) ?? format.format);
     if (refused !== undefined) {
       refusals.push({ index, entry: label, reason: refused });
       continue;

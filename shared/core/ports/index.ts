@@ -172,6 +172,8 @@ export interface ScanCheckpoint {
 export interface BlobSource {
   size: number;
   open(): Promise<Readable>;
+  /** Bytes `start` to `end` (both inclusive, as in an HTTP Range), where the store can seek: a part of a split blob is read without its prefix. */
+  openRange?(start: number, end: number): Promise<Readable>;
 }
 
 /**
@@ -241,6 +243,12 @@ export interface ExportState {
   /** Records a pending entry; false (and no change) when the same content is already recorded. */
   addPendingEntry(entry: StagedEntry): Promise<boolean>;
   listPendingEntries(): Promise<PendingEntry[]>;
+  /**
+   * The latest entry (pending or sealed, tombstones aside) of each path of a source
+   * repository that is `path` or, with `prefix`, starts with it: what a deletion on the
+   * source removes. Optional: without it deletions are not carried.
+   */
+  latestEntries?(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]>;
 
   /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
   shippedIn(digest: Digest): Promise<number | undefined>;
@@ -369,6 +377,8 @@ export interface ArtifactTarget {
   postForm(repository: string, path: string, form: UploadForm, what: string): Promise<void>;
   /** A document as clients read it (`GET /repository/R/<path>`); undefined on 404. Refused beyond `maxBytes`. */
   readContent(repository: string, path: string, maxBytes: number): Promise<Buffer | undefined>;
+  /** Deletes one asset (`DELETE /v1/assets/{id}`); false when it is not there. Optional: tombstones need it. */
+  deleteAsset?(repository: string, path: string): Promise<boolean>;
 }
 
 /**
@@ -387,6 +397,8 @@ export interface ImageRegistry {
   catalog(): AsyncIterable<string>;
   /** OCI 1.1 referrers of a manifest; undefined when the registry has no referrers API. */
   referrers(name: string, digest: Digest): Promise<Descriptor[] | undefined>;
+  /** `DELETE /v2/<name>/manifests/<digest>` (every tag on it goes too; blobs stay). Optional: docker tombstones need it. */
+  deleteManifest?(name: string, digest: Digest): Promise<void>;
 }
 
 export interface ImportedBundleRecord {
@@ -415,6 +427,13 @@ export interface ImportState {
    * 3 and 4, the head is 5. A record at or below the head never moves it back.
    */
   recordBundleImported(record: ImportedBundleRecord): Promise<void>;
+  /**
+   * What Ferry itself imported at a target location (`/dir/x.bin`, `/team/app:1.0`) and with
+   * which content: the only things a tombstone may delete. Optional: without it every
+   * tombstone is kept.
+   */
+  importedAt?(repository: string, path: string): Promise<Digest | undefined>;
+  recordImportedAt?(repository: string, path: string, digest: Digest | undefined): Promise<void>;
   /** Where on a target registry Ferry put a blob before: a cross-repository mount source. */
   blobLocation?(registry: string, digest: Digest): Promise<string | undefined>;
   recordBlobLocation?(registry: string, digest: Digest, name: string): Promise<void>;

@@ -27,6 +27,16 @@ export interface ReceiptEntry {
   outcome: 'imported' | 'present';
 }
 
+/** What became of a tombstone: deleted, or kept (with why: never imported by Ferry, changed since, not there). */
+export interface ReceiptDeletion {
+  index: number;
+  repository: string;
+  path: string;
+  digest: Digest;
+  outcome: 'deleted' | 'kept';
+  reason?: string | undefined;
+}
+
 export interface Receipt {
   format: typeof RECEIPT_FORMAT;
   sourceId: string;
@@ -36,6 +46,8 @@ export interface Receipt {
   summary: { imported: number; present: number };
   /** Every blob the importer holds for this source after this import. */
   blobsHeld: { digest: Digest; size: number }[];
+  /** The bundle's tombstones (ferry.bundle.v3), when it had any; they are not in `entries`. */
+  deletions?: ReceiptDeletion[] | undefined;
 }
 
 export const RESEND_FORMAT = 'ferry.resend-request.v1';
@@ -73,6 +85,9 @@ const receiptSchema = z.object({
   entries: z.array(z.object({ index: z.number().int(), repository: z.string(), path: z.string(), digest, outcome: z.enum(['imported', 'present']) })),
   summary: z.object({ imported: z.number().int(), present: z.number().int() }),
   blobsHeld: z.array(z.object({ digest, size: z.number().int().min(0) })),
+  deletions: z
+    .array(z.object({ index: z.number().int(), repository: z.string(), path: z.string(), digest, outcome: z.enum(['deleted', 'kept']), reason: z.string().optional() }))
+    .optional(),
 });
 
 const resendSource = z.union([

@@ -1,0 +1,118 @@
+/**
+ * Tombstones on the import side. The plan (before any write of the bundle) decides each one:
+ * delete only when Ferry's own record says it imported exactly this content at that place
+ * AND the target still has exactly that content there (an asset's sha256, a tag's manifest
+ * digest); anything else is kept and reported — a foreign asset, one changed since, one
+ * already gone. Docker: the tag goes by deleting its manifest, which the registry API allows
+ * only by digest and which removes every tag on it, so a manifest another tag still names is
+ * kept; blobs are never deleted (other images share them, and Nexus's cleanup owns them).
+ */
+import { coordinatesLabel, type BundleManifest, type TombstoneBundleEntry } from '../../../bundle/index.ts';
+import { forEachLimited } from '../../../concurrency.ts';
+import type { Digest } from '../../../digest.ts';
+import type { Checksums } from '../../ports/index.ts';
+import type { DeletionDecision, FormatPlan, ImportDeps, PlannedEntry } from '../format.ts';
+
+interface TombstoneStep extends DeletionDecision {
+  entry: TombstoneBundleEntry;
+  repository: string;
+}
+
+/** Where the removed entry is on the target, as receipts and Ferry's import record name it (`/dir/x.bin`, `/team/app:1.0`). */
+export function targetPathOf(entry: TombstoneBundleEntry): string {
+  return 'tag' in entry.target ? `/${entry.target.name}:${entry.target.tag}` : entry.target.path;
+}
+
+const sameContent = (have: Checksums, entry: TombstoneBundleEntry) =>
+  have.sha256 !== undefined ? `sha256:${have.sha256}` === entry.digest : entry.checksums.sha1 !== undefined && have.sha1 === entry.checksums.sha1;
+
+export async function planTombstones(deps: ImportDeps, manifest: BundleManifest, entries: PlannedEntry[]): Promise<FormatPlan> {
+  // A later entry of the same bundle writing the same place wins: its write is what the source has now.
+  const rewritten = (index: number, entry: TombstoneBundleEntry) =>
+    manifest.entries.findIndex((other, i) => i > index && other.kind !== 'tombstone' && other.target.repository === entry.target.repository && coordinatesLabel(other.target) === coordinatesLabel(entry.target));
+  const assets = new Map<string, Map<string, Checksums>>();
+  const listed = async (repository: string) => {
+    if (!assets.has(repository)) {
+      const found = new Map<string, Checksums>();
+      for await (const asset of deps.target.listAssets(repository)) found.set(asset.path, asset.checksums);
+      assets.set(repository, found);
+    }
+    return assets.get(repository)!;
+  };
+  const steps: TombstoneStep[] = [];
+  for (const planned of entries as PlannedEntry<TombstoneBundleEntry>[]) {
+    const { index, entry, repository, label } = planned;
+    const step = (action: DeletionDecision['action'], reason?: string): TombstoneStep => ({ index, label, entry, repository, action, ...(reason ? { reason } : {}) });
+    if (planned.done) {
+      steps.push(step('done'));
+      continue;
+    }
+    const again = rewritten(index, entry);
+    const imported = await deps.state.importedAt?.(repository, targetPathOf(entry));
+    if (again >= 0) {
+      steps.push(step('keep', `written again by entries[${again}] of this bundle`));
+    } else if (imported === undefined) {
+      steps.push(step('keep', 'Ferry did not import it on this target'));
+    } else if (imported !== entry.digest) {
+      steps.push(step('keep', `Ferry last imported other content there (${imported}), not the deleted ${entry.digest}`));
+    } else if ('tag' in entry.target) {
+      steps.push(step(...(await imageDecision(deps, repository, entry.target, entry.digest))));
+    } else if (deps.target.deleteAsset === undefined) {
+      steps.push(step('keep', 'this target client cannot delete assets'));
+    } else {
+      const there = (await listed(repository)).get(entry.target.path);
+      if (there === undefined) steps.push(step('keep', 'not on the target (deleted there already)'));
+      else if (!sameContent(there, entry)) steps.push(step('keep', `changed on the target since Ferry imported it (now ${there.sha256 ? `sha256:${there.sha256}` : `sha1 ${there.sha1}`})`));
+      else steps.push(step('delete'));
+    }
+  }
+  return { steps, refusals: [], missing: [] };
+}
+
+async function imageDecision(deps: ImportDeps, repository: string, target: { name: string; tag: string }, digest: Digest): Promise<['delete' | 'keep', string?]> {
+  const registry = deps.registryFor(repository)?.registry;
+  if (registry === undefined || registry.deleteManifest === undefined) return ['keep', `no registry that can delete is configured for ${repository}`];
+  const head = await registry.headManifest(target.name, target.tag);
+  if (head === undefined) return ['keep', 'not on the target (deleted there already)'];
+  if (head.digest !== digest) return ['keep', `the tag points to other content on the target since Ferry imported it (${head.digest})`];
+  for await (const tag of registry.tags(target.name)) {
+    if (tag === target.tag) continue;
+    if ((await registry.headManifest(target.name, tag))?.digest === digest) {
+      return ['keep', `tag ${tag} names the same manifest: deleting it by digest would remove that tag too`];
+    }
+  }
+  return ['delete'];
+}
+
+/** Deletes what the plan decided; every tombstone's outcome is recorded (`imported`: deleted, `present`: kept). */
+export async function applyTombstones(
+  deps: ImportDeps,
+  _manifest: BundleManifest,
+  bundleDigest: Digest,
+  steps: unknown[],
+  options: { concurrency: number; progress: (index: number) => void },
+): Promise<{ index: number; entry: string; reason: string }[]> {
+  const failures: { index: number; entry: string; reason: string }[] = [];
+  await forEachLimited(steps as TombstoneStep[], options.concurrency, async (step) => {
+    try {
+      if (step.action === 'delete') {
+        const { entry } = step;
+        if ('tag' in entry.target) await deps.registryFor(step.repository)!.registry.deleteManifest!(entry.target.name, entry.digest);
+        else await deps.target.deleteAsset!(step.repository, entry.target.path);
+        await deps.state.recordImportedAt?.(step.repository, targetPathOf(entry), undefined);
+        deps.log.info(`deleted ${step.label} (deleted on the source)`, { digest: entry.digest });
+      } else if (step.action === 'keep') {
+        deps.log.warn(`kept ${step.label}: ${step.reason}`, { digest: step.entry.digest });
+      }
+      if (step.action !== 'done') await deps.state.recordEntryOutcome(bundleDigest, step.index, step.action === 'delete' ? 'imported' : 'present');
+    } catch (cause) {
+      failures.push({ index: step.index, entry: step.label, reason: `delete failed: ${(cause as Error).message}` });
+    }
+    options.progress(step.index);
+  });
+  return failures;
+}
+
+export function decisionsOf(steps: unknown[]): DeletionDecision[] {
+  return (steps as TombstoneStep[]).map(({ index, label, action, reason }) => ({ index, label, action, ...(reason ? { reason } : {}) }));
+}
