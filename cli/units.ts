@@ -1,15 +1,5 @@
-/** Sizes, rates and durations as people read them (binary units, as `ls -lh` and the bundle cap do). */
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${Math.round(n)} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+/** Sizes, rates and durations as people read them. */
+export { formatBytes } from '../shared/units.ts';
 
 /** `7s`, `3m05s`, `2h04m`: whole seconds, the two largest units. */
 export function formatDuration(seconds: number): string {

@@ -3,6 +3,7 @@
  * (import side), then one line per topic. Pure: the lines are returned, the CLI prints them.
  */
 import type { ExportStatus, FailedTask, FarSideFile, ImportStatus, ImportSourceStatus, RepositoryStatus } from './status.ts';
+import { formatBytes } from '../units.ts';
 
 /** How many failed tasks are listed one per line before the rest are only counted. */
 const FAILED_TASKS_SHOWN = 20;
@@ -97,16 +98,6 @@ export function table(headers: string[], rows: string[][]): string[] {
   return [line(headers), ...rows.map(line)];
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 /** `45s`, `3m 12s`, `2h 05m`, `3d 4h`: lag at a glance. */
 export function formatDuration(seconds: number): string {

@@ -7,6 +7,7 @@
 import { html, trusted, type SafeHtml } from './html.ts';
 import { reportModel, type Carried, type EntryGroup, type ReportInput, type ReportModel, type ReportVerification } from './model.ts';
 import { REPORT_CSS } from './style.ts';
+import { formatBytes } from '../../units.ts';
 
 /** The HTML report of a bundle (see {@link reportModel} for what goes in). */
 export function renderReport(input: ReportInput): string {
@@ -78,10 +79,10 @@ function totalsSection(model: ReportModel): SafeHtml {
   return html`<section id="totals"><h2>Totals</h2>
 <div class="cards">
 ${card(t.entries, `entries in ${count(t.repositories, 'repository', 'repositories')}`, t.byKind.map(([kind, n]) => `${kind} ${n}`).join(' · '))}
-${card(humanBytes(t.included.bytes), `in this bundle: ${count(t.included.count, 'blob', 'blobs')}`, `${exact(t.included.bytes)}`)}
-${card(humanBytes(t.required.bytes), `required from earlier bundles: ${count(t.required.count, 'blob', 'blobs')}`, `${exact(t.required.bytes)}`)}
-${card(humanBytes(t.content), 'content the entries need', `${exact(t.content)}`)}
-${model.bundleSize === undefined ? '' : card(humanBytes(model.bundleSize), 'bundle file', exact(model.bundleSize))}
+${card(formatBytes(t.included.bytes), `in this bundle: ${count(t.included.count, 'blob', 'blobs')}`, `${exact(t.included.bytes)}`)}
+${card(formatBytes(t.required.bytes), `required from earlier bundles: ${count(t.required.count, 'blob', 'blobs')}`, `${exact(t.required.bytes)}`)}
+${card(formatBytes(t.content), 'content the entries need', `${exact(t.content)}`)}
+${model.bundleSize === undefined ? '' : card(formatBytes(model.bundleSize), 'bundle file', exact(model.bundleSize))}
 </div></section>`;
 }
 
@@ -93,12 +94,12 @@ function entriesSection(model: ReportModel): SafeHtml {
 function groupTable(group: EntryGroup): SafeHtml {
   const where = group.sourceRepository === group.targetRepository ? group.sourceRepository : `${group.sourceRepository} → ${group.targetRepository}`;
   const image = group.kind === 'image';
-  return html`<h3><code>${where}</code> · ${group.kind} <span class="meta">· ${count(group.rows.length, 'entry', 'entries')} · ${humanBytes(group.bytes)}</span></h3>
+  return html`<h3><code>${where}</code> · ${group.kind} <span class="meta">· ${count(group.rows.length, 'entry', 'entries')} · ${formatBytes(group.bytes)}</span></h3>
 <table class="entries" data-kind="${group.kind}" data-repository="${group.sourceRepository}">
 <thead><tr><th class="num">#</th><th>${image ? 'image' : group.kind === 'raw' ? 'path' : 'component'}</th><th>${image ? 'tag' : 'version'}</th><th>details</th><th class="num">size</th><th>digest</th><th>carried</th></tr></thead>
 <tbody>
 ${group.rows.map(
-  (row) => html`<tr id="entry-${row.index + 1}"><td class="num">${row.index + 1}</td><td><code>${row.what}</code>${row.target === undefined ? '' : html`<div class="target">→ <code>${row.target}</code></div>`}</td><td>${row.version === undefined ? html`<span class="none">—</span>` : html`<code>${row.version}</code>`}</td><td>${details(row.details)}</td><td class="num" title="${exact(row.bytes)}">${humanBytes(row.bytes)}</td><td class="digest"><code class="digest">${row.digest}</code></td><td>${carried(row.carried)}</td></tr>
+  (row) => html`<tr id="entry-${row.index + 1}"><td class="num">${row.index + 1}</td><td><code>${row.what}</code>${row.target === undefined ? '' : html`<div class="target">→ <code>${row.target}</code></div>`}</td><td>${row.version === undefined ? html`<span class="none">—</span>` : html`<code>${row.version}</code>`}</td><td>${details(row.details)}</td><td class="num" title="${exact(row.bytes)}">${formatBytes(row.bytes)}</td><td class="digest"><code class="digest">${row.digest}</code></td><td>${carried(row.carried)}</td></tr>
 `,
 )}</tbody></table>`;
 }
@@ -139,7 +140,7 @@ function requiredSection(model: ReportModel): SafeHtml {
   return html`<section id="required"><h2>Required from earlier bundles</h2>
 <p>These blobs are not in this bundle. The importer takes them from what the far side already holds; the bundle named must have been imported first.</p>
 <table><thead><tr><th>digest</th><th class="num">size</th><th>shipped in</th><th>needed by</th></tr></thead><tbody>
-${model.required.map((r) => html`<tr><td class="digest"><code class="digest">${r.digest}</code></td><td class="num" title="${exact(r.size)}">${humanBytes(r.size)}</td><td>${r.shippedIn === 0 ? 'another chain (the far side holds it, per a receipt)' : `bundle ${r.shippedIn}`}</td><td>${r.neededBy.map((n) => html`<div><code>${n}</code></div>`)}</td></tr>\n`)}
+${model.required.map((r) => html`<tr><td class="digest"><code class="digest">${r.digest}</code></td><td class="num" title="${exact(r.size)}">${formatBytes(r.size)}</td><td>${r.shippedIn === 0 ? 'another chain (the far side holds it, per a receipt)' : `bundle ${r.shippedIn}`}</td><td>${r.neededBy.map((n) => html`<div><code>${n}</code></div>`)}</td></tr>\n`)}
 </tbody></table></section>`;
 }
 
@@ -157,23 +158,12 @@ function partsSection(model: ReportModel): SafeHtml {
   return html`<section id="parts"><h2>Parts of blobs bigger than the media</h2>
 <p>Each blob below travels in parts across bundles; the importer puts it together, and checks it against its digest, once it holds every part. A part shipped in an earlier bundle must have been imported first (or be imported together with this one).</p>
 <table><thead><tr><th>blob</th><th class="num">offset</th><th class="num">length</th><th>part digest</th><th>shipped in</th></tr></thead><tbody>
-${model.parts.map((p) => html`<tr><td class="digest"><code class="digest">${p.blob}</code> (${humanBytes(p.size)})</td><td class="num">${exact(p.offset)}</td><td class="num">${exact(p.length)}</td><td class="digest"><code class="digest">${p.digest}</code></td><td>${p.shippedIn === model.sequence ? 'this bundle' : `bundle ${p.shippedIn}`}</td></tr>\n`)}
+${model.parts.map((p) => html`<tr><td class="digest"><code class="digest">${p.blob}</code> (${formatBytes(p.size)})</td><td class="num">${exact(p.offset)}</td><td class="num">${exact(p.length)}</td><td class="digest"><code class="digest">${p.digest}</code></td><td>${p.shippedIn === model.sequence ? 'this bundle' : `bundle ${p.shippedIn}`}</td></tr>\n`)}
 </tbody></table></section>`;
 }
 
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-/** `1.5 MiB`: binary units, as `ferry inspect` prints them. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 const exact = (n: number) => `${n.toLocaleString('en-US')} bytes`;
-const bytes = (n: number) => (n < 1024 ? exact(n) : `${humanBytes(n)} (${exact(n)})`);
+const bytes = (n: number) => (n < 1024 ? exact(n) : `${formatBytes(n)} (${exact(n)})`);
