@@ -1,16 +1,23 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --liftoff-only --max-opt=2
 /**
  * `ferry`: the command line. It parses arguments, builds the embedded adapters and calls
  * the core; nothing else. Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
  *
- * The 1 MiB young-generation semi-space (shebang, and the `ferry` npm script): Ferry's live
- * heap is small because it streams, but V8 sizes the young generation for throughput and a
- * long transfer keeps it at its largest — some 70 MB of resident memory for nothing
- * (`npm run bench`, peak RSS rows). Command modules load only when their command runs.
+ * The shebang's V8 flags (also the single executable's, read from here by scripts/exe/sea.ts)
+ * buy resident memory that Ferry, which streams, has no use for; `npm run bench`, peak RSS rows:
+ * - `--max-semi-space-size=1`: V8 sizes the young generation for throughput, and a long
+ *   transfer keeps it at its largest, some 70 MB for nothing.
+ * - `--liftoff-only`: undici parses HTTP with llhttp compiled to WebAssembly; V8 re-compiles
+ *   it with its optimizing compiler in the background, about 10 MB of compiler memory and code.
+ * - `--max-opt=2`: JavaScript tiers up to Maglev but not TurboFan, another 8 MB. The hot work
+ *   (hashing, file and socket I/O) is native; the 100k scan, the most JavaScript-bound path,
+ *   measured no slower.
+ * Command modules load only when their command runs.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, CredentialError } from '../shared/config/errors.ts';
 import { UsageError } from './usage.ts';
+import { REQUIRED_NODE_MAJOR, unsupportedNode } from './node-version.ts';
 import { registerDefinitionsCommands } from './commands/definitions.ts';
 
 /** An action that imports its command's module when it runs, not when the program starts. */
@@ -206,4 +213,8 @@ function describe(error: unknown): string {
 
 if (import.meta.main) {
   process.exitCode = await main(process.argv.slice(2));
+} else if (import.meta.main === undefined) {
+  // Node before 24.2 has no import.meta.main: say so instead of exiting 0 having done nothing.
+  process.stderr.write(`${unsupportedNode(process.version) ?? `ferry needs Node.js ${REQUIRED_NODE_MAJOR}.2 or later (import.meta.main)`}\n`);
+  process.exitCode = 2;
 }

@@ -18,6 +18,7 @@ import { parseImportEvent, s3EventBridgeSchema, s3NotificationSchema } from './e
 import { importPorts } from './import-wiring.ts';
 import { IMPORT_METRICS } from './metrics.ts';
 import { coreLog, once, powertools, s3Client } from './wiring.ts';
+import { byCodeUnit } from '../shared/units.ts';
 
 export { BundleChangedError } from '../shared/adapters/aws/errors.ts';
 
@@ -38,7 +39,7 @@ function bundlesIn(event: unknown): { bucket: string; key: string }[] {
       })();
   return objects
     .filter((o) => o.key.startsWith('bundles/') && o.key.endsWith('.tar'))
-    .sort((a, b) => path.posix.basename(a.key).localeCompare(path.posix.basename(b.key)));
+    .sort((a, b) => byCodeUnit(path.posix.basename(a.key), path.posix.basename(b.key)));
 }
 
 export interface ImportSummary {

@@ -59,7 +59,7 @@ export async function buildExecutables(options: ExeBuildOptions): Promise<BuiltE
   await mkdir(buildDir, { recursive: true });
   const script = path.join(buildDir, 'ferry-sea.cjs');
   await bundleForSea(REPO_ROOT, script);
-  const blob = await makeSeaBlob(buildDir, script);
+  const blob = await makeSeaBlob(REPO_ROOT, buildDir, script);
   log(`bundled ${shown(script)} (${await kib(script)}), SEA blob for Node ${version}`);
   const built: BuiltExecutable[] = [];
   for (const arch of options.arches) {

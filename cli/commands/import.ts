@@ -17,9 +17,10 @@ import { makeOutput, type Output } from '../output.ts';
 import { RegistrySet } from '../registries.ts';
 import { requireFiles } from '../files.ts';
 import { UsageError } from '../usage.ts';
+import { byCodeUnit } from '../../shared/units.ts';
 
 /** Bundle names sort by source and zero-padded sequence, so lexical order is apply order. */
-const inApplyOrder = (files: string[]) => [...files].sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
+const inApplyOrder = (files: string[]) => [...files].sort((a, b) => byCodeUnit(path.basename(a), path.basename(b)));
 
 async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: (importer: Importer, receiptSigner: Signer | undefined) => Promise<T>): Promise<T> {
   const credentials = await resolveCredentials(config.target.credentials, process.env, (p) => path.resolve(config.configDir, p));

@@ -54,7 +54,7 @@ export async function bundleForSea(repoRoot: string, outFile: string): Promise<v
  * Makes the preparation blob with this Node (`node --experimental-sea-config`); it must be
  * the version of the binaries it goes into, which the caller checks.
  */
-export async function makeSeaBlob(buildDir: string, script: string): Promise<string> {
+export async function makeSeaBlob(repoRoot: string, buildDir: string, script: string): Promise<string> {
   const blob = path.join(buildDir, 'sea.blob');
   const config = path.join(buildDir, 'sea-config.json');
   await writeFile(
@@ -66,8 +66,8 @@ export async function makeSeaBlob(buildDir: string, script: string): Promise<str
         disableExperimentalSEAWarning: true,
         useSnapshot: false,
         useCodeCache: false,
-        // What the shebang of dist/ferry.js passes (see cli/ferry.ts): a small young generation.
-        execArgv: ['--max-semi-space-size=1'],
+        // The V8 flags the shebang of cli/ferry.ts passes (see there why).
+        execArgv: await shebangFlags(path.join(repoRoot, 'cli/ferry.ts')),
       },
       null,
       2,
@@ -127,4 +127,12 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
     child.on('error', (error) => reject(new SeaError(`${path.basename(command)} ${args[0]}: cannot run`, { cause: error })));
     child.on('close', (code) => (code === 0 ? resolve() : reject(new SeaError(`${path.basename(command)} ${args.join(' ')}: exit ${code}: ${output.trim()}`))));
   });
+}
+
+/** The Node flags on a script's `#!/usr/bin/env -S node …` line. */
+export async function shebangFlags(script: string): Promise<string[]> {
+  const first = (await readFile(script, 'utf8')).split('\n', 1)[0] ?? '';
+  const match = /^#!\/usr\/bin\/env -S node(?<flags>(?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  if (match === null) throw new SeaError(`${script}: its first line is not a \`#!/usr/bin/env -S node [--flag…]\` shebang`);
+  return match.groups?.flags?.trim().split(/\s+/).filter(Boolean) ?? [];
 }

@@ -31,6 +31,7 @@ import { BlobNotFoundError, BundleNotFoundError, BundleNotStagedError, InvalidDi
 import { isReportFileName, reportFileName } from '../../bundle/report/name.ts';
 import { readFileStream, writeFileStream } from '../../file-streams.ts';
 import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
+import { byCodeUnit } from '../../units.ts';
 
 export interface DirObjectStoreOptions {
   /** Where sealed bundles go, instead of `<root>/bundles`. */
@@ -214,7 +215,7 @@ export class DirObjectStore implements ObjectStore {
       throw error;
     }
     const bundles: { name: string; size: number; location: string }[] = [];
-    for (const name of names.filter((n) => !isReportFileName(n)).sort(compareNames)) {
+    for (const name of names.filter((n) => !isReportFileName(n)).sort(byCodeUnit)) {
       const location = path.join(this.#bundleDir, name);
       const info = await statOrUndefined(location);
       if (info?.isFile()) bundles.push({ name, size: info.size, location });
@@ -278,10 +279,6 @@ export class DirObjectStore implements ObjectStore {
     });
     return this.#ready;
   }
-}
-
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Ends `out` if the writer did not, and waits until its file descriptor is flushed and closed. */

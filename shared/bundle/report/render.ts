@@ -7,7 +7,7 @@
 import { html, trusted, type SafeHtml } from './html.ts';
 import { reportModel, type Carried, type EntryGroup, type ReportInput, type ReportModel, type ReportVerification } from './model.ts';
 import { REPORT_CSS } from './style.ts';
-import { formatBytes } from '../../units.ts';
+import { formatBytes, groupDigits } from '../../units.ts';
 
 /** The HTML report of a bundle (see {@link reportModel} for what goes in). */
 export function renderReport(input: ReportInput): string {
@@ -165,5 +165,5 @@ ${model.parts.map((p) => html`<tr><td class="digest"><code class="digest">${p.bl
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 
-const exact = (n: number) => `${n.toLocaleString('en-US')} bytes`;
+const exact = (n: number) => `${groupDigits(n)} bytes`;
 const bytes = (n: number) => (n < 1024 ? exact(n) : `${formatBytes(n)} (${exact(n)})`);
