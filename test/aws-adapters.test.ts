@@ -11,13 +11,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ChecksumMismatchError, sha256Of, type Digest } from '../shared/digest.ts';
 import type { BundleRecord, CopyTask } from '../shared/core/ports/index.ts';
 import { DynamoExportState, S3ObjectStore, SqsTaskQueue, createTableInput } from '../shared/adapters/aws/index.ts';
 import { SequenceConflictError } from '../shared/core/ports/errors.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
 import { entry } from './contracts/export-state.ts';
+import { keys } from '../shared/adapters/aws/dynamo-keys.ts';
+import { tombstoneFor } from '../shared/core/export/tombstones.ts';
 
 const awsEndpoint = inject('awsEndpoint');
 const dynamoEndpoint = inject('dynamoEndpoint');
@@ -322,6 +324,30 @@ describe('DynamoExportState', () => {
     expect(pending).toEqual([]);
     expect(await after.shippedIn(sha256Of('crash blob'))).toBe(1);
     crashing.destroy();
+  });
+
+  it('reads ASSET items written before they named their kind: a tombstone recorded then still counts', async () => {
+    // Prepare: v1 and its tombstone recorded, then their ASSET items stripped of `kind` as the earlier code wrote them
+    const exporter = state(`source-${randomUUID()}`);
+    const v1 = entry('/old.jar', 'v1');
+    await exporter.addPendingEntry(v1);
+    await exporter.addPendingEntry(tombstoneFor(v1));
+    const assets = await dynamo.send(
+      new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.assetPk(exporter.sourceId, 'raw-src', '/old.jar') } }),
+    );
+    for (const item of assets.Items ?? []) {
+      await dynamo.send(new UpdateCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk }, UpdateExpression: 'REMOVE kind' }));
+    }
+
+    // Act
+    const known = await exporter.hasEntry('raw-src', '/old.jar', { sha256: v1.digest.slice(7) });
+    const tombstoneAgain = await exporter.addPendingEntry(tombstoneFor(v1));
+    const latest = await exporter.latestEntries('raw-src', '/old.jar', { prefix: false });
+    const stagedAgain = await exporter.addPendingEntry(v1);
+
+    // Assess
+    expect(assets.Items).toHaveLength(2);
+    expect({ known, tombstoneAgain, latest, stagedAgain }).toEqual({ known: false, tombstoneAgain: false, latest: [v1], stagedAgain: true });
   });
 });
 

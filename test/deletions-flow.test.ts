@@ -171,6 +171,36 @@ describe('deletions carried as tombstones (raw)', () => {
     expect((await receipt(world, 2)).deletions).toEqual([expect.objectContaining({ path: '/d/gone.bin', outcome: 'deleted' })]);
   });
 
+  it('the same bytes uploaded again at a deleted path are carried again and back on the target, byte for byte', async () => {
+    // Prepare: carried and imported, deleted on the source, the tombstone carried and applied
+    world = await deletionsWorld('carry');
+    const bytes = content('gone', 3000);
+    world.source.putRawAsset('raw-a', '/d/gone.bin', bytes);
+    await exportOnce(world);
+    await importAll(world, await bundles(world));
+    await deleteOnSource(world, 'raw-a', '/d/gone.bin');
+    const reconciled = await runFerry(['export', '--once', '--reconcile-deletions', '--config', world.exportConfig], world.env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    await importAll(world, [(await bundles(world))[1]!]);
+    expect(world.target.assetPaths('raw-a')).toEqual([]);
+
+    // Act
+    world.source.putRawAsset('raw-a', '/d/gone.bin', bytes);
+    await exportOnce(world);
+    await exportOnce(world);
+    const files = await bundles(world);
+    expect(files, 'one bundle more, and only one').toHaveLength(3);
+    await importAll(world, [files[2]!]);
+
+    // Assess: the entry carried again; its blob is required from bundle 1, which shipped it
+    const third = await readBundleSummary(createReadStream(files[2]!), path.basename(files[2]!));
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    expect(third.manifest.entries).toEqual([expect.objectContaining({ kind: 'raw', target: { repository: 'raw-a', path: '/d/gone.bin' }, digest })]);
+    expect(third.manifest.blobs).toEqual({ included: [], required: [{ digest, size: 3000, shippedIn: 1 }] });
+    expect(world.target.getAsset('raw-a', '/d/gone.bin')?.content).toEqual(bytes);
+    expect((await receipt(world, 3)).entries).toEqual([expect.objectContaining({ path: '/d/gone.bin', outcome: 'imported' })]);
+  });
+
   it('ferry serve reconciles after each scheduled scan and records a tombstone for a deletion no webhook reported', async () => {
     // Prepare: scans every second, no webhook
     world = await makeWorld({

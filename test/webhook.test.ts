@@ -297,6 +297,35 @@ describe('tasksForWebhook', () => {
     expect(again.tasks[0]?.id).toBe(first.tasks[0]?.id);
   });
 
+  it('gives content uploaded again after a carried deletion a task id of its own, the same on every delivery', async () => {
+    // Prepare: /x.bin staged, then deleted on the source (the DELETED event records its tombstone)
+    const source = new FakeWebhookSource();
+    const state = new MemoryExportState();
+    const carrying: ScanRepository[] = [{ ...repositories[0]!, carryDeletions: true }];
+    const a1 = asset('/x.bin', 'e'.repeat(64));
+    source.assets.set('id1', { ...a1, repository: 'raw-a' });
+    const created = event({ asset: { id: '1', assetId: 'id1', format: 'raw', name: '/x.bin' } });
+    const before = rawTaskId('raw-a', '/x.bin', a1.checksums, a1.lastModified);
+    const staged = { kind: 'raw', sourceRepository: 'raw-a', path: '/x.bin', targetRepository: 'raw-a-target', digest: `sha256:${'e'.repeat(64)}` as const, size: 10, checksums: a1.checksums };
+    await state.addPendingEntry(staged);
+    const stagedBefore = await tasksForWebhook({ source, state }, created, carrying);
+    await tasksForWebhook({ source, state }, { ...created, action: 'DELETED' }, carrying);
+
+    // Act: the same bytes uploaded again, the event delivered twice, the task run; then deleted and uploaded once more
+    const again = await tasksForWebhook({ source, state }, created, carrying);
+    const redelivered = await tasksForWebhook({ source, state }, created, carrying);
+    await state.addPendingEntry(staged);
+    await tasksForWebhook({ source, state }, { ...created, action: 'DELETED' }, carrying);
+    const third = await tasksForWebhook({ source, state }, created, carrying);
+
+    // Assess
+    expect(stagedBefore).toMatchObject({ tasks: [], alreadyStaged: 1 });
+    expect(again.tasks).toEqual([expect.objectContaining({ kind: 'raw', path: '/x.bin', checksums: a1.checksums })]);
+    expect(again.tasks[0]!.id).not.toBe(before);
+    expect(redelivered.tasks[0]!.id).toBe(again.tasks[0]!.id);
+    expect(new Set([before, again.tasks[0]!.id, third.tasks[0]!.id]).size).toBe(3);
+  });
+
   it('yields no task and asks nothing of the source for a repository not configured', async () => {
     // Prepare
     const source = new FakeWebhookSource();

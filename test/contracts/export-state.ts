@@ -9,6 +9,7 @@ import { sha256Of, type Digest } from '../../shared/digest.ts';
 import type { BundleRecord, ExportState, StagedEntry } from '../../shared/core/ports/index.ts';
 import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../shared/core/ports/errors.ts';
 import type { ImageDetail } from '../../shared/core/formats/docker/detail.ts';
+import { exportStateTombstoneContract } from './export-state-tombstones.ts';
 
 export interface ExportStateHarness {
   state: ExportState;
@@ -502,6 +503,10 @@ export function exportStateContract(makeHarness: () => Promise<ExportStateHarnes
     expect(await other.shippedIn(a!.digest)).toBe(1);
     expect(await other.listResends()).toEqual([{ digest: sha256Of('lost'), size: 4 }]);
   });
+
+  // ───────────── after deletions ─────────────
+
+  exportStateTombstoneContract(() => ({ state, sourceId: harness.sourceId, other: () => harness.open() }));
 }
 
 /** A raw entry of `raw-src` whose blob is `content`. */

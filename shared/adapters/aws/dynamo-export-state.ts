@@ -14,7 +14,8 @@
  * | `SOURCE#<sid>`                       | `JOURNAL#<seq>#<digest>#<part>`  | entrySeqs, blobs: one chunk of a large seal        |
  * | `ENTRY#<sid>#<seq>`                  | `#`                              | the entry, state pending/sealed, bundleSequence;   |
  * |                                      |                                  | gsi1pk `PENDING#<sid>` + gsi1sk `<seq>` while pending |
- * | `ASSET#<sid>#<sha256(repo, path)>`   | `DIGEST#<digest>`                | seq, sha1: one per (sourceRepository, path, digest)|
+ * | `ASSET#<sid>#<sha256(repo, path)>`   | `DIGEST#<digest>`                | seq, kind, sha1: the latest entry of this content  |
+ * |                                      |                                  | (or tombstone) at (sourceRepository, path)         |
  * | `SHIPPED#<sid>#<digest>`             | `#`                              | bundleSequence, via (bundle/receipt)               |
  * | `SOURCE#<sid>`                       | `RESEND#<digest>`                | size, from, requestedAt: a blob the far side lacks |
  *
@@ -22,6 +23,9 @@
  * keys, so listing them does not read the sealed history. GSIs are eventually
  * consistent, so the listed keys are re-read with consistent reads and only entries still
  * pending are returned; an entry added a moment ago may be missed and is sealed next time.
+ *
+ * Content at a path counts as known until a tombstone is recorded there after it; staged
+ * again, its ASSET item moves to the new entry's seq (dynamo-asset-ledger.ts).
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -32,6 +36,7 @@ import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { forEachLimited } from '../../concurrency.ts';
 import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys.ts';
 import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
+import { latestSeq, recordsAt, type AssetRecord } from './dynamo-asset-ledger.ts';
 import { normaliseInstant } from '../../core/ports/instants.ts';
 
 export const PENDING_INDEX = 'pending';
@@ -134,38 +139,31 @@ export class DynamoExportState implements ExportState {
   /**
    * As in the embedded state: content matches by sha256 when the caller knows it (the
    * entry's content address), otherwise by the sha1 the source published; with neither,
-   * nothing matches.
+   * nothing matches. Content staged before the path's latest tombstone does not count.
    */
   async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
-    if (checksums.sha256 !== undefined) {
-      const digest = `sha256:${checksums.sha256.toLowerCase()}` as Digest;
-      return (await this.#t.get(keys.asset(this.sourceId, sourceRepository, path, digest))) !== undefined;
-    }
-    if (checksums.sha1 === undefined) return false;
-    const pk = keys.assetPk(this.sourceId, sourceRepository, path);
-    const items = this.#t.query({
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk',
-      FilterExpression: 'sha1 = :sha1',
-      ExpressionAttributeValues: { ':pk': pk, ':sha1': checksums.sha1.toLowerCase() },
-      ConsistentRead: true,
-    });
-    for await (const item of items) {
-      void item;
-      return true;
-    }
-    return false;
+    const sha256 = checksums.sha256?.toLowerCase();
+    const sha1 = checksums.sha1?.toLowerCase();
+    if (sha256 === undefined && sha1 === undefined) return false;
+    const matches = (r: AssetRecord) => (sha256 !== undefined ? r.digest === `sha256:${sha256}` : r.sha1 === sha1);
+    const records = await this.#recordsAt(sourceRepository, path);
+    const since = latestSeq(records, true);
+    return records.some((r) => !r.tombstone && r.seq > since && matches(r));
   }
 
   /**
-   * The uniqueness item and the entry are written in one transaction, each only if
-   * absent: a duplicate (same source repository, path and digest) changes nothing. A
-   * `seq` is drawn from the counter first, so a duplicate that races past the first check
-   * leaves a gap in seqs; seqs only need to be increasing.
+   * A duplicate (the same content, or tombstone, at the path with nothing of the other kind
+   * recorded there since) changes nothing. Otherwise the ASSET item and the entry are
+   * written in one transaction, the ASSET item only if it is still as read: of concurrent
+   * writers of the same content exactly one succeeds. A `seq` is drawn from the counter
+   * first, so a duplicate that races past the first check leaves a gap in seqs; seqs only
+   * need to be increasing.
    */
   async addPendingEntry(entry: StagedEntry): Promise<boolean> {
+    const records = await this.#recordsAt(entry.sourceRepository, entry.path);
+    const previous = records.find((r) => r.digest === entry.digest);
+    if (previous !== undefined && previous.seq > latestSeq(records, entry.kind !== 'tombstone')) return false;
     const asset = keys.asset(this.sourceId, entry.sourceRepository, entry.path, entry.digest);
-    if ((await this.#t.get(asset)) !== undefined) return false;
     const seq = await this.#nextEntrySeq();
     const key = keys.entry(this.sourceId, seq);
     const sha1 = entry.checksums.sha1?.toLowerCase();
@@ -189,15 +187,12 @@ export class DynamoExportState implements ExportState {
       const value = entry.checksums[algorithm];
       if (value !== undefined) item[algorithm] = value.toLowerCase();
     }
+    const unchanged = previous === undefined
+      ? { ConditionExpression: 'attribute_not_exists(pk)' }
+      : { ConditionExpression: 'seq = :previous', ExpressionAttributeValues: { ':previous': previous.seq } };
     try {
       await this.#t.transact('TransactWriteItems', `${asset.pk} ${asset.sk}`, [
-        {
-          Put: {
-            TableName: this.table,
-            Item: { ...asset, seq, ...(sha1 !== undefined ? { sha1 } : {}) },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          },
-        },
+        { Put: { TableName: this.table, Item: { ...asset, seq, kind: entry.kind, ...(sha1 !== undefined ? { sha1 } : {}) }, ...unchanged } },
         { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
       ]);
       return true;
@@ -208,22 +203,29 @@ export class DynamoExportState implements ExportState {
   }
 
   /**
-   * The latest non-tombstone entry at one path, from its ASSET items (one per content). A
-   * prefix would need a scan of the table: none is answered (component deletions of maven2,
-   * helm, pypi then come through their asset events).
+   * The latest non-tombstone entry at one path, from its ASSET items. A prefix would need a
+   * scan of the table: none is answered (component deletions of maven2, helm, pypi then come
+   * through their asset events).
    */
   async latestEntries(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]> {
     if (options.prefix) return [];
-    const seqs: number[] = [];
-    const items = this.#t.query({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.assetPk(this.sourceId, sourceRepository, path) }, ConsistentRead: true });
-    for await (const item of items) if (typeof item.seq === 'number') seqs.push(item.seq);
-    for (const seq of seqs.sort((a, b) => b - a)) {
+    const content = (await this.#recordsAt(sourceRepository, path)).filter((r) => !r.tombstone).sort((a, b) => b.seq - a.seq);
+    for (const { seq } of content) {
       const entry = await this.#t.get(keys.entry(this.sourceId, seq));
-      if (entry === undefined || entry.kind === 'tombstone') continue;
+      if (entry === undefined) continue;
       const { seq: _seq, ...staged } = toPendingEntry(entry);
       return [staged];
     }
     return [];
+  }
+
+  async lastTombstone(sourceRepository: string, path: string): Promise<number | undefined> {
+    const seq = latestSeq(await this.#recordsAt(sourceRepository, path), true);
+    return seq === 0 ? undefined : seq;
+  }
+
+  #recordsAt(sourceRepository: string, path: string): Promise<AssetRecord[]> {
+    return recordsAt(this.#t, this.table, this.sourceId, sourceRepository, path);
   }
 
   /** Pending entries in staging order (`seq` ascending), after finishing any committed seal. */

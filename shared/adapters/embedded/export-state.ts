@@ -74,7 +74,52 @@ const MIGRATIONS = [
   `,
   // The format that staged an entry keeps what it needs besides digest and size here, as JSON.
   `ALTER TABLE entries RENAME COLUMN image_json TO detail_json;`,
+  // Deletions carried: the same content at a path is one entry per era (see ERA), no longer one ever.
+  // SQLite cannot change a table's UNIQUE rule in place, so the table is rebuilt, seqs kept.
+  `
+  ALTER TABLE entries RENAME TO entries_v5;
+  CREATE TABLE entries (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_repository TEXT NOT NULL,
+    path              TEXT NOT NULL,
+    target_repository TEXT NOT NULL,
+    digest            TEXT NOT NULL,
+    size              INTEGER NOT NULL,
+    sha1              TEXT,
+    md5               TEXT,
+    sha256            TEXT,
+    sha512            TEXT,
+    kind              TEXT NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('pending', 'sealed')),
+    bundle_sequence   INTEGER,
+    detail_json       TEXT,
+    era               INTEGER NOT NULL,
+    UNIQUE (source_repository, path, digest, era)
+  );
+  INSERT INTO entries (seq, source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, state, bundle_sequence, detail_json, era)
+    SELECT e.seq, e.source_repository, e.path, e.target_repository, e.digest, e.size, e.sha1, e.md5, e.sha256, e.sha512, e.kind, e.state, e.bundle_sequence, e.detail_json,
+      (SELECT COALESCE(MAX(o.seq), 0) FROM entries_v5 o
+        WHERE o.source_repository = e.source_repository AND o.path = e.path AND o.seq < e.seq AND (o.kind = 'tombstone') <> (e.kind = 'tombstone'))
+    FROM entries_v5 e ORDER BY e.seq;
+  UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM sqlite_sequence WHERE name IN ('entries', 'entries_v5')) WHERE name = 'entries';
+  DROP TABLE entries_v5;
+  CREATE INDEX entries_pending ON entries (state, seq);
+  `,
 ];
+
+/**
+ * An entry's era: the seq of the latest entry of the other kind at its path when it was
+ * staged (for content the latest tombstone, for a tombstone the latest content), 0 if none.
+ * The same content, or the same tombstone, is recorded once per era: offered again with
+ * nothing of the other kind between, it is a duplicate; after a deletion (or, for a
+ * tombstone, after the content came back) it is new.
+ */
+const ERA = `(SELECT COALESCE(MAX(seq), 0) FROM entries
+  WHERE source_repository = $repository AND path = $path AND (kind = 'tombstone') <> ($kind = 'tombstone'))`;
+
+/** Content entries at a path staged after its latest tombstone (the far side has not deleted them). */
+const SINCE_LAST_TOMBSTONE = `source_repository = $repository AND path = $path AND kind <> 'tombstone'
+  AND seq > (SELECT COALESCE(MAX(seq), 0) FROM entries WHERE source_repository = $repository AND path = $path AND kind = 'tombstone')`;
 
 /**
  * Bundles are numbered from 1: with no bundle sealed yet for a source, the next
@@ -140,44 +185,54 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   /**
    * Content matches by sha256 when the caller knows it (compared with the entry's content
    * address, which is the sha256 of the stored bytes); otherwise by sha1 as the source
-   * published it. With neither, nothing can be matched and the answer is false.
+   * published it. With neither, nothing can be matched and the answer is false. Entries
+   * staged before the path's latest tombstone do not count: the far side deleted them.
    */
   async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
+    const at = { repository: sourceRepository, path };
     let row: Row | undefined;
     if (checksums.sha256 !== undefined) {
       row = this
-        .prepared('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND digest = ? LIMIT 1')
-        .get(sourceRepository, path, `sha256:${checksums.sha256.toLowerCase()}`);
+        .prepared(`SELECT 1 AS hit FROM entries WHERE ${SINCE_LAST_TOMBSTONE} AND digest = $digest LIMIT 1`)
+        .get({ ...at, digest: `sha256:${checksums.sha256.toLowerCase()}` });
     } else if (checksums.sha1 !== undefined) {
       row = this
-        .prepared('SELECT 1 AS hit FROM entries WHERE source_repository = ? AND path = ? AND sha1 = ? LIMIT 1')
-        .get(sourceRepository, path, checksums.sha1.toLowerCase());
+        .prepared(`SELECT 1 AS hit FROM entries WHERE ${SINCE_LAST_TOMBSTONE} AND sha1 = $sha1 LIMIT 1`)
+        .get({ ...at, sha1: checksums.sha1.toLowerCase() });
     }
     return row !== undefined;
   }
 
+  /** One statement: the era is read and the entry written under the same write lock. */
   async addPendingEntry(entry: StagedEntry): Promise<boolean> {
     const { checksums } = entry;
     const result = this
       .prepared(
-        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, detail_json, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
-         ON CONFLICT (source_repository, path, digest) DO NOTHING`,
+        `INSERT INTO entries (source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, detail_json, era, state)
+         VALUES ($repository, $path, $target, $digest, $size, $sha1, $md5, $sha256, $sha512, $kind, $detail, ${ERA}, 'pending')
+         ON CONFLICT (source_repository, path, digest, era) DO NOTHING`,
       )
-      .run(
-        entry.sourceRepository,
-        entry.path,
-        entry.targetRepository,
-        entry.digest,
-        entry.size,
-        lower(checksums.sha1),
-        lower(checksums.md5),
-        lower(checksums.sha256),
-        lower(checksums.sha512),
-        entry.kind,
-        entry.detail === undefined ? null : JSON.stringify(entry.detail),
-      );
+      .run({
+        repository: entry.sourceRepository,
+        path: entry.path,
+        target: entry.targetRepository,
+        digest: entry.digest,
+        size: entry.size,
+        sha1: lower(checksums.sha1),
+        md5: lower(checksums.md5),
+        sha256: lower(checksums.sha256),
+        sha512: lower(checksums.sha512),
+        kind: entry.kind,
+        detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
+      });
     return Number(result.changes) === 1;
+  }
+
+  async lastTombstone(sourceRepository: string, path: string): Promise<number | undefined> {
+    const row = this
+      .prepared("SELECT MAX(seq) AS seq FROM entries WHERE source_repository = ? AND path = ? AND kind = 'tombstone'")
+      .get(sourceRepository, path);
+    return row === undefined || row.seq === null ? undefined : integer(row, 'seq');
   }
 
   /** Pending entries in staging order (`seq` ascending). */

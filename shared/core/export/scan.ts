@@ -10,6 +10,7 @@
 import { formatOf, type ExportDeps, type ScanRepository } from '../formats/index.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from '../ports/index.ts';
 import { readAhead } from './read-ahead.ts';
+import { afterLastTombstone } from './tombstones.ts';
 
 export type { ScanRepository } from '../formats/index.ts';
 
@@ -52,7 +53,9 @@ async function tasksForPage(state: ExportState, repository: ScanRepository, item
       if (!changedSince(asset, since)) continue;
       if (await state.hasEntry(repository.name, asset.path, asset.checksums)) continue;
       const task = taskForAsset(repository, asset, component);
-      if (task !== undefined) tasks.set(task.id, task);
+      if (task === undefined) continue;
+      const queued = await afterLastTombstone(state, repository, asset.path, task);
+      tasks.set(queued.id, queued);
     }
   }
   return [...tasks.values()];

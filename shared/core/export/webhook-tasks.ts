@@ -9,7 +9,7 @@
 import type { Log } from '../log.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from '../ports/index.ts';
 import { taskForAsset, type ScanRepository } from './scan.ts';
-import { carryDeletion, type CarriedDeletion } from './tombstones.ts';
+import { afterLastTombstone, carryDeletion, type CarriedDeletion } from './tombstones.ts';
 
 /** A change the source reported (the fields of a Nexus webhook body Ferry reads). */
 export interface SourceEvent {
@@ -117,7 +117,9 @@ export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, rep
       continue;
     }
     const task = taskForAsset(repository, asset, component);
-    if (task !== undefined) tasks.set(task.id, task);
+    if (task === undefined) continue;
+    const queued = await afterLastTombstone(deps.state, repository, asset.path, task);
+    tasks.set(queued.id, queued);
   }
   return { tasks: [...tasks.values()], alreadyStaged };
 }

@@ -238,9 +238,16 @@ export interface ExportState {
   getScanCheckpoint(repository: string): Promise<ScanCheckpoint | undefined>;
   putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void>;
 
-  /** True when an entry (pending or sealed) exists for this asset with matching content. */
+  /**
+   * True when an entry (pending or sealed) exists for this asset with matching content and
+   * no tombstone was recorded at its path after it (the far side deleted what it staged).
+   */
   hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean>;
-  /** Records a pending entry; false (and no change) when the same content is already recorded. */
+  /**
+   * Records a pending entry; false (and no change) when the same content is already recorded
+   * at its path with nothing of the other kind since: for content, no tombstone there after
+   * it; for a tombstone, no content staged there after it.
+   */
   addPendingEntry(entry: StagedEntry): Promise<boolean>;
   listPendingEntries(): Promise<PendingEntry[]>;
   /**
@@ -249,6 +256,11 @@ export interface ExportState {
    * source removes. Optional: without it deletions are not carried.
    */
   latestEntries?(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]>;
+  /**
+   * The seq of the latest tombstone at this path, if any: a copy task for content staged there
+   * again carries it in its id, so task queues do not take it for the task before the deletion.
+   */
+  lastTombstone?(sourceRepository: string, path: string): Promise<number | undefined>;
 
   /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
   shippedIn(digest: Digest): Promise<number | undefined>;

@@ -1,0 +1,122 @@
+/**
+ * The ExportState contract, continued: the entry ledger once deletions are carried. Content
+ * staged at a path counts as known only until a tombstone is recorded there after it; the
+ * same content staged again is then a new entry, recorded once however often it is offered.
+ * Run by exportStateContract (export-state.ts), so every adapter runs these too.
+ */
+import { expect, it } from 'vitest';
+import type { ExportState } from '../../shared/core/ports/index.ts';
+import { tombstoneFor } from '../../shared/core/export/tombstones.ts';
+import { sha256Of } from '../../shared/digest.ts';
+import { entry } from './export-state.ts';
+
+export function exportStateTombstoneContract(current: () => { state: ExportState; sourceId: string; other: () => Promise<ExportState> }): void {
+  it('takes content staged before a tombstone at its path as unknown and records it again once, then as known', async () => {
+    // Prepare: v1 staged, sealed and tombstoned at /a.jar; /b.jar holds the same bytes and no tombstone
+    const { state, sourceId, other } = current();
+    const v1 = entry('/a.jar', 'v1', { sha1: 'aa'.repeat(20) });
+    await state.addPendingEntry(v1);
+    await state.addPendingEntry(entry('/b.jar', 'v1'));
+    await state.recordSeal(sealed(sourceId, 1), (await state.listPendingEntries()).map((e) => e.seq), [v1.digest]);
+    await state.addPendingEntry(tombstoneFor(v1));
+    const second = await other();
+
+    // Act
+    const knownAfterTombstone = {
+      bySha256: await state.hasEntry('raw-src', '/a.jar', { sha256: v1.digest.slice(7) }),
+      bySha1: await state.hasEntry('raw-src', '/a.jar', { sha1: 'AA'.repeat(20) }),
+      otherPath: await state.hasEntry('raw-src', '/b.jar', { sha256: v1.digest.slice(7) }),
+    };
+    const added = await Promise.all([state.addPendingEntry(v1), state.addPendingEntry(v1), second.addPendingEntry(v1)]);
+    const againLater = await second.addPendingEntry(v1);
+    const knownAgain = await second.hasEntry('raw-src', '/a.jar', { sha256: v1.digest.slice(7) });
+
+    // Assess
+    expect(knownAfterTombstone).toEqual({ bySha256: false, bySha1: false, otherPath: true });
+    expect(added.filter(Boolean)).toHaveLength(1);
+    expect(againLater).toBe(false);
+    expect(knownAgain).toBe(true);
+    const pending = await state.listPendingEntries();
+    expect(pending.map((e) => [e.kind, e.path])).toEqual([['tombstone', '/a.jar'], ['raw', '/a.jar']]);
+    expect(pending[1]!.seq).toBeGreaterThan(pending[0]!.seq);
+    expect(await state.latestEntries!('raw-src', '/a.jar', { prefix: false })).toEqual([v1]);
+    expect(await state.shippedIn(v1.digest)).toBe(1);
+  });
+
+  it('takes content as unknown after a tombstone of other content at its path', async () => {
+    // Prepare: v1 then v2 at /a.jar; the deletion removes v2 (the latest)
+    const { state } = current();
+    await state.addPendingEntry(entry('/a.jar', 'v1'));
+    await state.addPendingEntry(entry('/a.jar', 'v2'));
+    await state.addPendingEntry(tombstoneFor(entry('/a.jar', 'v2')));
+
+    // Act
+    const known = await state.hasEntry('raw-src', '/a.jar', { sha256: sha256Of('v1').slice(7) });
+    const added = await state.addPendingEntry(entry('/a.jar', 'v1'));
+
+    // Assess
+    expect(known).toBe(false);
+    expect(added).toBe(true);
+  });
+
+  it('keeps content staged again with no tombstone between known and records it once', async () => {
+    // Prepare: v1 sealed at /a.jar; tombstones elsewhere (another path, another repository) change nothing here
+    const { state, sourceId } = current();
+    const v1 = entry('/a.jar', 'v1');
+    await state.addPendingEntry(v1);
+    await state.recordSeal(sealed(sourceId, 1), (await state.listPendingEntries()).map((e) => e.seq), [v1.digest]);
+    await state.addPendingEntry(tombstoneFor(entry('/b.jar', 'v1')));
+    await state.addPendingEntry(tombstoneFor({ ...v1, sourceRepository: 'raw-other' }));
+
+    // Act
+    const added = await Promise.all([state.addPendingEntry(v1), state.addPendingEntry(v1)]);
+    const known = await state.hasEntry('raw-src', '/a.jar', { sha256: v1.digest.slice(7) });
+
+    // Assess
+    expect(added).toEqual([false, false]);
+    expect(known).toBe(true);
+    expect((await state.listPendingEntries()).map((e) => e.kind)).toEqual(['tombstone', 'tombstone']);
+  });
+
+  it('records a tombstone again only after content was staged again at its path', async () => {
+    // Prepare
+    const { state } = current();
+    const v1 = entry('/a.jar', 'v1');
+    await state.addPendingEntry(v1);
+
+    // Act: deleted (the event delivered twice), uploaded again, deleted again (twice)
+    const results = [];
+    for (const step of ['delete', 'delete', 'upload', 'delete', 'delete'] as const) {
+      results.push(await state.addPendingEntry(step === 'delete' ? tombstoneFor(v1) : v1));
+    }
+
+    // Assess
+    expect(results).toEqual([true, false, true, true, false]);
+    expect((await state.listPendingEntries()).map((e) => e.kind)).toEqual(['raw', 'tombstone', 'raw', 'tombstone']);
+  });
+
+  it('names the latest tombstone at a path, so a copy task after it is told apart from one before', async () => {
+    // Prepare
+    const { state } = current();
+    const v1 = entry('/a.jar', 'v1');
+    await state.addPendingEntry(v1);
+    const none = await state.lastTombstone!('raw-src', '/a.jar');
+    await state.addPendingEntry(tombstoneFor(v1));
+    await state.addPendingEntry(v1);
+    await state.addPendingEntry(tombstoneFor(v1));
+
+    // Act
+    const latest = await state.lastTombstone!('raw-src', '/a.jar');
+    const elsewhere = [await state.lastTombstone!('raw-src', '/b.jar'), await state.lastTombstone!('raw-other', '/a.jar')];
+
+    // Assess
+    const tombstones = (await state.listPendingEntries()).filter((e) => e.kind === 'tombstone').map((e) => e.seq);
+    expect(none).toBeUndefined();
+    expect(latest).toBe(tombstones.at(-1));
+    expect(elsewhere).toEqual([undefined, undefined]);
+  });
+}
+
+function sealed(sourceId: string, sequence: number) {
+  return { sourceId, sequence, digest: sha256Of(`bundle ${sequence}`), name: `b-${sequence}.tar`, size: 1, sealedAt: '2025-01-01T00:00:00.000Z', published: true };
+}
