@@ -1,8 +1,9 @@
 /**
- * A state file written before tombstones changed the entry ledger's uniqueness rule (export
- * state schema version 5: one entry per source repository, path and digest) opens with the
- * current code, keeps every row, and then follows the current rule: content staged before a
- * tombstone at its path can be staged again, a tombstone repeated is still recorded once.
+ * A state file written before the entry ledger's uniqueness rule changed (export state schema
+ * version 5: one entry per source repository, path and digest) opens with the current code,
+ * keeps every row, and then follows the current rule: content that something else (other
+ * content, a tombstone) followed at its path can be staged again, an entry offered again while
+ * it is its path's latest is still recorded once.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -50,8 +51,12 @@ const VERSION_5 = `
 
 const v1 = entry('/a.jar', 'v1', { sha1: 'aa'.repeat(20) });
 const other = entry('/b.jar', 'b');
+const [c1, c2] = [entry('/c.jar', 'c1'), entry('/c.jar', 'c2')];
 
-/** Writes rows as the version-5 code did: v1 sealed in bundle 1, then its tombstone and /b.jar pending. */
+/**
+ * Writes rows as the version-5 code did: v1 sealed in bundle 1, then its tombstone and /b.jar
+ * pending; c1 sealed in bundle 1 and c2, which overwrote it at /c.jar, pending.
+ */
 function writeVersion5(file: string): void {
   const db = new DatabaseSync(file);
   db.exec(VERSION_5);
@@ -63,6 +68,8 @@ function writeVersion5(file: string): void {
   insert.run(v1.sourceRepository, v1.path, v1.targetRepository, v1.digest, v1.size, v1.checksums.sha1!, 'raw', null, 'sealed', 1);
   insert.run(tombstone.sourceRepository, tombstone.path, tombstone.targetRepository, tombstone.digest, 0, null, 'tombstone', JSON.stringify(tombstone.detail), 'pending', null);
   insert.run(other.sourceRepository, other.path, other.targetRepository, other.digest, other.size, null, 'raw', null, 'pending', null);
+  insert.run(c1.sourceRepository, c1.path, c1.targetRepository, c1.digest, c1.size, null, 'raw', null, 'sealed', 1);
+  insert.run(c2.sourceRepository, c2.path, c2.targetRepository, c2.digest, c2.size, null, 'raw', null, 'pending', null);
   db.prepare("INSERT INTO bundles (source_id, sequence, digest, name, size, sealed_at) VALUES ('src', 1, ?, 'src-00000001.tar', 10, '2025-01-01T00:00:00.000Z')").run(sha256Of('bundle 1'));
   db.prepare("INSERT INTO shipped_blobs (digest, bundle_sequence, via) VALUES (?, 1, 'bundle')").run(v1.digest);
   db.close();
@@ -100,6 +107,7 @@ describe('export state written by schema version 5', () => {
     expect(pending.map(({ seq, kind, path: at }) => ({ seq, kind, path: at }))).toEqual([
       { seq: 2, kind: 'tombstone', path: '/a.jar' },
       { seq: 3, kind: 'raw', path: '/b.jar' },
+      { seq: 5, kind: 'raw', path: '/c.jar' },
     ]);
     expect(pending[0]!.detail).toEqual(tombstoneFor(v1).detail);
     expect(await state.latestEntries('raw-src', '/a.jar', { prefix: false })).toEqual([v1]);
@@ -108,8 +116,11 @@ describe('export state written by schema version 5', () => {
     expect(await state.hasEntry('raw-src', '/b.jar', { sha256: other.digest.slice(7) })).toBe(true);
     const db = new DatabaseSync(file);
     const version = db.prepare("SELECT version FROM schema_versions WHERE component = 'export-state'").get();
+    const eras = db.prepare('SELECT seq, era FROM entries ORDER BY seq').all().map((row) => [row.seq, row.era]);
     db.close();
     expect(Number(version?.version)).toBeGreaterThan(5);
+    // Each entry's era: the latest entry before it at its path with other content (or a tombstone's other key), 0 if none
+    expect(eras).toEqual([[1, 0], [2, 1], [3, 0], [4, 0], [5, 4]]);
   });
 
   it('then follows the current rule: a repeated tombstone once, content tombstoned before staged again', async () => {
@@ -125,7 +136,24 @@ describe('export state written by schema version 5', () => {
     // Assess
     expect({ tombstoneAgain, otherAgain, knownBefore, stagedAgain }).toEqual({ tombstoneAgain: false, otherAgain: false, knownBefore: false, stagedAgain: true });
     const pending = await state.listPendingEntries();
-    expect(pending.map((e) => [e.kind, e.path])).toEqual([['tombstone', '/a.jar'], ['raw', '/b.jar'], ['raw', '/a.jar']]);
-    expect(pending[2]!.seq).toBeGreaterThan(3);
+    expect(pending.map((e) => [e.kind, e.path])).toEqual([['tombstone', '/a.jar'], ['raw', '/b.jar'], ['raw', '/c.jar'], ['raw', '/a.jar']]);
+    expect(pending[3]!.seq).toBeGreaterThan(5);
+  });
+
+  it('then takes content back at a path after other content as new: recorded once, and what it replaced no longer known', async () => {
+    // Prepare: c1 sealed, then c2 staged over it at /c.jar, both before the migration
+    const state = open();
+
+    // Act: c1's bytes come back
+    const before = { c1: await state.hasEntry('raw-src', '/c.jar', { sha256: c1.digest.slice(7) }), c2: await state.hasEntry('raw-src', '/c.jar', { sha256: c2.digest.slice(7) }) };
+    const restored = [await state.addPendingEntry(c1), await state.addPendingEntry(c1)];
+    const after = { c1: await state.hasEntry('raw-src', '/c.jar', { sha256: c1.digest.slice(7) }), c2: await state.entryAt('raw-src', '/c.jar', { sha256: c2.digest.slice(7) }) };
+
+    // Assess
+    expect(before).toEqual({ c1: false, c2: true });
+    expect(restored).toEqual([true, false]);
+    const last = (await state.listPendingEntries()).at(-1)!;
+    expect(last).toMatchObject({ path: '/c.jar', digest: c1.digest });
+    expect(after).toEqual({ c1: true, c2: { known: false, latestSeq: last.seq } });
   });
 });

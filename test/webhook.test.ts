@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SourceAsset, SourceComponent } from '../shared/core/ports/index.ts';
-import { type ScanRepository } from '../shared/core/export/scan.ts';
+import { scanRepository, type ScanRepository } from '../shared/core/export/scan.ts';
+import { silentLog } from '../shared/core/log.ts';
 import { rawTaskId } from '../shared/core/formats/raw/export.ts';
 import { parseWebhook, verifyWebhookSignature, WebhookPayloadError } from '../shared/adapters/nexus/webhook.ts';
 import { tasksForWebhook, type WebhookSource } from '../shared/core/export/webhook-tasks.ts';
-import { MemoryExportState } from './support/fakes.ts';
+import { FakeSource, MemoryExportState, MemoryQueue } from './support/fakes.ts';
 
 // The two deliveries from NEXUS.md, byte for byte, with the signatures Nexus sent (secret s3cret).
 const COMPONENT_DELIVERY =
@@ -324,6 +325,38 @@ describe('tasksForWebhook', () => {
     expect(again.tasks[0]!.id).not.toBe(before);
     expect(redelivered.tasks[0]!.id).toBe(again.tasks[0]!.id);
     expect(new Set([before, again.tasks[0]!.id, third.tasks[0]!.id]).size).toBe(3);
+  });
+
+  it('gives content restored to its earlier bytes a task id of its own, the same on every delivery and for the scan', async () => {
+    // Prepare: /x.bin uploaded (v1) and staged, overwritten (v2) and staged; no deletions carried
+    const [source, state] = [new FakeWebhookSource(), new MemoryExportState()];
+    const [v1, v2] = [asset('/x.bin', 'e'.repeat(64)), asset('/x.bin', 'f'.repeat(64))];
+    const staged = (a: SourceAsset) => ({ kind: 'raw', sourceRepository: 'raw-a', path: '/x.bin', targetRepository: 'raw-a-target', digest: `sha256:${a.checksums.sha256!}` as const, size: 10, checksums: a.checksums });
+    /** The source now holds `a` at /x.bin and says so in an UPDATED event. */
+    const uploaded = (a: SourceAsset) => {
+      source.assets.set('id1', { ...a, repository: 'raw-a' });
+      return tasksForWebhook({ source, state }, event({ action: 'UPDATED', asset: { id: '1', assetId: 'id1', format: 'raw', name: '/x.bin' } }), repositories);
+    };
+    const first = await uploaded(v1);
+    await state.addPendingEntry(staged(v1));
+    const overwritten = await uploaded(v2);
+    await state.addPendingEntry(staged(v2));
+
+    // Act: v1's bytes restored, the event delivered twice and the repository scanned; then the task run
+    const [restored, redelivered] = [await uploaded(v1), await uploaded(v1)];
+    const [scanned, queue] = [new FakeSource(), new MemoryQueue()];
+    scanned.pages = [{ items: [{ id: 'c1', repository: 'raw-a', format: 'raw', group: null, name: 'x.bin', version: null, assets: [v1] }], continuationToken: null }];
+    await scanRepository({ source: scanned, queue, state, clock: { now: () => new Date() }, log: silentLog }, repositories[0]!, { overlapMs: 0 });
+    await state.addPendingEntry(staged(v1));
+    const afterStaged = await uploaded(v1);
+
+    // Assess
+    expect(first.tasks[0]!.id).toBe(rawTaskId('raw-a', '/x.bin', v1.checksums, v1.lastModified));
+    expect(restored.tasks).toEqual([expect.objectContaining({ kind: 'raw', path: '/x.bin', checksums: v1.checksums })]);
+    expect(new Set([first.tasks[0]!.id, overwritten.tasks[0]!.id, restored.tasks[0]!.id]).size).toBe(3);
+    expect(redelivered.tasks[0]!.id).toBe(restored.tasks[0]!.id);
+    expect([...queue.tasks.keys()]).toEqual([restored.tasks[0]!.id]);
+    expect(afterStaged).toMatchObject({ tasks: [], alreadyStaged: 1 });
   });
 
   it('yields no task and asks nothing of the source for a repository not configured', async () => {

@@ -95,25 +95,26 @@ export function exportStateTombstoneContract(current: () => { state: ExportState
     expect((await state.listPendingEntries()).map((e) => e.kind)).toEqual(['raw', 'tombstone', 'raw', 'tombstone']);
   });
 
-  it('names the latest tombstone at a path, so a copy task after it is told apart from one before', async () => {
+  it('names the latest tombstone at a path as its latest entry, so a copy task after it is told apart from one before', async () => {
     // Prepare
     const { state } = current();
     const v1 = entry('/a.jar', 'v1');
+    const asked = { sha256: v1.digest.slice(7) };
     await state.addPendingEntry(v1);
-    const none = await state.lastTombstone!('raw-src', '/a.jar');
+    const staged = await state.entryAt('raw-src', '/a.jar', asked);
     await state.addPendingEntry(tombstoneFor(v1));
     await state.addPendingEntry(v1);
     await state.addPendingEntry(tombstoneFor(v1));
 
     // Act
-    const latest = await state.lastTombstone!('raw-src', '/a.jar');
-    const elsewhere = [await state.lastTombstone!('raw-src', '/b.jar'), await state.lastTombstone!('raw-other', '/a.jar')];
+    const latest = await state.entryAt('raw-src', '/a.jar', asked);
+    const elsewhere = [await state.entryAt('raw-src', '/b.jar', asked), await state.entryAt('raw-other', '/a.jar', asked)];
 
     // Assess
-    const tombstones = (await state.listPendingEntries()).filter((e) => e.kind === 'tombstone').map((e) => e.seq);
-    expect(none).toBeUndefined();
-    expect(latest).toBe(tombstones.at(-1));
-    expect(elsewhere).toEqual([undefined, undefined]);
+    const seqs = (await state.listPendingEntries()).map((e) => e.seq);
+    expect(staged).toEqual({ known: true, latestSeq: seqs[0] });
+    expect(latest).toEqual({ known: false, latestSeq: seqs.at(-1) });
+    expect(elsewhere.map((at) => at.latestSeq)).toEqual([undefined, undefined]);
   });
 }
 

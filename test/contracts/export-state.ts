@@ -10,6 +10,7 @@ import type { BundleRecord, ExportState, StagedEntry } from '../../shared/core/p
 import { EntryNotPendingError, InvalidTimestampError, SequenceConflictError } from '../../shared/core/ports/errors.ts';
 import type { ImageDetail } from '../../shared/core/formats/docker/detail.ts';
 import { exportStateTombstoneContract } from './export-state-tombstones.ts';
+import { exportStateRevertContract } from './export-state-reverts.ts';
 
 export interface ExportStateHarness {
   state: ExportState;
@@ -507,6 +508,10 @@ export function exportStateContract(makeHarness: () => Promise<ExportStateHarnes
   // ───────────── after deletions ─────────────
 
   exportStateTombstoneContract(() => ({ state, sourceId: harness.sourceId, other: () => harness.open() }));
+
+  // ───────────── content that comes back ─────────────
+
+  exportStateRevertContract(() => ({ state, sourceId: harness.sourceId, other: () => harness.open() }));
 }
 
 /** A raw entry of `raw-src` whose blob is `content`. */

@@ -140,21 +140,21 @@ export class MemoryExportState implements ExportState {
     if (checkpoint) this.checkpoints.set(repository, checkpoint);
     else this.checkpoints.delete(repository);
   }
-  /** By sha256 (the entry's content address) when given, else by sha1, else no match; only content staged since the path's last tombstone. */
+  /** By sha256 (the entry's content address) when given, else by sha1, else no match; only the path's latest entry counts. */
   async hasEntry(repo: string, path: string, checksums: Checksums) {
+    return (await this.entryAt(repo, path, checksums)).known;
+  }
+  async entryAt(repo: string, path: string, checksums: Checksums) {
+    const latest = this.#latestAt(repo, path);
+    if (latest === undefined) return { known: false, latestSeq: undefined };
     const sha256 = checksums.sha256?.toLowerCase();
     const sha1 = checksums.sha1?.toLowerCase();
-    const since = this.#latestAt(repo, path, true);
-    return this.entries.some(
-      (e) =>
-        e.sourceRepository === repo && e.path === path && e.kind !== 'tombstone' && e.seq > since &&
-        (sha256 !== undefined ? e.digest === `sha256:${sha256}` : sha1 !== undefined && e.checksums.sha1 === sha1),
-    );
+    const matches = sha256 !== undefined ? latest.digest === `sha256:${sha256}` : sha1 !== undefined && latest.checksums.sha1 === sha1;
+    return { known: latest.kind !== 'tombstone' && matches, latestSeq: latest.seq };
   }
-  /** A duplicate: the same content (or tombstone) at the path with nothing of the other kind recorded there since. */
+  /** A duplicate: the path's latest entry is the same content (or the same tombstone). */
   async addPendingEntry(entry: StagedEntry) {
-    const since = this.#latestAt(entry.sourceRepository, entry.path, entry.kind !== 'tombstone');
-    if (this.entries.some((e) => e.sourceRepository === entry.sourceRepository && e.path === entry.path && e.digest === entry.digest && e.seq > since)) return false;
+    if (this.#latestAt(entry.sourceRepository, entry.path)?.digest === entry.digest) return false;
     const checksums: Checksums = {};
     for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
       const value = entry.checksums[algorithm];
@@ -173,14 +173,9 @@ export class MemoryExportState implements ExportState {
     }
     return [...latest.values()];
   }
-  async lastTombstone(repo: string, path: string) {
-    const seq = this.#latestAt(repo, path, true);
-    return seq === 0 ? undefined : seq;
-  }
-  /** The seq of the latest tombstone (or content) entry at a path, 0 if none. */
-  #latestAt(repo: string, path: string, tombstone: boolean): number {
-    const at = this.entries.filter((e) => e.sourceRepository === repo && e.path === path && (e.kind === 'tombstone') === tombstone);
-    return Math.max(0, ...at.map((e) => e.seq));
+  /** The latest entry (content or tombstone) at a path. */
+  #latestAt(repo: string, path: string): PendingEntry | undefined {
+    return this.entries.findLast((e) => e.sourceRepository === repo && e.path === path);
   }
   async shippedIn(digest: Digest) {
     return this.shipped.get(digest);

@@ -24,19 +24,20 @@
  * consistent, so the listed keys are re-read with consistent reads and only entries still
  * pending are returned; an entry added a moment ago may be missed and is sealed next time.
  *
- * Content at a path counts as known until a tombstone is recorded there after it; staged
- * again, its ASSET item moves to the new entry's seq (dynamo-asset-ledger.ts).
+ * Content at a path counts as known only while its ASSET item holds the path's latest seq;
+ * staged again after something else, its ASSET item moves to the new entry's seq
+ * (dynamo-asset-ledger.ts).
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { BundleRecord, Checksums, ExportState, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports/index.ts';
+import type { BundleRecord, Checksums, EntryAt, ExportState, PendingEntry, ResendRequest, ScanCheckpoint, StagedEntry } from '../../core/ports/index.ts';
 import { EntryNotPendingError } from '../../core/ports/errors.ts';
 import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { forEachLimited } from '../../concurrency.ts';
 import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys.ts';
 import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
-import { latestSeq, recordsAt, type AssetRecord } from './dynamo-asset-ledger.ts';
+import { entryAtRecords, latestRecord, recordsAt, type AssetRecord } from './dynamo-asset-ledger.ts';
 import { normaliseInstant } from '../../core/ports/instants.ts';
 
 export const PENDING_INDEX = 'pending';
@@ -136,33 +137,27 @@ export class DynamoExportState implements ExportState {
     await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: item })));
   }
 
-  /**
-   * As in the embedded state: content matches by sha256 when the caller knows it (the
-   * entry's content address), otherwise by the sha1 the source published; with neither,
-   * nothing matches. Content staged before the path's latest tombstone does not count.
-   */
+  /** Content matches as in `entryAtRecords` (dynamo-asset-ledger.ts): the path's latest entry only. */
   async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
-    const sha256 = checksums.sha256?.toLowerCase();
-    const sha1 = checksums.sha1?.toLowerCase();
-    if (sha256 === undefined && sha1 === undefined) return false;
-    const matches = (r: AssetRecord) => (sha256 !== undefined ? r.digest === `sha256:${sha256}` : r.sha1 === sha1);
-    const records = await this.#recordsAt(sourceRepository, path);
-    const since = latestSeq(records, true);
-    return records.some((r) => !r.tombstone && r.seq > since && matches(r));
+    return (await this.entryAt(sourceRepository, path, checksums)).known;
+  }
+
+  /** One consistent query of the path's ASSET items. */
+  async entryAt(sourceRepository: string, path: string, checksums: Checksums): Promise<EntryAt> {
+    return entryAtRecords(await this.#recordsAt(sourceRepository, path), checksums);
   }
 
   /**
-   * A duplicate (the same content, or tombstone, at the path with nothing of the other kind
-   * recorded there since) changes nothing. Otherwise the ASSET item and the entry are
-   * written in one transaction, the ASSET item only if it is still as read: of concurrent
-   * writers of the same content exactly one succeeds. A `seq` is drawn from the counter
-   * first, so a duplicate that races past the first check leaves a gap in seqs; seqs only
-   * need to be increasing.
+   * A duplicate (the same content, or tombstone, still the path's latest entry) changes
+   * nothing. Otherwise the ASSET item and the entry are written in one transaction, the
+   * ASSET item only if it is still as read: of concurrent writers of the same content
+   * exactly one succeeds. A `seq` is drawn from the counter first, so a duplicate that races
+   * past the first check leaves a gap in seqs; seqs only need to be increasing.
    */
   async addPendingEntry(entry: StagedEntry): Promise<boolean> {
     const records = await this.#recordsAt(entry.sourceRepository, entry.path);
+    if (latestRecord(records)?.digest === entry.digest) return false;
     const previous = records.find((r) => r.digest === entry.digest);
-    if (previous !== undefined && previous.seq > latestSeq(records, entry.kind !== 'tombstone')) return false;
     const asset = keys.asset(this.sourceId, entry.sourceRepository, entry.path, entry.digest);
     const seq = await this.#nextEntrySeq();
     const key = keys.entry(this.sourceId, seq);
@@ -217,11 +212,6 @@ export class DynamoExportState implements ExportState {
       return [staged];
     }
     return [];
-  }
-
-  async lastTombstone(sourceRepository: string, path: string): Promise<number | undefined> {
-    const seq = latestSeq(await this.#recordsAt(sourceRepository, path), true);
-    return seq === 0 ? undefined : seq;
   }
 
   #recordsAt(sourceRepository: string, path: string): Promise<AssetRecord[]> {

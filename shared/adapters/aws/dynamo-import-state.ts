@@ -9,6 +9,7 @@
  * CHAIN#<sourceId>           | #                  sequence, digest          the chain head
  * BUNDLE#<digest>            | #                  sourceId, sequence, importedAt
  * BUNDLE#<digest>            | ENTRY#<index, 16>  outcome (imported | present)
+ * BUNDLE#<digest>            | DELETION#<idx, 16> action (delete | keep), reason   a tombstone's decision
  * BLOB#<registry>#<digest>   | #                  name                      a mount source
  * IMPORTED#<repository>      | <path>             digest                    what Ferry put there (tombstones)
  * NEXT#<sourceId>#<seq, 16>  | <previous digest>  digest                    an imported bundle, by its link
@@ -20,7 +21,8 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Digest } from '../../digest.ts';
-import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
+import { forEachLimited } from '../../concurrency.ts';
+import type { ImportedBundleRecord, ImportState, RecordedDeletion } from '../../core/ports/index.ts';
 import { DynamoTable, stateTableInput } from './dynamo-table.ts';
 import { StateStoreError } from './errors.ts';
 
@@ -39,6 +41,7 @@ const keys = {
   chain: (sourceId: string) => ({ pk: `CHAIN#${sourceId}`, sk: ONE }),
   bundle: (digest: Digest) => ({ pk: `BUNDLE#${digest}`, sk: ONE }),
   entry: (digest: Digest, index: number) => ({ pk: `BUNDLE#${digest}`, sk: `ENTRY#${String(index).padStart(16, '0')}` }),
+  deletion: (digest: Digest, index: number) => ({ pk: `BUNDLE#${digest}`, sk: `DELETION#${String(index).padStart(16, '0')}` }),
   blob: (registry: string, digest: Digest) => ({ pk: `BLOB#${registry}#${digest}`, sk: ONE }),
   imported: (repository: string, path: string) => ({ pk: `IMPORTED#${repository}`, sk: path }),
   next: (sourceId: string, sequence: number, previous: Digest | null) => ({
@@ -79,6 +82,21 @@ export class DynamoImportState implements ImportState {
   async recordEntryOutcome(bundleDigest: Digest, index: number, outcome: 'imported' | 'present'): Promise<void> {
     const key = keys.entry(bundleDigest, index);
     await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: { ...key, outcome } })));
+  }
+
+  async deletionDecision(bundleDigest: Digest, index: number): Promise<RecordedDeletion | undefined> {
+    const item = await this.#t.get(keys.deletion(bundleDigest, index));
+    if (item?.action !== 'delete' && item?.action !== 'keep') return undefined;
+    return { index, action: item.action, ...(typeof item.reason === 'string' ? { reason: item.reason } : {}) };
+  }
+
+  /** Every decision before the import deletes anything; the first decision recorded for an entry stays. */
+  async recordDeletionDecisions(bundleDigest: Digest, decisions: readonly RecordedDeletion[]): Promise<void> {
+    await forEachLimited(decisions, 16, async ({ index, action, reason }) => {
+      const key = keys.deletion(bundleDigest, index);
+      const item = { ...key, action, ...(reason !== undefined ? { reason } : {}) };
+      await this.#t.conditional('PutItem', key, () => this.client.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+    });
   }
 
   /**

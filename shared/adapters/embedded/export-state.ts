@@ -7,6 +7,7 @@ import type { Digest } from '../../digest.ts';
 import type {
   BundleRecord,
   Checksums,
+  EntryAt,
   ExportState,
   PendingEntry,
   ResendRequest,
@@ -74,8 +75,9 @@ const MIGRATIONS = [
   `,
   // The format that staged an entry keeps what it needs besides digest and size here, as JSON.
   `ALTER TABLE entries RENAME COLUMN image_json TO detail_json;`,
-  // Deletions carried: the same content at a path is one entry per era (see ERA), no longer one ever.
-  // SQLite cannot change a table's UNIQUE rule in place, so the table is rebuilt, seqs kept.
+  // Content that comes back to a path (after other content or a deletion) is recorded again: the same
+  // content at a path is one entry per era (see ERA), no longer one ever. SQLite cannot change a table's
+  // UNIQUE rule in place, so the table is rebuilt, seqs kept.
   `
   ALTER TABLE entries RENAME TO entries_v5;
   CREATE TABLE entries (
@@ -99,7 +101,7 @@ const MIGRATIONS = [
   INSERT INTO entries (seq, source_repository, path, target_repository, digest, size, sha1, md5, sha256, sha512, kind, state, bundle_sequence, detail_json, era)
     SELECT e.seq, e.source_repository, e.path, e.target_repository, e.digest, e.size, e.sha1, e.md5, e.sha256, e.sha512, e.kind, e.state, e.bundle_sequence, e.detail_json,
       (SELECT COALESCE(MAX(o.seq), 0) FROM entries_v5 o
-        WHERE o.source_repository = e.source_repository AND o.path = e.path AND o.seq < e.seq AND (o.kind = 'tombstone') <> (e.kind = 'tombstone'))
+        WHERE o.source_repository = e.source_repository AND o.path = e.path AND o.seq < e.seq AND o.digest <> e.digest)
     FROM entries_v5 e ORDER BY e.seq;
   UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM sqlite_sequence WHERE name IN ('entries', 'entries_v5')) WHERE name = 'entries';
   DROP TABLE entries_v5;
@@ -108,18 +110,14 @@ const MIGRATIONS = [
 ];
 
 /**
- * An entry's era: the seq of the latest entry of the other kind at its path when it was
- * staged (for content the latest tombstone, for a tombstone the latest content), 0 if none.
- * The same content, or the same tombstone, is recorded once per era: offered again with
- * nothing of the other kind between, it is a duplicate; after a deletion (or, for a
- * tombstone, after the content came back) it is new.
+ * An entry's era: the seq of the latest entry at its path with another digest (other content,
+ * or a tombstone: its key is not a content digest) when it was staged, 0 if none. The same
+ * content, or the same tombstone, is recorded once per era: offered again while it is still
+ * the path's latest entry, it is a duplicate; after something else was recorded there (v2
+ * over v1, a deletion, content back over a tombstone), it is new.
  */
 const ERA = `(SELECT COALESCE(MAX(seq), 0) FROM entries
-  WHERE source_repository = $repository AND path = $path AND (kind = 'tombstone') <> ($kind = 'tombstone'))`;
-
-/** Content entries at a path staged after its latest tombstone (the far side has not deleted them). */
-const SINCE_LAST_TOMBSTONE = `source_repository = $repository AND path = $path AND kind <> 'tombstone'
-  AND seq > (SELECT COALESCE(MAX(seq), 0) FROM entries WHERE source_repository = $repository AND path = $path AND kind = 'tombstone')`;
+  WHERE source_repository = $repository AND path = $path AND digest <> $digest)`;
 
 /**
  * Bundles are numbered from 1: with no bundle sealed yet for a source, the next
@@ -185,22 +183,23 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
   /**
    * Content matches by sha256 when the caller knows it (compared with the entry's content
    * address, which is the sha256 of the stored bytes); otherwise by sha1 as the source
-   * published it. With neither, nothing can be matched and the answer is false. Entries
-   * staged before the path's latest tombstone do not count: the far side deleted them.
+   * published it. With neither, nothing can be matched and the answer is false. Only the
+   * path's latest entry counts: what came after other content (or a deletion) replaced it.
    */
   async hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean> {
-    const at = { repository: sourceRepository, path };
-    let row: Row | undefined;
-    if (checksums.sha256 !== undefined) {
-      row = this
-        .prepared(`SELECT 1 AS hit FROM entries WHERE ${SINCE_LAST_TOMBSTONE} AND digest = $digest LIMIT 1`)
-        .get({ ...at, digest: `sha256:${checksums.sha256.toLowerCase()}` });
-    } else if (checksums.sha1 !== undefined) {
-      row = this
-        .prepared(`SELECT 1 AS hit FROM entries WHERE ${SINCE_LAST_TOMBSTONE} AND sha1 = $sha1 LIMIT 1`)
-        .get({ ...at, sha1: checksums.sha1.toLowerCase() });
-    }
-    return row !== undefined;
+    return (await this.entryAt(sourceRepository, path, checksums)).known;
+  }
+
+  /** One indexed read of the path's latest entry. */
+  async entryAt(sourceRepository: string, path: string, checksums: Checksums): Promise<EntryAt> {
+    const latest = this
+      .prepared('SELECT seq, kind, digest, sha1 FROM entries WHERE source_repository = ? AND path = ? ORDER BY seq DESC LIMIT 1')
+      .get(sourceRepository, path);
+    if (latest === undefined) return { known: false, latestSeq: undefined };
+    const sha256 = checksums.sha256?.toLowerCase();
+    const sha1 = checksums.sha1?.toLowerCase();
+    const matches = sha256 !== undefined ? text(latest, 'digest') === `sha256:${sha256}` : sha1 !== undefined && optionalText(latest, 'sha1') === sha1;
+    return { known: text(latest, 'kind') !== 'tombstone' && matches, latestSeq: integer(latest, 'seq') };
   }
 
   /** One statement: the era is read and the entry written under the same write lock. */
@@ -226,13 +225,6 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
         detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
       });
     return Number(result.changes) === 1;
-  }
-
-  async lastTombstone(sourceRepository: string, path: string): Promise<number | undefined> {
-    const row = this
-      .prepared("SELECT MAX(seq) AS seq FROM entries WHERE source_repository = ? AND path = ? AND kind = 'tombstone'")
-      .get(sourceRepository, path);
-    return row === undefined || row.seq === null ? undefined : integer(row, 'seq');
   }
 
   /** Pending entries in staging order (`seq` ascending). */

@@ -1,12 +1,12 @@
 /**
  * The import runner's durable progress on the isolated side, in a SQLite file: which
- * bundles are done, where each source's chain stands, and per-entry outcomes inside a
- * bundle so a killed import resumes where it stopped.
+ * bundles are done, where each source's chain stands, and per-entry outcomes (and each
+ * tombstone's decision) inside a bundle so a killed import resumes where it stopped.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Digest } from '../../digest.ts';
-import type { ImportedBundleRecord, ImportState } from '../../core/ports/index.ts';
-import { integer, SqliteComponent, text, transaction, type Row } from './database.ts';
+import type { ImportedBundleRecord, ImportState, RecordedDeletion } from '../../core/ports/index.ts';
+import { integer, optionalText, SqliteComponent, text, transaction, type Row } from './database.ts';
 
 const MIGRATIONS = [
   `
@@ -49,6 +49,16 @@ const MIGRATIONS = [
     path       TEXT NOT NULL,
     digest     TEXT NOT NULL,
     PRIMARY KEY (repository, path)
+  );
+  `,
+  // Each tombstone's decision, recorded before the import deletes anything (ImportState).
+  `
+  CREATE TABLE deletion_decisions (
+    bundle_digest TEXT NOT NULL,
+    idx           INTEGER NOT NULL,
+    action        TEXT NOT NULL CHECK (action IN ('delete', 'keep')),
+    reason        TEXT,
+    PRIMARY KEY (bundle_digest, idx)
   );
   `,
 ];
@@ -94,6 +104,23 @@ export class SqliteImportState extends SqliteComponent implements ImportState {
     this.db
       .prepare('INSERT INTO imported_at (repository, path, digest) VALUES (?, ?, ?) ON CONFLICT (repository, path) DO UPDATE SET digest = excluded.digest')
       .run(repository, path, digest);
+  }
+
+  async deletionDecision(bundleDigest: Digest, index: number): Promise<RecordedDeletion | undefined> {
+    const row = this.db.prepare('SELECT action, reason FROM deletion_decisions WHERE bundle_digest = ? AND idx = ?').get(bundleDigest, index);
+    if (row === undefined) return undefined;
+    const reason = optionalText(row, 'reason');
+    return { index, action: text(row, 'action') as RecordedDeletion['action'], ...(reason !== undefined ? { reason } : {}) };
+  }
+
+  /** All at once; the first decision recorded for an entry stays. */
+  async recordDeletionDecisions(bundleDigest: Digest, decisions: readonly RecordedDeletion[]): Promise<void> {
+    const insert = this.db.prepare(
+      'INSERT INTO deletion_decisions (bundle_digest, idx, action, reason) VALUES (?, ?, ?, ?) ON CONFLICT (bundle_digest, idx) DO NOTHING',
+    );
+    transaction(this.db, () => {
+      for (const d of decisions) insert.run(bundleDigest, d.index, d.action, d.reason ?? null);
+    });
   }
 
   async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {

@@ -10,7 +10,7 @@
 import { formatOf, type ExportDeps, type ScanRepository } from '../formats/index.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from '../ports/index.ts';
 import { readAhead } from './read-ahead.ts';
-import { afterLastTombstone } from './tombstones.ts';
+import { afterLatestEntry } from './task-ids.ts';
 
 export type { ScanRepository } from '../formats/index.ts';
 
@@ -51,10 +51,11 @@ async function tasksForPage(state: ExportState, repository: ScanRepository, item
         shadowed.add(asset.path);
       }
       if (!changedSince(asset, since)) continue;
-      if (await state.hasEntry(repository.name, asset.path, asset.checksums)) continue;
+      const at = await state.entryAt(repository.name, asset.path, asset.checksums);
+      if (at.known) continue;
       const task = taskForAsset(repository, asset, component);
       if (task === undefined) continue;
-      const queued = await afterLastTombstone(state, repository, asset.path, task);
+      const queued = afterLatestEntry(task, at);
       tasks.set(queued.id, queued);
     }
   }

@@ -6,11 +6,10 @@
  * side. Duplicate events collapse: a tombstone's ledger key is derived from the path and the
  * content it removes.
  */
-import { createHash } from 'node:crypto';
 import { sha256Of } from '../../digest.ts';
 import type { ScanRepository } from '../formats/index.ts';
 import type { TombstoneDetail } from '../formats/tombstone/index.ts';
-import type { CopyTask, ExportState, StagedEntry } from '../ports/index.ts';
+import type { ExportState, StagedEntry } from '../ports/index.ts';
 import type { WebhookDeletion } from './webhook-tasks.ts';
 
 export interface CarriedDeletion {
@@ -79,18 +78,4 @@ export function tombstoneFor(entry: StagedEntry): StagedEntry {
     checksums: {},
     detail,
   };
-}
-
-/**
- * A copy task for content at a path where a deletion was carried: its id also names the
- * path's latest tombstone. Task ids derive from content, and task queues remember them (the
- * embedded queue for good, the idempotent queue for a day), so the same bytes uploaded again
- * after a deletion would otherwise be taken for the task that staged them before it.
- * Repositories that do not carry deletions record no tombstones and are not asked.
- */
-export async function afterLastTombstone(state: ExportState, repository: ScanRepository, path: string, task: CopyTask): Promise<CopyTask> {
-  if (repository.carryDeletions !== true || state.lastTombstone === undefined) return task;
-  const seq = await state.lastTombstone(repository.name, path);
-  if (seq === undefined) return task;
-  return { ...task, id: createHash('sha256').update(`${task.id}\nafter tombstone ${seq}`).digest('hex').slice(0, 40) };
 }

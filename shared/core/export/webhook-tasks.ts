@@ -9,7 +9,8 @@
 import type { Log } from '../log.ts';
 import type { CopyTask, ExportState, SourceAsset, SourceComponent } from '../ports/index.ts';
 import { taskForAsset, type ScanRepository } from './scan.ts';
-import { afterLastTombstone, carryDeletion, type CarriedDeletion } from './tombstones.ts';
+import { afterLatestEntry } from './task-ids.ts';
+import { carryDeletion, type CarriedDeletion } from './tombstones.ts';
 
 /** A change the source reported (the fields of a Nexus webhook body Ferry reads). */
 export interface SourceEvent {
@@ -112,13 +113,14 @@ export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, rep
   const tasks = new Map<string, CopyTask>();
   let alreadyStaged = 0;
   for (const asset of assets) {
-    if (await deps.state.hasEntry(repository.name, asset.path, asset.checksums)) {
+    const at = await deps.state.entryAt(repository.name, asset.path, asset.checksums);
+    if (at.known) {
       alreadyStaged += 1;
       continue;
     }
     const task = taskForAsset(repository, asset, component);
     if (task === undefined) continue;
-    const queued = await afterLastTombstone(deps.state, repository, asset.path, task);
+    const queued = afterLatestEntry(task, at);
     tasks.set(queued.id, queued);
   }
   return { tasks: [...tasks.values()], alreadyStaged };

@@ -144,7 +144,7 @@ export interface FormatModule {
    */
   keptByTarget?(entry: BundleEntry): Digest[];
   /** Decides each entry's step against the target, before any write of the bundle. */
-  plan(deps: ImportDeps, manifest: BundleManifest, entries: PlannedEntry[]): Promise<FormatPlan>;
+  plan(deps: ImportDeps, manifest: BundleManifest, entries: PlannedEntry[], bundleDigest: Digest): Promise<FormatPlan>;
   /** Applies its planned steps; returns the entries that could not be applied (the others were). */
   apply(
     deps: ImportDeps,

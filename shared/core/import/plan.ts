@@ -55,7 +55,7 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
   const shippedIn = (digest: Digest) => manifest.blobs.required.find((b) => b.digest === digest)?.shippedIn ?? manifest.sequence;
   const sizeOf = (digest: Digest) => [...manifest.blobs.included, ...manifest.blobs.required].find((b) => b.digest === digest)?.size ?? 0;
   for (const [format, entries] of byFormat) {
-    const planned = await format.plan(deps, manifest, entries);
+    const planned = await format.plan(deps, manifest, entries, bundleDigest);
     plan.steps.push({ format, steps: planned.steps });
     plan.refusals.push(...planned.refusals);
     for (const { digest, index, label } of planned.missing) {

@@ -11,6 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { assembledBlobs, bundleFileName, type BundleManifest, type BundlePart } from '../../bundle/index.ts';
 import { ContentMismatchError, type Digest } from '../../digest.ts';
+import { faultPoint } from '../../fault-points.ts';
 import type { ObjectStore } from '../ports/index.ts';
 import { AssembledBlobMismatchError, MissingPartError } from './errors.ts';
 
@@ -52,7 +53,10 @@ export class SplitBlobs {
     }
     const held = this.#held;
     async function* concatenated(): AsyncGenerator<Buffer> {
-      for (const part of blob.parts) yield* (await (await held.getBlob(part.digest)).open()) as AsyncIterable<Buffer>;
+      for (const [i, part] of blob.parts.entries()) {
+        if (i > 0) faultPoint('import:mid-assembly');
+        yield* (await (await held.getBlob(part.digest)).open()) as AsyncIterable<Buffer>;
+      }
     }
     try {
       await held.putBlob(Readable.from(concatenated()), { expectedDigest: blob.digest, expectedSize: blob.size });

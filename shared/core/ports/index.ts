@@ -227,6 +227,14 @@ export interface TaskQueue {
   enqueue(tasks: CopyTask[]): Promise<void>;
 }
 
+/** What the entry ledger holds at one path for some content (`ExportState.entryAt`). */
+export interface EntryAt {
+  /** The path's latest entry is this content. */
+  known: boolean;
+  /** The seq of the path's latest entry, content or tombstone; undefined when nothing was recorded there. */
+  latestSeq: number | undefined;
+}
+
 /** The export side's durable state: watermarks, checkpoints, the entry and blob ledgers, bundles. */
 export interface ExportState {
   getWatermark(repository: string): Promise<string | undefined>;
@@ -239,14 +247,21 @@ export interface ExportState {
   putScanCheckpoint(repository: string, checkpoint: ScanCheckpoint | undefined): Promise<void>;
 
   /**
-   * True when an entry (pending or sealed) exists for this asset with matching content and
-   * no tombstone was recorded at its path after it (the far side deleted what it staged).
+   * True when the latest entry (pending or sealed) at this asset's path is content matching
+   * these checksums. Content recorded there before other content or a tombstone does not
+   * count: the far side holds what came after it (v1, v2, then v1 again travels again).
    */
   hasEntry(sourceRepository: string, path: string, checksums: Checksums): Promise<boolean>;
   /**
-   * Records a pending entry; false (and no change) when the same content is already recorded
-   * at its path with nothing of the other kind since: for content, no tombstone there after
-   * it; for a tombstone, no content staged there after it.
+   * What `hasEntry` answers and the seq of the path's latest entry (content or tombstone),
+   * read at once: a copy task for content not known names that seq in its id
+   * (export/task-ids.ts), so task queues tell content coming back from its earlier task.
+   */
+  entryAt(sourceRepository: string, path: string, checksums: Checksums): Promise<EntryAt>;
+  /**
+   * Records a pending entry; false (and no change) when the latest entry at its path is
+   * already the same content (or the same tombstone): offered again with nothing different
+   * recorded there since, it is a duplicate; after other content or a tombstone, it is new.
    */
   addPendingEntry(entry: StagedEntry): Promise<boolean>;
   listPendingEntries(): Promise<PendingEntry[]>;
@@ -256,11 +271,6 @@ export interface ExportState {
    * source removes. Optional: without it deletions are not carried.
    */
   latestEntries?(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]>;
-  /**
-   * The seq of the latest tombstone at this path, if any: a copy task for content staged there
-   * again carries it in its id, so task queues do not take it for the task before the deletion.
-   */
-  lastTombstone?(sourceRepository: string, path: string): Promise<number | undefined>;
 
   /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
   shippedIn(digest: Digest): Promise<number | undefined>;
@@ -423,6 +433,13 @@ export interface ImportedBundleRecord {
   advancesChain: boolean;
 }
 
+/** One tombstone's decision as an import recorded it before deleting anything (ImportState). */
+export interface RecordedDeletion {
+  index: number;
+  action: 'delete' | 'keep';
+  reason?: string | undefined;
+}
+
 /** The import runner's own durable progress, on the isolated side. */
 export interface ImportState {
   /** The last bundle applied in sequence for this source, if any. */
@@ -446,6 +463,14 @@ export interface ImportState {
    */
   importedAt?(repository: string, path: string): Promise<Digest | undefined>;
   recordImportedAt?(repository: string, path: string, digest: Digest | undefined): Promise<void>;
+  /**
+   * What an import decided for each tombstone of a bundle, recorded before its first
+   * deletion (the first decision recorded for an entry stays): a re-run keeps what was
+   * kept, and reports as deleted by this import what it finds gone after deciding to delete
+   * it. Optional: without it a kill between a deletion and its outcome reports it as kept.
+   */
+  deletionDecision?(bundleDigest: Digest, index: number): Promise<RecordedDeletion | undefined>;
+  recordDeletionDecisions?(bundleDigest: Digest, decisions: readonly RecordedDeletion[]): Promise<void>;
   /** Where on a target registry Ferry put a blob before: a cross-repository mount source. */
   blobLocation?(registry: string, digest: Digest): Promise<string | undefined>;
   recordBlobLocation?(registry: string, digest: Digest, name: string): Promise<void>;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { IMAGE_TAG_SOURCE } from '../../../oci/names.ts';
 import type { CopyTask, ImageCopyTask, SourceAsset } from '../../ports/index.ts';
+import { afterLatestEntry } from '../../export/task-ids.ts';
 import type { ExportDeps } from '../format.ts';
 import type { DockerRepository } from '../repositories.ts';
 import { imageSelected, isReferrerTag, tagSelected } from './filter.ts';
@@ -50,7 +51,7 @@ function imageCarried(repository: DockerRepository, name: string, tag: string): 
   return isReferrerTag(tag) ? repository.referrers : tagSelected(tag, repository.filter);
 }
 
-/** A plain registry has no dates: every selected tag is HEADed, and known digests skipped. */
+/** A plain registry has no dates: every selected tag is HEADed, and digests its tag's ledger path holds last skipped. */
 export async function discoverRegistry(deps: Pick<ExportDeps, 'state' | 'queue' | 'registryFor'>, repository: DockerRepository): Promise<{ components: number; queued: number }> {
   if (deps.registryFor === undefined) throw new Error(`${repository.name}: discovery 'registry' needs a registry`);
   const registry = deps.registryFor(repository.name);
@@ -64,8 +65,9 @@ export async function discoverRegistry(deps: Pick<ExportDeps, 'state' | 'queue' 
       components += 1;
       const head = await registry.headManifest(name, tag);
       if (head === undefined) continue; // deleted between the list and the HEAD
-      if (await deps.state.hasEntry(repository.name, imageEntryPath(name, tag), { sha256: head.digest.slice(7) })) continue;
-      tasks.push(imageTaskFor(repository, name, tag, head.digest));
+      const at = await deps.state.entryAt(repository.name, imageEntryPath(name, tag), { sha256: head.digest.slice(7) });
+      if (at.known) continue;
+      tasks.push(afterLatestEntry(imageTaskFor(repository, name, tag, head.digest), at));
     }
     if (tasks.length > 0) await deps.queue.enqueue(tasks);
     queued += tasks.length;

@@ -6,17 +6,27 @@
  * already gone. Docker: the tag goes by deleting its manifest, which the registry API allows
  * only by digest and which removes every tag on it, so a manifest another tag still names is
  * kept; blobs are never deleted (other images share them, and Nexus's cleanup owns them).
+ * The decisions are recorded before the first deletion, and a re-run goes by them: it keeps
+ * what was kept, and reports a deletion it finds done as deleted by this import.
  */
 import { coordinatesLabel, type BundleManifest, type TombstoneBundleEntry } from '../../../bundle/index.ts';
 import { forEachLimited } from '../../../concurrency.ts';
 import type { Digest } from '../../../digest.ts';
+import { faultPoint } from '../../../fault-points.ts';
 import type { Checksums } from '../../ports/index.ts';
 import type { DeletionDecision, FormatPlan, ImportDeps, PlannedEntry } from '../format.ts';
 
 interface TombstoneStep extends DeletionDecision {
   entry: TombstoneBundleEntry;
   repository: string;
+  /** This decision was read back from an earlier run's record (not to be recorded again). */
+  recorded: boolean;
+  /** An earlier run decided to delete it and it is gone: that run's deletion, to record, not to repeat. */
+  gone?: boolean;
 }
+
+const GONE = 'not on the target (deleted there already)';
+const DELETED_BEFORE = 'deleted on the target by an earlier run of this import';
 
 /** Where the removed entry is on the target, as receipts and Ferry's import record name it (`/dir/x.bin`, `/team/app:1.0`). */
 export function targetPathOf(entry: TombstoneBundleEntry): string {
@@ -26,10 +36,7 @@ export function targetPathOf(entry: TombstoneBundleEntry): string {
 const sameContent = (have: Checksums, entry: TombstoneBundleEntry) =>
   have.sha256 !== undefined ? `sha256:${have.sha256}` === entry.digest : entry.checksums.sha1 !== undefined && have.sha1 === entry.checksums.sha1;
 
-export async function planTombstones(deps: ImportDeps, manifest: BundleManifest, entries: PlannedEntry[]): Promise<FormatPlan> {
-  // A later entry of the same bundle writing the same place wins: its write is what the source has now.
-  const rewritten = (index: number, entry: TombstoneBundleEntry) =>
-    manifest.entries.findIndex((other, i) => i > index && other.kind !== 'tombstone' && other.target.repository === entry.target.repository && coordinatesLabel(other.target) === coordinatesLabel(entry.target));
+export async function planTombstones(deps: ImportDeps, manifest: BundleManifest, entries: PlannedEntry[], bundleDigest: Digest): Promise<FormatPlan> {
   const assets = new Map<string, Map<string, Checksums>>();
   const listed = async (repository: string) => {
     if (!assets.has(repository)) {
@@ -42,38 +49,58 @@ export async function planTombstones(deps: ImportDeps, manifest: BundleManifest,
   const steps: TombstoneStep[] = [];
   for (const planned of entries as PlannedEntry<TombstoneBundleEntry>[]) {
     const { index, entry, repository, label } = planned;
-    const step = (action: DeletionDecision['action'], reason?: string): TombstoneStep => ({ index, label, entry, repository, action, ...(reason ? { reason } : {}) });
+    const recorded = await deps.state.deletionDecision?.(bundleDigest, index);
+    const step = (action: DeletionDecision['action'], reason?: string, gone?: boolean): TombstoneStep =>
+      ({ index, label, entry, repository, action, ...(reason ? { reason } : {}), recorded: recorded !== undefined, ...(gone ? { gone } : {}) });
     if (planned.done) {
-      steps.push(step('done'));
+      steps.push(step('done', recorded?.action === 'keep' ? recorded.reason : undefined));
       continue;
     }
-    const again = rewritten(index, entry);
-    const imported = await deps.state.importedAt?.(repository, targetPathOf(entry));
-    if (again >= 0) {
-      steps.push(step('keep', `written again by entries[${again}] of this bundle`));
-    } else if (imported === undefined) {
-      steps.push(step('keep', 'Ferry did not import it on this target'));
-    } else if (imported !== entry.digest) {
-      steps.push(step('keep', `Ferry last imported other content there (${imported}), not the deleted ${entry.digest}`));
-    } else if ('tag' in entry.target) {
-      steps.push(step(...(await imageDecision(deps, repository, entry.target, entry.digest))));
-    } else if (deps.target.deleteAsset === undefined) {
-      steps.push(step('keep', 'this target client cannot delete assets'));
-    } else {
-      const there = (await listed(repository)).get(entry.target.path);
-      if (there === undefined) steps.push(step('keep', 'not on the target (deleted there already)'));
-      else if (!sameContent(there, entry)) steps.push(step('keep', `changed on the target since Ferry imported it (now ${there.sha256 ? `sha256:${there.sha256}` : `sha1 ${there.sha1}`})`));
-      else steps.push(step('delete'));
+    // What an earlier run decided stands: it never deletes what that run kept.
+    if (recorded?.action === 'keep') {
+      steps.push(step('keep', recorded.reason));
+      continue;
     }
+    const imported = await deps.state.importedAt?.(repository, targetPathOf(entry));
+    // Ferry forgets a location only once it deleted it: that run got as far as the deletion.
+    if (recorded?.action === 'delete' && imported === undefined) {
+      steps.push(step('delete', DELETED_BEFORE, true));
+      continue;
+    }
+    const [action, reason] = await decide(deps, manifest, planned, imported, listed);
+    if (reason === GONE && recorded?.action === 'delete') steps.push(step('delete', DELETED_BEFORE, true));
+    else steps.push(step(action, reason));
   }
   return { steps, refusals: [], missing: [] };
+}
+
+/** Delete only what Ferry imported there with this content and the target still has unchanged; else keep, and why. */
+async function decide(
+  deps: ImportDeps,
+  manifest: BundleManifest,
+  planned: PlannedEntry<TombstoneBundleEntry>,
+  imported: Digest | undefined,
+  listed: (repository: string) => Promise<Map<string, Checksums>>,
+): Promise<['delete' | 'keep', string?]> {
+  const { index, entry, repository } = planned;
+  // A later entry of the same bundle writing the same place wins: its write is what the source has now.
+  const again = manifest.entries.findIndex((other, i) => i > index && other.kind !== 'tombstone' && other.target.repository === entry.target.repository && coordinatesLabel(other.target) === coordinatesLabel(entry.target));
+  if (again >= 0) return ['keep', `written again by entries[${again}] of this bundle`];
+  if (imported === undefined) return ['keep', 'Ferry did not import it on this target'];
+  if (imported !== entry.digest) return ['keep', `Ferry last imported other content there (${imported}), not the deleted ${entry.digest}`];
+  if ('tag' in entry.target) return imageDecision(deps, repository, entry.target, entry.digest);
+  if (deps.target.deleteAsset === undefined) return ['keep', 'this target client cannot delete assets'];
+  const there = (await listed(repository)).get(entry.target.path);
+  if (there === undefined) return ['keep', GONE];
+  if (!sameContent(there, entry)) return ['keep', `changed on the target since Ferry imported it (now ${there.sha256 ? `sha256:${there.sha256}` : `sha1 ${there.sha1}`})`];
+  return ['delete'];
 }
 
 async function imageDecision(deps: ImportDeps, repository: string, target: { name: string; tag: string }, digest: Digest): Promise<['delete' | 'keep', string?]> {
   const registry = deps.registryFor(repository)?.registry;
   if (registry === undefined || registry.deleteManifest === undefined) return ['keep', `no registry that can delete is configured for ${repository}`];
   const head = await registry.headManifest(target.name, target.tag);
-  if (head === undefined) return ['keep', 'not on the target (deleted there already)'];
+  if (head === undefined) return ['keep', GONE];
   if (head.digest !== digest) return ['keep', `the tag points to other content on the target since Ferry imported it (${head.digest})`];
   for await (const tag of registry.tags(target.name)) {
     if (tag === target.tag) continue;
@@ -84,7 +111,11 @@ async function imageDecision(deps: ImportDeps, repository: string, target: { nam
   return ['delete'];
 }
 
-/** Deletes what the plan decided; every tombstone's outcome is recorded (`imported`: deleted, `present`: kept). */
+/**
+ * Deletes what the plan decided; every tombstone's outcome is recorded (`imported`: deleted,
+ * `present`: kept). The decisions are recorded first, before any deletion: a run killed
+ * between a deletion and its outcome leaves the re-run that decision to finish.
+ */
 export async function applyTombstones(
   deps: ImportDeps,
   _manifest: BundleManifest,
@@ -92,15 +123,21 @@ export async function applyTombstones(
   steps: unknown[],
   options: { concurrency: number; progress: (index: number) => void },
 ): Promise<{ index: number; entry: string; reason: string }[]> {
+  const planned = steps as TombstoneStep[];
+  const decided = planned.filter((s): s is TombstoneStep & { action: 'delete' | 'keep' } => s.action !== 'done' && !s.recorded);
+  if (decided.length > 0) await deps.state.recordDeletionDecisions?.(bundleDigest, decided.map(({ index, action, reason }) => ({ index, action, ...(reason ? { reason } : {}) })));
   const failures: { index: number; entry: string; reason: string }[] = [];
-  await forEachLimited(steps as TombstoneStep[], options.concurrency, async (step) => {
+  await forEachLimited(planned, options.concurrency, async (step) => {
     try {
       if (step.action === 'delete') {
         const { entry } = step;
-        if ('tag' in entry.target) await deps.registryFor(step.repository)!.registry.deleteManifest!(entry.target.name, entry.digest);
-        else await deps.target.deleteAsset!(step.repository, entry.target.path);
+        if (step.gone !== true) {
+          if ('tag' in entry.target) await deps.registryFor(step.repository)!.registry.deleteManifest!(entry.target.name, entry.digest);
+          else await deps.target.deleteAsset!(step.repository, entry.target.path);
+          faultPoint('import:after-delete');
+        }
         await deps.state.recordImportedAt?.(step.repository, targetPathOf(entry), undefined);
-        deps.log.info(`deleted ${step.label} (deleted on the source)`, { digest: entry.digest });
+        deps.log.info(`deleted ${step.label} (deleted on the source${step.gone ? `; ${DELETED_BEFORE}` : ''})`, { digest: entry.digest });
       } else if (step.action === 'keep') {
         deps.log.warn(`kept ${step.label}: ${step.reason}`, { digest: step.entry.digest });
       }
