@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createPrivateKey } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_FORMAT_V1, BUNDLE_FORMAT_V3, partMember, readBundleSummary, writeBundle } from '../shared/bundle/index.ts';
@@ -193,6 +193,22 @@ describe('a blob bigger than bundles.maxBytes travels as parts', () => {
     const payload = JSON.parse(receipt.payload);
     expect(payload.entries.map((e: { path: string; outcome: string }) => [e.path, e.outcome])).toContainEqual(['/layers/big.bin', 'imported']);
     expect(payload.blobsHeld).toContainEqual({ digest: `sha256:${sha256(BIG)}`, size: BIG.length });
+  });
+
+  it('takes back the last receipt: the held parts it lists are recorded as shipped by this chain, none ignored', async () => {
+    // Act: the receipt of the last bundle, which lists everything the far side holds, applied on the export side
+    const receipts = (await readdir(world.receiptsDir)).filter((f) => f.endsWith('.receipt.json')).sort();
+    const applied = await runFerry(['receipt', 'apply', '--config', world.exportConfig, path.join(world.receiptsDir, receipts.at(-1)!)], world.env);
+
+    // Assess: the far side holds each part (the held store keeps them), and this chain shipped
+    // each one. (Parts of the forged bundles refused above were held too: those stay ignored.)
+    const parts = new Set<string>();
+    for (const file of files) for (const part of (await readBundleSummary(createReadStream(file), file)).manifest.blobs.parts ?? []) parts.add(part.digest);
+    const ignored = [...(applied.stderr + applied.stdout).matchAll(/sha256:[0-9a-f]{64}/g)].map((m) => m[0]);
+    expect(receipts).toHaveLength(files.length);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(parts.size).toBeGreaterThan(2);
+    expect(ignored.filter((d) => parts.has(d))).toEqual([]);
   });
 
   it('does not ship the split blob again: a later entry with its bytes requires it from the bundle that completed it', async () => {

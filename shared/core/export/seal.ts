@@ -5,7 +5,7 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../../signing.ts';
-import { assembledBlobs, bundleFileName, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry, type BundlePart } from '../../bundle/index.ts';
+import { assembledBlobs, bundleFileName, carriedParts, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry, type BundlePart } from '../../bundle/index.ts';
 import { formatOfEntry } from '../formats/index.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { Digest } from '../../digest.ts';
@@ -216,7 +216,9 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
   faultPoint('seal:after-stage');
   const record: BundleRecord = { sourceId, sequence, digest: prepared.manifestDigest, name, size: staged.size, sealedAt: createdAt, published: false };
   // A split blob ships in the bundle carrying its last part: the ledger records it there.
-  const shipped = [...planned.included, ...assembledBlobs(parts)].map((b) => b.digest);
+  // Each part ships where it is carried: the far side holds parts under their own digests
+  // and its receipts list them, which this chain can then confirm instead of ignoring.
+  const shipped = [...planned.included, ...carriedParts(parts, sequence), ...assembledBlobs(parts)].map((b) => b.digest);
   await state.recordSeal(record, planned.entries.map((e) => e.seq), shipped);
   faultPoint('seal:after-record');
   const published = await publish(deps, record, prepared.manifestBytes);
