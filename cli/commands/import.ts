@@ -6,7 +6,7 @@ import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey, loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
 import { bundleFileInput, DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
-import { BundleRefusedError, ImportError } from '../../shared/core/import/errors.ts';
+import { BundleRefusedError, ImportError, MissingPartError } from '../../shared/core/import/errors.ts';
 import { makeImporter, type Importer } from '../../shared/core/import/importer.ts';
 import { systemClock, type ArtifactTarget } from '../../shared/core/ports/index.ts';
 import { encodeReceipt } from '../../shared/core/receipts/codec.ts';
@@ -96,7 +96,8 @@ export async function importCommand(files: string[], options: { config: string; 
       });
     } catch (error) {
       bar?.stop();
-      if (error instanceof BundleRefusedError && error.resendRequest !== undefined) {
+      // Refused for want of blobs, or of parts of one (a lost part bundle): the far side asks for them again.
+      if ((error instanceof BundleRefusedError || error instanceof MissingPartError) && error.resendRequest !== undefined) {
         const file = await writeFarSideDocument(config, `${error.bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(error.resendRequest, receiptSigner));
         throw new ImportStoppedError(
           `${error.message}\nwrote the resend request ${file}: carry it back and run \`ferry receipt apply\` on the export side; ` +

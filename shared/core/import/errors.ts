@@ -91,20 +91,30 @@ export class EntriesNotAppliedError extends ImportError {
   }
 }
 
-/** A part of a split blob is neither in a bundle given nor held from an earlier import: named so ops find the bundle. */
+/**
+ * A part of a split blob is neither in a bundle given nor held from an earlier import: named so ops find the bundle.
+ * From an import, `resendRequest` names the whole blob (the caller signs and writes it): shipped again,
+ * it heals a lost part bundle.
+ */
 export class MissingPartError extends ImportError {
   override readonly name = 'MissingPartError';
+  /** The bundle the missing part keeps from being imported (the one that completes the blob). */
+  readonly bundle: string;
   readonly blob: Digest;
   readonly offset: number;
   readonly shippedIn: number;
-  constructor(where: string, part: { blob: Digest; offset: number; length: number; digest: Digest; shippedIn: number }, carrier: string) {
+  readonly resendRequest: ResendRequestDocument | undefined;
+  constructor(where: string, part: { blob: Digest; offset: number; length: number; digest: Digest; shippedIn: number }, carrier: string, resendRequest?: ResendRequestDocument) {
     super(
       `${where}: blob ${part.blob}: part at offset ${part.offset} (${part.length} bytes, ${part.digest}) is missing: ` +
-        `it travels in bundle sequence ${part.shippedIn} (${carrier}); import that bundle first or together with this one`,
+        `it travels in bundle sequence ${part.shippedIn} (${carrier}); import that bundle first or together with this one` +
+        (resendRequest === undefined ? '' : ', or carry back the resend request'),
     );
+    this.bundle = where;
     this.blob = part.blob;
     this.offset = part.offset;
     this.shippedIn = part.shippedIn;
+    this.resendRequest = resendRequest;
   }
 }
 

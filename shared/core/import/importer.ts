@@ -19,12 +19,12 @@ import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { assembledBlobs, entryBlobs, verifyBundle, type BundleManifest } from '../../bundle/index.ts';
 import type { Digest } from '../../digest.ts';
-import { BundleRefusedError, EntriesNotAppliedError } from './errors.ts';
+import { BundleRefusedError, EntriesNotAppliedError, type MissingBlob, type MissingPartError } from './errors.ts';
 import { formatOfEntry, type DeletionDecision, type TargetRegistry } from '../formats/index.ts';
 import { deletionDecisions, receiptDeletions, recordImportedLocations } from './deletions.ts';
 import { planImport, type ImportPlan } from './plan.ts';
 import { BlobsAtHand, type RangeReader } from './at-hand.ts';
-import { SplitBlobs } from './split-blobs.ts';
+import { missingPart, SplitBlobs, type UnfinishedBlob } from './split-blobs.ts';
 import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
 import type { Log } from '../log.ts';
 import type { ArtifactTarget, Clock, ImportState, ObjectStore } from '../ports/index.ts';
@@ -185,7 +185,30 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
       already.push({ index, report: { status: 'already-imported', bundle: error.identity, importedAt: error.importedAt } });
     }
   }
+  const unfinished = await split.unfinished();
+  if (unfinished.length > 0) throw partsLacking(ctx, verified, unfinished, hold);
   return { verified, already };
+}
+
+/**
+ * The refusal for blobs still lacking a part after the whole batch: it names the first part
+ * lacking. From an import it carries a resend request for every such blob of that bundle —
+ * the whole blob, which ships again split anew (a lost part bundle heals like a lost blob).
+ */
+function partsLacking(ctx: ImportContext, verified: Verified[], unfinished: UnfinishedBlob[], hold: boolean): MissingPartError {
+  const first = unfinished[0]!;
+  const bundle = verified.find((v) => v.input.name === first.where);
+  if (!hold || bundle === undefined) return missingPart(first);
+  const { manifest } = bundle;
+  const missing = unfinished
+    .filter((u) => u.where === first.where)
+    .map(({ blob }) => ({
+      digest: blob.digest,
+      size: blob.size,
+      shippedIn: manifest.sequence,
+      neededBy: manifest.entries.flatMap((entry, index) => (entryBlobs(entry).some((b) => b.digest === blob.digest) ? [{ index }] : [])),
+    }));
+  return missingPart(first, resendRequestOf(bundle, missing, ctx.ports.clock.now().toISOString()));
 }
 
 /** Blobs the target keeps where later imports find them: read again from the bundle, never held. */
@@ -209,7 +232,7 @@ async function apply(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand
   const blob = (digest: Digest) => atHand.blob(digest);
   const plan = await planFor(ctx, verified, atHand, available);
   if (plan.refusals.length > 0 || plan.missing.length > 0) {
-    const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan, clock.now().toISOString()) : undefined;
+    const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan.missing, clock.now().toISOString()) : undefined;
     throw new BundleRefusedError(verified.input.name, plan.refusals, plan.missing, resend);
   }
   let applied = 0;
@@ -311,14 +334,14 @@ async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: I
 }
 
 /** The document to carry back when a bundle needs blobs nobody on this side has. */
-function resendRequestOf(verified: Verified, plan: ImportPlan, requestedAt: string): ResendRequestDocument {
+function resendRequestOf(verified: Verified, missing: (Pick<MissingBlob, 'digest' | 'size' | 'shippedIn'> & { neededBy: { index: number }[] })[], requestedAt: string): ResendRequestDocument {
   const { manifest, identity } = verified;
   return {
     format: RESEND_FORMAT,
     sourceId: manifest.sourceId,
     bundle: { name: verified.input.name, digest: identity.digest, sequence: manifest.sequence },
     requestedAt,
-    missing: plan.missing.map((m) => ({
+    missing: missing.map((m) => ({
       digest: m.digest,
       size: m.size,
       shippedIn: m.shippedIn,

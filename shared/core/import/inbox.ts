@@ -8,7 +8,7 @@ import type { Signer } from '../../signing.ts';
 import type { Log } from '../log.ts';
 import type { BundleInbox, InboxBundle, InboxDocument } from '../ports/inbox.ts';
 import { encodeReceipt } from '../receipts/codec.ts';
-import { BundleRefusedError, SequenceError } from './errors.ts';
+import { BundleRefusedError, MissingPartError, SequenceError } from './errors.ts';
 import type { Importer, ImportReport } from './importer.ts';
 
 export interface InboxPorts {
@@ -30,7 +30,7 @@ export interface InboxImport {
  * Imports the bundle at `key` of the inbox and writes a receipt for each bundle imported.
  * When its chain needs earlier bundles that are waiting in the inbox (one refused for want
  * of blobs that this one re-sends), they are imported together, in order. A refusal for
- * want of blobs leaves a (signed) resend request beside the receipts, then throws.
+ * want of blobs (or of parts of one) leaves a (signed) resend request beside the receipts, then throws.
  */
 export async function importFromInbox(ports: InboxPorts, key: string): Promise<InboxImport[]> {
   const { importer, inbox, receiptSigner, log } = ports;
@@ -50,7 +50,7 @@ export async function importFromInbox(ports: InboxPorts, key: string): Promise<I
       } catch (error) {
         const earlier = batch.length === 1 && error instanceof SequenceError ? await waitingBefore(inbox, arrival, error.missingSequence) : undefined;
         if (earlier === undefined) {
-          if (error instanceof BundleRefusedError) await leaveResendRequest(ports, error);
+          if (error instanceof BundleRefusedError || error instanceof MissingPartError) await leaveResendRequest(ports, error);
           throw error;
         }
         log.info(`${arrival.name}: importing it together with ${earlier.length} earlier bundle(s) waiting in the inbox`);
@@ -79,10 +79,10 @@ export async function importFromInbox(ports: InboxPorts, key: string): Promise<I
 }
 
 /** For a bundle refused for want of blobs: the resend request, beside the receipts, for ops to carry back. */
-async function leaveResendRequest({ inbox, receiptSigner, log }: InboxPorts, refusal: BundleRefusedError): Promise<void> {
+async function leaveResendRequest({ inbox, receiptSigner, log }: InboxPorts, refusal: BundleRefusedError | MissingPartError): Promise<void> {
   if (refusal.resendRequest === undefined) return;
   const request = await inbox.put(`${refusal.bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(refusal.resendRequest, receiptSigner));
-  log.error(`${refusal.bundle}: refused for want of ${refusal.missing.length} blob(s); wrote the resend request ${request.location} for ops to carry back`, { bundle: refusal.bundle });
+  log.error(`${refusal.bundle}: refused for want of ${refusal.resendRequest.missing.length} blob(s); wrote the resend request ${request.location} for ops to carry back`, { bundle: refusal.bundle });
 }
 
 /** The inbox keys of the arrival's source from sequence `from` up to its own, or undefined unless all are waiting. */

@@ -6,6 +6,10 @@
  * the held store, verified against the blob's digest and size — all before any write to
  * the target. `ferry verify` (which holds nothing) instead hashes the parts in order as
  * they stream past, reading earlier ones from the held store.
+ *
+ * A blob lacking a part is not refused at once: a later bundle of the same batch may carry
+ * the whole blob again (the export side's answer to a resend request, split anew), and then
+ * the lost part does not matter. `unfinished()`, after the batch, names what is still lacking.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -13,13 +17,27 @@ import { assembledBlobs, bundleFileName, type BundleManifest, type BundlePart } 
 import { ContentMismatchError, type Digest } from '../../digest.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { ObjectStore } from '../ports/index.ts';
+import type { ResendRequestDocument } from '../receipts/codec.ts';
 import { AssembledBlobMismatchError, MissingPartError } from './errors.ts';
+
+type SplitBlob = { digest: Digest; size: number; parts: BundlePart[] };
+
+/** A blob some bundle completes whose parts are not all there: `part` is the first one lacking. */
+export interface UnfinishedBlob {
+  where: string;
+  manifest: BundleManifest;
+  blob: SplitBlob;
+  part: BundlePart;
+}
 
 export class SplitBlobs {
   readonly #held: ObjectStore;
   readonly #hold: boolean;
   /** `ferry verify` only: the running sha256 of each blob and how far it got. */
-  readonly #running = new Map<Digest, { hash: Hash; next: number }>();
+  readonly #running = new Map<Digest, Running>();
+  /** `ferry verify` only: blobs whose parts made them, in this batch. */
+  readonly #made = new Set<Digest>();
+  readonly #lacking: UnfinishedBlob[] = [];
 
   constructor(held: ObjectStore, hold: boolean) {
     this.#held = held;
@@ -32,24 +50,37 @@ export class SplitBlobs {
       await this.#held.putBlob(content, { expectedDigest: part.digest, expectedSize: part.length });
       return;
     }
-    const state = await this.#catchUp(where, manifest, part.blob, part.offset);
-    for await (const chunk of content) state.hash.update(chunk as Buffer);
-    state.next += part.length;
+    const state = await this.#catchUp(manifest, part.blob, part.offset);
+    // Drained even when an earlier part is lacking: the verifier hashes the part as it is read.
+    for await (const chunk of content) if (state.lacking === undefined) state.hash.update(chunk as Buffer);
+    if (state.lacking === undefined) state.next += part.length;
   }
 
   /** After a bundle verified: every blob it completes has all its parts, and they put together into it. */
   async complete(where: string, manifest: BundleManifest): Promise<void> {
     for (const blob of assembledBlobs(manifest.blobs.parts)) {
-      if (this.#hold) await this.#assemble(where, manifest, blob);
-      else this.#check(where, blob);
+      const lacking = this.#hold ? await this.#assemble(where, blob) : this.#check(where, blob);
+      if (lacking !== undefined) this.#lacking.push({ where, manifest, blob, part: lacking });
     }
   }
 
-  async #assemble(where: string, manifest: BundleManifest, blob: { digest: Digest; size: number; parts: BundlePart[] }): Promise<void> {
+  /** After the whole batch verified: the blobs still lacking a part (none held, none made by a later bundle), in bundle order. */
+  async unfinished(): Promise<UnfinishedBlob[]> {
+    const left: UnfinishedBlob[] = [];
+    for (const u of this.#lacking) {
+      // Importing, a part with the same digest may have come since (content-addressed): try again.
+      const made = this.#hold ? (await this.#assemble(u.where, u.blob)) === undefined : this.#made.has(u.blob.digest) || (await this.#held.statBlob(u.blob.digest)) !== undefined;
+      if (!made) left.push(u);
+    }
+    return left;
+  }
+
+  /** Puts the blob together in the held store; returns the first part lacking instead, if any. */
+  async #assemble(where: string, blob: SplitBlob): Promise<BundlePart | undefined> {
     // Held already (content-addressed, verified when it was put): nothing to put together.
-    if ((await this.#held.statBlob(blob.digest)) !== undefined) return;
+    if ((await this.#held.statBlob(blob.digest)) !== undefined) return undefined;
     for (const part of blob.parts) {
-      if ((await this.#held.statBlob(part.digest)) === undefined) throw missing(where, manifest, part);
+      if ((await this.#held.statBlob(part.digest)) === undefined) return part;
     }
     const held = this.#held;
     async function* concatenated(): AsyncGenerator<Buffer> {
@@ -64,27 +95,39 @@ export class SplitBlobs {
       if (!(error instanceof ContentMismatchError)) throw error;
       throw new AssembledBlobMismatchError(where, blob.digest, error.message, { cause: error });
     }
+    return undefined;
   }
 
-  #check(where: string, blob: { digest: Digest; size: number; parts: BundlePart[] }): void {
+  /** Checks the running hash of a blob its last part completed; returns the first part lacking instead, if any. */
+  #check(where: string, blob: SplitBlob): BundlePart | undefined {
     const state = this.#running.get(blob.digest);
     this.#running.delete(blob.digest);
+    if (state?.lacking !== undefined) return state.lacking;
     if (state === undefined || state.next !== blob.size) {
       throw new AssembledBlobMismatchError(where, blob.digest, `parts cover ${state?.next ?? 0} of ${blob.size} bytes`);
     }
     const actual = `sha256:${state.hash.digest('hex')}`;
     if (actual !== blob.digest) throw new AssembledBlobMismatchError(where, blob.digest, `sha256 mismatch (got ${actual})`);
+    this.#made.add(blob.digest);
+    return undefined;
   }
 
-  /** The running hash of `blob` brought up to `offset`, from parts held by earlier imports. */
-  async #catchUp(where: string, manifest: BundleManifest, blob: Digest, offset: number): Promise<{ hash: Hash; next: number }> {
+  /**
+   * The running hash of `blob` brought up to `offset`, from parts held by earlier imports; it
+   * stops at a part not held (`lacking`). A part at offset 0 starts the blob over: a resend split anew.
+   */
+  async #catchUp(manifest: BundleManifest, blob: Digest, offset: number): Promise<Running> {
     let state = this.#running.get(blob);
-    if (state === undefined) {
+    if (state === undefined || offset === 0 || offset < state.next) {
       state = { hash: createHash('sha256'), next: 0 };
       this.#running.set(blob, state);
     }
     for (const part of (manifest.blobs.parts ?? []).filter((p) => p.blob === blob && p.offset >= state.next && p.offset < offset)) {
-      if ((await this.#held.statBlob(part.digest)) === undefined) throw missing(where, manifest, part);
+      if (state.lacking !== undefined) break;
+      if ((await this.#held.statBlob(part.digest)) === undefined) {
+        state.lacking = part;
+        break;
+      }
       for await (const chunk of await (await this.#held.getBlob(part.digest)).open()) state.hash.update(chunk as Buffer);
       state.next += part.length;
     }
@@ -92,6 +135,13 @@ export class SplitBlobs {
   }
 }
 
-function missing(where: string, manifest: BundleManifest, part: BundlePart): MissingPartError {
-  return new MissingPartError(where, part, bundleFileName(manifest.sourceId, part.shippedIn));
+interface Running {
+  hash: Hash;
+  next: number;
+  lacking?: BundlePart;
+}
+
+/** The refusal for a blob still lacking a part, naming the bundle that carries it. */
+export function missingPart(u: UnfinishedBlob, resendRequest?: ResendRequestDocument): MissingPartError {
+  return new MissingPartError(u.where, u.part, bundleFileName(u.manifest.sourceId, u.part.shippedIn), resendRequest);
 }
