@@ -90,3 +90,10 @@ export function parseImportEvent<S extends z.ZodType>(schema: S, event: unknown,
   if (parsed.success) return parsed.data;
   throw new ImportEventError(`not ${what}: ${issueLines(parsed.error).join('; ')}`, { cause: parsed.error });
 }
+
+/**
+ * What the reconcile schedule hands the scan function (its rule's fixed input): a full
+ * reconcile of deletions for repositories with `deletions: carry`, instead of a scan.
+ */
+export const reconcileEventSchema = z.strictObject({ reconcile: z.literal(true) });
+export type ReconcileEvent = z.output<typeof reconcileEventSchema>;

@@ -2,7 +2,8 @@
  * The scheduled safety net: scan every configured repository for components changed since
  * its watermark and queue copy tasks. A scan that would outlive the Lambda stops at a page
  * boundary a minute before the timeout; its checkpoint (DynamoDB) names the next page and
- * the next scheduled invocation continues from there.
+ * the next scheduled invocation continues from there. Invoked with `{"reconcile": true}` (its
+ * own, slower schedule) it runs the full reconcile of deletions instead (reconcile.ts).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -10,7 +11,8 @@ import { makeExporter } from '../shared/core/export/exporter.ts';
 import { ExportError } from '../shared/core/export/errors.ts';
 import { SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
-import { eventBridgeSchema } from './events.ts';
+import { eventBridgeSchema, type ReconcileEvent } from './events.ts';
+import { isReconcileEvent, reconcileCarried, type ReconcileSummary } from './reconcile.ts';
 import { activeDefinitions } from '../shared/config/definitions.ts';
 import { definitionStore, exporterSettings, exportPorts, registriesFor } from './export-wiring.ts';
 import { errorFields, once, powertools } from './wiring.ts';
@@ -27,7 +29,8 @@ const wired = once(async () => ({ ports: await exportPorts(env, logger), definit
 async function exporterNow() {
   const { ports, definitions, registries } = await wired();
   const repositories = activeDefinitions(await definitions.read());
-  return makeExporter({ ...ports, registryFor: await registries(repositories) }, exporterSettings(env, repositories, { overlapSeconds: env.FERRY_OVERLAP_SECONDS }));
+  const settings = exporterSettings(env, repositories, { overlapSeconds: env.FERRY_OVERLAP_SECONDS });
+  return { exporter: makeExporter({ ...ports, registryFor: await registries(repositories) }, settings), ports, settings };
 }
 
 export interface ScanSummary {
@@ -40,14 +43,21 @@ export class ScanFailedError extends ExportError {
   override readonly name = 'ScanFailedError';
 }
 
-export async function handler(event: unknown, context: Context): Promise<ScanSummary> {
+export async function handler(event: ReconcileEvent, context: Context): Promise<ReconcileSummary>;
+export async function handler(event: unknown, context: Context): Promise<ScanSummary>;
+export async function handler(event: unknown, context: Context): Promise<ScanSummary | ReconcileSummary> {
   logger.resetKeys();
   logger.addContext(context);
   try {
+    if (isReconcileEvent(event)) {
+      logger.info('reconcile of deletions started');
+      const { ports, settings } = await exporterNow();
+      return await reconcileCarried({ source: ports.source, state: ports.state, logger }, settings.repositories);
+    }
     // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
     const scheduled = eventBridgeSchema.safeParse(event);
     logger.info('scan started', scheduled.success ? { trigger: scheduled.data['detail-type'], eventId: scheduled.data.id } : { trigger: 'direct' });
-    const exporter = await exporterNow();
+    const { exporter } = await exporterNow();
     const { results, failures } = await exporter.scan({ shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS });
     const now = Date.now();
     for (const result of results) {

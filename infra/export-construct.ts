@@ -37,6 +37,11 @@ export interface FerryExportProps {
   scanSchedule?: string;
   /** EventBridge expression for sealing pending entries. Default `rate(1 hour)`. */
   sealSchedule?: string;
+  /**
+   * EventBridge expression for the full reconcile of deletions (repositories with
+   * `deletions: carry`; the scan function lists each in full). Default `rate(1 day)`.
+   */
+  reconcileSchedule?: string;
   /** Size cap per bundle (the media). Default 4 GiB. */
   maxBundleBytes?: number;
   /** Copy asks seal for a bundle early once this many bytes are pending. Default `maxBundleBytes`. */
@@ -118,6 +123,7 @@ function exportOutputs(ferry: FerryExport): void {
 export interface ExportSettings {
   scanSchedule: string;
   sealSchedule: string;
+  reconcileSchedule: string;
   maxBundleBytes: number;
   sealThresholdBytes: number;
   overlapSeconds: number;
@@ -130,6 +136,7 @@ function checkProps(props: FerryExportProps): ExportSettings {
   const settings: ExportSettings = {
     scanSchedule: props.scanSchedule ?? 'rate(15 minutes)',
     sealSchedule: props.sealSchedule ?? 'rate(1 hour)',
+    reconcileSchedule: props.reconcileSchedule ?? 'rate(1 day)',
     maxBundleBytes: props.maxBundleBytes ?? 4 * 2 ** 30,
     sealThresholdBytes: props.sealThresholdBytes ?? props.maxBundleBytes ?? 4 * 2 ** 30,
     overlapSeconds: props.overlapSeconds ?? 600,
@@ -143,6 +150,7 @@ function checkProps(props: FerryExportProps): ExportSettings {
   problems.repositories('repositories', props.repositories);
   problems.schedule('scanSchedule', settings.scanSchedule);
   problems.schedule('sealSchedule', settings.sealSchedule);
+  problems.schedule('reconcileSchedule', settings.reconcileSchedule);
   problems.positiveInt('maxBundleBytes', settings.maxBundleBytes);
   problems.positiveInt('sealThresholdBytes', settings.sealThresholdBytes);
   if (!Number.isInteger(settings.overlapSeconds) || settings.overlapSeconds < 0) problems.add(`overlapSeconds: must be a whole number of seconds, 0 or more, got ${JSON.stringify(settings.overlapSeconds)}`);

@@ -3,7 +3,7 @@
  * webhook's Function URL, the queue that feeds copy, and the scan and seal schedules.
  */
 import { Duration } from 'aws-cdk-lib';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -81,7 +81,7 @@ export function exportFunctions(ferry: Construct & ExportResources, props: Ferry
 
 /**
  * Starts the functions: Nexus calls the webhook's public Function URL, the task queue feeds
- * copy, and schedules run the safety-net scan and the seal. Returns the webhook URL.
+ * copy, and schedules run the safety-net scan, the reconcile of deletions and the seal. Returns the webhook URL.
  */
 export function exportTriggers(ferry: Construct & ExportResources, functions: ExportFunctions, sourceId: string, settings: ExportSettings): FunctionUrl {
   const { webhook, scan, copy, seal } = functions;
@@ -90,6 +90,12 @@ export function exportTriggers(ferry: Construct & ExportResources, functions: Ex
 
   copy.addEventSource(new SqsEventSource(ferry.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(5), reportBatchItemFailures: true, maxConcurrency: settings.copyConcurrency }));
   new Rule(ferry, 'ScanSchedule', { description: `Ferry ${sourceId}: safety-net scan`, schedule: Schedule.expression(settings.scanSchedule), targets: [new LambdaFunction(scan, { retryAttempts: 2 })] });
+  // The same function, told to list carried repositories in full (functions/reconcile.ts); it runs one at a time with scans.
+  new Rule(ferry, 'ReconcileSchedule', {
+    description: `Ferry ${sourceId}: reconcile deletions (deletions: carry)`,
+    schedule: Schedule.expression(settings.reconcileSchedule),
+    targets: [new LambdaFunction(scan, { retryAttempts: 2, event: RuleTargetInput.fromObject({ reconcile: true }) })],
+  });
   new Rule(ferry, 'SealSchedule', { description: `Ferry ${sourceId}: seal pending entries`, schedule: Schedule.expression(settings.sealSchedule), targets: [new LambdaFunction(seal, { retryAttempts: 2 })] });
   return webhookUrl;
 }

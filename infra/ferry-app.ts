@@ -14,7 +14,7 @@ import { FerryImportStack } from './import-stack.ts';
 import { addNagChecks } from './nag.ts';
 import type { RegistryEndpointConfig, RepositoryConfig } from './common.ts';
 
-export const EXPORT_CONTEXT = ['sourceId', 'nexusUrl', 'repositories', 'scanSchedule', 'sealSchedule', 'maxBundleBytes', 'copyConcurrency', 'alarmTopicArn'] as const;
+export const EXPORT_CONTEXT = ['sourceId', 'nexusUrl', 'repositories', 'scanSchedule', 'sealSchedule', 'reconcileSchedule', 'maxBundleBytes', 'copyConcurrency', 'alarmTopicArn'] as const;
 export const IMPORT_CONTEXT = ['targetUrl', 'trustedPublicKeysFile', 'trustedPublicKeysPem', 'registries', 'repositoryMap', 'alarmTopicArn'] as const;
 
 export interface FerryApp {
@@ -46,6 +46,7 @@ export function defineFerryApp(app: App, options: { cwd?: string } = {}): FerryA
       repositories,
       ...(has('scanSchedule') ? { scanSchedule: context('scanSchedule') as string } : {}),
       ...(has('sealSchedule') ? { sealSchedule: context('sealSchedule') as string } : {}),
+      ...(has('reconcileSchedule') ? { reconcileSchedule: context('reconcileSchedule') as string } : {}),
       ...(maxBundleBytes !== undefined ? { maxBundleBytes } : {}),
       ...(copyConcurrency !== undefined ? { copyConcurrency } : {}),
       ...(alarmTopicArn ? { alarmTopicArn } : {}),

@@ -205,11 +205,12 @@ describe('FerryExportStack', () => {
     expect(Object.keys(exp.findOutputs('*')).some((k) => k.includes('WebhookUrl'))).toBe(true);
   });
 
-  it('runs scan and seal on EventBridge schedules', () => {
+  it('runs scan, the daily reconcile of deletions (the scan function, told so by its input) and seal on EventBridge schedules', () => {
     // Prepare
     const { scan, seal } = exportStack.ferry.functions;
     // Act / Assess
-    exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', Targets: [Match.objectLike({ Arn: getAtt(scan) })] });
+    exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', Targets: [Match.objectLike({ Arn: getAtt(scan), Input: Match.absent() })] });
+    exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)', Targets: [Match.objectLike({ Arn: getAtt(scan), Input: '{"reconcile":true}' })] });
     exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', Targets: [Match.objectLike({ Arn: getAtt(seal) })] });
   });
 
@@ -515,6 +516,7 @@ describe('configuration', () => {
           { name: 'docker-b', format: 'docker', registry: { url: 'https://r.example', secretArn: 'ferry-registry' }, tags: { include: '(' } },
         ],
         scanSchedule: 'every hour',
+        reconcileSchedule: 'daily',
       });
     // Assess
     expect(act).toThrow(InfraConfigError);
@@ -529,6 +531,7 @@ describe('configuration', () => {
         expect.stringMatching(/^repositories\[2\]\.registry\.secretArn: must be the full ARN/),
         expect.stringMatching(/^repositories\[2\]\.tags\.include: not a regular expression/),
         expect.stringMatching(/^scanSchedule: must be an EventBridge rate/),
+        expect.stringMatching(/^reconcileSchedule: must be an EventBridge rate/),
       ]);
     }
   });

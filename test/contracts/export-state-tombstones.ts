@@ -116,6 +116,41 @@ export function exportStateTombstoneContract(current: () => { state: ExportState
     expect(latest).toEqual({ known: false, latestSeq: seqs.at(-1) });
     expect(elsewhere.map((at) => at.latestSeq)).toEqual([undefined, undefined]);
   });
+
+  it('finds the latest entry of every path under a prefix, as a full reconcile reads the ledger', async () => {
+    // Prepare: a maven-like tree, one path tombstoned, one restaged, a path longer than a sort key holds, other repositories and prefixes
+    const { state, sourceId } = current();
+    const long = `/com/acme/${'deep/'.repeat(250)}lib.jar`;
+    const jar = entry('/com/acme/lib/1.0/lib-1.0.jar', 'jar v1');
+    await state.addPendingEntry(jar);
+    await state.addPendingEntry(entry('/com/acme/lib/1.0/lib-1.0.pom', 'pom v1'));
+    await state.recordSeal(sealed(sourceId, 1), (await state.listPendingEntries()).map((e) => e.seq), [jar.digest]);
+    await state.addPendingEntry(entry('/com/acme/lib/1.0/lib-1.0.pom', 'pom v2'));
+    await state.addPendingEntry(tombstoneFor(jar));
+    await state.addPendingEntry(entry('/com/acme/lib/1.1/lib-1.1.jar', 'jar 1.1'));
+    await state.addPendingEntry(entry(long, 'long'));
+    await state.addPendingEntry(entry('/com/acme/library/1.0/x.jar', 'sibling'));
+    await state.addPendingEntry(entry('/org/other/1.0/o.jar', 'other'));
+    await state.addPendingEntry({ ...entry('/com/acme/lib/2.0/lib-2.0.jar', 'elsewhere'), sourceRepository: 'raw-other' });
+
+    // Act
+    const byPath = async (path: string) => (await state.latestEntries!('raw-src', path, { prefix: true })).map((e) => [e.path, e.digest]).sort();
+    const lib = await byPath('/com/acme/lib/');
+    const all = await byPath('/');
+    const underLong = await byPath(long.slice(0, -'lib.jar'.length));
+    const none = await byPath('/net/');
+
+    // Assess: tombstones aside, each path's latest content; the tombstoned jar still names what it removed
+    expect(lib).toEqual([
+      ['/com/acme/lib/1.0/lib-1.0.jar', jar.digest],
+      ['/com/acme/lib/1.0/lib-1.0.pom', sha256Of('pom v2')],
+      ['/com/acme/lib/1.1/lib-1.1.jar', sha256Of('jar 1.1')],
+    ]);
+    expect(all.map(([path]) => path)).toEqual([...lib.map(([path]) => path), long, '/com/acme/library/1.0/x.jar', '/org/other/1.0/o.jar'].sort());
+    expect(underLong).toEqual([[long, sha256Of('long')]]);
+    expect(none).toEqual([]);
+    expect((await state.latestEntries!('raw-src', '/com/acme/lib/1.0/lib-1.0.pom', { prefix: true }))[0]).toEqual(entry('/com/acme/lib/1.0/lib-1.0.pom', 'pom v2'));
+  });
 }
 
 function sealed(sourceId: string, sequence: number) {

@@ -16,6 +16,8 @@
  * |                                      |                                  | gsi1pk `PENDING#<sid>` + gsi1sk `<seq>` while pending |
  * | `ASSET#<sid>#<sha256(repo, path)>`   | `DIGEST#<digest>`                | seq, kind, sha1: the latest entry of this content  |
  * |                                      |                                  | (or tombstone) at (sourceRepository, path)         |
+ * | `PATHS#<sid>#<sha256(repo)>`         | `PATH#<path>`                    | path: a path with entries (a long path's key is its|
+ * |                                      |                                  | first 900 bytes and its hash)                      |
  * | `SHIPPED#<sid>#<digest>`             | `#`                              | bundleSequence, via (bundle/receipt)               |
  * | `SOURCE#<sid>`                       | `RESEND#<digest>`                | size, from, requestedAt: a blob the far side lacks |
  *
@@ -37,7 +39,7 @@ import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { forEachLimited } from '../../concurrency.ts';
 import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys.ts';
 import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
-import { entryAtRecords, latestRecord, recordsAt, type AssetRecord } from './dynamo-asset-ledger.ts';
+import { entryAtRecords, latestEntriesAt, latestRecord, recordsAt, toPendingEntry, type AssetRecord } from './dynamo-asset-ledger.ts';
 import { normaliseInstant } from '../../core/ports/instants.ts';
 
 export const PENDING_INDEX = 'pending';
@@ -189,6 +191,7 @@ export class DynamoExportState implements ExportState {
       await this.#t.transact('TransactWriteItems', `${asset.pk} ${asset.sk}`, [
         { Put: { TableName: this.table, Item: { ...asset, seq, kind: entry.kind, ...(sha1 !== undefined ? { sha1 } : {}) }, ...unchanged } },
         { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+        { Put: { TableName: this.table, Item: { ...keys.path(this.sourceId, entry.sourceRepository, entry.path), path: entry.path } } },
       ]);
       return true;
     } catch (error) {
@@ -197,21 +200,9 @@ export class DynamoExportState implements ExportState {
     }
   }
 
-  /**
-   * The latest non-tombstone entry at one path, from its ASSET items. A prefix would need a
-   * scan of the table: none is answered (component deletions of maven2, helm, pypi then come
-   * through their asset events).
-   */
+  /** From the ASSET items of each path, listed by PATH items for a prefix (dynamo-asset-ledger.ts). */
   async latestEntries(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]> {
-    if (options.prefix) return [];
-    const content = (await this.#recordsAt(sourceRepository, path)).filter((r) => !r.tombstone).sort((a, b) => b.seq - a.seq);
-    for (const { seq } of content) {
-      const entry = await this.#t.get(keys.entry(this.sourceId, seq));
-      if (entry === undefined) continue;
-      const { seq: _seq, ...staged } = toPendingEntry(entry);
-      return [staged];
-    }
-    return [];
+    return latestEntriesAt(this.#t, this.table, this.sourceId, sourceRepository, path, options.prefix);
   }
 
   #recordsAt(sourceRepository: string, path: string): Promise<AssetRecord[]> {
@@ -367,24 +358,3 @@ export class DynamoExportState implements ExportState {
   }
 }
 
-
-
-function toPendingEntry(item: Item): PendingEntry {
-  const checksums: Checksums = {};
-  for (const algorithm of ['sha256', 'sha1', 'md5', 'sha512'] as const) {
-    const value = item[algorithm];
-    if (typeof value === 'string') checksums[algorithm] = value;
-  }
-  return {
-    seq: Number(item.seq),
-    kind: String(item.kind),
-    sourceRepository: String(item.sourceRepository),
-    path: String(item.path),
-    targetRepository: String(item.targetRepository),
-    digest: String(item.digest) as Digest,
-    size: Number(item.size),
-    checksums,
-    // `imageJson`: the attribute's name before formats were modules.
-    ...(typeof (item.detailJson ?? item.imageJson) === 'string' ? { detail: JSON.parse(String(item.detailJson ?? item.imageJson)) as unknown } : {}),
-  };
-}

@@ -36,9 +36,37 @@ export const keys = {
     pk: keys.assetPk(sourceId, repository, path),
     sk: `DIGEST#${digest}`,
   }),
+  /** One partition per source repository: its paths sort under it, so a path prefix is one Query. */
+  pathsPk: (sourceId: string, repository: string): string => `PATHS#${sourceId}#${createHash('sha256').update(repository).digest('hex')}`,
+  path: (sourceId: string, repository: string, path: string): Key => ({ pk: keys.pathsPk(sourceId, repository), sk: `PATH#${pathKey(path)}` }),
   shipped: (sourceId: string, digest: Digest): Key => ({ pk: `SHIPPED#${sourceId}#${digest}`, sk: ONE }),
   resend: (sourceId: string, digest: Digest): Key => ({ pk: `SOURCE#${sourceId}`, sk: `RESEND#${digest}` }),
 };
+
+/** Bytes of a path kept in a PATH sort key: with the prefix and a hash, well within DynamoDB's 1024. */
+export const PATH_KEY_BYTES = 900;
+
+/** The longest leading part of `text` (whole code points) within `bytes` UTF-8 bytes. */
+export function leadingBytes(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) return text;
+  let used = 0;
+  let kept = '';
+  for (const char of text) {
+    used += Buffer.byteLength(char);
+    if (used > bytes) break;
+    kept += char;
+  }
+  return kept;
+}
+
+/**
+ * A path as sort key: itself, or when longer than a key holds its leading part and its hash.
+ * Either way the key begins with `leadingBytes(prefix)` of any prefix of the path.
+ */
+export function pathKey(path: string): string {
+  const lead = leadingBytes(path, PATH_KEY_BYTES);
+  return lead === path ? path : `${lead}#${createHash('sha256').update(path).digest('hex')}`;
+}
 
 /** Cancellation codes that mean contention, not a failed condition: the transaction may be retried. */
 export function isTransientCancellation(code: string): boolean {

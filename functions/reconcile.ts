@@ -1,0 +1,57 @@
+/**
+ * The periodic full reconcile of deletions on AWS (`{"reconcile": true}` from its own
+ * schedule, run by the scan function): for each repository with `deletions: carry`, the same
+ * core function as `ferry export --reconcile-deletions` and `ferry serve` (export/reconcile.ts)
+ * records a tombstone for every path the ledger holds that the source no longer lists. The
+ * next seal carries them. One repository failing leaves the others' tombstones recorded.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { ExportError } from '../shared/core/export/errors.ts';
+import { reconcileDeletions, type ReconcileResult } from '../shared/core/export/reconcile.ts';
+import type { ScanRepository } from '../shared/core/formats/index.ts';
+import type { ArtifactSource, ExportState } from '../shared/core/ports/index.ts';
+import { issueLines } from '../shared/issues.ts';
+import { reconcileEventSchema } from './events.ts';
+import { errorFields } from './wiring.ts';
+
+export interface ReconcileSummary {
+  reconciled: ReconcileResult[];
+  failures: { repository: string; error: string }[];
+}
+
+/** The scan function was invoked with a `reconcile` field that is not `true` alone. */
+export class ReconcileEventError extends ExportError {
+  override readonly name = 'ReconcileEventError';
+}
+
+/** Some repositories could not be reconciled; the others' tombstones stand. */
+export class ReconcileFailedError extends ExportError {
+  override readonly name = 'ReconcileFailedError';
+}
+
+/** True for the reconcile schedule's input; any other payload naming `reconcile` is refused. */
+export function isReconcileEvent(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null || !('reconcile' in event)) return false;
+  const parsed = reconcileEventSchema.safeParse(event);
+  if (!parsed.success) throw new ReconcileEventError(`not a reconcile request: ${issueLines(parsed.error).join('; ')}`, { cause: parsed.error });
+  return true;
+}
+
+export async function reconcileCarried(
+  deps: { source: Pick<ArtifactSource, 'componentPages'>; state: ExportState; logger: Logger },
+  repositories: readonly ScanRepository[],
+): Promise<ReconcileSummary> {
+  const summary: ReconcileSummary = { reconciled: [], failures: [] };
+  for (const repository of repositories.filter((r) => r.carryDeletions === true)) {
+    try {
+      const result = await reconcileDeletions(deps, repository);
+      deps.logger.info(`reconciled deletions of ${repository.name}: ${result.skipped ?? `${result.staged} tombstone(s) for paths gone from the source`}`, { repository: repository.name, staged: result.staged });
+      summary.reconciled.push(result);
+    } catch (error) {
+      deps.logger.error(`reconcile of ${repository.name} failed`, { repository: repository.name, ...errorFields(error) });
+      summary.failures.push({ repository: repository.name, error: (error as Error).message });
+    }
+  }
+  if (summary.failures.length > 0) throw new ReconcileFailedError(`reconcile failed for ${summary.failures.map((f) => f.repository).join(', ')}`);
+  return summary;
+}

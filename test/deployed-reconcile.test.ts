@@ -1,0 +1,133 @@
+/**
+ * The periodic full reconcile of deletions on AWS: the scan function invoked with the
+ * reconcile schedule's input (`{"reconcile": true}`) against DynamoDB Local, fauxqs (S3,
+ * SQS) and the Nexus stand-in. The ledger is filled the deployed way (scan → SQS → copy);
+ * an asset deleted on the source with no webhook seen becomes the tombstone the embedded
+ * reconcile records (the same core function), once. Secrets Manager alone is mocked.
+ */
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
+import { createTableInput, DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { seedDefinitions } from '../shared/config/definitions.ts';
+import { tombstoneFor } from '../shared/core/export/tombstones.ts';
+import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
+import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
+import { lambdaContext, sqsEvent } from './support/lambda-events.ts';
+
+const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
+const NEXUS_USER = { username: 'ferry-reader', password: 'reader-pa55' };
+const credentials = { accessKeyId: 'ferrytest', secretAccessKey: 'ferrytest' };
+const awsEndpoint = inject('awsEndpoint');
+const dynamoEndpoint = inject('dynamoEndpoint');
+const secrets = mockClient(SecretsManagerClient);
+
+let nexus: NexusStandin;
+beforeAll(async () => {
+  nexus = await startNexusStandin({
+    repositories: [{ name: 'raw-a', format: 'raw', type: 'hosted' }, { name: 'raw-b', format: 'raw', type: 'hosted' }],
+    users: [NEXUS_USER],
+  });
+});
+afterAll(async () => nexus.close());
+
+beforeEach(() => {
+  secrets.reset();
+  secrets.on(GetSecretValueCommand, { SecretId: NEXUS_SECRET_ARN }).resolves({ SecretString: JSON.stringify(NEXUS_USER) });
+  for (const method of ['log', 'info', 'warn', 'debug'] as const) vi.spyOn(console, method).mockImplementation(() => undefined);
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+/** A bucket, queue and state table of their own, raw-a carrying deletions and raw-b not; the handlers loaded cold. */
+async function deploy() {
+  const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const table = `ferry-reconcile-${suffix}`;
+  const bucket = `ferry-reconcile-${suffix}`;
+  await makeS3Client(awsEndpoint).send(new CreateBucketCommand({ Bucket: bucket }));
+  const created = await makeSqsClient(awsEndpoint).send(new CreateQueueCommand({ QueueName: `ferry-reconcile-${suffix}`, Attributes: { VisibilityTimeout: '60' } }));
+  const queueUrl = String(created.QueueUrl).replace(/^https?:\/\/[^/]+/, awsEndpoint);
+  const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region: 'us-east-1', credentials });
+  await dynamo.send(new CreateTableCommand(createTableInput(table)));
+  const repositories = [{ name: 'raw-a', format: 'raw', deletions: 'carry' }, { name: 'raw-b', format: 'raw' }];
+  await dynamo.send(new PutItemCommand(seedPutItemInput(table, seedDefinitions('test-source', repositories, 'test'))));
+  // Copy's Powertools idempotency store.
+  const idempotency = { TableName: `ferry-idempotency-${suffix}`, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' as const }] };
+  await dynamo.send(new CreateTableCommand({ ...idempotency, BillingMode: 'PAY_PER_REQUEST', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] }));
+  dynamo.destroy();
+  const env: Record<string, string> = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: awsEndpoint,
+    AWS_ENDPOINT_URL_SQS: awsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    POWERTOOLS_SERVICE_NAME: 'ferry-reconcile',
+    POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
+    POWERTOOLS_DEV: 'true',
+    FERRY_SOURCE_ID: 'test-source',
+    FERRY_TABLE: table,
+    FERRY_BUCKET: bucket,
+    FERRY_QUEUE_URL: queueUrl,
+    FERRY_NEXUS_URL: nexus.url,
+    FERRY_NEXUS_SECRET_ARN: NEXUS_SECRET_ARN,
+    FERRY_IDEMPOTENCY_TABLE: idempotency.TableName,
+  };
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  vi.resetModules();
+  const state = new DynamoExportState({ client: makeDynamoClient(dynamoEndpoint), table, sourceId: 'test-source' });
+  return { queueUrl, state, scan: (await import('../functions/scan.ts')).handler, copy: (await import('../functions/copy.ts')).handler };
+}
+
+/** Every message now visible, as the SQS event source would deliver them. */
+async function drain(queueUrl: string) {
+  const sqs = makeSqsClient(awsEndpoint);
+  const messages: Message[] = [];
+  for (;;) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }));
+    if (!out.Messages?.length) break;
+    messages.push(...out.Messages);
+  }
+  return sqsEvent(messages, 'arn:aws:sqs:us-east-1:000000000000:ferry-reconcile');
+}
+
+async function deleteOnSource(assetId: string): Promise<void> {
+  const auth = `Basic ${Buffer.from(`${NEXUS_USER.username}:${NEXUS_USER.password}`).toString('base64')}`;
+  const response = await fetch(`${nexus.url}/service/rest/v1/assets/${assetId}`, { method: 'DELETE', headers: { authorization: auth } });
+  expect(response.status).toBe(204);
+}
+
+describe('the reconcile schedule on the scan function', () => {
+  it('records a tombstone for each staged path gone from a carrying repository, once, and none for a repository that does not carry', async () => {
+    // Prepare: three assets staged through scan → SQS → copy, then two deleted on the source (no webhook)
+    const d = await deploy();
+    const kept = nexus.putRawAsset('raw-a', '/reconcile/kept.bin', Buffer.alloc(300, 1));
+    const gone = nexus.putRawAsset('raw-a', '/reconcile/gone.bin', Buffer.alloc(400, 2));
+    const other = nexus.putRawAsset('raw-b', '/reconcile/other.bin', Buffer.alloc(500, 3));
+    await d.scan({}, lambdaContext());
+    expect((await d.copy(await drain(d.queueUrl), lambdaContext())).batchItemFailures).toEqual([]);
+    const staged = await d.state.latestEntries('raw-a', '/reconcile/gone.bin', { prefix: false });
+    await deleteOnSource(gone.assetId);
+    await deleteOnSource(other.assetId);
+
+    // Act
+    const first = await d.scan({ reconcile: true }, lambdaContext());
+    const again = await d.scan({ reconcile: true }, lambdaContext());
+    const refused = d.scan({ reconcile: 'yes' }, lambdaContext());
+
+    // Assess
+    expect(kept.assetId).toBeDefined();
+    expect(first).toEqual({ reconciled: [{ repository: 'raw-a', staged: 1 }], failures: [] });
+    expect(again).toEqual({ reconciled: [{ repository: 'raw-a', staged: 0 }], failures: [] });
+    await expect(refused).rejects.toThrow(/^not a reconcile request: reconcile: /);
+    const tombstones = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone').map(({ seq: _, ...e }) => e);
+    expect(staged).toHaveLength(1);
+    expect(tombstones).toEqual([tombstoneFor(staged[0]!)]);
+  });
+});
