@@ -27,7 +27,7 @@ const env = loadEnv(webhookEnvSchema);
 const { logger, metrics } = powertools();
 
 /** Stored as the delivery's idempotent result (DynamoDB takes no undefined members); `duplicate` when it is a stored one. */
-type DeliveryOutcome = { queued: number; alreadyQueued: number; alreadyStaged: number; ignored?: string; tombstones?: number; duplicate?: boolean };
+type DeliveryOutcome = { queued: number; alreadyQueued: number; alreadyStaged: number; ignored?: string; tombstones?: number; stillAtSource?: number; duplicate?: boolean };
 
 const deliveryConfig = new IdempotencyConfig({ eventKeyJmesPath: 'deliveryId', expiresAfterSeconds: 24 * 3600, responseHook: (r) => ({ ...(r as object), duplicate: true }) });
 
@@ -43,7 +43,7 @@ const wired = once(async () => {
       const repositories = exporterSettings(env, activeDefinitions(await definitions.read())).repositories;
       const { tasks, alreadyStaged, ignored, deletion, carried } = await tasksForWebhook({ source: ports.source, state: ports.state, log: ports.log, membersOf }, delivery.event, repositories);
       if (deletion !== undefined) logger.info(carried ? 'deletion reported by Nexus: tombstones pending' : 'deletion reported by Nexus (not carried)', { deletion, carried });
-      return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}), ...(carried ? { tombstones: carried.staged } : {}) };
+      return { ...(await queue.enqueue(tasks)), alreadyStaged, ...(ignored ? { ignored } : {}), ...(carried ? { tombstones: carried.staged } : {}), ...(carried?.stillAtSource ? { stillAtSource: carried.stillAtSource } : {}) };
     },
     { persistenceStore: idempotencyStore(env.FERRY_IDEMPOTENCY_TABLE), keyPrefix: `${env.FERRY_SOURCE_ID}.webhook.delivery`, config: deliveryConfig },
   );
@@ -100,7 +100,7 @@ async function handle(event: APIGatewayProxyEventV2, context: Context): Promise<
       return reply(409, { message: 'this delivery (or one of its tasks) is being processed by another request' });
     }
     logger.error('webhook not processed; the scheduled scan will pick the change up', { ...about, ...errorFields(error) });
-    // Reading the component or asset back failed (a 404 never gets here: the core takes it as "gone").
+    // Reading the change back, or asking whether a deleted path is gone, failed (a 404 never gets here: the core takes it as "gone").
     if (error instanceof NexusError) return reply(502, { message: 'could not read the change back from Nexus' });
     return reply(503, { message: error instanceof EnqueueError ? 'could not queue the copy tasks' : 'could not process the delivery' });
   }

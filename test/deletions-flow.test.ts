@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
 import { seedNpm } from './support/npm-fixtures.ts';
-import { startServe, stopServe, until, WEBHOOK_SECRET, type ServeProcess, killIfRunning } from './support/serve.ts';
+import { componentEvent, deliver, startServe, stopServe, until, WEBHOOK_SECRET, type ServeProcess, killIfRunning } from './support/serve.ts';
 import { bundles, content, makeWorld, runFerry, type World } from './support/world.ts';
 
 /** One raw repository; the scan runs at start only, and `ferry serve` never seals (`export --once` does). */
@@ -199,6 +199,39 @@ describe('deletions carried as tombstones (raw)', () => {
     expect(third.manifest.blobs).toEqual({ included: [], required: [{ digest, size: 3000, shippedIn: 1 }] });
     expect(world.target.getAsset('raw-a', '/d/gone.bin')?.content).toEqual(bytes);
     expect((await receipt(world, 3)).entries).toEqual([expect.objectContaining({ path: '/d/gone.bin', outcome: 'imported' })]);
+  });
+
+  it('a DELETED webhook arriving after the path was uploaded again records no tombstone; the artifact stays on the target', async () => {
+    // Prepare: carried and imported; deleted on the source and uploaded again with the same bytes (a new component id)
+    world = await deletionsWorld('carry');
+    const bytes = content('again', 3000);
+    const first = world.source.putRawAsset('raw-a', '/d/again.bin', bytes);
+    await exportOnce(world);
+    await importAll(world, await bundles(world));
+    serve = await startServe(world);
+    await until(() => /reconciled deletions of raw-a/.test(serve!.stderr), 'the reconcile after the first scan');
+    await deleteOnSource(world, 'raw-a', '/d/again.bin');
+    const again = world.source.putRawAsset('raw-a', '/d/again.bin', bytes);
+    world.source.putRawAsset('raw-a', '/d/other.bin', content('other', 1000));
+
+    // Act: the re-upload's CREATED delivered first, the first upload's DELETED late; then sealed and imported
+    const created = await deliver(serve, componentEvent('raw-a', again.componentId, 'd/again.bin'), { deliveryId: 'late-1' });
+    const deleted = await deliver(serve, componentEvent('raw-a', first.componentId, 'd/again.bin', 'DELETED'), { deliveryId: 'late-2' });
+    await stopServe(serve);
+    await exportOnce(world);
+    const files = await bundles(world);
+    await importAll(world, [files[1]!]);
+
+    // Assess
+    expect(again.componentId).not.toBe(first.componentId);
+    expect(created).toMatchObject({ status: 202, body: { tasks: 0, alreadyStaged: 1 } });
+    expect(deleted).toMatchObject({ status: 202, body: { tombstones: 0, stillAtSource: 1 } });
+    expect(serve.stderr).toMatch(/0 tombstone\(s\) pending for the next bundle; 1 path\(s\) still served by the source/);
+    expect(files).toHaveLength(2);
+    const second = await readBundleSummary(createReadStream(files[1]!), path.basename(files[1]!));
+    expect(second.manifest.entries).toEqual([expect.objectContaining({ kind: 'raw', target: { repository: 'raw-a', path: '/d/other.bin' } })]);
+    expect(world.target.getAsset('raw-a', '/d/again.bin')?.content).toEqual(bytes);
+    expect((await receipt(world, 2)).deletions ?? []).toEqual([]);
   });
 
   it('ferry serve reconciles after each scheduled scan and records a tombstone for a deletion no webhook reported', async () => {

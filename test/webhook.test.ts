@@ -174,6 +174,10 @@ class FakeWebhookSource implements WebhookSource {
     if (!found) throw Object.assign(new Error(`GET /service/rest/v1/assets/${id}: HTTP 404`), { status: 404 });
     return found;
   }
+  async hasPath(repository: string, path: string) {
+    this.calls.push(`path ${repository}${path}`);
+    return [...this.assets.values()].some((a) => a.repository === repository && a.path === path);
+  }
 }
 
 const event = (overrides: Record<string, unknown>) => ({
@@ -310,13 +314,17 @@ describe('tasksForWebhook', () => {
     const staged = { kind: 'raw', sourceRepository: 'raw-a', path: '/x.bin', targetRepository: 'raw-a-target', digest: `sha256:${'e'.repeat(64)}` as const, size: 10, checksums: a1.checksums };
     await state.addPendingEntry(staged);
     const stagedBefore = await tasksForWebhook({ source, state }, created, carrying);
+    source.assets.delete('id1');
     await tasksForWebhook({ source, state }, { ...created, action: 'DELETED' }, carrying);
 
     // Act: the same bytes uploaded again, the event delivered twice, the task run; then deleted and uploaded once more
+    source.assets.set('id1', { ...a1, repository: 'raw-a' });
     const again = await tasksForWebhook({ source, state }, created, carrying);
     const redelivered = await tasksForWebhook({ source, state }, created, carrying);
     await state.addPendingEntry(staged);
+    source.assets.delete('id1');
     await tasksForWebhook({ source, state }, { ...created, action: 'DELETED' }, carrying);
+    source.assets.set('id1', { ...a1, repository: 'raw-a' });
     const third = await tasksForWebhook({ source, state }, created, carrying);
 
     // Assess

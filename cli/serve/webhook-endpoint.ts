@@ -74,7 +74,7 @@ export function makeWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoint 
     } catch (error) {
       metrics.failed('webhook');
       log.error(`webhook delivery ${delivery.deliveryId} not processed; the scheduled scan will pick the change up: ${(error as Error).message}`, about);
-      // Reading the component or asset back failed (a 404 never gets here: the core takes it as "gone").
+      // Reading the change back, or asking whether a deleted path is gone, failed (a 404 never gets here: the core takes it as "gone").
       if (error instanceof NexusError) return refuse('failed', 502, 'could not read the change back from Nexus');
       return refuse('failed', 503, 'could not process the delivery');
     }
@@ -85,11 +85,12 @@ async function accept(deps: WebhookEndpointDeps, delivery: WebhookDelivery, memb
   const { log, metrics } = deps;
   const { tasks, alreadyStaged, ignored, deletion, carried } = await tasksForWebhook({ source: deps.source, state: deps.state, log, membersOf }, delivery.event, deps.repositories);
   if (carried !== undefined) {
-    log.info(`deletion reported by Nexus: ${carried.staged} tombstone(s) pending for the next bundle${carried.unresolved ? ` (not resolved: ${carried.unresolved})` : ''}`, { ...about, deletion });
+    const still = carried.stillAtSource ? `; ${carried.stillAtSource} path(s) still served by the source (uploaded again since): no tombstone` : '';
+    log.info(`deletion reported by Nexus: ${carried.staged} tombstone(s) pending for the next bundle${still}${carried.unresolved ? ` (not resolved: ${carried.unresolved})` : ''}`, { ...about, deletion });
   } else if (deletion !== undefined) log.info('deletion reported by Nexus (not carried: the repository does not say deletions: carry)', { ...about, deletion });
   // Durable before the answer: the queue commits with synchronous=FULL and drops ids it has seen.
   if (tasks.length > 0) await deps.queue.enqueue(tasks);
-  const outcome = { tasks: tasks.length, alreadyStaged, ...(ignored !== undefined ? { ignored } : {}), ...(carried !== undefined ? { tombstones: carried.staged } : {}) };
+  const outcome = { tasks: tasks.length, alreadyStaged, ...(ignored !== undefined ? { ignored } : {}), ...(carried !== undefined ? { tombstones: carried.staged } : {}), ...(carried?.stillAtSource ? { stillAtSource: carried.stillAtSource } : {}) };
   deps.deliveries.record(delivery.deliveryId, outcome);
   if (tasks.length > 0) deps.queued();
   metrics.delivery(ignored !== undefined ? 'ignored' : 'accepted', tasks.length);

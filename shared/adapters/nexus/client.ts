@@ -216,6 +216,27 @@ export class NexusClient implements ArtifactSource, ArtifactTarget {
     await this.#http.sendBody('PUT', this.#viewPath(repository, path), content, contentType, [200, 201, 204]);
   }
 
+  /**
+   * Whether the repository serves a path now (`HEAD /repository/R/<path>`): true on 200, false
+   * on 404, a NexusHttpError otherwise. Asks by path, not id: content uploaded again at a
+   * path gets a new asset id. `accept`: a docker manifest's media types.
+   */
+  async hasPath(repository: string, path: string, options: { accept?: string } = {}): Promise<boolean> {
+    const urlPath = this.#viewPath(repository, path);
+    return this.#http.retry(urlPath, 'read', async () => {
+      const response = await this.#http.send('HEAD', urlPath, options.accept !== undefined ? { headers: { accept: options.accept } } : {});
+      if (response.statusCode === 200) {
+        await response.body.dump();
+        return true;
+      }
+      if (response.statusCode === 404) {
+        await response.body.dump();
+        return false;
+      }
+      throw await this.#http.httpError('HEAD', urlPath, response);
+    });
+  }
+
   async readContent(repository: string, path: string, maxBytes: number): Promise<Buffer | undefined> {
     return this.#http.getBytes(this.#viewPath(repository, path), maxBytes);
   }

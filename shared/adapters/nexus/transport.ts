@@ -28,7 +28,7 @@ export interface NexusTransportOptions {
   onRetry?: ((info: { attempt: number; delayMs: number; reason: string; path: string }) => void) | undefined;
 }
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
 export class NexusTransport {
   readonly #agent: Dispatcher;

@@ -4,17 +4,21 @@
  * staged, and the next bundle carries it like any entry. What the event names is matched
  * against the export ledger only: a path Ferry never staged has nothing to delete on the far
  * side. Duplicate events collapse: a tombstone's ledger key is derived from the path and the
- * content it removes.
+ * content it removes. Webhooks are unordered: a DELETED event can arrive after the path was
+ * uploaded again, so each path is first asked of the source, and one it still serves gets no
+ * tombstone (the reconcile, which lists the source, settles anything this leaves).
  */
 import { sha256Of } from '../../digest.ts';
 import type { ScanRepository } from '../formats/index.ts';
 import type { TombstoneDetail } from '../formats/tombstone/index.ts';
 import type { ExportState, StagedEntry } from '../ports/index.ts';
-import type { WebhookDeletion } from './webhook-tasks.ts';
+import type { WebhookDeletion, WebhookSource } from './webhook-tasks.ts';
 
 export interface CarriedDeletion {
   /** Tombstones recorded now (a duplicate event records none). */
   staged: number;
+  /** Staged paths the source still serves (uploaded again before this late event came): no tombstone. */
+  stillAtSource?: number | undefined;
   /** What the event named that this side cannot resolve to paths (a PURGED event's bare ids). */
   unresolved?: string | undefined;
 }
@@ -45,16 +49,36 @@ export function pathsOf(repository: ScanRepository, deletion: WebhookDeletion): 
   }
 }
 
-/** Records a tombstone for each path the deletion names that Ferry staged (its latest content). */
-export async function carryDeletion(state: ExportState, repository: ScanRepository, deletion: WebhookDeletion): Promise<CarriedDeletion> {
+/** Docker manifests are asked for in every form Ferry copies, so Nexus answers for the tag as stored. */
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+/**
+ * Records a tombstone for each path the deletion names that Ferry staged (its latest
+ * content) and the source no longer serves. An error asking the source rejects: the
+ * delivery fails rather than carry a deletion it could not confirm.
+ */
+export async function carryDeletion(
+  deps: { state: ExportState; source: Pick<WebhookSource, 'hasPath'> },
+  repository: ScanRepository,
+  deletion: WebhookDeletion,
+): Promise<CarriedDeletion> {
+  const { state, source } = deps;
   const where = pathsOf(repository, deletion);
   if (where === undefined) return { staged: 0, unresolved: `${deletion.action} ${deletion.kind} ${deletion.ids.join(', ')}: no path or coordinates to match` };
   if (state.latestEntries === undefined) return { staged: 0, unresolved: 'this state store keeps no ledger lookup by path' };
   let staged = 0;
+  let stillAtSource = 0;
   for (const entry of await state.latestEntries(repository.name, where.path, { prefix: where.prefix })) {
-    if (await state.addPendingEntry(tombstoneFor(entry))) staged += 1;
+    const accept = repository.format === 'docker' ? { accept: MANIFEST_TYPES } : {};
+    if (await source.hasPath(entry.sourceRepository, entry.path, accept)) stillAtSource += 1;
+    else if (await state.addPendingEntry(tombstoneFor(entry))) staged += 1;
   }
-  return { staged };
+  return { staged, ...(stillAtSource > 0 ? { stillAtSource } : {}) };
 }
 
 /** The pending tombstone for the content a ledger entry staged at its path. */

@@ -22,10 +22,12 @@ export interface SourceEvent {
   assets?: string[] | undefined;
 }
 
-/** What a webhook handler needs of the source Nexus (the NexusClient has both). */
+/** What a webhook handler needs of the source Nexus (the NexusClient has all three). */
 export interface WebhookSource {
   getComponent(id: string): Promise<SourceComponent>;
   getAsset(id: string): Promise<SourceAsset & { repository: string }>;
+  /** Whether the repository serves the path now (`HEAD /repository/R<path>`): a late DELETED event is checked against it. */
+  hasPath(repository: string, path: string, options?: { accept?: string }): Promise<boolean>;
 }
 
 export interface WebhookDeps {
@@ -81,7 +83,7 @@ export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, rep
   if (event.action === 'DELETED' || event.action === 'PURGED') {
     const deletion = deletionOf(event);
     // A configured group's member event comes as the member: the ledger keeps member names (groups are scanned as their members).
-    const carried = repository.carryDeletions === true ? await carryDeletion(deps.state, repository, deletion) : undefined;
+    const carried = repository.carryDeletions === true ? await carryDeletion(deps, repository, deletion) : undefined;
     return { tasks: [], alreadyStaged: 0, ignored: 'deleted', deletion, ...(carried !== undefined ? { carried } : {}) };
   }
 
