@@ -173,7 +173,7 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
         },
         onPart: async (part, content) => {
-          await split.onPart(input.name, signed!, part, content);
+          await split.onPart(signed!, part, content);
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
         },
       });

@@ -45,7 +45,7 @@ export class SplitBlobs {
   }
 
   /** One verified part streaming past: held (import) or hashed into its blob (verify). */
-  async onPart(where: string, manifest: BundleManifest, part: BundlePart, content: Readable): Promise<void> {
+  async onPart(manifest: BundleManifest, part: BundlePart, content: Readable): Promise<void> {
     if (this.#hold) {
       await this.#held.putBlob(content, { expectedDigest: part.digest, expectedSize: part.length });
       return;
