@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { DirObjectStore } from '../shared/adapters/embedded/index.ts';
 import type { BundleInput } from '../shared/core/import/importer.ts';
-import type { Digest } from '../shared/digest.ts';
+import { carriesVerifierOf, type Digest } from '../shared/digest.ts';
 import type { Output, Progress } from './output.ts';
 
 /**
@@ -20,7 +20,8 @@ export function counted(stream: Readable, onBytes: (bytes: number) => void): Rea
       callback(null, chunk);
     },
   });
-  return pipeline(stream, counter, () => undefined);
+  // The counter hands on every byte and the source's error: a verifier behind it still vouches.
+  return carriesVerifierOf(pipeline(stream, counter, () => undefined), stream);
 }
 
 /** The embedded store, counting the bytes streamed into it: what copy fetched from the source, new or not. */

@@ -8,6 +8,7 @@ export interface RegistryEndpoint {
   url: string;
   credentials?: CredentialsConfig | undefined;
   caFile?: string | undefined;
+  uploadChunkSize?: number | undefined;
 }
 
 export class RegistrySet {
@@ -24,6 +25,7 @@ export class RegistrySet {
           baseUrl: endpoint.url,
           ...(credentials ?? {}),
           ...(endpoint.caFile ? { caFile: endpoint.caFile } : {}),
+          ...(endpoint.uploadChunkSize ? { uploadChunkBytes: endpoint.uploadChunkSize } : {}),
           onRetry: (r) => log.warn(`retrying ${r.path} in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`),
         }),
       );

@@ -4,7 +4,7 @@
  * second read and without buffering the content.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { FerryError } from './errors.ts';
 
 export type HashAlgorithm = 'sha256' | 'sha1' | 'md5' | 'sha512';
@@ -69,6 +69,26 @@ export interface HashingStreamOptions {
   expectedSize?: number;
   /** Names the content in error messages (a URL path, a tar member, a digest). */
   what: string;
+}
+
+const VERIFIED_UPSTREAM = Symbol('ferry.verifiedUpstream');
+
+/**
+ * Marks `stream`, a pass-through of `source`'s bytes (a progress counter), as carrying
+ * whatever verifier `source` is or carries, so a store can still skip hashing them again.
+ * Only for streams that hand on every byte unchanged and end with an error when `source`
+ * does: the verifier's verdict must reach the consumer before the end.
+ */
+export function carriesVerifierOf<T extends Readable>(stream: T, source: Readable): T {
+  const verifier = verifierOf(source);
+  if (verifier !== undefined) (stream as T & { [VERIFIED_UPSTREAM]?: HashingStream })[VERIFIED_UPSTREAM] = verifier;
+  return stream;
+}
+
+/** The {@link HashingStream} `content` is, or passes on unchanged; undefined when none. */
+export function verifierOf(content: Readable): HashingStream | undefined {
+  if (content instanceof HashingStream) return content;
+  return (content as Readable & { [VERIFIED_UPSTREAM]?: HashingStream })[VERIFIED_UPSTREAM];
 }
 
 /**

@@ -447,6 +447,39 @@ describe('bundle writer and verifier', () => {
     expect(committed).toEqual([sha256Of(smallBlobs[0] as Buffer)]);
   });
 
+  it('hashes the blobs skipContent picks straight off the tar: each verified one reported with its offset, a flipped byte refused in the same words', async () => {
+    // Prepare
+    const { tar: bytes } = await smallBundle();
+    const [first, second] = smallBlobs as [Buffer, Buffer, Buffer];
+    const verified: { digest: Digest; size: number; offset: number }[] = [];
+    const streamed: Digest[] = [];
+    const options = (skipped: Digest) => ({
+      skipContent: (blob: { digest: Digest }) => blob.digest === skipped,
+      onBlobVerified: (blob: { digest: Digest; size: number; offset: number }) => void verified.push(blob),
+      onBlob: async (info: { digest: Digest }, content: Readable) => {
+        for await (const _chunk of content);
+        streamed.push(info.digest);
+      },
+    });
+
+    // Act
+    await verify(bytes, options(sha256Of(second)));
+    const good = verified.splice(0);
+    const error = await refusal(verify(tamper(bytes, second, 5000), options(sha256Of(second))));
+
+    // Assess: the skipped blob never reached onBlob; its offset points at its bytes
+    expect(good).toHaveLength(1);
+    expect(good[0]!.digest).toBe(sha256Of(second));
+    expect(bytes.subarray(good[0]!.offset, good[0]!.offset + second.length).equals(second)).toBe(true);
+    expect(streamed.filter((d) => d === sha256Of(second))).toEqual([]);
+    expect(streamed).toContain(sha256Of(first));
+    expect(error.code).toBe('BLOB_MISMATCH');
+    expect(error.message).toMatch(
+      new RegExp(`^bundle ${WHERE}: member blobs/sha256/${sha256Of(second).slice(7)}: sha256 mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\)$`),
+    );
+    expect(verified).toEqual([]);
+  });
+
   it('refuses a tampered manifest, signature or index.json, naming what failed', async () => {
     // Prepare
     const { tar: bytes, manifestBytes } = await smallBundle();

@@ -274,6 +274,24 @@ describe('RegistryClient against docker-registry 2.8 (no auth)', () => {
     expect(`sha256:${hash.digest('hex')}`).toBe(digest);
   });
 
+  it('uploads in one request by default, and in PATCHes of the endpoint\'s uploadChunkBytes when set (a proxy\'s body limit)', async () => {
+    // Prepare: one blob bigger than 64 MiB would have been chunked before; the same pushed with a limit
+    const proxy = await recordingProxy(registry.url);
+    const size = 3 * 1024 * 1024 + 7;
+    const source = generatedSource(size, 'one-request');
+    const digest = await digestOf(source);
+    // Act
+    await client({ baseUrl: proxy.url }).uploadBlob('team/one', digest, source);
+    const unlimited = proxy.seen.splice(0).map((s) => s.method);
+    await client({ baseUrl: proxy.url, uploadChunkBytes: 1024 * 1024 }).uploadBlob('team/limited', digest, source);
+    const limited = proxy.seen.filter((s) => s.method === 'PATCH').map((p) => p.contentRange);
+    // Assess
+    expect(unlimited.filter((m) => m === 'PATCH')).toEqual([]);
+    expect(unlimited.filter((m) => m === 'PUT')).toHaveLength(1);
+    expect(limited).toEqual(['0-1048575', '1048576-2097151', '2097152-3145727', `3145728-${size - 1}`]);
+    expect(await client({ baseUrl: registry.url }).headBlob('team/limited', digest)).toEqual({ size });
+  });
+
   it('refuses to upload content that does not hash to the digest, and stores nothing', async () => {
     // Prepare
     const c = client({ baseUrl: registry.url });

@@ -25,6 +25,12 @@ export const registryEndpointSchema = z.strictObject({
   credentials: credentialsSchema.optional(),
   /** Extra CA certificates (PEM) for a registry with a private CA. */
   caFile: z.string().min(1).optional(),
+  /**
+   * Largest request body when Ferry pushes a blob here (import targets): set it when a proxy
+   * in front of the registry limits bodies (nginx `client_max_body_size`). Unset, each blob
+   * goes in one request, as `docker push` and skopeo send it.
+   */
+  uploadChunkSize: byteSize.optional(),
 });
 
 const repositories = repositorySchemas(registryEndpointSchema);

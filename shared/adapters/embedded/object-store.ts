@@ -19,7 +19,6 @@
  * or nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -29,7 +28,7 @@ import { digestHex, isDigest, type Digest } from '../../digest.ts';
 import type { BlobSource, ObjectStore } from '../../core/ports/index.ts';
 import { BlobNotFoundError, BundleNotFoundError, BundleNotStagedError, InvalidDigestError } from '../../core/ports/errors.ts';
 import { isReportFileName, reportFileName } from '../../bundle/report/name.ts';
-import { readFileStream, writeFileStream } from '../../file-streams.ts';
+import { DurableFileStream, readFileStream } from '../../file-streams.ts';
 import { blobVerifier, checkBundleName } from '../../core/ports/object-store-rules.ts';
 import { byCodeUnit } from '../../units.ts';
 
@@ -87,7 +86,7 @@ export class DirObjectStore implements ObjectStore {
     await this.#init();
     const tmp = this.#tmpPath(this.#tmpDir);
     try {
-      await pipeline(content, hasher, writeFileStream(tmp, { flags: 'wx', flush: true }));
+      await pipeline(content, hasher, new DurableFileStream(tmp));
     } catch (error) {
       await rm(tmp, { force: true });
       throw error;
@@ -132,7 +131,7 @@ export class DirObjectStore implements ObjectStore {
     const staged = this.#stagedPath(name, digest);
     await this.#init();
     const tmp = this.#tmpPath(this.#bundleTmpDir);
-    const out = writeFileStream(tmp, { flags: 'wx', flush: true });
+    const out = new DurableFileStream(tmp);
     // Capture errors from the moment the stream exists, so none goes unhandled while `write` runs.
     let streamError: unknown;
     out.on('error', (error) => {
@@ -282,7 +281,7 @@ export class DirObjectStore implements ObjectStore {
 }
 
 /** Ends `out` if the writer did not, and waits until its file descriptor is flushed and closed. */
-async function closeWritable(out: WriteStream): Promise<void> {
+async function closeWritable(out: Writable): Promise<void> {
   if (out.closed) return;
   const closed = once(out, 'close');
   if (!out.writableEnded) out.end();

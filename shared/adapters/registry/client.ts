@@ -27,6 +27,13 @@ export interface RegistryClientOptions {
   /** Headers and body inactivity timeout, default 60 s. */
   requestTimeoutMs?: number;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string; path: string }) => void;
+  /**
+   * Largest upload request body: a bigger blob goes in PATCHes of this size. Unset, every
+   * blob goes in one request. Chunks cost a round trip each and make the registry reopen the
+   * upload and restore its hash state: 1 GiB in 64 MiB chunks took 6.4–6.8 s against 5.1–5.4 s
+   * in one request (docker-registry 2.8, this machine). Only a proxy's body limit needs them.
+   */
+  uploadChunkBytes?: number;
 }
 
 /** Registries must accept manifests of at least 4 MiB; Ferry reads no larger. */
@@ -68,8 +75,11 @@ function nextLink(response: Dispatcher.ResponseData): string | undefined {
 export class RegistryClient {
   readonly #t: RegistryTransport;
 
+  readonly #uploadChunkBytes: number;
+
   constructor(options: RegistryClientOptions) {
     this.#t = new RegistryTransport(options);
+    this.#uploadChunkBytes = options.uploadChunkBytes ?? Number.MAX_SAFE_INTEGER;
   }
 
   /** Token endpoint hits so far (Bearer registries), for diagnostics and tests. */
@@ -281,11 +291,11 @@ export class RegistryClient {
   }
 
   /**
-   * Uploads a blob: one monolithic PUT up to `chunkSize` (default 64 MiB), else chunked
+   * Uploads a blob: one monolithic PUT up to `chunkSize` (default: the client's `uploadChunkBytes`), else chunked
    * PATCHes and a closing PUT. The source is re-opened for each attempt.
    */
   async uploadBlob(repository: string, digest: Digest, source: BlobSource, options: { chunkSize?: number } = {}): Promise<void> {
-    await uploadBlob(this.#t, checkName(repository), checkDigest(digest), source, options.chunkSize ?? 64 * 1024 * 1024, (r, d) =>
+    await uploadBlob(this.#t, checkName(repository), checkDigest(digest), source, options.chunkSize ?? this.#uploadChunkBytes, (r, d) =>
       this.headBlob(r, d),
     );
   }

@@ -163,13 +163,14 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
           signed = manifest;
           if (hold && input.openRange !== undefined) rangeable = keptByTarget(manifest);
         },
+        // A blob read again by range later (or not needed at all) is only hashed now.
+        skipContent: (blob) => !hold || rangeable.has(blob.digest),
+        onBlobVerified: (blob) => {
+          atHand?.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
+          options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
+        },
         onBlob: async (blob, content) => {
-          if (!hold || rangeable.has(blob.digest)) {
-            for await (const _ of content); // the verifier hashes as it is drained, and throws here on a mismatch
-            atHand?.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
-          } else {
-            await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
-          }
+          await held.putBlob(content, { expectedDigest: blob.digest, expectedSize: blob.size });
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
         },
         onPart: async (part, content) => {

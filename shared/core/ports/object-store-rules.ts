@@ -1,6 +1,6 @@
 /** The rules every ObjectStore applies the same way: how content is verified, which bundle names are refused. */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { digestHex, HashingStream, isDigest, type Digest } from '../../digest.ts';
+import { digestHex, HashingStream, isDigest, verifierOf, type Digest } from '../../digest.ts';
 import { InvalidBundleNameError, InvalidDigestError } from './errors.ts';
 
 /**
@@ -18,7 +18,7 @@ export function blobVerifier(content: Readable, options: { expectedDigest?: Dige
   // Content that already streams through a verifier of this very digest and size (a registry
   // download, a bundle member) errors before its end when wrong: hashing it again would only
   // cost a second pass over every byte.
-  if (expectedDigest !== undefined && content instanceof HashingStream && content.verifies(expectedDigest, expectedSize)) {
+  if (expectedDigest !== undefined && verifierOf(content)?.verifies(expectedDigest, expectedSize) === true) {
     return new VerifiedUpstream(expectedDigest);
   }
   return new HashingStream({
