@@ -4,11 +4,12 @@
  * that rotted in staging fails the seal instead of shipping, and memory stays flat
  * whatever the blob sizes.
  */
+import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header, type Pack } from 'tar-stream';
 import type { BlobSource } from '../core/ports/index.ts';
-import { digestHex, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
+import { ChecksumMismatchError, digestHex, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
 import { serializeSignature, type Signer } from '../signing.ts';
 import { BundleWriteError, ManifestError } from './errors.ts';
 import {
@@ -120,7 +121,7 @@ async function writeTar(
     pack.destroy(error as Error);
     throw error;
   });
-  const consuming = pipeline(Readable.from(pack), counter, out);
+  const consuming = pipeline(pack as unknown as NodeJS.ReadableStream, counter, out);
   const [produced, consumed] = await Promise.allSettled([producing, consuming]);
   // The producer's error says why (a rotten blob); the pipeline's is often its echo.
   if (produced.status === 'rejected') throw produced.reason;
@@ -179,21 +180,22 @@ async function addBlob(
   stored.catch(() => undefined); // awaited below, or superseded by the streaming error
   const entry = sink as ReturnType<Pack['entry']>;
   entry.on('error', ignore); // failures surface through `stored` and the pipeline below
-  const verifier = new HashingStream({
-    what: `blob ${blob.digest}`,
-    expected: { sha256: digestHex(blob.digest) },
-    expectedSize: blob.size,
-  });
+  // Hashed in the copy loop rather than by a HashingStream in between: one stream hop less
+  // per chunk of every blob sealed. The mismatch errors are the ones that stream raises.
+  const what = `blob ${blob.digest}`;
+  const hash = createHash('sha256');
   try {
-    await pipeline(content, verifier, async (chunks: AsyncIterable<Buffer>) => {
-      let written = 0;
-      for await (const chunk of chunks) {
-        written += chunk.byteLength;
-        // Never let an overlong blob spill past its tar header's size.
-        if (written > blob.size) throw new SizeMismatchError(`blob ${blob.digest}`, blob.size, written);
-        if (!entry.write(chunk)) await drained(entry as unknown as Drainable, 'tar entry closed before it was complete');
-      }
-    });
+    let written = 0;
+    for await (const chunk of content as AsyncIterable<Buffer>) {
+      written += chunk.byteLength;
+      // Never let an overlong blob spill past its tar header's size.
+      if (written > blob.size) throw new SizeMismatchError(what, blob.size, written);
+      hash.update(chunk);
+      if (!entry.write(chunk)) await drained(entry as unknown as Drainable, 'tar entry closed before it was complete');
+    }
+    if (written !== blob.size) throw new SizeMismatchError(what, blob.size, written);
+    const got = hash.digest('hex');
+    if (got !== digestHex(blob.digest)) throw new ChecksumMismatchError(what, 'sha256', digestHex(blob.digest), got);
   } catch (error) {
     if (error instanceof BundleWriteError) throw error;
     const mismatch = error instanceof SizeMismatchError || (error as Error).name === 'ChecksumMismatchError';
