@@ -17,6 +17,8 @@ import { errorFields } from './wiring.ts';
 export interface ReconcileSummary {
   reconciled: ReconcileResult[];
   failures: { repository: string; error: string }[];
+  /** PATH items written for entries older than them; `complete` false: no repository was reconciled yet. */
+  pathIndex?: { complete: boolean; written: number };
 }
 
 /** The scan function was invoked with a `reconcile` field that is not `true` alone. */
@@ -37,11 +39,25 @@ export function isReconcileEvent(event: unknown): boolean {
   return true;
 }
 
+/**
+ * First completes the state's path index (a deployment older than it lists no old path),
+ * within the invocation's time: a reconcile against an incomplete index would miss every
+ * deletion among the old paths, so until it is complete no repository is reconciled, and
+ * each scheduled run goes on with it.
+ */
 export async function reconcileCarried(
-  deps: { source: Pick<ArtifactSource, 'componentPages'>; state: ExportState; logger: Logger },
+  deps: { source: Pick<ArtifactSource, 'componentPages'>; state: ExportState; logger: Logger; shouldStop?: () => boolean },
   repositories: readonly ScanRepository[],
 ): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { reconciled: [], failures: [] };
+  if (!repositories.some((r) => r.carryDeletions === true)) return summary;
+  if (deps.state.completePathIndex !== undefined) {
+    summary.pathIndex = await deps.state.completePathIndex(deps.shouldStop ?? (() => false));
+    if (summary.pathIndex.written > 0 || !summary.pathIndex.complete) {
+      deps.logger.info(`path index: ${summary.pathIndex.written} path(s) of older entries indexed; ${summary.pathIndex.complete ? 'complete' : 'not complete yet, reconcile waits for the next run'}`, summary.pathIndex);
+    }
+    if (!summary.pathIndex.complete) return summary;
+  }
   for (const repository of repositories.filter((r) => r.carryDeletions === true)) {
     try {
       const result = await reconcileDeletions(deps, repository);

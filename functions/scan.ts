@@ -52,7 +52,7 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
     if (isReconcileEvent(event)) {
       logger.info('reconcile of deletions started');
       const { ports, settings } = await exporterNow();
-      return await reconcileCarried({ source: ports.source, state: ports.state, logger }, settings.repositories);
+      return await reconcileCarried({ source: ports.source, state: ports.state, logger, shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS }, settings.repositories);
     }
     // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
     const scheduled = eventBridgeSchema.safeParse(event);

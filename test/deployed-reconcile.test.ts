@@ -13,6 +13,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
 import { createTableInput, DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
+import { keys } from '../shared/adapters/aws/dynamo-keys.ts';
+import { backfillPathItems } from '../shared/adapters/aws/dynamo-path-backfill.ts';
+import { DynamoTable } from '../shared/adapters/aws/dynamo-table.ts';
+import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { seedDefinitions } from '../shared/config/definitions.ts';
 import { tombstoneFor } from '../shared/core/export/tombstones.ts';
 import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
@@ -82,7 +86,7 @@ async function deploy() {
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
   const state = new DynamoExportState({ client: makeDynamoClient(dynamoEndpoint), table, sourceId: 'test-source' });
-  return { queueUrl, state, scan: (await import('../functions/scan.ts')).handler, copy: (await import('../functions/copy.ts')).handler };
+  return { queueUrl, state, table, scan: (await import('../functions/scan.ts')).handler, copy: (await import('../functions/copy.ts')).handler };
 }
 
 /** Every message now visible, as the SQS event source would deliver them. */
@@ -123,11 +127,90 @@ describe('the reconcile schedule on the scan function', () => {
 
     // Assess
     expect(kept.assetId).toBeDefined();
-    expect(first).toEqual({ reconciled: [{ repository: 'raw-a', staged: 1 }], failures: [] });
-    expect(again).toEqual({ reconciled: [{ repository: 'raw-a', staged: 0 }], failures: [] });
+    // The path index of a deployment that always wrote PATH items: checked once, rewritten equal
+    expect(first).toEqual({ reconciled: [{ repository: 'raw-a', staged: 1 }], failures: [], pathIndex: { complete: true, written: 3 } });
+    expect(again).toEqual({ reconciled: [{ repository: 'raw-a', staged: 0 }], failures: [], pathIndex: { complete: true, written: 0 } });
     await expect(refused).rejects.toThrow(/^not a reconcile request: reconcile: /);
     const tombstones = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone').map(({ seq: _, ...e }) => e);
     expect(staged).toHaveLength(1);
     expect(tombstones).toEqual([tombstoneFor(staged[0]!)]);
   });
+
+  it('indexes the paths of entries older than PATH items first, waiting while time runs short, then finds what the source deleted among them', async () => {
+    // Prepare: two assets staged, then their PATH items removed, as a deployment from before them has none
+    const d = await deploy();
+    nexus.putRawAsset('raw-a', '/old/kept.bin', Buffer.alloc(300, 1));
+    const gone = nexus.putRawAsset('raw-a', '/old/gone.bin', Buffer.alloc(400, 2));
+    await d.scan({}, lambdaContext());
+    expect((await d.copy(await drain(d.queueUrl), lambdaContext())).batchItemFailures).toEqual([]);
+    // (raw-a also holds what earlier tests left on the shared stand-in: at least these two)
+    const removed = (await removePathItems(d.table, 'raw-a')) + (await removePathItems(d.table, 'raw-b'));
+    expect(removed).toBeGreaterThanOrEqual(2);
+    expect(await d.state.latestEntries('raw-a', '/old/', { prefix: true })).toEqual([]);
+    await deleteOnSource(gone.assetId);
+
+    // Act: a run with too little time left, then one with enough
+    const short = await d.scan({ reconcile: true }, lambdaContext({ remainingMs: 30_000 }));
+    const tombstonesAfterShort = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone');
+    const full = await d.scan({ reconcile: true }, lambdaContext());
+
+    // Assess: nothing reconciled against the incomplete index; then the old path's deletion is found
+    expect(short).toEqual({ reconciled: [], failures: [], pathIndex: { complete: false, written: 0 } });
+    expect(tombstonesAfterShort).toEqual([]);
+    expect(full).toEqual({ reconciled: [{ repository: 'raw-a', staged: 1 }], failures: [], pathIndex: { complete: true, written: removed } });
+    const tombstones = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone');
+    expect(tombstones.map((t) => t.path)).toEqual(['/old/gone.bin']);
+  });
 });
+
+describe('the PATH items backfill', () => {
+  it('goes on from its saved cursor after a stop, and writes every missing PATH item exactly as staging does', async () => {
+    // Prepare: five entries whose PATH items are gone
+    const d = await deploy();
+    for (let i = 0; i < 5; i++) nexus.putRawAsset('raw-b', `/backfill/f-${i}.bin`, Buffer.alloc(100 + i, i));
+    await d.scan({}, lambdaContext());
+    expect((await d.copy(await drain(d.queueUrl), lambdaContext())).batchItemFailures).toEqual([]);
+    const before = [...(await pathItems(d.table, 'raw-a')), ...(await pathItems(d.table, 'raw-b'))];
+    const removed = (await removePathItems(d.table, 'raw-a')) + (await removePathItems(d.table, 'raw-b'));
+    expect(removed).toBeGreaterThanOrEqual(5);
+    const allPathItems = async () => [...(await pathItems(d.table, 'raw-a')), ...(await pathItems(d.table, 'raw-b'))];
+    const table = new DynamoTable(makeDocumentClient(), d.table);
+
+    // Act: pages of 2 items; stop after the first page, then run to the end, then once more
+    let pages = 0;
+    const stopped = await backfillPathItems(table, 'test-source', () => pages++ >= 1, 2);
+    const afterStop = (await allPathItems()).length;
+    const finished = await backfillPathItems(table, 'test-source', () => false, 2);
+    const again = await backfillPathItems(table, 'test-source', () => false, 2);
+
+    // Assess
+    expect(stopped.complete).toBe(false);
+    expect(afterStop).toBe(stopped.written);
+    expect(afterStop).toBeLessThan(removed);
+    expect(finished.complete).toBe(true);
+    expect(stopped.written + finished.written).toBe(removed);
+    expect(await allPathItems()).toEqual(before);
+    expect(again).toEqual({ complete: true, written: 0 });
+  });
+});
+
+function makeDocumentClient() {
+  return makeDynamoClient(dynamoEndpoint);
+}
+
+/** The PATH items of a source repository, sorted by key. */
+async function pathItems(table: string, repository: string) {
+  const out = await makeDynamoClient(dynamoEndpoint).send(
+    new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.pathsPk('test-source', repository) }, ConsistentRead: true }),
+  );
+  return (out.Items ?? []).sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
+}
+
+/** Deletes a repository's PATH items, as a table from before them lacks; returns how many. */
+async function removePathItems(table: string, repository: string): Promise<number> {
+  const items = await pathItems(table, repository);
+  const client = makeDynamoClient(dynamoEndpoint);
+  for (const item of items) await client.send(new DeleteCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk } }));
+  return items.length;
+}
+

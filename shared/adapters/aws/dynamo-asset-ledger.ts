@@ -9,8 +9,8 @@
  * The ASSET key is a hash, so it cannot be listed by path. Each entry also writes (in the same
  * transaction) a PATH item under one partition per source repository, sorted by path: the
  * paths under a prefix are one Query (`begins_with` on the sort key), each then resolved by
- * its ASSET items as a single path is. Paths staged before PATH items existed are not listed
- * until something is staged there again.
+ * its ASSET items as a single path is. Paths staged before PATH items existed get theirs
+ * from a one-time backfill (dynamo-path-backfill.ts) that the reconcile runs first.
  */
 import type { Digest } from '../../digest.ts';
 import type { Checksums, EntryAt, PendingEntry, StagedEntry } from '../../core/ports/index.ts';

@@ -20,6 +20,7 @@
  * |                                      |                                  | first 900 bytes and its hash)                      |
  * | `SHIPPED#<sid>#<digest>`             | `#`                              | bundleSequence, via (bundle/receipt)               |
  * | `SOURCE#<sid>`                       | `RESEND#<digest>`                | size, from, requestedAt: a blob the far side lacks |
+ * | `SOURCE#<sid>`                       | `MIGRATION#PATHS`                | cursor, or done: the PATH items' one-time backfill |
  *
  * GSI `pending` (gsi1pk, gsi1sk; keys only) is sparse: only pending entries carry its
  * keys, so listing them does not read the sealed history. GSIs are eventually
@@ -41,6 +42,7 @@ import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys
 import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
 import { entryAtRecords, latestEntriesAt, latestRecord, recordsAt, toPendingEntry, type AssetRecord } from './dynamo-asset-ledger.ts';
 import { normaliseInstant } from '../../core/ports/instants.ts';
+import { backfillPathItems, type PathBackfillResult } from './dynamo-path-backfill.ts';
 
 export const PENDING_INDEX = 'pending';
 /** Bundles are numbered from 1, as in the embedded state. */
@@ -203,6 +205,11 @@ export class DynamoExportState implements ExportState {
   /** From the ASSET items of each path, listed by PATH items for a prefix (dynamo-asset-ledger.ts). */
   async latestEntries(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]> {
     return latestEntriesAt(this.#t, this.table, this.sourceId, sourceRepository, path, options.prefix);
+  }
+
+  /** PATH items for entries older than them: see dynamo-path-backfill.ts. */
+  completePathIndex(shouldStop: () => boolean): Promise<PathBackfillResult> {
+    return backfillPathItems(this.#t, this.sourceId, shouldStop);
   }
 
   #recordsAt(sourceRepository: string, path: string): Promise<AssetRecord[]> {

@@ -271,6 +271,12 @@ export interface ExportState {
    * source removes. Optional: without it deletions are not carried.
    */
   latestEntries?(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]>;
+  /**
+   * Makes `latestEntries` with `prefix` see entries recorded before the store could list
+   * them by path (an older deployment's), stopping between steps when `shouldStop` says so;
+   * `complete` false means call again. Optional: a store that always listed them has none.
+   */
+  completePathIndex?(shouldStop: () => boolean): Promise<{ complete: boolean; written: number }>;
 
   /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
   shippedIn(digest: Digest): Promise<number | undefined>;
