@@ -17,6 +17,12 @@ export const SCAN_LAG_METRIC = 'ScanLagSeconds';
 /** What the scan reports per invocation. */
 export const SCAN_METRICS = { tasksQueued: 'ScanTasksQueued', incomplete: 'ScanIncomplete', failures: 'ScanFailures' } as const;
 
+/**
+ * What a reconcile of deletions reports per run: tombstones recorded, repositories that
+ * failed, and whether the path index was still incomplete (nothing reconciled yet).
+ */
+export const RECONCILE_METRICS = { tombstones: 'ReconcileTombstones', failures: 'ReconcileFailures', pathIndexIncomplete: 'ReconcilePathIndexIncomplete' } as const;
+
 /** What the webhook reports per delivery (besides `WebhookStatus<code>`). */
 export const WEBHOOK_METRICS = { tasksQueued: 'WebhookTasksQueued' } as const;
 

@@ -45,6 +45,12 @@ export function isReconcileEvent(event: unknown): boolean {
  * deletion among the old paths, so until it is complete no repository is reconciled, and
  * each scheduled run goes on with it.
  */
+/** Fails the invocation when a repository failed, so it shows in Errors; the summary is logged first. */
+export function throwOnFailures(summary: ReconcileSummary): ReconcileSummary {
+  if (summary.failures.length > 0) throw new ReconcileFailedError(`reconcile failed for ${summary.failures.map((f) => f.repository).join(', ')}`);
+  return summary;
+}
+
 export async function reconcileCarried(
   deps: { source: Pick<ArtifactSource, 'componentPages'>; state: ExportState; logger: Logger; shouldStop?: () => boolean },
   repositories: readonly ScanRepository[],
@@ -68,6 +74,5 @@ export async function reconcileCarried(
       summary.failures.push({ repository: repository.name, error: (error as Error).message });
     }
   }
-  if (summary.failures.length > 0) throw new ReconcileFailedError(`reconcile failed for ${summary.failures.map((f) => f.repository).join(', ')}`);
   return summary;
 }

@@ -9,10 +9,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { makeExporter } from '../shared/core/export/exporter.ts';
 import { ExportError } from '../shared/core/export/errors.ts';
-import { SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
+import { RECONCILE_METRICS, SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { eventBridgeSchema, type ReconcileEvent } from './events.ts';
-import { isReconcileEvent, reconcileCarried, type ReconcileSummary } from './reconcile.ts';
+import { isReconcileEvent, reconcileCarried, throwOnFailures, type ReconcileSummary } from './reconcile.ts';
 import { activeDefinitions } from '../shared/config/definitions.ts';
 import { definitionStore, exporterSettings, exportPorts, registriesFor } from './export-wiring.ts';
 import { errorFields, once, powertools } from './wiring.ts';
@@ -52,7 +52,12 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
     if (isReconcileEvent(event)) {
       logger.info('reconcile of deletions started');
       const { ports, settings } = await exporterNow();
-      return await reconcileCarried({ source: ports.source, state: ports.state, logger, shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS }, settings.repositories);
+      const summary = await reconcileCarried({ source: ports.source, state: ports.state, logger, shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS }, settings.repositories);
+      metrics.addMetric(RECONCILE_METRICS.tombstones, MetricUnit.Count, summary.reconciled.reduce((n, r) => n + r.staged, 0));
+      metrics.addMetric(RECONCILE_METRICS.failures, MetricUnit.Count, summary.failures.length);
+      metrics.addMetric(RECONCILE_METRICS.pathIndexIncomplete, MetricUnit.Count, summary.pathIndex?.complete === false ? 1 : 0);
+      logger.info('reconcile of deletions finished', { ...summary });
+      return throwOnFailures(summary);
     }
     // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
     const scheduled = eventBridgeSchema.safeParse(event);

@@ -1,16 +1,16 @@
 /**
- * The export side's alarms: failed copy tasks, a stuck copy, and a scan that has fallen
- * behind (or stopped) for any repository.
+ * The export side's alarms: failed copy tasks, a stuck copy, a failed reconcile of
+ * deletions, and a scan that has fallen behind (or stopped) for any repository.
  */
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
-import { METRICS_NAMESPACE, SCAN_LAG_METRIC, serviceOf } from '../functions/metrics.ts';
+import { METRICS_NAMESPACE, RECONCILE_METRICS, SCAN_LAG_METRIC, serviceOf } from '../functions/metrics.ts';
 import type { RepositoryConfig } from './common.ts';
 import type { ExportSettings } from './export-construct.ts';
 import type { ExportQueues } from './export-storage.ts';
 
-/** The queue alarms, then one scan-lag alarm per repository, in that order. */
+/** The queue alarms, the reconcile's, then one scan-lag alarm per repository, in that order. */
 export function exportAlarms(ferry: Construct & ExportQueues, sourceId: string, repositories: RepositoryConfig[], settings: ExportSettings): Alarm[] {
   return [
     new Alarm(ferry, 'DeadLetterDepth', {
@@ -27,6 +27,15 @@ export function exportAlarms(ferry: Construct & ExportQueues, sourceId: string, 
       threshold: settings.oldestTaskAlarmSeconds,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    }),
+    // Always there: which repositories carry deletions is managed at run time (definitions).
+    new Alarm(ferry, 'ReconcileFailures', {
+      alarmDescription: `Ferry ${sourceId}: the reconcile of deletions failed for a repository; deletions on the source since the last good run are not carried yet.`,
+      metric: new Metric({ namespace: METRICS_NAMESPACE, metricName: RECONCILE_METRICS.failures, dimensionsMap: { service: serviceOf('scan') }, period: Duration.hours(1), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     }),
     // One per repository: the scan reports each repository's lag under its own dimension.

@@ -12,6 +12,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, type Message } from '@aws-sd
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
+import { RECONCILE_METRICS } from '../functions/metrics.ts';
 import { createTableInput, DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { keys } from '../shared/adapters/aws/dynamo-keys.ts';
 import { backfillPathItems } from '../shared/adapters/aws/dynamo-path-backfill.ts';
@@ -75,6 +76,8 @@ async function deploy() {
     POWERTOOLS_SERVICE_NAME: 'ferry-reconcile',
     POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
     POWERTOOLS_DEV: 'true',
+    // Dev mode turns metrics off unless told otherwise; the reconcile's are asserted.
+    POWERTOOLS_METRICS_DISABLED: 'false',
     FERRY_SOURCE_ID: 'test-source',
     FERRY_TABLE: table,
     FERRY_BUCKET: bucket,
@@ -122,6 +125,8 @@ describe('the reconcile schedule on the scan function', () => {
 
     // Act
     const first = await d.scan({ reconcile: true }, lambdaContext());
+    const firstMetrics = reconcileMetrics();
+    vi.mocked(console.log).mockClear();
     const again = await d.scan({ reconcile: true }, lambdaContext());
     const refused = d.scan({ reconcile: 'yes' }, lambdaContext());
 
@@ -131,6 +136,8 @@ describe('the reconcile schedule on the scan function', () => {
     expect(first).toEqual({ reconciled: [{ repository: 'raw-a', staged: 1 }], failures: [], pathIndex: { complete: true, written: 3 } });
     expect(again).toEqual({ reconciled: [{ repository: 'raw-a', staged: 0 }], failures: [], pathIndex: { complete: true, written: 0 } });
     await expect(refused).rejects.toThrow(/^not a reconcile request: reconcile: /);
+    // What the failure alarm and the dashboard read
+    expect(firstMetrics).toEqual({ ReconcileTombstones: 1, ReconcileFailures: 0, ReconcilePathIndexIncomplete: 0 });
     const tombstones = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone').map(({ seq: _, ...e }) => e);
     expect(staged).toHaveLength(1);
     expect(tombstones).toEqual([tombstoneFor(staged[0]!)]);
@@ -214,3 +221,18 @@ async function removePathItems(table: string, repository: string): Promise<numbe
   return items.length;
 }
 
+
+/** The reconcile's metrics as the scan function printed them (Powertools EMF on console.log in dev mode). */
+function reconcileMetrics(): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [line] of vi.mocked(console.log).mock.calls) {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(String(line)) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    for (const name of Object.values(RECONCILE_METRICS)) if (name in record) values[name] = record[name];
+  }
+  return values;
+}

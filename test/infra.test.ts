@@ -214,6 +214,29 @@ describe('FerryExportStack', () => {
     exp.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', Targets: [Match.objectLike({ Arn: getAtt(seal) })] });
   });
 
+  it('takes the reconcile schedule from -c reconcileSchedule', () => {
+    // Prepare: the CLI's context, without bundling (the schedule is all this looks at)
+    const context = { ...CDK_JSON.context, ...exportContext(), reconcileSchedule: 'rate(6 hours)', 'aws:cdk:bundling-stacks': [] };
+    // Act
+    const template = Template.fromStack(defineFerryApp(new App({ context })).exportStack!);
+    // Assess
+    const scanId = logicalId(exportStack.ferry.functions.scan);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [scanId, 'Arn'] }, Input: '{"reconcile":true}' })] });
+    expect(template.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(1 day)' } })).toEqual({});
+  });
+
+  it('alarms when a reconcile of deletions fails for any repository (no data: no alarm)', () => {
+    exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Ferry',
+      MetricName: 'ReconcileFailures',
+      Dimensions: [{ Name: 'service', Value: 'ferry-scan' }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('alarms on DLQ depth > 0, on the oldest task age, and on scan lag per repository (missing data breaches)', () => {
     // Prepare
     const { queue, deadLetterQueue } = exportStack.ferry;
