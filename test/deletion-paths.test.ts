@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NexusClient } from '../shared/adapters/nexus/client.ts';
-import { pathsOf } from '../shared/core/export/tombstones.ts';
+import { pathsOf, type DeletedPaths } from '../shared/core/export/tombstones.ts';
+import { seedNupkg } from './support/nuget-fixtures.ts';
 import type { ScanRepository } from '../shared/core/export/scan.ts';
 import type { SourceComponent } from '../shared/core/ports/index.ts';
 import { tgz } from './nexus-standin/archives.ts';
@@ -29,7 +30,7 @@ let source: NexusClient;
 
 beforeAll(async () => {
   nexus = await startNexusStandin({
-    repositories: (['raw', 'maven2', 'npm', 'pypi', 'helm'] as const).map((format) => ({ name: `${format}-a`, format, type: 'hosted' as const })),
+    repositories: (['raw', 'maven2', 'npm', 'pypi', 'helm', 'nuget'] as const).map((format) => ({ name: `${format}-a`, format, type: 'hosted' as const })),
   });
   source = new NexusClient({ baseUrl: nexus.url });
   nexus.putRawAsset('raw-a', '/tools/cli-1.0.tar.gz', 'one');
@@ -41,6 +42,7 @@ beforeAll(async () => {
   for (const [name, version] of [['widgets', '1.0'], ['widgets', '1.0.1'], ['widgets-extra', '1.0']] as const) {
     for (const file of [wheel(name, version), await sdist(name, version)]) await nexus.seedUpload('pypi-a', { files: [{ field: 'pypi.asset', filename: file.filename, content: file.content }] });
   }
+  for (const [id, version] of [['Contoso.Widgets', '1.0.0'], ['Contoso.Widgets', '1.0.0.1'], ['Contoso.Widgets.Extra', '1.0.0']] as const) await seedNupkg(nexus, 'nuget-a', id, version);
   for (const [name, version] of [['web', '1.0.0'], ['web', '1.0.01'], ['webapp', '1.0.0']] as const) {
     await nexus.seedUpload('helm-a', { files: [{ field: 'helm.asset', filename: `${name}-${version}.tgz`, content: await chart(name, version) }] });
   }
@@ -56,10 +58,10 @@ async function componentsOf(repository: string): Promise<SourceComponent[]> {
   return all;
 }
 
-const covers = (where: { path: string; prefix: boolean }, path: string) => (where.prefix ? path.startsWith(where.path) : path === where.path);
+const covers = (wheres: DeletedPaths[], path: string) => wheres.some((where) => (where.prefix ? path.startsWith(where.path) : path === where.path));
 
 describe('pathsOf: a component deletion, mapped to the paths the source stored it at', () => {
-  it.each(['maven2', 'npm', 'pypi', 'helm'] as const)('%s: every asset of the component, and none of its neighbours', async (format) => {
+  it.each(['maven2', 'npm', 'pypi', 'helm', 'nuget'] as const)('%s: every asset of the component, and none of its neighbours', async (format) => {
     // Prepare
     const repository = { name: `${format}-a`, format, target: `${format}-b`, carryDeletions: true } as ScanRepository;
     const components = await componentsOf(repository.name);
@@ -87,7 +89,7 @@ describe('pathsOf: a component deletion, mapped to the paths the source stored i
   it('raw: an asset deletion names exactly its path, with or without the leading slash', () => {
     const repository = { name: 'raw-a', format: 'raw', target: 'raw-b', carryDeletions: true } as ScanRepository;
     for (const name of ['tools/cli-1.0.tar.gz', '/tools/cli-1.0.tar.gz']) {
-      expect(pathsOf(repository, { repository: 'raw-a', action: 'DELETED', kind: 'asset', ids: ['x'], name })).toEqual({ path: '/tools/cli-1.0.tar.gz', prefix: false });
+      expect(pathsOf(repository, { repository: 'raw-a', action: 'DELETED', kind: 'asset', ids: ['x'], name })).toEqual([{ path: '/tools/cli-1.0.tar.gz', prefix: false }]);
     }
   });
 });

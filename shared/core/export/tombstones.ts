@@ -23,27 +23,40 @@ export interface CarriedDeletion {
   unresolved?: string | undefined;
 }
 
-/** The ledger paths a deletion names: one path, or a prefix (a component's directory). */
-export function pathsOf(repository: ScanRepository, deletion: WebhookDeletion): { path: string; prefix: boolean } | undefined {
+/** Where a deletion's content sits in the ledger: one path, or a prefix (a component's directory). */
+export interface DeletedPaths {
+  path: string;
+  prefix: boolean;
+}
+
+/**
+ * The ledger paths a deletion names, in one or more places: NuGet keeps a package at a path
+ * Nexus does not document (see formats/nuget/identify.ts), so both known forms are named.
+ */
+export function pathsOf(repository: ScanRepository, deletion: WebhookDeletion): DeletedPaths[] | undefined {
   if (deletion.kind === 'asset') {
     if (deletion.name === undefined) return undefined;
-    return { path: deletion.name.startsWith('/') ? deletion.name : `/${deletion.name}`, prefix: false };
+    return [{ path: deletion.name.startsWith('/') ? deletion.name : `/${deletion.name}`, prefix: false }];
   }
   const c = deletion.component;
   if (c === undefined) return undefined;
+  const one = (path: string, prefix: boolean) => [{ path, prefix }];
   switch (repository.format) {
     case 'raw':
-      return { path: c.name.startsWith('/') ? c.name : `/${c.name}`, prefix: false };
+      return one(c.name.startsWith('/') ? c.name : `/${c.name}`, false);
     case 'docker':
-      return c.version ? { path: `/v2/${c.name}/manifests/${c.version}`, prefix: false } : undefined;
+      return c.version ? one(`/v2/${c.name}/manifests/${c.version}`, false) : undefined;
     case 'maven2':
-      return c.group && c.version ? { path: `/${c.group.replaceAll('.', '/')}/${c.name}/${c.version}/`, prefix: true } : undefined;
+      return c.group && c.version ? one(`/${c.group.replaceAll('.', '/')}/${c.name}/${c.version}/`, true) : undefined;
     case 'npm':
-      return c.version ? { path: `/${c.group ? `@${c.group}/` : ''}${c.name}/-/${c.name}-${c.version}.tgz`, prefix: false } : undefined;
+      return c.version ? one(`/${c.group ? `@${c.group}/` : ''}${c.name}/-/${c.name}-${c.version}.tgz`, false) : undefined;
     case 'helm':
-      return c.version ? { path: `/${c.name}-${c.version}.tgz`, prefix: true } : undefined;
+      return c.version ? one(`/${c.name}-${c.version}.tgz`, true) : undefined;
     case 'pypi':
-      return c.version ? { path: `/packages/${c.name}/${c.version}/`, prefix: true } : undefined;
+      return c.version ? one(`/packages/${c.name}/${c.version}/`, true) : undefined;
+    case 'nuget':
+      // The v2 download path `<id>/<version>`, or a file under `<id>/<version>/`: never `<id>/<version>.1`.
+      return c.version ? [{ path: `/${c.name}/${c.version}`, prefix: false }, { path: `/${c.name}/${c.version}/`, prefix: true }] : undefined;
     default:
       return undefined;
   }
@@ -68,12 +81,14 @@ export async function carryDeletion(
   deletion: WebhookDeletion,
 ): Promise<CarriedDeletion> {
   const { state, source } = deps;
-  const where = pathsOf(repository, deletion);
-  if (where === undefined) return { staged: 0, unresolved: `${deletion.action} ${deletion.kind} ${deletion.ids.join(', ')}: no path or coordinates to match` };
+  const wheres = pathsOf(repository, deletion);
+  if (wheres === undefined) return { staged: 0, unresolved: `${deletion.action} ${deletion.kind} ${deletion.ids.join(', ')}: no path or coordinates to match` };
   if (state.latestEntries === undefined) return { staged: 0, unresolved: 'this state store keeps no ledger lookup by path' };
   let staged = 0;
   let stillAtSource = 0;
-  for (const entry of await state.latestEntries(repository.name, where.path, { prefix: where.prefix })) {
+  const entries = [];
+  for (const where of wheres) entries.push(...(await state.latestEntries(repository.name, where.path, { prefix: where.prefix })));
+  for (const entry of entries) {
     const accept = repository.format === 'docker' ? { accept: MANIFEST_TYPES } : {};
     if (await source.hasPath(entry.sourceRepository, entry.path, accept)) stillAtSource += 1;
     else if (await state.addPendingEntry(tombstoneFor(entry))) staged += 1;
