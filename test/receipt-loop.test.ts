@@ -157,6 +157,29 @@ describe('the receipt loop heals', () => {
     expect(b2Summary.manifest.blobs.required).toEqual([]);
   });
 
+  it('bundles imported together each get a receipt the export side takes whole: none lists what a later bundle shipped', async () => {
+    // Prepare: two bundles of this chain, each with a blob of its own, imported in one run
+    world = await makeLoopWorld();
+    world.source.putRawAsset('raw-a', '/e/1.bin', content('e1', 700));
+    const [b1] = await world.export();
+    world.source.putRawAsset('raw-a', '/e/2.bin', content('e2', 900));
+    const [b2] = await world.export();
+    expect((await runFerry(['import', '--config', world.importConfig, b1!, b2!], world.env)).code).toBe(0);
+    const receiptOf = (sequence: number) => path.join(world!.receiptsDir, `test-source-0000000${sequence}.receipt.json`);
+
+    // Act: applied in the order they were written
+    const first = await runFerry(['receipt', 'apply', '--config', world.exportConfig, receiptOf(1)], world.env);
+    const second = await runFerry(['receipt', 'apply', '--config', world.exportConfig, receiptOf(2)], world.env);
+
+    // Assess: no warning, and each receipt lists its own bundle's blob, the second both
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    expect(first.stderr + second.stderr).not.toContain('never shipped');
+    const held = async (sequence: number) => decodeReceipt(await readFile(receiptOf(sequence), 'utf8'), `receipt ${sequence}`).blobsHeld.map((b) => b.digest);
+    expect(await held(1)).toEqual([sha256Of(content('e1', 700))]);
+    expect((await held(2)).sort()).toEqual([sha256Of(content('e1', 700)), sha256Of(content('e2', 900))].sort());
+  });
+
   it('refuses a resend request for another source, naming it, and records nothing', async () => {
     // Prepare: a resend request written for a chain this export side is not
     world = await makeLoopWorld();

@@ -17,7 +17,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { assembledBlobs, entryBlobs, verifyBundle, type BundleManifest } from '../../bundle/index.ts';
+import { assembledBlobs, carriedParts, entryBlobs, verifyBundle, type BundleManifest } from '../../bundle/index.ts';
 import type { Digest } from '../../digest.ts';
 import { BundleRefusedError, EntriesNotAppliedError, type MissingBlob, type MissingPartError } from './errors.ts';
 import { formatOfEntry, type DeletionDecision, type TargetRegistry } from '../formats/index.ts';
@@ -113,6 +113,8 @@ interface Verified {
   keyId: string;
   bytes: number;
   gap: boolean;
+  /** What later bundles of its chain in the same batch ship: held already, left to their receipts. */
+  shippedLater?: Set<Digest>;
 }
 
 /** What every step of an import uses: the ports, the settings, and the lookups built from them. */
@@ -284,6 +286,7 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
     }
   }
   for (const [digest, size] of onTarget) blobsHeld.push({ digest, size });
+  const later = verified.shippedLater ?? new Set<Digest>();
   return {
     format: RECEIPT_FORMAT,
     sourceId: manifest.sourceId,
@@ -292,8 +295,20 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
     entries,
     ...(deletions.length > 0 ? { deletions } : {}),
     summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
-    blobsHeld,
+    // The export side would ignore, with a warning, what this chain shipped after this bundle.
+    blobsHeld: blobsHeld.filter((b) => !later.has(b.digest)),
   };
+}
+
+/**
+ * Blobs and parts the later bundles of `v`'s chain in this batch ship (as the export side's
+ * ledger records them: included, parts carried, blobs assembled). Verification holds every
+ * bundle's blobs before the first is applied, so the held store lists them already when
+ * `v`'s receipt is written.
+ */
+function shippedLaterInBatch(batch: Verified[], v: Verified): Set<Digest> {
+  const later = batch.filter((o) => o.manifest.sourceId === v.manifest.sourceId && o.manifest.sequence > v.manifest.sequence);
+  return new Set(later.flatMap(({ manifest: m }) => [...m.blobs.included, ...carriedParts(m.blobs.parts, m.sequence), ...assembledBlobs(m.blobs.parts)].map((b) => b.digest)));
 }
 
 async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions): Promise<VerifyReport[]> {
@@ -326,6 +341,7 @@ async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: I
     await options.onReport?.(report);
   }
   for (const v of verified) {
+    v.shippedLater = shippedLaterInBatch(verified, v);
     ctx.ports.log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, { bundle: v.input.name });
     const report = await apply(ctx, v, atHand, options);
     reports.push(report);
