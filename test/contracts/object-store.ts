@@ -170,6 +170,22 @@ export function objectStoreContract(makeHarness: () => Promise<ObjectStoreHarnes
     );
   });
 
+  it('deletes a blob, and takes deleting one already gone as done', async () => {
+    // Prepare
+    const kept = await store.putBlob(Readable.from(['kept']));
+    const gone = await store.putBlob(Readable.from(['gone']));
+
+    // Act
+    await store.deleteBlob(gone.digest);
+    await store.deleteBlob(gone.digest);
+    await store.deleteBlob(sha256Of('never there'));
+
+    // Assess
+    expect(await store.statBlob(gone.digest)).toBeUndefined();
+    await expect(store.getBlob(gone.digest)).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect(await listBlobs(store)).toEqual([{ digest: kept.digest, size: 4 }]);
+  });
+
   it('refuses blob digests that are not sha256 with InvalidDigestError', async () => {
     // Prepare
     const invalid = ['sha256:../../escape', 'md5:d41d8cd98f00b204e9800998ecf8427e', `sha256:${'A'.repeat(64)}`, 'sha256:'] as Digest[];
@@ -180,10 +196,11 @@ export function objectStoreContract(makeHarness: () => Promise<ObjectStoreHarnes
       outcomes.push(await store.statBlob(digest).catch((e: unknown) => e));
       outcomes.push(await store.getBlob(digest).catch((e: unknown) => e));
       outcomes.push(await store.putBlob(Readable.from(['x']), { expectedDigest: digest }).catch((e: unknown) => e));
+      outcomes.push(await store.deleteBlob(digest).catch((e: unknown) => e));
     }
 
     // Assess
-    expect(outcomes).toHaveLength(12);
+    expect(outcomes).toHaveLength(16);
     for (const outcome of outcomes) expect(outcome).toBeInstanceOf(InvalidDigestError);
     expect(await listBlobs(store)).toEqual([]);
   });

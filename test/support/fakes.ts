@@ -37,6 +37,9 @@ import { isReportFileName, reportFileName } from '../../shared/bundle/report/nam
 export class MemoryObjectStore implements ObjectStore {
   readonly blobs = new Map<Digest, Buffer>();
   readonly bundles = new Map<string, Buffer>();
+  async deleteBlob(digest: Digest) {
+    this.blobs.delete(checkDigest('blob digest', digest));
+  }
   async statBlob(digest: Digest) {
     const b = this.blobs.get(checkDigest('blob digest', digest));
     return b ? { size: b.length } : undefined;

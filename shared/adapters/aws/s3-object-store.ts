@@ -172,6 +172,10 @@ export class S3ObjectStore implements ObjectStore {
     return { size: published.size, location: this.location(key) };
   }
 
+  async deleteBlob(digest: Digest): Promise<void> {
+    await this.#delete(this.blobKey(digest));
+  }
+
   async deleteBundle(name: string): Promise<void> {
     await this.#delete(this.#bundleKey(name));
   }

@@ -127,6 +127,11 @@ export class DirObjectStore implements ObjectStore {
     };
   }
 
+  async deleteBlob(digest: Digest): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+    await fsyncDir(this.#blobDir);
+  }
+
   async stageBundle(name: string, digest: Digest, write: (out: Writable) => Promise<void>): Promise<{ size: number }> {
     const staged = this.#stagedPath(name, digest);
     await this.#init();

@@ -75,10 +75,15 @@ export class SplitBlobs {
     return left;
   }
 
-  /** Puts the blob together in the held store; returns the first part lacking instead, if any. */
+  /**
+   * Puts the blob together in the held store; returns the first part lacking instead, if any.
+   * Its parts are then removed: the blob, verified whole, is what later steps read, and
+   * keeping both would hold every split blob twice (an 8 GiB layer, 16 GiB held).
+   */
   async #assemble(where: string, blob: SplitBlob): Promise<BundlePart | undefined> {
-    // Held already (content-addressed, verified when it was put): nothing to put together.
-    if ((await this.#held.statBlob(blob.digest)) !== undefined) return undefined;
+    // Held already (content-addressed, verified when it was put): nothing to put together,
+    // only parts left behind to remove (a run stopped after assembling, a part shipped again).
+    if ((await this.#held.statBlob(blob.digest)) !== undefined) return this.#dropParts(blob);
     for (const part of blob.parts) {
       if ((await this.#held.statBlob(part.digest)) === undefined) return part;
     }
@@ -95,6 +100,11 @@ export class SplitBlobs {
       if (!(error instanceof ContentMismatchError)) throw error;
       throw new AssembledBlobMismatchError(where, blob.digest, error.message, { cause: error });
     }
+    return this.#dropParts(blob);
+  }
+
+  async #dropParts(blob: SplitBlob): Promise<undefined> {
+    for (const part of blob.parts) await this.#held.deleteBlob(part.digest);
     return undefined;
   }
 

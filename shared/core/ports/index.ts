@@ -193,6 +193,8 @@ export interface ObjectStore {
   ): Promise<{ digest: Digest; size: number; existed: boolean }>;
   /** Fails with {@link BlobNotFoundError} naming the digest when absent. */
   getBlob(digest: Digest): Promise<BlobSource>;
+  /** Removes a blob; one already gone is no error (a re-run removes it again). */
+  deleteBlob(digest: Digest): Promise<void>;
   /**
    * Writes a bundle through `write` into a staging area, durably, keyed by its name and
    * manifest digest. It is complete only if `write` resolves; ops do not see it until
