@@ -52,7 +52,7 @@ export function throwOnFailures(summary: ReconcileSummary): ReconcileSummary {
 }
 
 export async function reconcileCarried(
-  deps: { source: Pick<ArtifactSource, 'componentPages'>; state: ExportState; logger: Logger; shouldStop?: () => boolean },
+  deps: { source: Pick<ArtifactSource, 'componentPages' | 'repositories'>; state: ExportState; logger: Logger; shouldStop?: () => boolean },
   repositories: readonly ScanRepository[],
 ): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { reconciled: [], failures: [] };

@@ -94,6 +94,36 @@ describe('repository types', () => {
     expect(world.source.requests.some((r) => /repository=raw-(public|all)\b/.test(r.url))).toBe(false);
   });
 
+  it('reconciles a group carrying deletions as its members: a path no member lists any more is gone, one another member still serves is not', async () => {
+    // Prepare: raw-a and raw-c in raw-all; /common.bin in raw-a and raw-c; everything carried once
+    world = await makeWorld({
+      source: { repositories: GROUP_SOURCE },
+      target: { repositories: [{ name: 'raw-far', format: 'raw', type: 'hosted' }] },
+      configRepositories: [{ name: 'raw-all', format: 'raw', target: 'raw-far', deletions: 'carry' }],
+    });
+    world.source.putRawAsset('raw-a', '/a.bin', content('a'));
+    world.source.putRawAsset('raw-a', '/common.bin', content('from raw-a'));
+    world.source.putRawAsset('raw-c', '/c.bin', content('c'));
+    world.source.putRawAsset('raw-c', '/common.bin', content('from raw-c'));
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    await deleteOnSource(world, 'raw-a', '/a.bin');
+    await deleteOnSource(world, 'raw-a', '/common.bin');
+
+    // Act
+    const reconciled = await runFerry(['export', '--once', '--reconcile-deletions', '--config', world.exportConfig], world.env);
+
+    // Assess: one tombstone, for raw-a's /a.bin; none for /common.bin, which the group now
+    // serves from raw-c (that content carried instead, as the scan finds it)
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    expect(reconciled.stderr + reconciled.stdout).toContain('reconciled deletions of raw-all: 1 tombstone(s)');
+    const files = await bundles(world);
+    const second = await readBundleSummary(createReadStream(files.at(-1)!), 'bundle');
+    expect(second.manifest.entries.map((e) => [e.kind, coordinatesLabel(e.source)]).sort()).toEqual([
+      ['raw', 'raw-c/common.bin'],
+      ['tombstone', 'raw-a/a.bin'],
+    ]);
+  });
+
   it('ships a file two formats share once: a chart kept in a helm and a raw repository', async () => {
     // Prepare
     world = await makeWorld({
@@ -163,3 +193,13 @@ describe('repository types', () => {
     expect(world.target.assetPaths('helm-hosted')).toEqual([]);
   });
 });
+
+/** Deletes an asset on the source as a user would: its id from the assets listing, then `DELETE /v1/assets/{id}`. */
+async function deleteOnSource(world: World, repository: string, assetPath: string): Promise<void> {
+  const auth = { authorization: `Basic ${Buffer.from(`ferry-reader:${world.env.FERRY_SOURCE_PASSWORD}`).toString('base64')}` };
+  const listing = (await (await fetch(`${world.source.url}/service/rest/v1/assets?repository=${repository}`, { headers: auth })).json()) as { items: { id: string; path: string }[] };
+  const asset = listing.items.find((a) => a.path === assetPath);
+  if (asset === undefined) throw new Error(`${repository}${assetPath} is not on the source`);
+  const response = await fetch(`${world.source.url}/service/rest/v1/assets/${asset.id}`, { method: 'DELETE', headers: auth });
+  expect(response.status).toBe(204);
+}

@@ -5,9 +5,13 @@
  * and records a tombstone for every path the ledger has that the source no longer lists.
  * The ledger is read before the listing starts: a path staged meanwhile is never taken for
  * gone. Idempotent: a tombstone for the same path and content is recorded once.
+ *
+ * A group is carried as its members (groups.ts), so its ledger is theirs; a path is gone when
+ * no member lists it any more, since the group serves a path while any member has it.
  */
 import { formatOf, type ScanRepository } from '../formats/index.ts';
 import type { ArtifactSource, ExportState } from '../ports/index.ts';
+import { leafMembers } from './groups.ts';
 import { tombstoneFor } from './tombstones.ts';
 
 export interface ReconcileResult {
@@ -18,15 +22,20 @@ export interface ReconcileResult {
   skipped?: string | undefined;
 }
 
-export async function reconcileDeletions(deps: { source: Pick<ArtifactSource, 'componentPages'>; state: ExportState }, repository: ScanRepository): Promise<ReconcileResult> {
+export async function reconcileDeletions(deps: { source: Pick<ArtifactSource, 'componentPages' | 'repositories'>; state: ExportState }, repository: ScanRepository): Promise<ReconcileResult> {
   const result = (staged: number, skipped?: string): ReconcileResult => ({ repository: repository.name, staged, ...(skipped ? { skipped } : {}) });
   if (repository.carryDeletions !== true) return result(0, 'deletions are not carried');
   if (formatOf(repository.format).discoversItself?.(repository) === true) return result(0, 'not listed by Nexus (a plain registry)');
   if (deps.state.latestEntries === undefined) return result(0, 'this state store keeps no ledger lookup by path');
-  const ledger = await deps.state.latestEntries(repository.name, '/', { prefix: true });
+  const listing = new Map((await deps.source.repositories()).map((r) => [r.name, r]));
+  const names = listing.get(repository.name)?.type === 'group' ? leafMembers(listing, repository.name) : [repository.name];
+  const ledger = [];
+  for (const name of names) ledger.push(...(await deps.state.latestEntries(name, '/', { prefix: true })));
   const listed = new Set<string>();
-  for await (const page of deps.source.componentPages(repository.name, null)) {
-    for (const component of page.items) for (const asset of component.assets) listed.add(asset.path);
+  for (const name of names) {
+    for await (const page of deps.source.componentPages(name, null)) {
+      for (const component of page.items) for (const asset of component.assets) listed.add(asset.path);
+    }
   }
   let staged = 0;
   for (const entry of ledger) {
