@@ -28,6 +28,9 @@ beforeAll(async () => {
       { name: 'raw-a', format: 'raw', type: 'hosted' },
       { name: 'maven-a', format: 'maven2', type: 'hosted' },
       { name: 'docker-a', format: 'docker', type: 'hosted' },
+      { name: 'raw-m1', format: 'raw', type: 'hosted' },
+      { name: 'raw-m2', format: 'raw', type: 'hosted' },
+      { name: 'raw-group', format: 'raw', type: 'group', memberNames: ['raw-m1', 'raw-m2'] },
     ],
   });
   source = new NexusClient({ baseUrl: nexus.url, retry: { maxAttempts: 1 } });
@@ -63,6 +66,26 @@ describe('a DELETED webhook checked against the source', () => {
     expect(result.carried).toEqual({ staged: 0, stillAtSource: 1 });
     expect(tombstones(state)).toEqual([]);
     expect(nexus.requests.some((r) => r.method === 'HEAD' && r.url === '/repository/raw-a/again.bin')).toBe(true);
+  });
+
+  it('asks a configured group, not the member: a path another member still has is served, no tombstone; one none has is gone', async () => {
+    // Prepare: raw-group carried as its members; /both.bin staged from raw-m1, and raw-m2 has it too
+    const grouped: ScanRepository[] = [{ name: 'raw-group', format: 'raw', target: 'raw-far', carryDeletions: true }];
+    const state = new MemoryExportState();
+    await staged(state, 'raw-m1', '/both.bin');
+    await staged(state, 'raw-m1', '/only.bin');
+    nexus.putRawAsset('raw-m2', '/both.bin', 'served by the other member');
+    const membersOf = async (group: string) => (group === 'raw-group' ? ['raw-m1', 'raw-m2'] : []);
+
+    // Act: raw-m1's DELETED events for both
+    const both = await tasksForWebhook({ source, state, membersOf }, deleted('raw-m1', { asset: { assetId: 'cmF3LW0xOmJvdGg', name: '/both.bin' } }), grouped);
+    const only = await tasksForWebhook({ source, state, membersOf }, deleted('raw-m1', { asset: { assetId: 'cmF3LW0xOm9ubHk', name: '/only.bin' } }), grouped);
+
+    // Assess
+    expect(both.carried).toEqual({ staged: 0, stillAtSource: 1 });
+    expect(only.carried).toEqual({ staged: 1 });
+    expect(tombstones(state)).toEqual(['/only.bin']);
+    expect(nexus.requests.some((r) => r.method === 'HEAD' && r.url === '/repository/raw-group/both.bin')).toBe(true);
   });
 
   it('records the tombstone for a path the source no longer serves', async () => {

@@ -73,12 +73,14 @@ const MANIFEST_TYPES = [
 /**
  * Records a tombstone for each path the deletion names that Ferry staged (its latest
  * content) and the source no longer serves. An error asking the source rejects: the
- * delivery fails rather than carry a deletion it could not confirm.
+ * delivery fails rather than carry a deletion it could not confirm. `group`: the configured
+ * group `repository` is a member of, which still serves a path while any member has it.
  */
 export async function carryDeletion(
   deps: { state: ExportState; source: Pick<WebhookSource, 'hasPath'> },
   repository: ScanRepository,
   deletion: WebhookDeletion,
+  group?: string,
 ): Promise<CarriedDeletion> {
   const { state, source } = deps;
   const wheres = pathsOf(repository, deletion);
@@ -90,7 +92,7 @@ export async function carryDeletion(
   for (const where of wheres) entries.push(...(await state.latestEntries(repository.name, where.path, { prefix: where.prefix })));
   for (const entry of entries) {
     const accept = repository.format === 'docker' ? { accept: MANIFEST_TYPES } : {};
-    if (await source.hasPath(entry.sourceRepository, entry.path, accept)) stillAtSource += 1;
+    if (await source.hasPath(group ?? entry.sourceRepository, entry.path, accept)) stillAtSource += 1;
     else if (await state.addPendingEntry(tombstoneFor(entry))) staged += 1;
   }
   return { staged, ...(stillAtSource > 0 ? { stillAtSource } : {}) };

@@ -38,13 +38,17 @@ export interface WebhookDeps {
   membersOf?: ((group: string) => Promise<string[]>) | undefined;
 }
 
-/** The configured repository an event belongs to: itself, or the group it is a member of (then read as that member). */
-async function repositoryOf(deps: WebhookDeps, name: string, repositories: readonly ScanRepository[]): Promise<ScanRepository | undefined> {
+/**
+ * The configured repository an event belongs to: itself, or the group it is a member of (then
+ * read as that member, `group` naming the group).
+ */
+async function repositoryOf(deps: WebhookDeps, name: string, repositories: readonly ScanRepository[]): Promise<{ repository: ScanRepository; group?: string } | undefined> {
   const direct = repositories.find((r) => r.name === name);
-  if (direct !== undefined || deps.membersOf === undefined) return direct;
+  if (direct !== undefined) return { repository: direct };
+  if (deps.membersOf === undefined) return undefined;
   for (const repository of repositories) {
     if (repository.format === 'docker') continue;
-    if ((await deps.membersOf(repository.name)).includes(name)) return { ...repository, name };
+    if ((await deps.membersOf(repository.name)).includes(name)) return { repository: { ...repository, name }, group: repository.name };
   }
   return undefined;
 }
@@ -78,12 +82,14 @@ export interface WebhookTasks {
  * event's own fields are never trusted for content: the checksums come from the REST API.
  */
 export async function tasksForWebhook(deps: WebhookDeps, event: SourceEvent, repositories: readonly ScanRepository[]): Promise<WebhookTasks> {
-  const repository = await repositoryOf(deps, event.repositoryName, repositories);
-  if (repository === undefined) return { tasks: [], alreadyStaged: 0, ignored: 'repository not configured' };
+  const configured = await repositoryOf(deps, event.repositoryName, repositories);
+  if (configured === undefined) return { tasks: [], alreadyStaged: 0, ignored: 'repository not configured' };
+  const { repository, group } = configured;
   if (event.action === 'DELETED' || event.action === 'PURGED') {
     const deletion = deletionOf(event);
-    // A configured group's member event comes as the member: the ledger keeps member names (groups are scanned as their members).
-    const carried = repository.carryDeletions === true ? await carryDeletion(deps, repository, deletion) : undefined;
+    // A configured group's member event comes as the member: the ledger keeps member names (groups
+    // are scanned as their members). Whether the path is still served is the group's answer.
+    const carried = repository.carryDeletions === true ? await carryDeletion(deps, repository, deletion, group) : undefined;
     return { tasks: [], alreadyStaged: 0, ignored: 'deleted', deletion, ...(carried !== undefined ? { carried } : {}) };
   }
 
