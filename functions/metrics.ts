@@ -14,6 +14,13 @@ export const serviceOf = (name: FerryFunctionName): string => `ferry-${name}`;
 /** Seconds since the watermark now in force, per repository (dimension `repository`). */
 export const SCAN_LAG_METRIC = 'ScanLagSeconds';
 
+/**
+ * The worst {@link SCAN_LAG_METRIC} of a scan run, without a repository dimension: one alarm
+ * that covers every repository the definitions name at the time, those added through the
+ * definitions API after the deploy too (the per-repository alarms exist for the seeded ones).
+ */
+export const SCAN_LAG_MAX_METRIC = 'ScanLagSecondsMax';
+
 /** What the scan reports per invocation. */
 export const SCAN_METRICS = { tasksQueued: 'ScanTasksQueued', incomplete: 'ScanIncomplete', failures: 'ScanFailures' } as const;
 

@@ -9,7 +9,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { makeExporter } from '../shared/core/export/exporter.ts';
 import { ExportError } from '../shared/core/export/errors.ts';
-import { RECONCILE_METRICS, SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
+import { RECONCILE_METRICS, SCAN_LAG_MAX_METRIC, SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { eventBridgeSchema, type ReconcileEvent } from './events.ts';
 import { isReconcileEvent, reconcileCarried, throwOnFailures, type ReconcileSummary } from './reconcile.ts';
@@ -65,6 +65,7 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
     const { exporter } = await exporterNow();
     const { results, failures } = await exporter.scan({ shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS });
     const now = Date.now();
+    let worstLag: number | undefined;
     for (const result of results) {
       if (!result.complete) {
         logger.warn(`scan of ${result.repository} is incomplete: the next invocation continues from its checkpoint`, { repository: result.repository, pages: result.pages, queued: result.queued });
@@ -73,12 +74,12 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
       if (result.watermark !== undefined) {
         // One metric per configured repository: a dimension each, published on its own. A
         // group's members report under the group's name (its alarm takes the worst).
-        metrics
-          .singleMetric()
-          .addDimension('repository', result.via ?? result.repository)
-          .addMetric(SCAN_LAG_METRIC, MetricUnit.Seconds, Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000)));
+        const lag = Math.max(0, Math.round((now - Date.parse(result.watermark)) / 1000));
+        worstLag = Math.max(worstLag ?? 0, lag);
+        metrics.singleMetric().addDimension('repository', result.via ?? result.repository).addMetric(SCAN_LAG_METRIC, MetricUnit.Seconds, lag);
       }
     }
+    if (worstLag !== undefined) metrics.addMetric(SCAN_LAG_MAX_METRIC, MetricUnit.Seconds, worstLag);
     metrics.addMetric(SCAN_METRICS.incomplete, MetricUnit.Count, results.filter((r) => !r.complete).length);
     metrics.addMetric(SCAN_METRICS.failures, MetricUnit.Count, failures.length);
     const summary: ScanSummary = {

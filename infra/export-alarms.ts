@@ -5,12 +5,12 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
-import { METRICS_NAMESPACE, RECONCILE_METRICS, SCAN_LAG_METRIC, serviceOf } from '../functions/metrics.ts';
+import { METRICS_NAMESPACE, RECONCILE_METRICS, SCAN_LAG_MAX_METRIC, SCAN_LAG_METRIC, serviceOf } from '../functions/metrics.ts';
 import type { RepositoryConfig } from './common.ts';
 import type { ExportSettings } from './export-construct.ts';
 import type { ExportQueues } from './export-storage.ts';
 
-/** The queue alarms, the reconcile's, then one scan-lag alarm per repository, in that order. */
+/** The queue alarms, the reconcile's, the worst scan lag's, then one scan-lag alarm per repository, in that order. */
 export function exportAlarms(ferry: Construct & ExportQueues, sourceId: string, repositories: RepositoryConfig[], settings: ExportSettings): Alarm[] {
   return [
     new Alarm(ferry, 'DeadLetterDepth', {
@@ -37,6 +37,14 @@ export function exportAlarms(ferry: Construct & ExportQueues, sourceId: string, 
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
+    }),
+    new Alarm(ferry, 'ScanLagAny', {
+      alarmDescription: `Ferry ${sourceId}: some repository has not been scanned up to date recently (ScanLagSecondsMax high or missing), those added through the definitions API included.`,
+      metric: new Metric({ namespace: METRICS_NAMESPACE, metricName: SCAN_LAG_MAX_METRIC, dimensionsMap: { service: serviceOf('scan') }, period: Duration.minutes(15), statistic: 'Maximum' }),
+      threshold: settings.scanLagAlarmSeconds,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.BREACHING,
     }),
     // One per repository: the scan reports each repository's lag under its own dimension.
     ...repositories.map((repository) => scanLagAlarm(ferry, sourceId, repository.name, settings.scanLagAlarmSeconds)),

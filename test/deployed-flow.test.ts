@@ -29,7 +29,7 @@ import { createImportTableInput } from '../shared/adapters/aws/dynamo-import-sta
 import { DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { decodeReceipt } from '../shared/core/receipts/codec.ts';
-import { SCAN_LAG_METRIC } from '../functions/metrics.ts';
+import { SCAN_LAG_MAX_METRIC, SCAN_LAG_METRIC } from '../functions/metrics.ts';
 import { tgz } from './nexus-standin/archives.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeS3Client, makeSqsClient, startEmulators, type Emulators } from './support/emulators.ts';
@@ -402,6 +402,11 @@ describe('the deployed flow on emulators', () => {
     expect(lag).toHaveLength(1);
     expect(lag[0]).toMatchObject({ repository: 'raw-a', service: 'ferry-flow' });
     expect(lag[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([expect.arrayContaining(['service', 'repository'])]);
+    // And the worst of the run, without a repository: the alarm for repositories defined after the deploy.
+    const worst = emfRecords().filter((r) => r._aws.CloudWatchMetrics[0]?.Metrics.some((m) => m.Name === SCAN_LAG_MAX_METRIC));
+    expect(worst).toHaveLength(1);
+    expect(worst[0]![SCAN_LAG_MAX_METRIC]).toBe(lag[0]![SCAN_LAG_METRIC]);
+    expect(worst[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service']]);
   });
 
   it('starts the seal function early, asynchronously, once the pending bytes pass the threshold', async () => {

@@ -225,6 +225,16 @@ describe('FerryExportStack', () => {
     expect(template.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(1 day)' } })).toEqual({});
   });
 
+  it('alarms on the worst scan lag of a run, which covers repositories defined after the deploy (missing data breaches)', () => {
+    exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Ferry',
+      MetricName: 'ScanLagSecondsMax',
+      Dimensions: [{ Name: 'service', Value: 'ferry-scan' }],
+      Statistic: 'Maximum',
+      TreatMissingData: 'breaching',
+    });
+  });
+
   it('alarms when a reconcile of deletions fails for any repository (no data: no alarm)', () => {
     exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Ferry',
