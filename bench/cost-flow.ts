@@ -161,7 +161,11 @@ export async function deploy(id: string, parts: Parts, format: Format): Promise<
     scan: exportCommon,
     copy: { ...exportCommon, FERRY_IDEMPOTENCY_TABLE: names.idempotency, FERRY_SEAL_FUNCTION_NAME: `ferry-seal-${id}` },
     seal: { ...exportCommon, FERRY_KMS_KEY_ID: kmsKey('ferry-signing') },
-    definitions: { FERRY_SOURCE_ID: exportCommon.FERRY_SOURCE_ID, FERRY_TABLE: names.table },
+    definitions: {
+      FERRY_SOURCE_ID: exportCommon.FERRY_SOURCE_ID,
+      FERRY_TABLE: names.table,
+      FERRY_REGISTRY_SECRET_ARN_PREFIX: `arn:aws:secretsmanager:us-east-1:000000000000:secret:ferry/${exportCommon.FERRY_SOURCE_ID}/`,
+    },
     import: {
       FERRY_TARGET_URL: nexus.target,
       ...(images ? { FERRY_REPOSITORY_MAP: JSON.stringify({ 'docker-hosted': 'docker-isolated' }), FERRY_REGISTRIES: JSON.stringify({ 'docker-isolated': { url: images.target.url } }) } : {}),

@@ -98,7 +98,9 @@ async function route(event: APIGatewayProxyEventV2WithIAMAuthorizer, method: str
     case 'PUT': {
       const ifNoneMatch = event.headers['if-none-match']?.trim();
       if (ifNoneMatch !== undefined && ifNoneMatch !== '*') throw new BadRequest('If-None-Match: only * (create, never replace) is understood');
-      const outcome = await store.put(bodyOf(event), { ...change, name, ifAbsent: ifNoneMatch === '*' });
+      const body = bodyOf(event);
+      checkRegistrySecret(body);
+      const outcome = await store.put(body, { ...change, name, ifAbsent: ifNoneMatch === '*' });
       if (outcome.changed) logger.info(`${outcome.created ? 'defined' : 'changed'} ${name}`, { repository: name, version: outcome.record.version });
       return reply(outcome.created ? 201 : 200, outcome.record, etag(outcome.record));
     }
@@ -110,6 +112,23 @@ async function route(event: APIGatewayProxyEventV2WithIAMAuthorizer, method: str
     default:
       return notAllowed('GET, PUT, DELETE');
   }
+}
+
+/**
+ * A docker definition's `registry.secretArn` must be a secret the functions can read: one
+ * named under the deploy's prefix, or one the deploy named. Anything else would be accepted
+ * here and then fail every scan and copy with AccessDenied, far from the change that caused it.
+ */
+function checkRegistrySecret(body: unknown): void {
+  const arn = (body as { registry?: { secretArn?: unknown } } | null)?.registry?.secretArn;
+  if (typeof arn !== 'string') return; // absent, or not text: the schema says what is wrong
+  const named = (env.FERRY_REGISTRY_SECRET_ARNS ?? '').split(',').filter((a) => a !== '');
+  if (arn.startsWith(env.FERRY_REGISTRY_SECRET_ARN_PREFIX) || named.includes(arn)) return;
+  const prefix = env.FERRY_REGISTRY_SECRET_ARN_PREFIX.slice(env.FERRY_REGISTRY_SECRET_ARN_PREFIX.indexOf(':secret:') + ':secret:'.length);
+  throw new BadRequest(
+    `registry.secretArn: the functions can read only secrets named ${prefix}… in this account and region, or those the deploy named; ` +
+      `store the credentials as ${prefix}<name>, or add this secret to the repositories context and redeploy`,
+  );
 }
 
 function decodePart(part: string): string {

@@ -113,6 +113,10 @@ export const definitionsEnvSchema = z.object({
   ...powertools,
   FERRY_SOURCE_ID: sourceIdSchema,
   FERRY_TABLE: required,
+  /** The functions read registry secrets whose ARN starts with this (infra: registrySecretPrefix)… */
+  FERRY_REGISTRY_SECRET_ARN_PREFIX: required,
+  /** …and these, named at deploy (comma-separated). */
+  FERRY_REGISTRY_SECRET_ARNS: z.string().optional(),
 });
 
 export const sealEnvSchema = z.object({

@@ -42,7 +42,17 @@ export interface ExportDefinitions {
 /** KMS actions DynamoDB needs of a caller on a table under the data key, without wildcards. */
 const TABLE_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
-export function exportDefinitions(ferry: Construct & ExportResources, props: FerryExportProps, functions: ExportFunctions, logRetention: RetentionDays): ExportDefinitions {
+/**
+ * `registrySecrets`: which registry secrets the functions can read — every ARN starting with
+ * `prefix`, and the ones the deploy named — so the API can refuse a definition naming another.
+ */
+export function exportDefinitions(
+  ferry: Construct & ExportResources,
+  props: FerryExportProps,
+  functions: ExportFunctions,
+  logRetention: RetentionDays,
+  registrySecrets: { prefix: string; arns: string[] },
+): ExportDefinitions {
   const { table, dataKey } = ferry;
   const definitionsItems = (keys: string[]) =>
     new PolicyStatement({ resources: [table.tableArn], conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': keys } } });
@@ -52,7 +62,12 @@ export function exportDefinitions(ferry: Construct & ExportResources, props: Fer
     memorySize: 256,
     timeout: Duration.seconds(15),
     logRetention,
-    environment: { FERRY_SOURCE_ID: props.sourceId, FERRY_TABLE: table.tableName },
+    environment: {
+      FERRY_SOURCE_ID: props.sourceId,
+      FERRY_TABLE: table.tableName,
+      FERRY_REGISTRY_SECRET_ARN_PREFIX: registrySecrets.prefix,
+      ...(registrySecrets.arns.length > 0 ? { FERRY_REGISTRY_SECRET_ARNS: registrySecrets.arns.join(',') } : {}),
+    },
   });
   // Only the definitions items and their change records, nothing else of the state table.
   const api = definitionsItems([DEFINITIONS_PK, `${DEFINITIONS_PK}#${props.sourceId}`]);

@@ -21,7 +21,7 @@ import { notifyAlarmTopic, Problems, SOURCE_ID, type RepositoryConfig } from './
 import { exportAlarms } from './export-alarms.ts';
 import { exportDashboard } from './export-dashboard.ts';
 import { exportFunctions, exportTriggers, type ExportFunctions } from './export-functions.ts';
-import { acknowledgeExportGrants, grantExportAccess } from './export-grants.ts';
+import { acknowledgeExportGrants, grantExportAccess, grantRegistrySecretPrefix, registrySecretArnPrefix } from './export-grants.ts';
 import { exportKeys, exportQueues, exportSecrets, exportStore } from './export-storage.ts';
 import { exportDefinitions, type ExportDefinitions } from './definitions.ts';
 
@@ -52,6 +52,12 @@ export interface FerryExportProps {
   copyConcurrency?: number;
   /** Alarm when no scan has succeeded for this long. Default 3600. */
   scanLagAlarmSeconds?: number;
+  /**
+   * Registry credentials a docker repository defined through the definitions API may name:
+   * secrets whose name starts with this (in this stack's account and region) are readable by
+   * the functions without a redeploy. Default `ferry/<sourceId>/`.
+   */
+  registrySecretPrefix?: string;
   /** Alarm when the oldest copy task has waited this long. Default 3600. */
   oldestTaskAlarmSeconds?: number;
   logRetention?: RetentionDays;
@@ -95,13 +101,14 @@ export class FerryExport extends Construct {
     this.webhookUrl = exportTriggers(this, this.functions, props.sourceId, settings);
 
     this.registrySecrets = grantExportAccess(this, this.functions, props.repositories);
+    grantRegistrySecretPrefix(this, this.functions, settings.registrySecretPrefix);
     acknowledgeExportGrants(this, this.functions);
 
     this.alarms = exportAlarms(this, props.sourceId, props.repositories, settings);
     notifyAlarmTopic(this, this.alarms, props.alarmTopicArn);
     this.dashboard = exportDashboard(this, props.sourceId, props.repositories, settings);
 
-    this.definitions = exportDefinitions(this, props, this.functions, logRetention);
+    this.definitions = exportDefinitions(this, props, this.functions, logRetention, { prefix: registrySecretArnPrefix(this, settings.registrySecretPrefix), arns: this.registrySecrets.map((s) => s.secretArn) });
     exportOutputs(this);
   }
 }
@@ -130,6 +137,7 @@ export interface ExportSettings {
   copyConcurrency: number;
   scanLagAlarmSeconds: number;
   oldestTaskAlarmSeconds: number;
+  registrySecretPrefix: string;
 }
 
 function checkProps(props: FerryExportProps): ExportSettings {
@@ -143,6 +151,7 @@ function checkProps(props: FerryExportProps): ExportSettings {
     copyConcurrency: props.copyConcurrency ?? 10,
     scanLagAlarmSeconds: props.scanLagAlarmSeconds ?? 3600,
     oldestTaskAlarmSeconds: props.oldestTaskAlarmSeconds ?? 3600,
+    registrySecretPrefix: props.registrySecretPrefix ?? `ferry/${props.sourceId}/`,
   };
   const problems = new Problems();
   if (typeof props.sourceId !== 'string' || !SOURCE_ID.test(props.sourceId)) problems.add(`sourceId: must be lowercase letters, digits, . _ - (at most 63), got ${JSON.stringify(props.sourceId)}`);
@@ -156,6 +165,10 @@ function checkProps(props: FerryExportProps): ExportSettings {
   if (!Number.isInteger(settings.overlapSeconds) || settings.overlapSeconds < 0) problems.add(`overlapSeconds: must be a whole number of seconds, 0 or more, got ${JSON.stringify(settings.overlapSeconds)}`);
   problems.positiveInt('scanLagAlarmSeconds', settings.scanLagAlarmSeconds);
   problems.positiveInt('oldestTaskAlarmSeconds', settings.oldestTaskAlarmSeconds);
+  // Secrets Manager name characters; at least two before any wildcard, so it never grants every secret.
+  if (props.registrySecretPrefix !== undefined && !/^[A-Za-z0-9/_+=.@-]{2,256}$/.test(props.registrySecretPrefix)) {
+    problems.add(`registrySecretPrefix: must be the start of a secret name (2+ of A-Z a-z 0-9 / _ + = . @ -), got ${JSON.stringify(settings.registrySecretPrefix)}`);
+  }
   if (!Number.isInteger(settings.copyConcurrency) || settings.copyConcurrency < 2 || settings.copyConcurrency > 1000) problems.add(`copyConcurrency: must be a whole number from 2 to 1000 (SQS maxConcurrency), got ${settings.copyConcurrency}`);
   problems.throwIfAny('FerryExport');
   return settings;

@@ -3,6 +3,8 @@
  * more, and every wildcard the CDK grants produce is acknowledged for cdk-nag with the
  * reason it holds here.
  */
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { importedSecrets, type RepositoryConfig } from './common.ts';
@@ -77,4 +79,29 @@ export function acknowledgeExportGrants(resources: ExportResources, functions: E
     [`Resource::${arnToken(seal)}:*`]: 'Copy may invoke only the seal function (any version or alias of it) to seal early once enough bytes are pending.',
   });
   acknowledgeRoleFindings(seal.role, { 'Resource::*': GRANT_REASONS.xray, ...kmsFindings, ...s3Findings(['blobs', 'sealed', 'bundles'], true) });
+}
+
+/** The ARN every secret named `<prefix>…` of this stack's account and region starts with. */
+export function registrySecretArnPrefix(scope: Construct, prefix: string): string {
+  return Stack.of(scope).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: prefix, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+}
+
+/**
+ * Lets the functions that talk to registries read every secret named `<prefix>…`: a docker
+ * repository defined through the definitions API names its credentials there, with no
+ * redeploy (the API refuses any other secret the deploy did not name). Secrets under a
+ * customer-managed KMS key also need that key to let the roles decrypt.
+ */
+export function grantRegistrySecretPrefix(ferry: Construct, functions: ExportFunctions, prefix: string): void {
+  const statement = new PolicyStatement({
+    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+    resources: [`${registrySecretArnPrefix(ferry, prefix)}*`],
+  });
+  for (const fn of [functions.webhook, functions.scan, functions.copy]) {
+    fn.addToRolePolicy(statement);
+    acknowledgeRoleFindings(fn.role, {
+      [`Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${prefix}*`]:
+        `Registry credentials of repositories defined at run time (definitions API): only secrets whose name starts with ${prefix}, in this account and region; the API refuses any other secret.`,
+    });
+  }
 }

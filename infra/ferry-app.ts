@@ -14,7 +14,7 @@ import { FerryImportStack } from './import-stack.ts';
 import { addNagChecks } from './nag.ts';
 import type { RegistryEndpointConfig, RepositoryConfig } from './common.ts';
 
-export const EXPORT_CONTEXT = ['sourceId', 'nexusUrl', 'repositories', 'scanSchedule', 'sealSchedule', 'reconcileSchedule', 'maxBundleBytes', 'copyConcurrency', 'alarmTopicArn'] as const;
+export const EXPORT_CONTEXT = ['sourceId', 'nexusUrl', 'repositories', 'scanSchedule', 'sealSchedule', 'reconcileSchedule', 'registrySecretPrefix', 'maxBundleBytes', 'copyConcurrency', 'alarmTopicArn'] as const;
 export const IMPORT_CONTEXT = ['targetUrl', 'trustedPublicKeysFile', 'trustedPublicKeysPem', 'registries', 'repositoryMap', 'alarmTopicArn'] as const;
 
 export interface FerryApp {
@@ -47,6 +47,7 @@ export function defineFerryApp(app: App, options: { cwd?: string } = {}): FerryA
       ...(has('scanSchedule') ? { scanSchedule: context('scanSchedule') as string } : {}),
       ...(has('sealSchedule') ? { sealSchedule: context('sealSchedule') as string } : {}),
       ...(has('reconcileSchedule') ? { reconcileSchedule: context('reconcileSchedule') as string } : {}),
+      ...(has('registrySecretPrefix') ? { registrySecretPrefix: context('registrySecretPrefix') as string } : {}),
       ...(maxBundleBytes !== undefined ? { maxBundleBytes } : {}),
       ...(copyConcurrency !== undefined ? { copyConcurrency } : {}),
       ...(alarmTopicArn ? { alarmTopicArn } : {}),

@@ -27,6 +27,8 @@ const region = 'us-east-1';
 const credentials = { accessKeyId: 'ferrytest', secretAccessKey: 'ferrytest' };
 const WEBHOOK_SECRET = 'definitions-s3cret';
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
+const SECRET_PREFIX_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/test-source/';
+const DEPLOYED_REGISTRY_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:corp/harbor-robot-AbCdEf';
 const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
 const ALICE = 'arn:aws:sts::123456789012:assumed-role/ferry-operators/alice';
 const BOB = 'arn:aws:iam::123456789012:user/bob';
@@ -102,6 +104,8 @@ async function deploy(): Promise<Deployment> {
     FERRY_WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_ARN,
     FERRY_IDEMPOTENCY_TABLE: idempotency,
     FERRY_KMS_KEY_ID: KMS_KEY_ID,
+    FERRY_REGISTRY_SECRET_ARN_PREFIX: SECRET_PREFIX_ARN,
+    FERRY_REGISTRY_SECRET_ARNS: DEPLOYED_REGISTRY_SECRET_ARN,
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
@@ -227,6 +231,27 @@ describe('the definitions Function URL', () => {
     expect(unknown.status).toBe(404);
     expect(badName.status).toBe(400);
     expect(after).toMatchObject({ status: 200, body: { changes: [] } });
+  });
+});
+
+describe('registry credentials of a docker definition', () => {
+  it('takes a secret under the deploy\'s prefix or one the deploy named, and refuses any other, naming the prefix', async () => {
+    // Prepare
+    const call = api(await deploy());
+    const docker = (secretArn: string) => JSON.stringify({ format: 'docker', registry: { url: 'https://registry.example', secretArn } });
+
+    // Act
+    const underPrefix = await call('PUT', '/repositories/docker-p', { body: docker(`${SECRET_PREFIX_ARN}docker-p-AbCdEf`) });
+    const deployed = await call('PUT', '/repositories/docker-d', { body: docker(DEPLOYED_REGISTRY_SECRET_ARN) });
+    const elsewhere = await call('PUT', '/repositories/docker-x', { body: docker('arn:aws:secretsmanager:us-east-1:123456789012:secret:team/registry-AbCdEf') });
+    const listed = await call('GET', '/repositories');
+
+    // Assess
+    expect(underPrefix.status).toBe(201);
+    expect(deployed.status).toBe(201);
+    expect(elsewhere).toMatchObject({ status: 400 });
+    expect(elsewhere.body.message).toMatch(/^registry\.secretArn: the functions can read only secrets named ferry\/test-source\/… in this account and region, or those the deploy named/);
+    expect((listed.body.repositories as { name: string }[]).map((r) => r.name)).not.toContain('docker-x');
   });
 });
 

@@ -57,8 +57,16 @@ describe('sync definitions in the export stack', () => {
     expect(Object.keys(template.findOutputs('*')).some((k) => k.includes('DefinitionsUrl'))).toBe(true);
     const props = template.toJSON().Resources[fnId].Properties;
     expect(props.Runtime).toBe('nodejs24.x');
-    expect(Object.keys(props.Environment.Variables).filter((k) => k !== 'NODE_OPTIONS').sort()).toEqual(['FERRY_SOURCE_ID', 'FERRY_TABLE', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME']);
+    expect(Object.keys(props.Environment.Variables).filter((k) => k !== 'NODE_OPTIONS').sort()).toEqual([
+      'FERRY_REGISTRY_SECRET_ARN_PREFIX',
+      'FERRY_SOURCE_ID',
+      'FERRY_TABLE',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+    ]);
     expect(props.Environment.Variables.FERRY_SOURCE_ID).toBe('corp-nexus');
+    // What the API lets a docker definition name: secrets under ferry/<sourceId>/ of this account and region
+    expect(joined(props.Environment.Variables.FERRY_REGISTRY_SECRET_ARN_PREFIX)).toBe('arn:<Ref:AWS::Partition>:secretsmanager:<Ref:AWS::Region>:<Ref:AWS::AccountId>:secret:ferry/corp-nexus/');
   });
 
   it('lets the definitions function reach only the definitions items of the state table', () => {

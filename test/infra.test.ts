@@ -269,6 +269,17 @@ describe('FerryExportStack', () => {
     }
   });
 
+  it('lets webhook, scan and copy read registry secrets named ferry/<sourceId>/… (definitions added later name theirs there), and seal none', () => {
+    // Prepare
+    const { webhook, scan, copy, seal } = exportStack.ferry.functions;
+    const underPrefix = (role: IConstruct | undefined) =>
+      policyStatements(exp, role).filter((s) => JSON.stringify(s.Resource).includes(':secret:ferry/corp-nexus/*') && actionsOf([s]).includes('secretsmanager:GetSecretValue'));
+    // Act / Assess
+    for (const fn of [webhook, scan, copy]) expect(underPrefix(fn.role), fn.node.id).toHaveLength(1);
+    expect(underPrefix(seal.role)).toEqual([]);
+    expect(JSON.stringify(underPrefix(scan.role)[0]!.Resource)).toContain('{"Ref":"AWS::AccountId"}');
+  });
+
   it('grants each function only what its stage touches', () => {
     // Prepare
     const { webhook, scan, copy, seal } = exportStack.ferry.functions;

@@ -21,6 +21,7 @@ export function lambdaEnv(name: FunctionName, trustedPublicKeyPem: string): Node
     FERRY_WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ferry-webhook-AbCdEf',
     FERRY_IDEMPOTENCY_TABLE: 'ferry-idempotency',
     FERRY_KMS_KEY_ID: 'alias/ferry',
+    FERRY_REGISTRY_SECRET_ARN_PREFIX: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ferry/corp-nexus/',
     FERRY_TARGET_URL: 'https://nexus.isolated.example',
     FERRY_IMPORT_TABLE: 'ferry-import',
     FERRY_HELD_BUCKET: 'ferry-held',
