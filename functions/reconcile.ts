@@ -39,18 +39,18 @@ export function isReconcileEvent(event: unknown): boolean {
   return true;
 }
 
-/**
- * First completes the state's path index (a deployment older than it lists no old path),
- * within the invocation's time: a reconcile against an incomplete index would miss every
- * deletion among the old paths, so until it is complete no repository is reconciled, and
- * each scheduled run goes on with it.
- */
 /** Fails the invocation when a repository failed, so it shows in Errors; the summary is logged first. */
 export function throwOnFailures(summary: ReconcileSummary): ReconcileSummary {
   if (summary.failures.length > 0) throw new ReconcileFailedError(`reconcile failed for ${summary.failures.map((f) => f.repository).join(', ')}`);
   return summary;
 }
 
+/**
+ * First completes the state's path index (a deployment older than it lists no old path),
+ * within the invocation's time: a reconcile against an incomplete index would miss every
+ * deletion among the old paths, so until it is complete no repository is reconciled, and
+ * each scheduled run goes on with it.
+ */
 export async function reconcileCarried(
   deps: { source: Pick<ArtifactSource, 'componentPages' | 'repositories'>; state: ExportState; logger: Logger; shouldStop?: () => boolean },
   repositories: readonly ScanRepository[],
