@@ -184,4 +184,33 @@ describe('an import killed while a split blob is put together from its parts (SI
     expect(blobs.every((b) => b.whole)).toBe(true);
     expect(await readdir(path.join(held, 'tmp'))).toEqual([]);
   });
+
+  it('killed after the blob is put together, before its parts are removed: the run again removes them, and the blob arrives once', async () => {
+    // Prepare
+    world = await makeWorld({ exportOverrides: { bundles: { directory: 'bundles', maxBytes: CAP } } });
+    world.source.putRawAsset('raw-a', '/layers/big.bin', BIG);
+    await ferryOk(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundles(world);
+    const parts = new Set<string>();
+    for (const file of files) for (const part of (await readBundleSummary(createReadStream(file), file)).manifest.blobs.parts ?? []) parts.add(part.digest.slice(7));
+    expect(parts.size).toBeGreaterThanOrEqual(3);
+    const held = path.join(world.dir, 'import-work', 'objects');
+
+    // Act
+    const killed = await runFerry(['import', '--config', world.importConfig, ...files], { ...world.env, FERRY_FAULT_POINT: 'import:after-assembly' });
+    const afterKill = (await heldBlobs(held)).map((b) => b.hex);
+    const onTargetAfterKill = world.target.assetPaths('raw-a');
+    const rerun = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+
+    // Assess: the kill left the blob and every part held, nothing on the target; the run again
+    // imported once and left the blob alone
+    expectKilled(killed);
+    expect(afterKill).toContain(sha256(BIG));
+    expect([...parts].every((p) => afterKill.includes(p))).toBe(true);
+    expect(onTargetAfterKill).toEqual([]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(world.target.getAsset('raw-a', '/layers/big.bin')!.content.equals(BIG)).toBe(true);
+    expect(world.target.uploadCount('raw-a', '/layers/big.bin')).toBe(1);
+    expect((await heldBlobs(held)).map((b) => b.hex)).toEqual([sha256(BIG)]);
+  });
 });

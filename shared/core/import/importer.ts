@@ -113,8 +113,6 @@ interface Verified {
   keyId: string;
   bytes: number;
   gap: boolean;
-  /** What later bundles of its chain in the same batch ship: held already, left to their receipts. */
-  shippedLater?: Set<Digest>;
 }
 
 /** What every step of an import uses: the ports, the settings, and the lookups built from them. */
@@ -190,6 +188,7 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
   }
   const unfinished = await split.unfinished();
   if (unfinished.length > 0) throw partsLacking(ctx, verified, unfinished, hold);
+  if (hold) await split.dropAssembledParts();
   return { verified, already };
 }
 
@@ -225,8 +224,18 @@ function planFor(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand, av
   return planImport({ target, held, state, log, targetRepository: ctx.targetRepository, registryFor: ctx.registryFor, available, blob }, verified.manifest, verified.identity.digest);
 }
 
-/** Pass 2 for one bundle: plan (refused whole before any write), apply each format's steps, record, receipt. */
-async function apply(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand, options: ImportOptions): Promise<Extract<ImportReport, { status: 'imported' }>> {
+/**
+ * Pass 2 for one bundle: plan (refused whole before any write), apply each format's steps,
+ * record, receipt. `shippedLater`: what later bundles of its chain in the batch ship, which
+ * its receipt leaves to theirs.
+ */
+async function apply(
+  ctx: ImportContext,
+  verified: Verified,
+  atHand: BlobsAtHand,
+  options: ImportOptions,
+  shippedLater: Set<Digest>,
+): Promise<Extract<ImportReport, { status: 'imported' }>> {
   const { target, held, state, clock, log } = ctx.ports;
   const { manifest, identity } = verified;
   // A bundle replaced or gone since it was verified is refused here, before any write of it.
@@ -259,11 +268,11 @@ async function apply(ctx: ImportContext, verified: Verified, atHand: BlobsAtHand
   const importedAt = clock.now().toISOString();
   await state.recordBundleImported({ sourceId: manifest.sourceId, sequence: manifest.sequence, digest: identity.digest, previous: manifest.previous, importedAt, advancesChain: !verified.gap });
   if (verified.gap) log.warn(`${verified.input.name}: imported out of sequence (--allow-gap)`, { bundle: verified.input.name });
-  const receipt = await receiptOf(ctx, verified, importedAt, deletionDecisions(plan));
+  const receipt = await receiptOf(ctx, verified, importedAt, deletionDecisions(plan), shippedLater);
   return { status: 'imported', bundle: identity, imported: receipt.summary.imported, present: receipt.summary.present, receipt, gap: verified.gap };
 }
 
-async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: string, decisions: DeletionDecision[]): Promise<Receipt> {
+async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: string, decisions: DeletionDecision[], shippedLater: Set<Digest>): Promise<Receipt> {
   const { held, state } = ctx.ports;
   const { manifest, identity } = verified;
   const entries: ReceiptEntry[] = [];
@@ -286,7 +295,6 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
     }
   }
   for (const [digest, size] of onTarget) blobsHeld.push({ digest, size });
-  const later = verified.shippedLater ?? new Set<Digest>();
   return {
     format: RECEIPT_FORMAT,
     sourceId: manifest.sourceId,
@@ -296,7 +304,7 @@ async function receiptOf(ctx: ImportContext, verified: Verified, importedAt: str
     ...(deletions.length > 0 ? { deletions } : {}),
     summary: { imported: entries.filter((e) => e.outcome === 'imported').length, present: entries.filter((e) => e.outcome === 'present').length },
     // The export side would ignore, with a warning, what this chain shipped after this bundle.
-    blobsHeld: blobsHeld.filter((b) => !later.has(b.digest)),
+    blobsHeld: blobsHeld.filter((b) => !shippedLater.has(b.digest)),
   };
 }
 
@@ -341,9 +349,8 @@ async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: I
     await options.onReport?.(report);
   }
   for (const v of verified) {
-    v.shippedLater = shippedLaterInBatch(verified, v);
     ctx.ports.log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, { bundle: v.input.name });
-    const report = await apply(ctx, v, atHand, options);
+    const report = await apply(ctx, v, atHand, options, shippedLaterInBatch(verified, v));
     reports.push(report);
     await options.onReport?.(report);
   }

@@ -10,6 +10,10 @@
  * A blob lacking a part is not refused at once: a later bundle of the same batch may carry
  * the whole blob again (the export side's answer to a resend request, split anew), and then
  * the lost part does not matter. `unfinished()`, after the batch, names what is still lacking.
+ *
+ * Once the batch verified whole, `dropAssembledParts()` removes the parts of each blob put
+ * together (the blob, verified whole, is what later steps read; keeping both would hold every
+ * split blob twice), except a part that a blob of the batch not yet held also lists.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -38,6 +42,9 @@ export class SplitBlobs {
   /** `ferry verify` only: blobs whose parts made them, in this batch. */
   readonly #made = new Set<Digest>();
   readonly #lacking: UnfinishedBlob[] = [];
+  /** Import only: blobs held whole now, by digest, and every part the batch's manifests list. */
+  readonly #assembled = new Map<Digest, SplitBlob>();
+  readonly #listed: BundlePart[] = [];
 
   constructor(held: ObjectStore, hold: boolean) {
     this.#held = held;
@@ -58,6 +65,7 @@ export class SplitBlobs {
 
   /** After a bundle verified: every blob it completes has all its parts, and they put together into it. */
   async complete(where: string, manifest: BundleManifest): Promise<void> {
+    this.#listed.push(...(manifest.blobs.parts ?? []));
     for (const blob of assembledBlobs(manifest.blobs.parts)) {
       const lacking = this.#hold ? await this.#assemble(where, blob) : this.#check(where, blob);
       if (lacking !== undefined) this.#lacking.push({ where, manifest, blob, part: lacking });
@@ -76,14 +84,28 @@ export class SplitBlobs {
   }
 
   /**
-   * Puts the blob together in the held store; returns the first part lacking instead, if any.
-   * Its parts are then removed: the blob, verified whole, is what later steps read, and
-   * keeping both would hold every split blob twice (an 8 GiB layer, 16 GiB held).
+   * After the whole batch verified: removes the parts of every blob now held whole, keeping
+   * a part that a blob of the batch still unassembled (held by no one) lists too. Idempotent:
+   * a run stopped midway leaves parts whose blob is held, which the next run removes.
    */
+  async dropAssembledParts(): Promise<void> {
+    const pending = new Set<Digest>();
+    const heldWhole = new Map<Digest, boolean>();
+    for (const part of this.#listed) {
+      if (this.#assembled.has(part.blob)) continue;
+      if (!heldWhole.has(part.blob)) heldWhole.set(part.blob, (await this.#held.statBlob(part.blob)) !== undefined);
+      if (heldWhole.get(part.blob) === false) pending.add(part.digest);
+    }
+    for (const blob of this.#assembled.values()) {
+      for (const part of blob.parts) if (!pending.has(part.digest)) await this.#held.deleteBlob(part.digest);
+    }
+  }
+
+  /** Puts the blob together in the held store; returns the first part lacking instead, if any. */
   async #assemble(where: string, blob: SplitBlob): Promise<BundlePart | undefined> {
     // Held already (content-addressed, verified when it was put): nothing to put together,
-    // only parts left behind to remove (a run stopped after assembling, a part shipped again).
-    if ((await this.#held.statBlob(blob.digest)) !== undefined) return this.#dropParts(blob);
+    // only its parts to remove later (a run stopped after assembling, a part shipped again).
+    if ((await this.#held.statBlob(blob.digest)) !== undefined) return this.#assembledNow(blob);
     for (const part of blob.parts) {
       if ((await this.#held.statBlob(part.digest)) === undefined) return part;
     }
@@ -100,11 +122,12 @@ export class SplitBlobs {
       if (!(error instanceof ContentMismatchError)) throw error;
       throw new AssembledBlobMismatchError(where, blob.digest, error.message, { cause: error });
     }
-    return this.#dropParts(blob);
+    faultPoint('import:after-assembly');
+    return this.#assembledNow(blob);
   }
 
-  async #dropParts(blob: SplitBlob): Promise<undefined> {
-    for (const part of blob.parts) await this.#held.deleteBlob(part.digest);
+  #assembledNow(blob: SplitBlob): undefined {
+    this.#assembled.set(blob.digest, blob);
     return undefined;
   }
 
