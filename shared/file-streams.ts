@@ -1,12 +1,12 @@
 /**
- * File write streams sized for the machines Ferry runs on (Lambda, CI runners: virtual
- * machines where each system call, and each hand-off to libuv's thread pool, is dear). They
+ * File streams sized for the machines Ferry runs on (Lambda, CI runners: virtual machines
+ * where each system call, and each hand-off to libuv's thread pool, is dear). Writes
  * queue up to 1 MiB and flush it in one `writev`, instead of Node's 16 KiB and a call per
  * chunk. Measured exporting one 1 GiB layer (three runs each, 2 vCPU): 64 KiB buffers took
  * 7.7–8.5 s, 1 MiB 6.7–7.4 s, for 6 MB more peak RSS (93 against 87 MB); at 16 KiB export
- * had been at 0.39–0.52× skopeo. Reads stay at `createReadStream`'s 64 KiB: 256 KiB and 1 MiB
- * reads were no faster and raised peak RSS by 19 and 60 MB, as each read allocates a fresh
- * buffer that waits for the garbage collector.
+ * had been at 0.39–0.52× skopeo. Reads stay at 64 KiB, with the next one in flight: 256 KiB
+ * and 1 MiB reads were no faster and raised peak RSS by 19 and 60 MB, as each read allocates
+ * a fresh buffer that waits for the garbage collector.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';

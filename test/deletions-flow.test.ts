@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readBundleSummary } from '../shared/bundle/index.ts';
 import { seedNpm } from './support/npm-fixtures.ts';
 import { componentEvent, deliver, startServe, stopServe, until, WEBHOOK_SECRET, type ServeProcess, killIfRunning } from './support/serve.ts';
-import { bundles, content, makeWorld, runFerry, type World } from './support/world.ts';
+import { bundles, content, deleteOnSource, makeWorld, runFerry, type World } from './support/world.ts';
 
 /** One raw repository; the scan runs at start only, and `ferry serve` never seals (`export --once` does). */
 function deletionsWorld(deletions: 'carry' | undefined): Promise<World> {
@@ -23,15 +23,6 @@ function deletionsWorld(deletions: 'carry' | undefined): Promise<World> {
   });
 }
 
-/** Deletes an asset on the source as a user would: its id from the assets listing, then `DELETE /v1/assets/{id}`. */
-async function deleteOnSource(world: World, repository: string, assetPath: string): Promise<void> {
-  const auth = { authorization: `Basic ${Buffer.from(`ferry-reader:${world.env.FERRY_SOURCE_PASSWORD}`).toString('base64')}` };
-  const listing = (await (await fetch(`${world.source.url}/service/rest/v1/assets?repository=${repository}`, { headers: auth })).json()) as { items: { id: string; path: string }[] };
-  const asset = listing.items.find((a) => a.path === assetPath);
-  if (asset === undefined) throw new Error(`${repository}${assetPath} is not on the source`);
-  const response = await fetch(`${world.source.url}/service/rest/v1/assets/${asset.id}`, { method: 'DELETE', headers: auth });
-  expect(response.status).toBe(204);
-}
 
 async function exportOnce(world: World): Promise<void> {
   const run = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);

@@ -181,7 +181,7 @@ describe('the PATH items backfill', () => {
     const removed = (await removePathItems(d.table, 'raw-a')) + (await removePathItems(d.table, 'raw-b'));
     expect(removed).toBeGreaterThanOrEqual(5);
     const allPathItems = async () => [...(await pathItems(d.table, 'raw-a')), ...(await pathItems(d.table, 'raw-b'))];
-    const table = new DynamoTable(makeDocumentClient(), d.table);
+    const table = new DynamoTable(makeDynamoClient(dynamoEndpoint), d.table);
 
     // Act: pages of 2 items; stop after the first page, then run to the end, then once more
     let pages = 0;
@@ -200,10 +200,6 @@ describe('the PATH items backfill', () => {
     expect(again).toEqual({ complete: true, written: 0 });
   });
 });
-
-function makeDocumentClient() {
-  return makeDynamoClient(dynamoEndpoint);
-}
 
 /** The PATH items of a source repository, sorted by key. */
 async function pathItems(table: string, repository: string) {

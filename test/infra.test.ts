@@ -225,25 +225,15 @@ describe('FerryExportStack', () => {
     expect(template.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(1 day)' } })).toEqual({});
   });
 
-  it('alarms on the worst scan lag of a run, which covers repositories defined after the deploy (missing data breaches)', () => {
+  it.each([
+    ['the worst scan lag of a run, which covers repositories defined after the deploy (missing data breaches)', { MetricName: 'ScanLagSecondsMax', Statistic: 'Maximum', TreatMissingData: 'breaching' }],
+    ['a reconcile of deletions that failed for any repository (no data: no alarm)', { MetricName: 'ReconcileFailures', Statistic: 'Sum', Threshold: 0, TreatMissingData: 'notBreaching' }],
+  ])('alarms on %s, a metric of the scan function without a repository', (_what, alarm) => {
     exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Ferry',
-      MetricName: 'ScanLagSecondsMax',
       Dimensions: [{ Name: 'service', Value: 'ferry-scan' }],
-      Statistic: 'Maximum',
-      TreatMissingData: 'breaching',
-    });
-  });
-
-  it('alarms when a reconcile of deletions fails for any repository (no data: no alarm)', () => {
-    exp.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Ferry',
-      MetricName: 'ReconcileFailures',
-      Dimensions: [{ Name: 'service', Value: 'ferry-scan' }],
-      Statistic: 'Sum',
-      Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
+      ...alarm,
     });
   });
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { coordinatesLabel, readBundleSummary } from '../shared/bundle/index.ts';
 import { tgz } from './nexus-standin/archives.ts';
-import { bundles, content, makeWorld, runFerry, type World } from './support/world.ts';
+import { bundles, content, deleteOnSource, makeWorld, runFerry, type World } from './support/world.ts';
 
 async function entriesOf(file: string): Promise<string[]> {
   const summary = await readBundleSummary(createReadStream(file), path.basename(file));
@@ -193,13 +193,3 @@ describe('repository types', () => {
     expect(world.target.assetPaths('helm-hosted')).toEqual([]);
   });
 });
-
-/** Deletes an asset on the source as a user would: its id from the assets listing, then `DELETE /v1/assets/{id}`. */
-async function deleteOnSource(world: World, repository: string, assetPath: string): Promise<void> {
-  const auth = { authorization: `Basic ${Buffer.from(`ferry-reader:${world.env.FERRY_SOURCE_PASSWORD}`).toString('base64')}` };
-  const listing = (await (await fetch(`${world.source.url}/service/rest/v1/assets?repository=${repository}`, { headers: auth })).json()) as { items: { id: string; path: string }[] };
-  const asset = listing.items.find((a) => a.path === assetPath);
-  if (asset === undefined) throw new Error(`${repository}${assetPath} is not on the source`);
-  const response = await fetch(`${world.source.url}/service/rest/v1/assets/${asset.id}`, { method: 'DELETE', headers: auth });
-  expect(response.status).toBe(204);
-}

@@ -4,7 +4,7 @@
  * progress bar on the way; and durable files flush to disk while they are written, not all
  * at the end, yet still end fsynced, complete, or not at all.
  */
-import { mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, readlink, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -112,7 +112,8 @@ describe('DurableFileStream', () => {
     }
 
     await expect(pipeline(Readable.from(failing()), new DurableFileStream(file))).rejects.toThrow('source broke');
-    // The descriptor is closed: the directory can be removed and the test leaks no handle
+    // No descriptor of this process still points at the file (Linux: /proc/self/fd)
+    await expect.poll(async () => openOn(file)).toEqual([]);
     expect(await readdir(dir)).toEqual(['broken']);
   });
 });
@@ -201,3 +202,13 @@ describe('import config: a target registry\'s uploadChunkSize', () => {
     expect(parsed.error?.issues[0]?.path).toEqual(['target', 'registries', 'docker-hosted', 'uploadChunkSize']);
   });
 });
+
+/** This process's open descriptors on `file` (Linux: the links in /proc/self/fd). */
+async function openOn(file: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target === file) found.push(fd);
+  }
+  return found;
+}

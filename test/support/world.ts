@@ -155,6 +155,16 @@ export async function carryAndInspect(world: World): Promise<{ exported: FerryRu
   return { exported, files, imported, inspected };
 }
 
+/** Deletes an asset on the source as a user would: its id from the assets listing, then `DELETE /v1/assets/{id}`. */
+export async function deleteOnSource(world: World, repository: string, assetPath: string): Promise<void> {
+  const auth = { authorization: `Basic ${Buffer.from(`ferry-reader:${world.env.FERRY_SOURCE_PASSWORD}`).toString('base64')}` };
+  const listing = (await (await fetch(`${world.source.url}/service/rest/v1/assets?repository=${repository}`, { headers: auth })).json()) as { items: { id: string; path: string }[] };
+  const asset = listing.items.find((a) => a.path === assetPath);
+  if (asset === undefined) throw new Error(`${repository}${assetPath} is not on the source`);
+  const response = await fetch(`${world.source.url}/service/rest/v1/assets/${asset.id}`, { method: 'DELETE', headers: auth });
+  if (response.status !== 204) throw new Error(`DELETE of ${repository}${assetPath} on the source answered ${response.status}, not 204`);
+}
+
 /** Deterministic pseudo-random content of a given size, different per seed. */
 export function content(seed: string, size = 1024): Buffer {
   const out = Buffer.alloc(size);
