@@ -71,6 +71,17 @@ export interface HashingStreamOptions {
   what: string;
 }
 
+/**
+ * The mismatch, if any, between content hashed by hand and what it should be: the size
+ * first, then the sha256, worded as {@link HashingStream} words them. For loops that hash
+ * as they copy, with no stream in between.
+ */
+export function contentMismatch(what: string, expected: { digest: Digest; size: number }, got: { sha256: string; size: number }): ContentMismatchError | undefined {
+  if (got.size !== expected.size) return new SizeMismatchError(what, expected.size, got.size);
+  if (got.sha256 !== digestHex(expected.digest)) return new ChecksumMismatchError(what, 'sha256', digestHex(expected.digest), got.sha256);
+  return undefined;
+}
+
 const VERIFIED_UPSTREAM = Symbol('ferry.verifiedUpstream');
 
 /**

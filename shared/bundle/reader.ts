@@ -6,7 +6,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { ChecksumMismatchError, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
+import { ChecksumMismatchError, contentMismatch, HashingStream, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
 import { parseSignature, SignatureError, verifyDetached, type DetachedSignature } from '../signing.ts';
 import {
   BlobMismatchError,
@@ -300,10 +300,7 @@ async function hashBlob(where: string, name: string, blob: { digest: Digest; siz
   }
   // Errors worded and caused as verifyBlob's, so a refusal reads the same whichever path ran.
   const what = `bundle ${where}: member ${name}`;
-  const got = hash.digest('hex');
-  let mismatch: Error | undefined;
-  if (size !== blob.size) mismatch = new SizeMismatchError(what, blob.size, size);
-  else if (got !== blob.digest.slice(7)) mismatch = new ChecksumMismatchError(what, 'sha256', blob.digest.slice(7), got);
+  const mismatch = contentMismatch(what, blob, { sha256: hash.digest('hex'), size });
   if (mismatch !== undefined) throw new BlobMismatchError(where, name, mismatch.message.slice(what.length + 2), { cause: mismatch });
 }
 

@@ -9,7 +9,7 @@ import { Readable, Transform, type TransformCallback, type Writable } from 'node
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header, type Pack } from 'tar-stream';
 import type { BlobSource } from '../core/ports/index.ts';
-import { ChecksumMismatchError, digestHex, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
+import { ContentMismatchError, contentMismatch, SizeMismatchError, sha256Of, type Digest } from '../digest.ts';
 import { serializeSignature, type Signer } from '../signing.ts';
 import { BundleWriteError, ManifestError } from './errors.ts';
 import {
@@ -121,6 +121,7 @@ async function writeTar(
     pack.destroy(error as Error);
     throw error;
   });
+  // Piped as it is (tar-stream's streams pipe like Node's): Readable.from() would add a promise per chunk.
   const consuming = pipeline(pack as unknown as NodeJS.ReadableStream, counter, out);
   const [produced, consumed] = await Promise.allSettled([producing, consuming]);
   // The producer's error says why (a rotten blob); the pipeline's is often its echo.
@@ -193,12 +194,11 @@ async function addBlob(
       hash.update(chunk);
       if (!entry.write(chunk)) await drained(entry as unknown as Drainable, 'tar entry closed before it was complete');
     }
-    if (written !== blob.size) throw new SizeMismatchError(what, blob.size, written);
-    const got = hash.digest('hex');
-    if (got !== digestHex(blob.digest)) throw new ChecksumMismatchError(what, 'sha256', digestHex(blob.digest), got);
+    const mismatch = contentMismatch(what, blob, { sha256: hash.digest('hex'), size: written });
+    if (mismatch !== undefined) throw mismatch;
   } catch (error) {
     if (error instanceof BundleWriteError) throw error;
-    const mismatch = error instanceof SizeMismatchError || (error as Error).name === 'ChecksumMismatchError';
+    const mismatch = error instanceof ContentMismatchError;
     throw new BundleWriteError(
       mismatch ? 'STAGED_BLOB_MISMATCH' : 'STAGED_BLOB_UNAVAILABLE',
       bundle,
