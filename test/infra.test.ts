@@ -551,6 +551,7 @@ describe('configuration', () => {
         ],
         scanSchedule: 'every hour',
         reconcileSchedule: 'daily',
+        registrySecretPrefix: '*',
       });
     // Assess
     expect(act).toThrow(InfraConfigError);
@@ -566,6 +567,7 @@ describe('configuration', () => {
         expect.stringMatching(/^repositories\[2\]\.tags\.include: not a regular expression/),
         expect.stringMatching(/^scanSchedule: must be an EventBridge rate/),
         expect.stringMatching(/^reconcileSchedule: must be an EventBridge rate/),
+        expect.stringMatching(/^registrySecretPrefix: must be the start of a secret name/),
       ]);
     }
   });
