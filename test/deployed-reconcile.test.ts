@@ -5,6 +5,9 @@
  * an asset deleted on the source with no webhook seen becomes the tombstone the embedded
  * reconcile records (the same core function), once. Secrets Manager alone is mocked.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -198,6 +201,33 @@ describe('the PATH items backfill', () => {
     expect(stopped.written + finished.written).toBe(removed);
     expect(await allPathItems()).toEqual(before);
     expect(again).toEqual({ complete: true, written: 0 });
+  });
+});
+
+describe('the PATH items backfill killed (SIGKILL), then run again', () => {
+  it.each(['reconcile:backfill-page-written', 'reconcile:backfill-cursor-saved'])('killed at %s: the run again completes, every PATH item written exactly as staging does', async (point) => {
+    // Prepare: entries whose PATH items are gone
+    const d = await deploy();
+    for (let i = 0; i < 4; i++) nexus.putRawAsset('raw-b', `/killed/${point}/f-${i}.bin`, Buffer.alloc(50 + i, i));
+    await d.scan({}, lambdaContext());
+    expect((await d.copy(await drain(d.queueUrl), lambdaContext())).batchItemFailures).toEqual([]);
+    const all = async () => [...(await pathItems(d.table, 'raw-a')), ...(await pathItems(d.table, 'raw-b'))];
+    const before = await all();
+    await removePathItems(d.table, 'raw-a');
+    await removePathItems(d.table, 'raw-b');
+
+    // Act: a child process killed at the point, pages of 2 items; then the backfill again
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'backfill-crash-child.ts'), dynamoEndpoint, d.table, 'test-source', '2'], {
+      env: { ...process.env, FERRY_FAULT_POINT: point },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    const again = await backfillPathItems(new DynamoTable(makeDynamoClient(dynamoEndpoint), d.table), 'test-source', () => false, 2);
+
+    // Assess
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(again.complete).toBe(true);
+    expect(await all()).toEqual(before);
   });
 });
 

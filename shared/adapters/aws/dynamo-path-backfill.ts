@@ -11,6 +11,7 @@
  */
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimited } from '../../concurrency.ts';
+import { faultPoint } from '../../fault-points.ts';
 import { keys, type Item } from './dynamo-keys.ts';
 import type { DynamoTable } from './dynamo-table.ts';
 
@@ -60,9 +61,13 @@ export async function backfillPathItems(t: DynamoTable, sourceId: string, should
       await t.call('PutItem', `${item.pk} ${item.sk}`, () => t.client.send(new PutCommand({ TableName: t.table, Item: item })));
       written += 1;
     });
+    // Killed here, the page's PATH items are written and its cursor is not: the next run
+    // writes them again, equal.
+    faultPoint('reconcile:backfill-page-written');
     cursor = page.LastEvaluatedKey;
     const next = cursor === undefined ? { ...key, done: true } : { ...key, cursor: JSON.stringify(cursor) };
     await t.call('PutItem', `${key.pk} ${key.sk}`, () => t.client.send(new PutCommand({ TableName: t.table, Item: next })));
+    faultPoint('reconcile:backfill-cursor-saved');
   } while (cursor !== undefined);
   return { complete: true, written };
 }
