@@ -36,7 +36,8 @@ export async function importPorts(env: ImportEnv, trustedKeys: KeyObject[], logg
       trustedKeys,
       registries: (repository) => {
         const registry = registries.get(repository);
-        return registry && { key: env.FERRY_REGISTRIES[repository]!.url, registry };
+        const endpoint = env.FERRY_REGISTRIES[repository]!;
+        return registry && { key: endpoint.url, registry, uploadWhileVerifying: endpoint.uploadWhileVerifying };
       },
     },
     { repositoryMap: env.FERRY_REPOSITORY_MAP, concurrency: 4 },

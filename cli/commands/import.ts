@@ -45,7 +45,8 @@ async function withImporter<T>(config: ResolvedImportConfig, out: Output, work: 
       trustedKeys,
       registries: (repository) => {
         const registry = registries.get(repository);
-        return registry && { key: config.target.registries[repository]!.url, registry };
+        const endpoint = config.target.registries[repository]!;
+        return registry && { key: endpoint.url, registry, uploadWhileVerifying: endpoint.uploadWhileVerifying };
       },
     },
     { repositoryMap: config.target.repositories, concurrency: config.concurrency, indexWaitMs: config.indexWaitSeconds * 1000 },

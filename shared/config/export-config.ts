@@ -31,6 +31,12 @@ export const registryEndpointSchema = z.strictObject({
    * goes in one request, as `docker push` and skopeo send it.
    */
   uploadChunkSize: byteSize.optional(),
+  /**
+   * Import targets: stream big image layers into upload sessions while the bundle is
+   * verified, committed only once it all checked out (default). False: nothing reaches the
+   * registry before the whole bundle verified, at the cost of a second pass over its bytes.
+   */
+  uploadWhileVerifying: z.boolean().default(true),
 });
 
 const repositories = repositorySchemas(registryEndpointSchema);

@@ -22,6 +22,8 @@ export const deployedRegistrySchema = z.strictObject({
   url: urlWithoutCredentials('name a Secrets Manager secret (secretArn)'),
   /** Credentials; absent: the Nexus secret of the same side. */
   secretArn: secretArnSchema.optional(),
+  /** Import targets: big layers go into upload sessions while the bundle verifies (default true; see staged-uploads.ts). */
+  uploadWhileVerifying: z.boolean().optional(),
 });
 
 /** Repositories as a deployment carries them. */

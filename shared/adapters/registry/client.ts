@@ -12,7 +12,7 @@ import { CATALOG_SCOPE, pullScope, pushScope } from './auth.ts';
 import { BlobDigestError, ImageManifestError, RegistryNetworkError } from './errors.ts';
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from '../../oci/media-types.ts';
 import { RegistryTransport, header } from './transport.ts';
-import { uploadBlob } from './upload.ts';
+import { stageBlob, uploadBlob, type StagedSession } from './upload.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../../oci/names.ts';
 
 export interface RegistryClientOptions {
@@ -298,6 +298,15 @@ export class RegistryClient {
     await uploadBlob(this.#t, checkName(repository), checkDigest(digest), source, options.chunkSize ?? this.#uploadChunkBytes, (r, d) =>
       this.headBlob(r, d),
     );
+  }
+
+  /**
+   * Streams `content` into a new upload session of `repository` and leaves it uncommitted
+   * (see {@link StagedSession}). `content` is read once, never retried, and is the caller's
+   * to verify: the importer passes a blob of a bundle while it hashes it.
+   */
+  async stageBlob(repository: string, digest: Digest, size: number, content: AsyncIterable<Buffer>): Promise<StagedSession> {
+    return stageBlob(this.#t, checkName(repository), checkDigest(digest), size, content, this.#uploadChunkBytes, (r, d) => this.headBlob(r, d));
   }
 
   /**

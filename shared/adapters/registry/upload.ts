@@ -4,6 +4,8 @@
  * bytes (each answered with the next Location) and a closing PUT `?digest=`. The content
  * streams through a verifier on its way, so a source that does not hash to the digest
  * fails before the registry could commit it. Any failure restarts from a new session.
+ * `stageBlob` splits the same steps in two for the importer: the content goes into a
+ * session while the bundle is still being verified, and the closing PUT waits.
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -18,8 +20,8 @@ class ChunkReader {
   readonly #iterator: AsyncIterator<Buffer>;
   #rest: Buffer | undefined;
 
-  constructor(stream: Readable) {
-    this.#iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  constructor(stream: AsyncIterable<Buffer>) {
+    this.#iterator = stream[Symbol.asyncIterator]();
   }
 
   async *take(count: number): AsyncGenerator<Buffer> {
@@ -75,10 +77,7 @@ async function uploadOnce(
   start: URL,
 ): Promise<void> {
   const scopes = [pushScope(repository)];
-  const opened = await t.send({ method: 'POST', url: start, scopes, headers: { 'content-length': '0' } });
-  if (opened.statusCode !== 202) throw await t.httpError('POST', start, opened);
-  await opened.body.dump();
-  let location = nextLocation(t, opened, start);
+  let location = await openSession(t, start, scopes);
 
   const stream = await source.open();
   const hashing = new HashingStream({ what: `${repository}@${digest}`, expected: { sha256: digestHex(digest) }, expectedSize: source.size });
@@ -94,49 +93,23 @@ async function uploadOnce(
   stream.pipe(hashing);
   let committed = false;
   try {
-    let done: Dispatcher.ResponseData;
-    let final: URL;
     if (source.size <= chunkSize) {
-      final = withDigest(location, digest);
-      done = await t.send({
+      const final = withDigest(location, digest);
+      const done = await t.send({
         method: 'PUT',
         url: final,
         scopes,
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(source.size) },
         body: hashing,
       });
+      if (verifyError) throw verifyError;
+      await checkCommitted(t, final, done, digest);
     } else {
-      const reader = new ChunkReader(hashing);
-      for (let offset = 0; offset < source.size; ) {
-        const length = Math.min(chunkSize, source.size - offset);
-        const response = await t.send({
-          method: 'PATCH',
-          url: location,
-          scopes,
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-length': String(length),
-            'content-range': `${offset}-${offset + length - 1}`,
-          },
-          body: Readable.from(reader.take(length), { objectMode: false }),
-        });
-        if (response.statusCode !== 202) throw await t.httpError('PATCH', location, response);
-        await response.body.dump();
-        location = nextLocation(t, response, location);
-        offset += length;
-      }
-      await reader.finish();
-      final = withDigest(location, digest);
-      done = await t.send({ method: 'PUT', url: final, scopes, headers: { 'content-length': '0' } });
+      location = await sendContent(t, location, scopes, hashing, source.size, chunkSize);
+      if (verifyError) throw verifyError;
+      await commitSession(t, location, scopes, digest);
     }
-    if (verifyError) throw verifyError;
-    if (done.statusCode !== 201) throw await t.httpError('PUT', final, done);
-    await done.body.dump();
     committed = true;
-    const confirmed = header(done, 'docker-content-digest');
-    if (confirmed !== undefined && confirmed !== digest) {
-      throw new RegistryHttpError({ method: 'PUT', path: t.describe(final), status: 201, bodyExcerpt: `registry stored the blob as ${confirmed}` });
-    }
   } catch (error) {
     if (!committed) await cancel(t, location, scopes);
     if (verifyError) throw new BlobDigestError(repository, digest, verifyError);
@@ -146,6 +119,106 @@ async function uploadOnce(
   } finally {
     stream.destroy();
     hashing.destroy();
+  }
+}
+
+/**
+ * A blob streamed into an upload session and not committed: the registry holds its bytes
+ * where no pull, tag list or HEAD sees them, until `commit` (PUT `?digest=`) links it into
+ * the repository, or `cancel` (DELETE) drops it. A session nobody commits or cancels (the
+ * process killed) is purged by the registry (docker-registry's `uploadpurging`, Nexus's
+ * "Docker - Delete incomplete uploads" task).
+ */
+export interface StagedSession {
+  /** Links the blob into the repository; the registry checks the digest first. */
+  commit(): Promise<void>;
+  /** Drops the session's bytes; best effort (the registry purges what is left). */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Opens an upload session and streams `content` (exactly `size` bytes) into it, without
+ * committing. Not retried: `content` is read once, and the caller decides what a failure
+ * means (the importer uploads the blob again after verifying). On failure the session is
+ * cancelled and `content` may be left destroyed.
+ */
+export async function stageBlob(
+  t: RegistryTransport,
+  repository: string,
+  digest: Digest,
+  size: number,
+  content: AsyncIterable<Buffer>,
+  chunkSize: number,
+  headBlob: (repository: string, digest: Digest) => Promise<{ size: number } | undefined>,
+): Promise<StagedSession> {
+  const scopes = [pushScope(repository)];
+  const start = t.url(`${repository}/blobs/uploads/`);
+  let location = await t.retry(start, () => openSession(t, start, scopes));
+  try {
+    location = await sendContent(t, location, scopes, content, size, chunkSize);
+  } catch (error) {
+    await cancel(t, location, scopes);
+    throw error;
+  }
+  const final = location;
+  return {
+    commit: async () => {
+      try {
+        await commitSession(t, final, scopes, digest);
+      } catch (error) {
+        // The answer to a commit that went through may be lost; the blob then is there.
+        if ((await headBlob(repository, digest).catch(() => undefined))?.size === size) return;
+        throw error;
+      }
+    },
+    cancel: () => cancel(t, final, scopes),
+  };
+}
+
+async function openSession(t: RegistryTransport, start: URL, scopes: string[]): Promise<URL> {
+  const opened = await t.send({ method: 'POST', url: start, scopes, headers: { 'content-length': '0' } });
+  if (opened.statusCode !== 202) throw await t.httpError('POST', start, opened);
+  await opened.body.dump();
+  return nextLocation(t, opened, start);
+}
+
+/** PATCHes `size` bytes of `content` into the session, `chunkSize` per request; the next Location. */
+async function sendContent(t: RegistryTransport, location: URL, scopes: string[], content: AsyncIterable<Buffer>, size: number, chunkSize: number): Promise<URL> {
+  const reader = new ChunkReader(content);
+  for (let offset = 0; offset < size; ) {
+    const length = Math.min(chunkSize, size - offset);
+    const response = await t.send({
+      method: 'PATCH',
+      url: location,
+      scopes,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(length),
+        'content-range': `${offset}-${offset + length - 1}`,
+      },
+      body: Readable.from(reader.take(length), { objectMode: false }),
+    });
+    if (response.statusCode !== 202) throw await t.httpError('PATCH', location, response);
+    await response.body.dump();
+    location = nextLocation(t, response, location);
+    offset += length;
+  }
+  await reader.finish();
+  return location;
+}
+
+async function commitSession(t: RegistryTransport, location: URL, scopes: string[], digest: Digest): Promise<void> {
+  const final = withDigest(location, digest);
+  const done = await t.send({ method: 'PUT', url: final, scopes, headers: { 'content-length': '0' } });
+  await checkCommitted(t, final, done, digest);
+}
+
+async function checkCommitted(t: RegistryTransport, final: URL, done: Dispatcher.ResponseData, digest: Digest): Promise<void> {
+  if (done.statusCode !== 201) throw await t.httpError('PUT', final, done);
+  await done.body.dump();
+  const confirmed = header(done, 'docker-content-digest');
+  if (confirmed !== undefined && confirmed !== digest) {
+    throw new RegistryHttpError({ method: 'PUT', path: t.describe(final), status: 201, bodyExcerpt: `registry stored the blob as ${confirmed}` });
   }
 }
 

@@ -58,6 +58,12 @@ export interface ExportDeps {
 export interface TargetRegistry {
   key: string;
   registry: ImageRegistry;
+  /**
+   * Stream big blobs into upload sessions while their bundle is verified, committed only
+   * once it all checked out (see core/import/staged-uploads.ts). Default true; false
+   * sends no byte of a bundle to the registry before the whole bundle verified.
+   */
+  uploadWhileVerifying?: boolean | undefined;
 }
 
 /** What a format's import side may use. */
@@ -73,6 +79,12 @@ export interface ImportDeps {
   blob(digest: Digest): Promise<BlobSource>;
   /** How long to wait for an index the target rebuilds after a write (helm's index.yaml) to show it; default 60 s. */
   indexWaitMs?: number | undefined;
+  /**
+   * Commits the upload session a blob was streamed into while its bundle verified, once;
+   * the image name of the registry it is now in, or undefined when none was staged (or the
+   * commit failed: upload it as usual).
+   */
+  commitStaged?(registryKey: string, digest: Digest): Promise<string | undefined>;
 }
 
 /** One entry of a bundle, with where it goes on this target. */

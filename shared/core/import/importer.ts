@@ -4,7 +4,9 @@
  * 1. **Verify** each one completely (signature, chain position, every blob digest) and
  *    keep its blobs in the importer's own content-addressed store. Later bundles list
  *    blobs shipped earlier as required, and they are taken from there. Nothing is applied
- *    until every bundle given has verified.
+ *    until every bundle given has verified. Big image layers go into uncommitted registry
+ *    upload sessions meanwhile (staged-uploads.ts): invisible, and cancelled unless apply
+ *    commits them.
  * 2. **Plan** each one against the target (see import-plan.ts): a bundle the target would
  *    not take whole, or that needs blobs nobody has, is refused before its first write —
  *    with a resend request for the missing blobs.
@@ -25,6 +27,7 @@ import { deletionDecisions, receiptDeletions, recordImportedLocations } from './
 import { planImport, type ImportPlan } from './plan.ts';
 import { BlobsAtHand, type RangeReader } from './at-hand.ts';
 import { missingPart, SplitBlobs, type UnfinishedBlob } from './split-blobs.ts';
+import { StagedUploads } from './staged-uploads.ts';
 import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
 import type { Log } from '../log.ts';
 import type { ArtifactTarget, Clock, ImportState, ObjectStore } from '../ports/index.ts';
@@ -61,6 +64,8 @@ export interface ImporterSettings {
   concurrency: number;
   /** How long to wait for an index the target rebuilds after a write (helm's index.yaml) to show it; default 60 s. */
   indexWaitMs?: number | undefined;
+  /** Smallest image blob uploaded while its bundle verifies (see staged-uploads.ts); default 16 MiB. */
+  stageMinBytes?: number | undefined;
 }
 
 export interface ImportOptions {
@@ -142,7 +147,7 @@ export function makeImporter(ports: ImporterPorts, settings: ImporterSettings): 
  * ranges of their bundle. One per call, never per importer: a warm Lambda reuses its importer,
  * and a range must never outlive the batch whose bundles it points into.
  */
-async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions, atHand?: BlobsAtHand) {
+async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions, atHand?: BlobsAtHand, staging?: StagedUploads) {
   const hold = atHand !== undefined;
   const { held, state, trustedKeys } = ctx.ports;
   const chain = new ChainView(state);
@@ -161,10 +166,15 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
         onManifest: async (manifest, digest) => {
           position = await checkChain(chain, input.name, manifest, digest, options.allowGap ?? false);
           signed = manifest;
-          if (hold && input.openRange !== undefined) rangeable = keptByTarget(manifest);
+          if (hold && input.openRange !== undefined) {
+            rangeable = keptByTarget(manifest);
+            staging?.plan(manifest, ctx.targetRepository, ctx.registryFor);
+          }
         },
-        // A blob read again by range later (or not needed at all) is only hashed now.
+        // A blob read again by range later (or not needed at all) is only hashed now; a big
+        // image layer goes into a registry upload session as it is (staged-uploads.ts).
         skipContent: (blob) => !hold || rangeable.has(blob.digest),
+        relayContent: (blob) => staging?.relayFor(blob.digest, blob.size),
         onBlobVerified: (blob) => {
           atHand?.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
@@ -235,6 +245,7 @@ async function apply(
   atHand: BlobsAtHand,
   options: ImportOptions,
   shippedLater: Set<Digest>,
+  staging: StagedUploads,
 ): Promise<Extract<ImportReport, { status: 'imported' }>> {
   const { target, held, state, clock, log } = ctx.ports;
   const { manifest, identity } = verified;
@@ -242,6 +253,7 @@ async function apply(
   await atHand.recheck();
   const available = (digest: Digest) => atHand.available(digest);
   const blob = (digest: Digest) => atHand.blob(digest);
+  const commitStaged = (registryKey: string, digest: Digest) => staging.commit(registryKey, digest);
   const plan = await planFor(ctx, verified, atHand, available);
   if (plan.refusals.length > 0 || plan.missing.length > 0) {
     const resend = plan.missing.length > 0 ? resendRequestOf(verified, plan.missing, clock.now().toISOString()) : undefined;
@@ -259,7 +271,7 @@ async function apply(
   options.onProgress?.({ phase: 'apply', bundle: verified.input.name, done: 0, total, bytes: 0, totalBytes });
   const failures = [];
   for (const { format, steps } of plan.steps) {
-    const deps = { target, held, state, log, registryFor: ctx.registryFor, available, blob, indexWaitMs: ctx.settings.indexWaitMs ?? 60_000 };
+    const deps = { target, held, state, log, registryFor: ctx.registryFor, available, blob, indexWaitMs: ctx.settings.indexWaitMs ?? 60_000, commitStaged };
     failures.push(...(await format.apply(deps, manifest, identity.digest, steps, { concurrency: ctx.settings.concurrency, progress })));
   }
   if (failures.length > 0) throw new EntriesNotAppliedError(verified.input.name, failures);
@@ -342,19 +354,25 @@ async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: I
 
 async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions & { onReport?: (report: ImportReport) => Promise<void> }): Promise<ImportReport[]> {
   const atHand = new BlobsAtHand(ctx.ports.held);
-  const { verified, already } = await verifyAll(ctx, inputs, options, atHand);
-  const reports: ImportReport[] = [];
-  for (const { report } of already) {
-    reports.push(report);
-    await options.onReport?.(report);
+  const staging = new StagedUploads({ log: ctx.ports.log, state: ctx.ports.state, minBytes: ctx.settings.stageMinBytes });
+  try {
+    const { verified, already } = await verifyAll(ctx, inputs, options, atHand, staging);
+    const reports: ImportReport[] = [];
+    for (const { report } of already) {
+      reports.push(report);
+      await options.onReport?.(report);
+    }
+    for (const v of verified) {
+      ctx.ports.log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, { bundle: v.input.name });
+      const report = await apply(ctx, v, atHand, options, shippedLaterInBatch(verified, v), staging);
+      reports.push(report);
+      await options.onReport?.(report);
+    }
+    return reports;
+  } finally {
+    // A refusal, a failure, or entries found present: nothing staged stays behind.
+    await staging.cancelUncommitted();
   }
-  for (const v of verified) {
-    ctx.ports.log.info(`${v.input.name}: verified (sequence ${v.manifest.sequence} of ${v.manifest.sourceId}, ${v.manifest.entries.length} entries, signed by ${v.keyId})`, { bundle: v.input.name });
-    const report = await apply(ctx, v, atHand, options, shippedLaterInBatch(verified, v));
-    reports.push(report);
-    await options.onReport?.(report);
-  }
-  return reports;
 }
 
 /** The document to carry back when a bundle needs blobs nobody on this side has. */

@@ -411,6 +411,12 @@ export interface ArtifactTarget {
   deleteAsset?(repository: string, path: string): Promise<boolean>;
 }
 
+/** A blob in a registry's upload session, not yet in its repository (`ImageRegistry.stageBlob`). */
+export interface StagedBlob {
+  commit(): Promise<void>;
+  cancel(): Promise<void>;
+}
+
 /**
  * An OCI registry, on either side. `name` is the image name inside the registry
  * (`team/app`); which registry serves which Ferry repository is configuration.
@@ -423,6 +429,12 @@ export interface ImageRegistry {
   getBlob<T>(name: string, digest: Digest, consume: (body: Readable) => Promise<T>, expectedSize?: number): Promise<T>;
   uploadBlob(name: string, digest: Digest, source: BlobSource): Promise<void>;
   mountBlob(name: string, digest: Digest, fromName: string): Promise<boolean>;
+  /**
+   * Streams a blob into an upload session without committing it: invisible in the registry
+   * until `commit`, dropped by `cancel`. Optional: the importer uploads after verifying
+   * without it.
+   */
+  stageBlob?(name: string, digest: Digest, size: number, content: AsyncIterable<Buffer>): Promise<StagedBlob>;
   tags(name: string): AsyncIterable<string>;
   catalog(): AsyncIterable<string>;
   /** OCI 1.1 referrers of a manifest; undefined when the registry has no referrers API. */

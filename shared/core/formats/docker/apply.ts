@@ -1,7 +1,8 @@
 /**
  * Applying image entries to a target registry. For each image: every blob present (HEAD),
- * mounted from another repository of the target where Ferry put it before, or uploaded from
- * the bundle (or the held blobs); then child manifests, then the tagged manifest by digest, and only then
+ * mounted from another repository of the target where Ferry put it before, committed from
+ * the upload session it went into while the bundle verified, or uploaded from the bundle
+ * (or the held blobs); then child manifests, then the tagged manifest by digest, and only then
  * the tag, so a tag never points at an image whose blobs are not all there. Referrers
  * follow their subject. An image that cannot be completed stops alone; the others proceed.
  */
@@ -13,7 +14,7 @@ import type { ImportDeps, TargetRegistry } from '../format.ts';
 import type { ImageStep } from './plan.ts';
 
 /** The parts of the import deps applying images uses. */
-export type ImageImportDeps = Pick<ImportDeps, 'registryFor' | 'available' | 'blob' | 'state' | 'log'>;
+export type ImageImportDeps = Pick<ImportDeps, 'registryFor' | 'available' | 'blob' | 'state' | 'log' | 'commitStaged'>;
 
 /** Manifests are small; one held as a blob is read whole (bounded). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -118,6 +119,9 @@ async function applyImage(
     if ((await registry.headBlob(name, digest)) !== undefined) return;
     const from = await deps.state.blobLocation?.(key, digest);
     if (from !== undefined && from !== name && (await registry.mountBlob(name, digest, from))) return;
+    // Uploaded while its bundle verified (into the first image that uses it): commit, or mount from there.
+    const staged = await deps.commitStaged?.(key, digest);
+    if (staged === name || (staged !== undefined && (await registry.mountBlob(name, digest, staged)))) return;
     if (!(await deps.available(digest))) {
       throw new MissingImageBlob(`blob ${digest} is neither on the target nor held here; ${shippedInWords(shippedIn(digest))}`);
     }
