@@ -1,5 +1,5 @@
 import { createCipheriv, createHash } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import {
 } from '../shared/adapters/registry/index.ts';
 import { bufferSource, makeImage, makeIndex, makeLayer, pushImage, pushIndex, type TestImage } from './support/images.ts';
 import { DEFAULT_USERS, startRegistry, type TestRegistry } from './support/registry.ts';
+import { startRecordingProxy, type SeenRequest } from './support/proxy.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
 import { OciDocumentError } from '../shared/oci/errors.ts';
 
@@ -31,9 +32,11 @@ import { OciDocumentError } from '../shared/oci/errors.ts';
 const USER = DEFAULT_USERS[0]!;
 const clients: RegistryClient[] = [];
 const servers: Server[] = [];
+const proxies: { close(): Promise<void> }[] = [];
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 
 afterAll(async () => {
@@ -56,29 +59,11 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-interface Seen {
-  method: string;
-  path: string;
-  contentRange: string | undefined;
-}
-
-/** A pass-through proxy in front of a real registry that records each request it forwards. */
-async function recordingProxy(target: string): Promise<{ url: string; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  const to = new URL(target);
-  const url = await listen((req, res) => {
-    seen.push({ method: req.method ?? '', path: req.url ?? '', contentRange: req.headers['content-range'] });
-    const upstream = httpRequest(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  return { url, seen };
+/** A pass-through proxy in front of a real registry that records each request it forwards (closed after each test). */
+async function recordingProxy(target: string): Promise<{ url: string; seen: SeenRequest[] }> {
+  const proxy = await startRecordingProxy(target);
+  proxies.push(proxy);
+  return proxy;
 }
 
 /** Deterministic pseudo-random bytes (AES-CTR keystream), generated as they are read. */

@@ -26,6 +26,7 @@ import { systemClock, type StagedBlob } from '../shared/core/ports/index.ts';
 import { loadPublicKey } from '../shared/signing.ts';
 import { makeImage, makeLayer, type TestImage } from './support/images.ts';
 import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { startRecordingProxy } from './support/proxy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
 import { bundles, runFerry } from './support/world.ts';
@@ -153,6 +154,31 @@ describe('uploading a big layer while its bundle verifies', () => {
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stderr).not.toContain('uploaded while verifying');
     expect((await skopeoInspectRaw(`${world.target.host}/staged/strict:1.0`)).equals(image.manifest.bytes)).toBe(true);
+  }, 120_000);
+});
+
+describe('import.yaml\'s uploadChunkSize', () => {
+  it('reaches the registry client: a layer uploaded while verifying goes in PATCHes of that size', async () => {
+    // Prepare: the target registry behind a recording proxy, with a 4 MiB body limit configured
+    world = await makeImageWorld();
+    const w = world;
+    const { image, bundle } = await exportedBigImage(w, 'staged/chunked');
+    const proxy = await startRecordingProxy(w.target.url);
+    const config = parse(await readFile(w.importConfig, 'utf8')) as { target: { registries: Record<string, Record<string, unknown>> } };
+    Object.assign(config.target.registries['docker-hosted']!, { url: proxy.url, uploadChunkSize: '4MiB' });
+    await writeFile(w.importConfig, stringify(config));
+
+    // Act
+    const imported = await runFerry(['import', '--config', w.importConfig, bundle], w.env);
+    await proxy.close();
+
+    // Assess
+    expect(imported.code, imported.stderr).toBe(0);
+    const size = image.layers[0]!.size;
+    const mib4 = 4 * 1024 * 1024;
+    const expected = Array.from({ length: Math.ceil(size / mib4) }, (_, i) => `${i * mib4}-${Math.min((i + 1) * mib4, size) - 1}`);
+    expect(proxy.seen.filter((r) => r.method === 'PATCH').map((r) => r.contentRange)).toEqual(expected);
+    expect((await skopeoInspectRaw(`${w.target.host}/staged/chunked:1.0`)).equals(image.manifest.bytes)).toBe(true);
   }, 120_000);
 });
 

@@ -44,6 +44,38 @@ export async function startProxy(): Promise<{ url: string; seen: string[]; close
   };
 }
 
+/** One request a {@link startRecordingProxy} forwarded. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  contentRange: string | undefined;
+}
+
+/** A pass-through (reverse) proxy in front of a real server that records each request it forwards. */
+export async function startRecordingProxy(target: string): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
+  const seen: SeenRequest[] = [];
+  const to = new URL(target);
+  const server: Server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', path: req.url ?? '', contentRange: req.headers['content-range'] });
+    const upstream = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
 
 /** Sets exactly these proxy variables while `body` runs, as a process's environment would be. */
