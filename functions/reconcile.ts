@@ -7,7 +7,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ExportError } from '../shared/core/export/errors.ts';
-import { reconcileDeletions, type ReconcileResult } from '../shared/core/export/reconcile.ts';
+import { listingOnce, reconcileDeletions, type ReconcileResult } from '../shared/core/export/reconcile.ts';
 import type { ScanRepository } from '../shared/core/formats/index.ts';
 import type { ArtifactSource, ExportState } from '../shared/core/ports/index.ts';
 import { issueLines } from '../shared/issues.ts';
@@ -64,9 +64,10 @@ export async function reconcileCarried(
     }
     if (!summary.pathIndex.complete) return summary;
   }
+  const source = listingOnce(deps.source);
   for (const repository of repositories.filter((r) => r.carryDeletions === true)) {
     try {
-      const result = await reconcileDeletions(deps, repository);
+      const result = await reconcileDeletions({ source, state: deps.state }, repository);
       deps.logger.info(`reconciled deletions of ${repository.name}: ${result.skipped ?? `${result.staged} tombstone(s) for paths gone from the source`}`, { repository: repository.name, staged: result.staged });
       summary.reconciled.push(result);
     } catch (error) {

@@ -10,7 +10,7 @@ import { loadConfiguredPrivateKey } from '../../shared/config/keys.ts';
 import { openDatabase, SqliteExportState, SqliteTaskQueue } from '../../shared/adapters/embedded/index.ts';
 import { taskLabel } from '../../shared/core/export/copy.ts';
 import { checkSourceRepositories, makeExporter, type Exporter } from '../../shared/core/export/exporter.ts';
-import { reconcileDeletions } from '../../shared/core/export/reconcile.ts';
+import { listingOnce, reconcileDeletions } from '../../shared/core/export/reconcile.ts';
 import type { CopyTask } from '../../shared/core/ports/index.ts';
 import type { ScanRepository } from '../../shared/core/export/scan.ts';
 import { systemClock } from '../../shared/core/ports/index.ts';
@@ -107,8 +107,9 @@ export async function runExportOnce(config: ResolvedExportConfig, out: Output, s
     await copyQueued({ exporter, queue, store }, config, out, summary, signal);
     // After the copies: the ledger then holds every path this run staged, so none is taken for gone.
     if (options.reconcile === true) {
+      const listed = listingOnce(source);
       for (const repository of repositories.filter((r) => r.carryDeletions === true)) {
-        const reconciled = await reconcileDeletions({ source, state }, repository);
+        const reconciled = await reconcileDeletions({ source: listed, state }, repository);
         out.log.info(`reconciled deletions of ${repository.name}: ${reconciled.skipped ?? `${reconciled.staged} tombstone(s) for paths gone from the source`}`);
       }
     }

@@ -16,7 +16,7 @@ import { ServeMetrics } from '../serve/metrics.ts';
 import { makeWebhookEndpoint } from '../serve/webhook-endpoint.ts';
 import { UsageError } from '../usage.ts';
 import { openExport, type EmbeddedExport } from './export.ts';
-import { reconcileDeletions } from '../../shared/core/export/reconcile.ts';
+import { listingOnce, reconcileDeletions } from '../../shared/core/export/reconcile.ts';
 
 export interface ServeOptions {
   config: string;
@@ -70,8 +70,9 @@ async function startServing(exported: EmbeddedExport, settings: ServeSettings, s
   const metrics = new ServeMetrics({ taskCounts: () => exported.queue.counts(), watermarks });
   const carrying = exported.repositories.filter((r) => r.carryDeletions === true);
   const reconcile = async () => {
+    const source = listingOnce(exported.source);
     for (const repository of carrying) {
-      const reconciled = await reconcileDeletions({ source: exported.source, state: exported.state }, repository);
+      const reconciled = await reconcileDeletions({ source, state: exported.state }, repository);
       out.log.info(`reconciled deletions of ${repository.name}: ${reconciled.skipped ?? `${reconciled.staged} tombstone(s) for paths gone from the source`}`);
     }
   };

@@ -22,6 +22,25 @@ export interface ReconcileResult {
   skipped?: string | undefined;
 }
 
+type ReconcileSource = Pick<ArtifactSource, 'componentPages' | 'repositories'>;
+
+/**
+ * `source` with its repository listing fetched once for a whole reconcile run: every carried
+ * repository asks it (is it a group, and of what), and one REST call answers them all. A
+ * failed listing is asked again by the next repository.
+ */
+export function listingOnce(source: ReconcileSource): ReconcileSource {
+  let listing: ReturnType<ReconcileSource['repositories']> | undefined;
+  return {
+    componentPages: (repository, token) => source.componentPages(repository, token),
+    repositories: () =>
+      (listing ??= source.repositories().catch((error: unknown) => {
+        listing = undefined;
+        throw error;
+      })),
+  };
+}
+
 export async function reconcileDeletions(deps: { source: Pick<ArtifactSource, 'componentPages' | 'repositories'>; state: ExportState }, repository: ScanRepository): Promise<ReconcileResult> {
   const result = (staged: number, skipped?: string): ReconcileResult => ({ repository: repository.name, staged, ...(skipped ? { skipped } : {}) });
   if (repository.carryDeletions !== true) return result(0, 'deletions are not carried');
