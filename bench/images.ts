@@ -22,6 +22,8 @@ import { deltaScenario, fmtBytes, transferScenario, type Context, type DeltaResu
 import { ferryRow, MB, mb, rate, table, times, verdict, type Row } from './table.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
+/** Rounds of each transfer scenario: one 6-second copy on a shared 2-vCPU machine scatters by ±20 %. */
+const TRANSFER_ROUNDS = 3;
 if (!Number.isFinite(scale) || scale <= 0) {
   process.stderr.write(`BENCH_SCALE must be a positive number, got ${JSON.stringify(process.env.BENCH_SCALE)}\n`);
   process.exit(2);
@@ -79,8 +81,13 @@ function deltaRows(d: DeltaResult): Row[] {
   ];
 }
 
+/** Transfer rows are medians of rounds measured in turn (see transferScenario). */
+function roundsWords(t: TransferResult): string {
+  return t.rounds > 1 ? `; median of ${t.rounds} rounds` : '';
+}
+
 function throughputRows(t: TransferResult): Row[] {
-  const what = `${t.images} images, ${fmtBytes(t.setBytes)}`;
+  const what = `${t.images} images, ${fmtBytes(t.setBytes)}${roundsWords(t)}`;
   const exportRatio = t.skopeoExport.seconds / t.ferryExport.seconds;
   const importRatio = t.skopeoImport.seconds / t.ferryImport.seconds;
   return [
@@ -105,7 +112,7 @@ function rssRows(r: TransferResult): Row[] {
   const goal = 100 * MB;
   const exportRatio = r.skopeoExport.seconds / r.ferryExport.seconds;
   const importRatio = r.skopeoImport.seconds / r.ferryImport.seconds;
-  const what = `1 layer of ${fmtBytes(r.setBytes)}`;
+  const what = `1 layer of ${fmtBytes(r.setBytes)}${roundsWords(r)}`;
   return [
     {
       metric: `peak RSS: ferry export --once vs skopeo copy docker→oci: (${what})`,
@@ -185,8 +192,8 @@ async function main(): Promise<void> {
   };
 
   await attempt('delta', async () => deltaRows(await deltaScenario(ctx)));
-  await attempt('throughput', async () => throughputRows(await transferScenario(ctx, 'tp', 8, 128, 8)));
-  await attempt('peak RSS', async () => rssRows(await transferScenario(ctx, 'rss', 1, 1024, 0)));
+  await attempt('throughput', async () => throughputRows(await transferScenario(ctx, 'tp', 8, 128, 8, TRANSFER_ROUNDS)));
+  await attempt('peak RSS', async () => rssRows(await transferScenario(ctx, 'rss', 1, 1024, 0, TRANSFER_ROUNDS)));
   await attempt('components', async () => componentRows(await componentsScenario(ctx, 'maven2', 2000), await componentsScenario(ctx, 'raw', 2000)));
   await attempt('start-up floor', async () => {
     // What the process costs before it moves a byte: the floor under the RSS rows above.
@@ -211,6 +218,7 @@ async function main(): Promise<void> {
     'MB = 10^6 bytes. Ratios: bytes and RSS are ferry ÷ other (lower is better); throughput is ferry ÷ skopeo speed (higher is better).',
     'Component rows: the "skopeo" column holds the raw row of the same files (skopeo has no Maven mode); ratio = maven2 ÷ raw speed.',
     'Wall times include process start-up. skopeo copies image by image (times summed); ferry export/import is one process over all images.',
+    `Transfer rows: ferry and skopeo in turn, ${TRANSFER_ROUNDS} rounds, each from fresh state into fresh registries; times are medians, peak RSS the highest round.`,
     `machine: nproc ${availableParallelism()} (${cpu}), node ${process.version}, skopeo ${await skopeoVersion()}, ${process.platform}/${process.arch}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
