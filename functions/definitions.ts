@@ -13,7 +13,7 @@
  * this handler maps HTTP to it and its errors to statuses.
  */
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { DefinitionRecord, DefinitionStore } from '../shared/config/definitions.ts';
+import { registrySecretProblem, type DefinitionRecord, type DefinitionStore } from '../shared/config/definitions.ts';
 import { DefinitionNotFoundError, DefinitionsNotSeededError, DefinitionVersionError, InvalidDefinitionError } from '../shared/config/errors.ts';
 import { REPOSITORY_NAME } from '../shared/config/names.ts';
 import { DynamoDefinitionStore } from '../shared/adapters/aws/dynamo-definitions.ts';
@@ -114,21 +114,11 @@ async function route(event: APIGatewayProxyEventV2WithIAMAuthorizer, method: str
   }
 }
 
-/**
- * A docker definition's `registry.secretArn` must be a secret the functions can read: one
- * named under the deploy's prefix, or one the deploy named. Anything else would be accepted
- * here and then fail every scan and copy with AccessDenied, far from the change that caused it.
- */
+/** A docker definition's `registry.secretArn` must be a secret the functions can read (see registrySecretProblem). */
 function checkRegistrySecret(body: unknown): void {
-  const arn = (body as { registry?: { secretArn?: unknown } } | null)?.registry?.secretArn;
-  if (typeof arn !== 'string') return; // absent, or not text: the schema says what is wrong
-  const named = (env.FERRY_REGISTRY_SECRET_ARNS ?? '').split(',').filter((a) => a !== '');
-  if (arn.startsWith(env.FERRY_REGISTRY_SECRET_ARN_PREFIX) || named.includes(arn)) return;
-  const prefix = env.FERRY_REGISTRY_SECRET_ARN_PREFIX.slice(env.FERRY_REGISTRY_SECRET_ARN_PREFIX.indexOf(':secret:') + ':secret:'.length);
-  throw new BadRequest(
-    `registry.secretArn: the functions can read only secrets named ${prefix}… in this account and region, or those the deploy named; ` +
-      `store the credentials as ${prefix}<name>, or add this secret to the repositories context and redeploy`,
-  );
+  const arns = (env.FERRY_REGISTRY_SECRET_ARNS ?? '').split(',').filter((a) => a !== '');
+  const problem = registrySecretProblem((body as { registry?: { secretArn?: unknown } } | null)?.registry?.secretArn, { prefix: env.FERRY_REGISTRY_SECRET_ARN_PREFIX, arns });
+  if (problem !== undefined) throw new BadRequest(problem);
 }
 
 function decodePart(part: string): string {

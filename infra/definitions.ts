@@ -22,7 +22,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId, type AwsSdkCall } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import { DEFINITIONS_PK, seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
+import { DEFINITIONS_PK, secretPolicyPutItemInput, seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
 import { seedDefinitions } from '../shared/config/definitions.ts';
 import { ferryFunction } from './common.ts';
 import type { FerryExportProps } from './export-construct.ts';
@@ -37,6 +37,8 @@ export interface ExportDefinitions {
   url: FunctionUrl;
   /** Writes the context's repositories once, if the source has no definitions yet. */
   seed: AwsCustomResource;
+  /** Writes, at every deploy, which registry secrets the functions can read (checked by every writer). */
+  secretPolicy: AwsCustomResource;
 }
 
 /** KMS actions DynamoDB needs of a caller on a table under the data key, without wildcards. */
@@ -96,12 +98,32 @@ export function exportDefinitions(
     logGroup: new LogGroup(ferry, 'DefinitionsSeedLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN }),
   });
   dataKey.grant(seed, ...TABLE_KEY_ACTIONS);
+
+  // The registry secrets the functions can read, for `ferry definitions put --table` to check
+  // as the API does: written at every deploy, so it follows the prefix and the context.
+  const policyWrite = definitionsItems([`${DEFINITIONS_PK}#${props.sourceId}`]);
+  policyWrite.addActions('dynamodb:PutItem');
+  const policyCall: AwsSdkCall = {
+    service: 'DynamoDB',
+    action: 'PutItem',
+    parameters: secretPolicyPutItemInput(table.tableName, props.sourceId, registrySecrets),
+    physicalResourceId: PhysicalResourceId.of(`ferry-definitions-secret-policy-${props.sourceId}`),
+  };
+  const secretPolicy = new AwsCustomResource(ferry, 'DefinitionsSecretPolicy', {
+    onCreate: policyCall,
+    onUpdate: policyCall,
+    policy: AwsCustomResourcePolicy.fromStatements([policyWrite]),
+    installLatestAwsSdk: false,
+    timeout: Duration.minutes(2),
+    logGroup: new LogGroup(ferry, 'DefinitionsSecretPolicyLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN }),
+  });
+  dataKey.grant(secretPolicy, ...TABLE_KEY_ACTIONS);
   // The functions that read the definitions exist (and so run) only once the seed is written.
   for (const reader of [functions.webhook, functions.scan, functions.copy]) reader.node.addDependency(seed);
   acknowledgeSeedProvider(ferry);
 
   new CfnOutput(ferry, 'DefinitionsUrl', { value: url.url, description: 'Sync definitions API (AWS_IAM): GET/PUT/DELETE /repositories/{name}; or ferry definitions --table' });
-  return { function: fn, url, seed };
+  return { function: fn, url, seed, secretPolicy };
 }
 
 /** The custom resource's provider: one Lambda the CDK shares stack-wide (`AWS<uuid>`), with the managed logging policy. */

@@ -104,6 +104,26 @@ describe('sync definitions in the export stack', () => {
     for (const reader of [webhook, scan, copy]) expect(template.toJSON().Resources[logicalId(reader)].DependsOn, reader.node.id).toContain(seedId);
   });
 
+  it('writes at every deploy, unconditionally, which registry secrets the functions can read, for every writer of definitions to check', () => {
+    // Prepare
+    const policyId = logicalId(stack.ferry.definitions.secretPolicy);
+    const resource = template.toJSON().Resources[policyId] as { Type: string; Properties: { Create: unknown; Update: unknown } };
+    // Act
+    const create = JSON.parse(joined(resource.Properties.Create)) as { service: string; action: string; parameters: { TableName: string; Item: Record<string, unknown>; ConditionExpression?: string } };
+    const update = JSON.parse(joined(resource.Properties.Update));
+    // Assess
+    expect(resource.Type).toBe('Custom::AWS');
+    expect(create).toMatchObject({ service: 'DynamoDB', action: 'PutItem' });
+    expect(create.parameters.ConditionExpression).toBeUndefined();
+    expect(create.parameters.Item).toEqual({
+      pk: { S: 'DEFINITIONS#corp-nexus' },
+      sk: { S: 'POLICY#registry-secrets' },
+      prefix: { S: 'arn:<Ref:AWS::Partition>:secretsmanager:<Ref:AWS::Region>:<Ref:AWS::AccountId>:secret:ferry/corp-nexus/' },
+      arns: { L: [] },
+    });
+    expect(update).toEqual(create);
+  });
+
   it('gives no function the repositories in its environment: they read the definitions from the table', () => {
     // Act
     const variables = Object.values(template.findResources('AWS::Lambda::Function')).flatMap((f) => Object.keys((f as { Properties: { Environment?: { Variables?: object } } }).Properties.Environment?.Variables ?? {}));

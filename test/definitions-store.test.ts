@@ -2,7 +2,8 @@
  * Sync definitions in the state table, against DynamoDB Local: the seed the stack's custom
  * resource sends (written once, never over an API change), create / replace / remove with
  * the audit trail (who and when), validation naming each field, conditional changes and
- * concurrent writers; then the real `ferry definitions` CLI (dist/ferry.js) on a table.
+ * concurrent writers; then the real `ferry definitions` CLI (dist/ferry.js) on a table,
+ * refusing as the API does a registry secret outside the policy the deploy wrote.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DynamoDefinitionStore, seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
+import { DynamoDefinitionStore, secretPolicyPutItemInput, seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
 import { createTableInput } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { activeDefinitions, seedDefinitions, type ChangeOptions } from '../shared/config/definitions.ts';
 import { DefinitionNotFoundError, DefinitionsNotSeededError, DefinitionVersionError, InvalidDefinitionError } from '../shared/config/errors.ts';
@@ -280,6 +281,33 @@ describe('ferry definitions', () => {
     ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no repository raw-a is defined');
+  });
+
+  it('refuses, as the API does, a docker definition naming a registry secret the functions cannot read (the policy the deploy wrote), and takes one under the prefix', async () => {
+    // Prepare: the policy item exactly as the stack's custom resource writes it
+    const table = await newTable();
+    await deploySeed(table, [{ name: 'raw-a', format: 'raw' }]);
+    const prefix = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/corp/';
+    await dynamo.send(new PutItemCommand(secretPolicyPutItemInput(table, 'corp', { prefix, arns: [] })));
+    const withSecret = async (file: string, arn: string) => {
+      await writeFile(path.join(dir, file), JSON.stringify({ ...DOCKER, registry: { ...DOCKER.registry, secretArn: arn } }));
+      return path.join(dir, file);
+    };
+    const outside = await withSecret('outside.json', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:corp/harbor-robot-AbCdEf');
+    const inside = await withSecret('inside.json', `${prefix}harbor-robot-AbCdEf`);
+
+    // Act
+    const refused = await runFerry(['definitions', 'put', outside, '--table', table, '--actor', 'alice'], env);
+    const accepted = await runFerry(['definitions', 'put', inside, '--table', table, '--actor', 'alice'], env);
+    const listed = await runFerry(['definitions', 'list', '--json', '--table', table], env);
+
+    // Assess
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(outside);
+    expect(refused.stderr).toContain('registry.secretArn: the functions can read only secrets named ferry/corp/…');
+    expect(accepted.code, accepted.stderr).toBe(0);
+    const repositories = (JSON.parse(listed.stdout) as { repositories: { name: string; version: number }[] }).repositories;
+    expect(repositories.map((r) => [r.name, r.version])).toEqual([['raw-a', 1], ['docker-hosted', 1]]);
   });
 
   it('asks for --source-id when the table holds several sources, and says when it holds none', async () => {

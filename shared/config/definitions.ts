@@ -120,6 +120,31 @@ export function parseDefinition(input: unknown, name?: string): RepositoryDefini
   throw new InvalidDefinitionError(parsed.error.issues.map((issue) => `${issuePath(issue)}: ${issueMessage(issue)}`));
 }
 
+/**
+ * Which registry secrets the deployed functions can read: every ARN starting with `prefix`
+ * (the deploy's `registrySecretPrefix`), and the ARNs its context named.
+ */
+export interface RegistrySecretPolicy {
+  prefix: string;
+  arns: readonly string[];
+}
+
+/**
+ * What is wrong with a definition's `registry.secretArn` under `policy`, if anything. A
+ * secret the functions cannot read would be accepted, then fail every scan and copy with
+ * AccessDenied, far from the change that caused it; so every writer refuses it (the API and
+ * `ferry definitions put --table` alike).
+ */
+export function registrySecretProblem(secretArn: unknown, policy: RegistrySecretPolicy): string | undefined {
+  if (typeof secretArn !== 'string') return undefined; // absent, or not text: the schema says what is wrong
+  if (secretArn.startsWith(policy.prefix) || policy.arns.includes(secretArn)) return undefined;
+  const named = policy.prefix.slice(policy.prefix.indexOf(':secret:') + ':secret:'.length);
+  return (
+    `registry.secretArn: the functions can read only secrets named ${named}… in this account and region, or those the deploy named; ` +
+    `store the credentials as ${named}<name>, or add this secret to the repositories context and redeploy`
+  );
+}
+
 /** The seed: each repository of the deployment's context at version 1, by `seededBy` (the stack). */
 export function seedDefinitions(sourceId: string, repositories: readonly unknown[], seededBy: string): Definitions {
   const problems: string[] = [];

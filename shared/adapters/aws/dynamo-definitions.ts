@@ -6,6 +6,7 @@
  * |---------------------|---------------------|----------------------------------------------------------------|
  * | `DEFINITIONS`       | `SOURCE#<sid>`      | sourceId, revision, seededBy, repositories: [{name, definition, version, updatedAt?, updatedBy, via, removed?}] |
  * | `DEFINITIONS#<sid>` | `CHANGE#<revision>` | one per change: repository, action, version, at, by, via, definition, previous? |
+ * | `DEFINITIONS#<sid>` | `POLICY#registry-secrets` | prefix, arns: the registry secrets the functions can read (written at each deploy) |
  *
  * One item holds a source's definitions, so a function reads them with one consistent
  * GetItem per invocation; the seed is one PutItem conditional on the item being absent
@@ -20,6 +21,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import {
   parseDefinition,
+  registrySecretProblem,
+  type RegistrySecretPolicy,
   type ChangeOptions,
   type DefinitionChange,
   type DefinitionRecord,
@@ -37,6 +40,7 @@ export const DEFINITIONS_PK = 'DEFINITIONS';
 const currentKey = (sourceId: string): Key => ({ pk: DEFINITIONS_PK, sk: `SOURCE#${sourceId}` });
 const changesPk = (sourceId: string) => `DEFINITIONS#${sourceId}`;
 const changeKey = (sourceId: string, revision: number): Key => ({ pk: changesPk(sourceId), sk: `CHANGE#${pad(revision)}` });
+const secretPolicyKey = (sourceId: string): Key => ({ pk: changesPk(sourceId), sk: 'POLICY#registry-secrets' });
 
 /** Writers that lost the race read again and retry; this many times at most. */
 const MAX_ATTEMPTS = 8;
@@ -65,6 +69,15 @@ export function definitionsItem(definitions: Definitions): Item {
  */
 export function seedPutItemInput(table: string, definitions: Definitions): PutItemCommandInput {
   return { TableName: table, Item: marshall(definitionsItem(definitions)), ConditionExpression: 'attribute_not_exists(pk)' };
+}
+
+/**
+ * The deploy's registry secret policy as one low-level PutItem, unconditional: it follows the
+ * deploy's `registrySecretPrefix` and context (infra/definitions.ts sends exactly this at
+ * each deploy). Every writer of definitions checks a `registry.secretArn` against it.
+ */
+export function secretPolicyPutItemInput(table: string, sourceId: string, policy: RegistrySecretPolicy): PutItemCommandInput {
+  return { TableName: table, Item: marshall({ ...secretPolicyKey(sourceId), prefix: policy.prefix, arns: [...policy.arns] }) };
 }
 
 /** The source ids that have definitions in `table`. */
@@ -109,6 +122,7 @@ export class DynamoDefinitionStore implements DefinitionStore {
 
   async put(input: unknown, options: ChangeOptions & { name?: string | undefined }): Promise<PutOutcome> {
     const definition = parseDefinition(input, options.name);
+    await this.#checkRegistrySecret(definition);
     return this.#change<PutOutcome>(definition.name, options, (current, at) => {
       const active = current !== undefined && current.removed === undefined;
       if (options.ifAbsent && active) throw new DefinitionVersionError(definition.name, 'no definition (If-None-Match: *)', current.version);
@@ -141,6 +155,16 @@ export class DynamoDefinitionStore implements DefinitionStore {
       changes.push(change as unknown as DefinitionChange);
     }
     return changes;
+  }
+
+  /** A table the deploy wrote no policy into (a stack older than it) is not checked here. */
+  async #checkRegistrySecret(definition: RepositoryDefinition): Promise<void> {
+    const secretArn = (definition as { registry?: { secretArn?: unknown } }).registry?.secretArn;
+    if (secretArn === undefined) return;
+    const item = await this.#t.get(secretPolicyKey(this.sourceId));
+    if (item === undefined) return;
+    const problem = registrySecretProblem(secretArn, { prefix: String(item.prefix), arns: (item.arns as string[] | undefined) ?? [] });
+    if (problem !== undefined) throw new InvalidDefinitionError([problem]);
   }
 
   async #readItem(): Promise<{ item: Item }> {
