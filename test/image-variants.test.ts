@@ -99,6 +99,24 @@ describe('image variants', () => {
     expect(targetIndex.manifests.map((m: { digest: string }) => m.digest)).toEqual([arm.manifest.digest]);
   });
 
+  it('knows a platform-filtered index by its rewritten digest: a scan that finds the tag again copies nothing and warns no more', async () => {
+    // Prepare: exported once; the next scan lists the tag again (inside its overlap)
+    world = await makeImageWorld({ docker: { platforms: ['linux/arm64'] } });
+    const { index } = await twoPlatformIndex();
+    await world.publish('multi/again', '1.0.0', index);
+    const first = await runFerry(['export', '--once', '-v', '--config', world.exportConfig], world.env);
+
+    // Act
+    const again = await runFerry(['export', '--once', '-v', '--config', world.exportConfig], world.env);
+
+    // Assess
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/index rewritten to platforms linux\/arm64/);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/index rewritten/);
+    expect((await readdir(world.bundlesDir)).filter((f) => f.endsWith('.tar'))).toHaveLength(1);
+  });
+
   it('refuses to ship a partial index when a child manifest is missing and no platforms are set', async () => {
     // Prepare: an index whose arm64 child has vanished from the source registry
     world = await makeImageWorld();

@@ -38,33 +38,28 @@ export async function copyImageTask(deps: ExportDeps, task: ImageCopyTask): Prom
   const path = imageEntryPath(task.name, task.tag);
 
   const top = await registry.getManifest(task.name, task.tag);
-  if (await state.hasEntry(task.sourceRepository, path, { sha256: top.digest.slice(7) })) return { status: 'known' };
+  const subject = referrerSubject(task.tag);
+  const chosen = chooseManifests(top, settings, subject !== undefined, what);
+  // Known by what it ships as: a platform-filtered index by its rewritten digest, not the source's.
+  if (await state.hasEntry(task.sourceRepository, path, { sha256: chosen.tagged.digest.slice(7) })) return { status: 'known' };
   const carried = async (digest: Digest) => (await state.shippedIn(digest)) !== undefined || (await store.statBlob(digest)) !== undefined;
   // A signature / attestation / SBOM tag travels with its subject. Alone only when it came
   // after its subject was carried (push, export, then sign), and only for a subject carried.
-  const subject = referrerSubject(task.tag);
   if (subject !== undefined && (!(await carried(subject)) || (await carried(top.digest)))) {
     log.debug(`${what}: travels with its subject ${subject}`, { image: what });
     return { status: 'known' };
   }
 
   const stager = makeStager(deps, registry, task.name);
-  let tagged = { mediaType: top.mediaType, digest: top.digest, bytes: top.bytes };
+  const { tagged, children } = chosen;
   const manifests: ImageDetail['manifests'] = [];
+  if (tagged.digest !== top.digest) {
+    log.warn(`${what}: index rewritten to platforms ${children.map((c) => platformOf(c) ?? '?').join(', ')}; its digest on the far side is ${tagged.digest}, not the source's ${top.digest}`, {
+      image: what,
+    });
+  }
   if (isIndex(top.mediaType)) {
-    const index = parseImageIndex(top.bytes, top.mediaType, what);
-    // A referrers index lists artifacts, not platforms: all of them travel.
-    const kept = subject !== undefined ? index.manifests : index.manifests.filter((child) => platformSelected(platformOf(child), settings.filter.platforms));
-    if (kept.length === 0) throw new ImageCopyError(`${what}: no manifest of the index matches platforms ${settings.filter.platforms?.join(', ')}`);
-    if (kept.length < index.manifests.length) {
-      // The user asked for these platforms: the index is rewritten, so its digest changes.
-      const rewritten = Buffer.from(JSON.stringify({ ...JSON.parse(top.bytes.toString('utf8')), manifests: kept }));
-      tagged = { mediaType: top.mediaType, digest: sha256Of(rewritten), bytes: rewritten };
-      log.warn(`${what}: index rewritten to platforms ${kept.map((c) => platformOf(c) ?? '?').join(', ')}; its digest on the far side is ${tagged.digest}, not the source's ${top.digest}`, {
-        image: what,
-      });
-    }
-    for (const child of kept) {
+    for (const child of children) {
       const fetched = await registry.getManifest(task.name, child.digest).catch((cause: unknown) => {
         throw new ImageCopyError(`${what}: child manifest ${child.digest} (${platformOf(child) ?? 'no platform'}) cannot be fetched; refusing to ship a partial index`, { cause });
       });
@@ -100,6 +95,26 @@ export async function copyImageTask(deps: ExportDeps, task: ImageCopyTask): Prom
   if (!added) return { status: 'known' };
   log.debug(`staged ${what}`, { digest: tagged.digest, bytesStaged: stager.bytesStaged, bytesKnown: stager.bytesKnown });
   return stager.bytesStaged > 0 ? { status: 'staged', bytes: stager.bytesStaged } : { status: 'deduplicated', bytes: stager.bytesKnown };
+}
+
+/**
+ * What a tag ships as: the manifest itself, or an index and the children kept. The platform
+ * filter keeps the children it selects, and an index that loses one is rewritten (so its
+ * digest changes). A referrers index (`referrers`) lists artifacts, not platforms: all travel.
+ */
+function chooseManifests(
+  top: { mediaType: string; digest: Digest; bytes: Buffer },
+  settings: DockerRepository,
+  referrers: boolean,
+  what: string,
+): { tagged: { mediaType: string; digest: Digest; bytes: Buffer }; children: OciDescriptor[] } {
+  if (!isIndex(top.mediaType)) return { tagged: top, children: [] };
+  const index = parseImageIndex(top.bytes, top.mediaType, what);
+  const kept = referrers ? index.manifests : index.manifests.filter((child) => platformSelected(platformOf(child), settings.filter.platforms));
+  if (kept.length === 0) throw new ImageCopyError(`${what}: no manifest of the index matches platforms ${settings.filter.platforms?.join(', ')}`);
+  if (kept.length === index.manifests.length) return { tagged: top, children: kept };
+  const rewritten = Buffer.from(JSON.stringify({ ...JSON.parse(top.bytes.toString('utf8')), manifests: kept }));
+  return { tagged: { mediaType: top.mediaType, digest: sha256Of(rewritten), bytes: rewritten }, children: kept };
 }
 
 interface Stager {
