@@ -100,7 +100,8 @@ describe('uploading a big layer while its bundle verifies', () => {
     // Assess
     expect(killed.signal, `expected a SIGKILL after staging; exit ${killed.code}: ${killed.stderr}`).toBe('SIGKILL');
     expect(afterKill).toEqual({ tagged: false, layer: false });
-    expect(sessionsAfterKill).toHaveLength(1); // left to the registry's purge
+    // Left to the registry's purge: the layer's, and the config's when apply had begun its upload.
+    expect(sessionsAfterKill.length).toBeGreaterThanOrEqual(1);
     expect(again.code, again.stderr).toBe(0);
     expect((await skopeoInspectRaw(`${world.target.host}/staged/app:1.0`)).equals(image.manifest.bytes)).toBe(true);
     expect(await visible(world, 'staged/app', image)).toEqual({ tagged: true, layer: true });
@@ -118,7 +119,7 @@ describe('uploading a big layer while its bundle verifies', () => {
     // Assess
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`blobs/sha256/${image.layers[0]!.digest.slice(7)}`);
-    expect(refused.stderr).toContain('uploaded while verifying'); // it was staged before the mismatch showed
+    expect(refused.stderr).toContain('uploading while verifying'); // its upload started before the mismatch showed
     expect(await visible(world, 'staged/bad', image)).toEqual({ tagged: false, layer: false });
     expect(await openSessions(world, 'staged/bad')).toEqual([]);
   }, 120_000);
@@ -134,7 +135,7 @@ describe('uploading a big layer while its bundle verifies', () => {
     // Assess
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('docker-hosted');
-    expect(refused.stderr).toContain('uploaded while verifying');
+    expect(refused.stderr).toContain('uploading while verifying');
     expect(await visible(world, 'staged/nowhere', image)).toEqual({ tagged: false, layer: false });
     expect(await openSessions(world, 'staged/nowhere')).toEqual([]);
   }, 120_000);
@@ -152,7 +153,7 @@ describe('uploading a big layer while its bundle verifies', () => {
 
     // Assess
     expect(imported.code, imported.stderr).toBe(0);
-    expect(imported.stderr).not.toContain('uploaded while verifying');
+    expect(imported.stderr).not.toContain('uploading while verifying');
     expect((await skopeoInspectRaw(`${world.target.host}/staged/strict:1.0`)).equals(image.manifest.bytes)).toBe(true);
   }, 120_000);
 });

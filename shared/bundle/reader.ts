@@ -61,12 +61,10 @@ export interface VerifyOptions {
   /** Each blob `skipContent` picked, once its digest and size have checked out. */
   onBlobVerified?: (blob: { digest: Digest; size: number; offset: number }) => void | Promise<void>;
   /**
-   * For a blob `skipContent` picked: a consumer of its chunks *as they are hashed*, before
-   * they are checked (the importer streams them into an uncommitted registry upload). It
-   * may stop early (it must not throw for its own failures); the rest is hashed all the
-   * same, and a mismatch is the verifier's refusal, raised after it returns.
+   * Each blob `skipContent` picked, as the verifier reaches it (before its first byte is
+   * hashed): the importer starts its upload from a ranged read then, while it is verified.
    */
-  relayContent?: (blob: { digest: Digest; size: number }) => ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
+  onBlobStart?: (blob: { digest: Digest; size: number; offset: number }) => void;
   /** As `onBlob`, for each part of a split blob this bundle carries (verified against the part's digest and length). */
   onPart?: (part: BundlePart, content: Readable) => Promise<void>;
 }
@@ -147,7 +145,8 @@ export async function verifyBundle(input: Readable, options: VerifyOptions): Pro
         if (listed === undefined) throw new UnlistedBlobError(where, name);
         const blob = { digest, size: listed, offset };
         if (options.skipContent?.(blob) === true) {
-          await hashBlob(where, name, blob, size, entry, options.relayContent?.(blob));
+          options.onBlobStart?.(blob);
+          await hashBlob(where, name, blob, size, entry);
           await options.onBlobVerified?.(blob);
         } else await verifyBlob(where, name, blob, size, entry, options.onBlob);
       }
@@ -294,43 +293,17 @@ async function verifyBlob(
   if (mismatch !== undefined) throw asMismatch(mismatch);
 }
 
-/**
- * {@link verifyBlob} for a blob nobody reads, or one whose chunks `relay` takes as they
- * are hashed (no stream in between): the member's chunks hashed as they come.
- */
-async function hashBlob(
-  where: string,
-  name: string,
-  blob: { digest: Digest; size: number },
-  tarSize: number,
-  entry: Entry,
-  relay?: (chunks: AsyncIterable<Buffer>) => Promise<void>,
-): Promise<void> {
+/** {@link verifyBlob} for a blob nobody reads: the member's chunks hashed as they come. */
+async function hashBlob(where: string, name: string, blob: { digest: Digest; size: number }, tarSize: number, entry: Entry): Promise<void> {
   if (tarSize !== blob.size) {
     throw new BlobMismatchError(where, name, `size mismatch (expected ${blob.size} bytes from the manifest, got ${tarSize})`);
   }
   const hash = createHash('sha256');
   let size = 0;
-  const chunks = entry[Symbol.asyncIterator]();
-  let readError: unknown;
-  const next = async () => {
-    const chunk = await chunks.next().catch((error: unknown) => {
-      readError ??= error;
-      throw error;
-    });
-    if (!chunk.done) {
-      size += (chunk.value as Buffer).byteLength;
-      hash.update(chunk.value as Buffer);
-    }
-    return chunk;
-  };
-  if (relay !== undefined) {
-    // Manual iteration: a relay that stops early must not end the member's iterator.
-    await relay({ [Symbol.asyncIterator]: () => ({ next }) } as AsyncIterable<Buffer>);
-    // The bundle's own read failing is the error to report, whatever the relay made of it.
-    if (readError !== undefined) throw readError;
+  for await (const chunk of entry) {
+    size += (chunk as Buffer).byteLength;
+    hash.update(chunk as Buffer);
   }
-  while (!(await next()).done);
   // Errors worded and caused as verifyBlob's, so a refusal reads the same whichever path ran.
   const what = `bundle ${where}: member ${name}`;
   const mismatch = contentMismatch(what, blob, { sha256: hash.digest('hex'), size });

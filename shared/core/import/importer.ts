@@ -174,7 +174,9 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
         // A blob read again by range later (or not needed at all) is only hashed now; a big
         // image layer goes into a registry upload session as it is (staged-uploads.ts).
         skipContent: (blob) => !hold || rangeable.has(blob.digest),
-        relayContent: (blob) => staging?.relayFor(blob.digest, blob.size),
+        onBlobStart: (blob) => {
+          if (input.openRange !== undefined) staging?.startFrom(blob, input as RangeReader);
+        },
         onBlobVerified: (blob) => {
           atHand?.addRange(blob.digest, input as RangeReader, blob.offset, blob.size);
           options.onProgress?.({ phase: 'verify', bundle: input.name, done: ++blobsDone, total: 0 });
@@ -354,7 +356,7 @@ async function verifyBatch(ctx: ImportContext, inputs: BundleInput[], options: I
 
 async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: ImportOptions & { onReport?: (report: ImportReport) => Promise<void> }): Promise<ImportReport[]> {
   const atHand = new BlobsAtHand(ctx.ports.held);
-  const staging = new StagedUploads({ log: ctx.ports.log, state: ctx.ports.state, minBytes: ctx.settings.stageMinBytes });
+  const staging = new StagedUploads({ log: ctx.ports.log, state: ctx.ports.state, minBytes: ctx.settings.stageMinBytes, concurrency: ctx.settings.concurrency });
   try {
     const { verified, already } = await verifyAll(ctx, inputs, options, atHand, staging);
     const reports: ImportReport[] = [];
