@@ -22,6 +22,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId, type AwsSdkCall } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import type { PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DEFINITIONS_PK, secretPolicyPutItemInput, seedPutItemInput } from '../shared/adapters/aws/dynamo-definitions.ts';
 import { seedDefinitions } from '../shared/config/definitions.ts';
 import { ferryFunction } from './common.ts';
@@ -79,45 +80,29 @@ export function exportDefinitions(
   acknowledgeRoleFindings(fn.role, { 'Resource::*': GRANT_REASONS.xray });
   const url = fn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
 
-  const write = definitionsItems([DEFINITIONS_PK]);
-  write.addActions('dynamodb:PutItem');
-  const call: AwsSdkCall = {
-    service: 'DynamoDB',
-    action: 'PutItem',
-    parameters: seedPutItemInput(table.tableName, seedDefinitions(props.sourceId, props.repositories, Stack.of(ferry).stackId)),
-    physicalResourceId: PhysicalResourceId.of(`ferry-definitions-seed-${props.sourceId}`),
+  /** A PutItem the stack sends at create and at every update, with leave to write only the items under `leadingKey`. */
+  const putAtDeploy = (id: string, physicalId: string, leadingKey: string, put: PutItemCommandInput, extra: Partial<AwsSdkCall> = {}) => {
+    const write = definitionsItems([leadingKey]);
+    write.addActions('dynamodb:PutItem');
+    const call: AwsSdkCall = { service: 'DynamoDB', action: 'PutItem', parameters: put, physicalResourceId: PhysicalResourceId.of(`${physicalId}-${props.sourceId}`), ...extra };
+    const resource = new AwsCustomResource(ferry, id, {
+      onCreate: call,
+      onUpdate: call,
+      policy: AwsCustomResourcePolicy.fromStatements([write]),
+      installLatestAwsSdk: false,
+      timeout: Duration.minutes(2),
+      logGroup: new LogGroup(ferry, `${id}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN }),
+    });
+    dataKey.grant(resource, ...TABLE_KEY_ACTIONS);
+    return resource;
+  };
+  const seed = putAtDeploy('DefinitionsSeed', 'ferry-definitions-seed', DEFINITIONS_PK, seedPutItemInput(table.tableName, seedDefinitions(props.sourceId, props.repositories, Stack.of(ferry).stackId)), {
     // Already seeded (an update, or a redeploy of a changed context): the table wins.
     ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
-  };
-  const seed = new AwsCustomResource(ferry, 'DefinitionsSeed', {
-    onCreate: call,
-    onUpdate: call,
-    policy: AwsCustomResourcePolicy.fromStatements([write]),
-    installLatestAwsSdk: false,
-    timeout: Duration.minutes(2),
-    logGroup: new LogGroup(ferry, 'DefinitionsSeedLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN }),
   });
-  dataKey.grant(seed, ...TABLE_KEY_ACTIONS);
-
   // The registry secrets the functions can read, for `ferry definitions put --table` to check
   // as the API does: written at every deploy, so it follows the prefix and the context.
-  const policyWrite = definitionsItems([`${DEFINITIONS_PK}#${props.sourceId}`]);
-  policyWrite.addActions('dynamodb:PutItem');
-  const policyCall: AwsSdkCall = {
-    service: 'DynamoDB',
-    action: 'PutItem',
-    parameters: secretPolicyPutItemInput(table.tableName, props.sourceId, registrySecrets),
-    physicalResourceId: PhysicalResourceId.of(`ferry-definitions-secret-policy-${props.sourceId}`),
-  };
-  const secretPolicy = new AwsCustomResource(ferry, 'DefinitionsSecretPolicy', {
-    onCreate: policyCall,
-    onUpdate: policyCall,
-    policy: AwsCustomResourcePolicy.fromStatements([policyWrite]),
-    installLatestAwsSdk: false,
-    timeout: Duration.minutes(2),
-    logGroup: new LogGroup(ferry, 'DefinitionsSecretPolicyLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN }),
-  });
-  dataKey.grant(secretPolicy, ...TABLE_KEY_ACTIONS);
+  const secretPolicy = putAtDeploy('DefinitionsSecretPolicy', 'ferry-definitions-secret-policy', `${DEFINITIONS_PK}#${props.sourceId}`, secretPolicyPutItemInput(table.tableName, props.sourceId, registrySecrets));
   // The functions that read the definitions exist (and so run) only once the seed is written.
   for (const reader of [functions.webhook, functions.scan, functions.copy]) reader.node.addDependency(seed);
   acknowledgeSeedProvider(ferry);

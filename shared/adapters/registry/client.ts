@@ -6,13 +6,13 @@
 import { consumeVerified } from '../../http/verified-body.ts';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BlobSource } from '../../core/ports/index.ts';
+import type { BlobSource, StagedBlob } from '../../core/ports/index.ts';
 import { HashingStream, digestHex, isDigest, sha256Of, type Digest } from '../../digest.ts';
 import { CATALOG_SCOPE, pullScope, pushScope } from './auth.ts';
 import { BlobDigestError, ImageManifestError, RegistryNetworkError } from './errors.ts';
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, parseImageIndex, type OciDescriptor } from '../../oci/media-types.ts';
 import { RegistryTransport, header } from './transport.ts';
-import { stageBlob, uploadBlob, type StagedSession } from './upload.ts';
+import { stageBlob, uploadBlob } from './upload.ts';
 import { IMAGE_NAME, IMAGE_TAG } from '../../oci/names.ts';
 
 export interface RegistryClientOptions {
@@ -302,10 +302,10 @@ export class RegistryClient {
 
   /**
    * Streams `content` into a new upload session of `repository` and leaves it uncommitted
-   * (see {@link StagedSession}). `content` is read once, never retried, and is the caller's
+   * (see `StagedBlob`: invisible until `commit`, purged by the registry if nobody commits or cancels it). `content` is read once, never retried, and is the caller's
    * to verify: the importer passes a blob of a bundle while it hashes it.
    */
-  async stageBlob(repository: string, digest: Digest, size: number, content: AsyncIterable<Buffer>): Promise<StagedSession> {
+  async stageBlob(repository: string, digest: Digest, size: number, content: AsyncIterable<Buffer>): Promise<StagedBlob> {
     return stageBlob(this.#t, checkName(repository), checkDigest(digest), size, content, this.#uploadChunkBytes, (r, d) => this.headBlob(r, d));
   }
 

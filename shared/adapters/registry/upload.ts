@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BlobSource } from '../../core/ports/index.ts';
+import type { BlobSource, StagedBlob } from '../../core/ports/index.ts';
 import { ChecksumMismatchError, HashingStream, SizeMismatchError, digestHex, type Digest } from '../../digest.ts';
 import { pushScope } from './auth.ts';
 import { BlobDigestError, RegistryHttpError } from './errors.ts';
@@ -123,20 +123,6 @@ async function uploadOnce(
 }
 
 /**
- * A blob streamed into an upload session and not committed: the registry holds its bytes
- * where no pull, tag list or HEAD sees them, until `commit` (PUT `?digest=`) links it into
- * the repository, or `cancel` (DELETE) drops it. A session nobody commits or cancels (the
- * process killed) is purged by the registry (docker-registry's `uploadpurging`, Nexus's
- * "Docker - Delete incomplete uploads" task).
- */
-export interface StagedSession {
-  /** Links the blob into the repository; the registry checks the digest first. */
-  commit(): Promise<void>;
-  /** Drops the session's bytes; best effort (the registry purges what is left). */
-  cancel(): Promise<void>;
-}
-
-/**
  * Opens an upload session and streams `content` (exactly `size` bytes) into it, without
  * committing. Not retried: `content` is read once, and the caller decides what a failure
  * means (the importer uploads the blob again after verifying). On failure the session is
@@ -150,7 +136,7 @@ export async function stageBlob(
   content: AsyncIterable<Buffer>,
   chunkSize: number,
   headBlob: (repository: string, digest: Digest) => Promise<{ size: number } | undefined>,
-): Promise<StagedSession> {
+): Promise<StagedBlob> {
   const scopes = [pushScope(repository)];
   const start = t.url(`${repository}/blobs/uploads/`);
   let location = await t.retry(start, () => openSession(t, start, scopes));
