@@ -3,7 +3,7 @@
  * registry upload session while its bundle is hashed, and only a bundle that verified and
  * planned whole commits it. Judged on docker-registry 2.8 itself: nothing is visible in the
  * repository before the commit, no session outlives a refusal, a SIGKILL after staging
- * leaves nothing visible and the run again completes, a session lost before its commit is
+ * leaves nothing visible and the run again completes, so does a SIGKILL after the commit, a session lost before its commit is
  * uploaded again, and `uploadWhileVerifying: false` sends nothing before the bundle verified.
  * The client's part: a staged blob is invisible until its commit, and the registry itself
  * refuses to commit bytes under a digest they do not have.
@@ -103,6 +103,25 @@ describe('uploading a big layer while its bundle verifies', () => {
     // Left to the registry's purge: the layer's, and the config's when apply had begun its upload.
     expect(sessionsAfterKill.length).toBeGreaterThanOrEqual(1);
     expect(again.code, again.stderr).toBe(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/staged/app:1.0`)).equals(image.manifest.bytes)).toBe(true);
+    expect(await visible(world, 'staged/app', image)).toEqual({ tagged: true, layer: true });
+  }, 120_000);
+
+  it('killed (SIGKILL) right after the staged layer was committed, before its entry was recorded: the run again finds the layer and imports the image', async () => {
+    // Prepare
+    world = await makeImageWorld();
+    const { image, bundle } = await exportedBigImage(world, 'staged/app');
+
+    // Act
+    const killed = await runFerry(['import', '--config', world.importConfig, bundle], { ...world.env, FERRY_FAULT_POINT: 'import:staged-committed' });
+    const afterKill = await visible(world, 'staged/app', image);
+    const again = await runFerry(['import', '-v', '--config', world.importConfig, bundle], world.env);
+
+    // Assess
+    expect(killed.signal, `expected a SIGKILL after the commit; exit ${killed.code}: ${killed.stderr}`).toBe('SIGKILL');
+    expect(afterKill).toEqual({ tagged: false, layer: true });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/could not be committed/);
     expect((await skopeoInspectRaw(`${world.target.host}/staged/app:1.0`)).equals(image.manifest.bytes)).toBe(true);
     expect(await visible(world, 'staged/app', image)).toEqual({ tagged: true, layer: true });
   }, 120_000);

@@ -124,12 +124,14 @@ export class StagedUploads {
       if (staged === undefined) return undefined;
       try {
         await staged.commit();
-        return session.name;
       } catch (error) {
         this.#log.warn(`${session.name}@${digest}: the upload made while verifying could not be committed (${(error as Error).message}); uploading it again`, { digest });
         await staged.cancel();
         return undefined;
       }
+      // In the repository now, before the entry is recorded: a run again finds it by HEAD.
+      faultPoint('import:staged-committed');
+      return session.name;
     });
     return session.committing;
   }
