@@ -2,13 +2,15 @@
  * What the import side keeps of split blobs once a batch verified: the blob put together,
  * not its parts twice over; but a part that a blob still waiting for its last part also
  * lists (content-addressed: two blobs that begin alike, split at the same offsets, share it)
- * stays, or that blob could never be put together.
+ * stays, or that blob could never be put together — whether that blob's parts came in this
+ * batch or were held by an earlier import (recorded in the import state).
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { BundleManifest, BundlePart } from '../shared/bundle/index.ts';
 import { SplitBlobs } from '../shared/core/import/split-blobs.ts';
 import { sha256Of, type Digest } from '../shared/digest.ts';
+import { SqliteImportState } from '../shared/adapters/embedded/index.ts';
 import { MemoryObjectStore } from './support/fakes.ts';
 
 const PART = 1000;
@@ -70,5 +72,38 @@ describe('SplitBlobs.dropAssembledParts', () => {
 
     // Assess
     expect([...held.blobs.keys()]).toEqual([blob]);
+  });
+
+  it('keeps a part an earlier import held for a blob still waiting, when another blob sharing it is put together; removes it once that blob is too', async () => {
+    // Prepare: import 1 holds B's first two parts (B's last part comes later); its first
+    // part is A's first part. Import 2 carries A whole, import 3 B's last part.
+    const a = Buffer.concat([Buffer.alloc(PART, 1), Buffer.alloc(PART, 2), Buffer.alloc(500, 3)]);
+    const b = Buffer.concat([Buffer.alloc(PART, 1), Buffer.alloc(PART, 9), Buffer.alloc(700, 8)]);
+    const split = { a: partsOf(a), b: partsOf(b) };
+    const held = new MemoryObjectStore();
+    const state = new SqliteImportState(':memory:');
+    const bytesOf = (part: BundlePart, of: Buffer) => of.subarray(part.offset, part.offset + part.length);
+    const importOne = async (manifest: BundleManifest, carried: { part: BundlePart; of: Buffer }[]) => {
+      const blobs = new SplitBlobs(held, true, state);
+      for (const { part, of } of carried) await blobs.onPart(manifest, part, Readable.from([bytesOf(part, of)]));
+      await blobs.complete('bundle.tar', manifest);
+      const unfinished = await blobs.unfinished();
+      await blobs.dropAssembledParts();
+      return unfinished;
+    };
+    const bFirst = split.b.parts.slice(0, 2);
+
+    // Act
+    const first = await importOne(manifestOf(bFirst), bFirst.map((part) => ({ part, of: b })));
+    const second = await importOne(manifestOf(split.a.parts), split.a.parts.map((part) => ({ part, of: a })));
+    const sharedKept = held.blobs.has(split.a.parts[0]!.digest);
+    const third = await importOne(manifestOf(split.b.parts), [{ part: split.b.parts[2]!, of: b }]);
+
+    // Assess: B is put together from the part A shared; then no part is held, and no record left
+    expect([first, second, third]).toEqual([[], [], []]);
+    expect(sharedKept).toBe(true);
+    expect(held.blobs.get(split.b.blob)?.equals(b)).toBe(true);
+    expect([...held.blobs.keys()].sort()).toEqual([split.a.blob, split.b.blob].sort());
+    for (const part of split.b.parts) expect(await state.blobsAwaiting(part.digest)).toEqual([]);
   });
 });

@@ -7,11 +7,14 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { sha256Of, type Digest } from '../../shared/digest.ts';
 import type { ImportedBundleRecord, ImportState } from '../../shared/core/ports/index.ts';
 
+/** The optional methods every adapter here has, which the contract covers too. */
+type Optional = 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt' | 'recordAwaitedParts' | 'blobsAwaiting' | 'forgetAwaitedParts';
+
 export interface ImportStateHarness {
-  /** The state under test; the contract covers the optional blob locations too (every adapter here has them). */
-  state: ImportState & Required<Pick<ImportState, 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt'>>;
+  /** The state under test; the contract covers the optional methods too (every adapter here has them). */
+  state: ImportState & Required<Pick<ImportState, Optional>>;
   /** Another instance on the same storage, as a restarted import would open it. */
-  reopen(): Promise<ImportState & Required<Pick<ImportState, 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt'>>>;
+  reopen(): Promise<ImportState & Required<Pick<ImportState, Optional>>>;
   close(): Promise<void>;
 }
 
@@ -252,6 +255,27 @@ export function importStateContract(makeHarness: () => Promise<ImportStateHarnes
     expect(await reopened.importedAt('raw-a', '/d/y.bin')).toBe(two);
     expect(await reopened.importedAt('raw-b', '/d/x.bin')).toBeUndefined();
     expect(await reopened.importedAt('docker-hosted', '/team/app:1.0')).toBeUndefined();
+  });
+
+  it('records which blobs wait for a held part, forgets them per blob and part, and keeps the rest for a reopened state', async () => {
+    // Prepare: B and C both begin with part p1 (content-addressed); B has a second part
+    const { state } = harness;
+    const [b, c, p1, p2] = [sha256Of('blob B'), sha256Of('blob C'), sha256Of('part 1'), sha256Of('part 2')];
+
+    // Act
+    await state.recordAwaitedParts(b, [p1, p2]);
+    await state.recordAwaitedParts(c, [p1]);
+    await state.recordAwaitedParts(b, [p1, p2]);
+    const before = { p1: await state.blobsAwaiting(p1), p2: await state.blobsAwaiting(p2) };
+    await state.forgetAwaitedParts(b, [p1, p2]);
+    const reopened = await harness.reopen();
+
+    // Assess
+    expect(before.p1.sort()).toEqual([b, c].sort());
+    expect(before.p2).toEqual([b]);
+    expect(await reopened.blobsAwaiting(p1)).toEqual([c]);
+    expect(await reopened.blobsAwaiting(p2)).toEqual([]);
+    expect(await reopened.blobsAwaiting(sha256Of('no such part'))).toEqual([]);
   });
 
   it('keeps the chain, imported bundles, entry outcomes and blob locations for a reopened state', async () => {

@@ -260,6 +260,17 @@ export class MemoryImportState implements ImportState {
   async recordBlobLocation(registry: string, digest: Digest, name: string) {
     if (!this.locations.has(`${registry}#${digest}`)) this.locations.set(`${registry}#${digest}`, name);
   }
+  /** Part digest → the blobs waiting for it. */
+  readonly awaited = new Map<Digest, Set<Digest>>();
+  async recordAwaitedParts(blob: Digest, parts: readonly Digest[]) {
+    for (const part of parts) this.awaited.set(part, (this.awaited.get(part) ?? new Set()).add(blob));
+  }
+  async blobsAwaiting(part: Digest) {
+    return [...(this.awaited.get(part) ?? [])];
+  }
+  async forgetAwaitedParts(blob: Digest, parts: readonly Digest[]) {
+    for (const part of parts) this.awaited.get(part)?.delete(blob);
+  }
 }
 
 export class MemoryQueue implements TaskQueue {

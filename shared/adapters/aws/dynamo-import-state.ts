@@ -13,6 +13,7 @@
  * BLOB#<registry>#<digest>   | #                  name                      a mount source
  * IMPORTED#<repository>      | <path>             digest                    what Ferry put there (tombstones)
  * NEXT#<sourceId>#<seq, 16>  | <previous digest>  digest                    an imported bundle, by its link
+ * PART#<part digest>         | <blob digest>                                a held part a blob not yet put together waits for
  * ```
  *
  * NEXT items let the chain move over bundles imported out of sequence: once the head
@@ -44,6 +45,8 @@ const keys = {
   deletion: (digest: Digest, index: number) => ({ pk: `BUNDLE#${digest}`, sk: `DELETION#${String(index).padStart(16, '0')}` }),
   blob: (registry: string, digest: Digest) => ({ pk: `BLOB#${registry}#${digest}`, sk: ONE }),
   imported: (repository: string, path: string) => ({ pk: `IMPORTED#${repository}`, sk: path }),
+  awaitedBy: (part: Digest) => `PART#${part}`,
+  awaited: (part: Digest, blob: Digest) => ({ pk: `PART#${part}`, sk: blob }),
   next: (sourceId: string, sequence: number, previous: Digest | null) => ({
     pk: `NEXT#${sourceId}#${String(sequence).padStart(16, '0')}`,
     sk: previous ?? 'none',
@@ -182,6 +185,27 @@ export class DynamoImportState implements ImportState {
     } catch (error) {
       throw new StateStoreError(this.table, digest === undefined ? 'DeleteItem' : 'PutItem', key.pk, { cause: error });
     }
+  }
+
+  async recordAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
+    await forEachLimited([...new Set(parts)], 8, async (part) => {
+      const key = keys.awaited(part, blob);
+      await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: key })));
+    });
+  }
+
+  async blobsAwaiting(part: Digest): Promise<Digest[]> {
+    const blobs: Digest[] = [];
+    const query = { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.awaitedBy(part) }, ConsistentRead: true };
+    for await (const item of this.#t.query(query)) blobs.push(String(item.sk) as Digest);
+    return blobs;
+  }
+
+  async forgetAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
+    await forEachLimited([...new Set(parts)], 8, async (part) => {
+      const key = keys.awaited(part, blob);
+      await this.#t.call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+    });
   }
 
   /** The first location recorded stays: any one is a valid mount source. */

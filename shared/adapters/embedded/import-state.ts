@@ -1,7 +1,8 @@
 /**
  * The import runner's durable progress on the isolated side, in a SQLite file: which
  * bundles are done, where each source's chain stands, and per-entry outcomes (and each
- * tombstone's decision) inside a bundle so a killed import resumes where it stopped.
+ * tombstone's decision) inside a bundle so a killed import resumes where it stopped; which
+ * held parts blobs not yet put together wait for.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Digest } from '../../digest.ts';
@@ -59,6 +60,14 @@ const MIGRATIONS = [
     action        TEXT NOT NULL CHECK (action IN ('delete', 'keep')),
     reason        TEXT,
     PRIMARY KEY (bundle_digest, idx)
+  );
+  `,
+  // Parts held for blobs not yet put together: a shared part outlives the blob put together first.
+  `
+  CREATE TABLE awaited_parts (
+    part TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    PRIMARY KEY (part, blob)
   );
   `,
 ];
@@ -120,6 +129,27 @@ export class SqliteImportState extends SqliteComponent implements ImportState {
     );
     transaction(this.db, () => {
       for (const d of decisions) insert.run(bundleDigest, d.index, d.action, d.reason ?? null);
+    });
+  }
+
+  async recordAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
+    const insert = this.db.prepare('INSERT INTO awaited_parts (part, blob) VALUES (?, ?) ON CONFLICT (part, blob) DO NOTHING');
+    transaction(this.db, () => {
+      for (const part of parts) insert.run(part, blob);
+    });
+  }
+
+  async blobsAwaiting(part: Digest): Promise<Digest[]> {
+    return this.db
+      .prepare('SELECT blob FROM awaited_parts WHERE part = ? ORDER BY blob')
+      .all(part)
+      .map((row) => text(row, 'blob') as Digest);
+  }
+
+  async forgetAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
+    const remove = this.db.prepare('DELETE FROM awaited_parts WHERE part = ? AND blob = ?');
+    transaction(this.db, () => {
+      for (const part of parts) remove.run(part, blob);
     });
   }
 

@@ -152,7 +152,7 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
   const { held, state, trustedKeys } = ctx.ports;
   const chain = new ChainView(state);
   const verified: Verified[] = [];
-  const split = new SplitBlobs(held, hold);
+  const split = new SplitBlobs(held, hold, state);
   const already: { index: number; report: Extract<ImportReport, { status: 'already-imported' }> }[] = [];
   for (const [index, input] of inputs.entries()) {
     let position: { identity: BundleIdentity; gap: boolean } | undefined;

@@ -13,18 +13,22 @@
  *
  * Once the batch verified whole, `dropAssembledParts()` removes the parts of each blob put
  * together (the blob, verified whole, is what later steps read; keeping both would hold every
- * split blob twice), except a part that a blob of the batch not yet held also lists.
+ * split blob twice), except a part that a blob not yet held also lists: one of this batch,
+ * or one an earlier import recorded as waiting for it (`ImportState.recordAwaitedParts`).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { assembledBlobs, bundleFileName, type BundleManifest, type BundlePart } from '../../bundle/index.ts';
 import { ContentMismatchError, type Digest } from '../../digest.ts';
 import { faultPoint } from '../../fault-points.ts';
-import type { ObjectStore } from '../ports/index.ts';
+import type { ImportState, ObjectStore } from '../ports/index.ts';
 import type { ResendRequestDocument } from '../receipts/codec.ts';
 import { AssembledBlobMismatchError, MissingPartError } from './errors.ts';
 
 type SplitBlob = { digest: Digest; size: number; parts: BundlePart[] };
+
+/** Where an import records which parts blobs not yet put together wait for. */
+export type AwaitedParts = Pick<ImportState, 'recordAwaitedParts' | 'blobsAwaiting' | 'forgetAwaitedParts'>;
 
 /** A blob some bundle completes whose parts are not all there: `part` is the first one lacking. */
 export interface UnfinishedBlob {
@@ -45,10 +49,12 @@ export class SplitBlobs {
   /** Import only: blobs held whole now, by digest, and every part the batch's manifests list. */
   readonly #assembled = new Map<Digest, SplitBlob>();
   readonly #listed: BundlePart[] = [];
+  readonly #awaited: AwaitedParts;
 
-  constructor(held: ObjectStore, hold: boolean) {
+  constructor(held: ObjectStore, hold: boolean, awaited: AwaitedParts = {}) {
     this.#held = held;
     this.#hold = hold;
+    this.#awaited = awaited;
   }
 
   /** One verified part streaming past: held (import) or hashed into its blob (verify). */
@@ -70,6 +76,16 @@ export class SplitBlobs {
       const lacking = this.#hold ? await this.#assemble(where, blob) : this.#check(where, blob);
       if (lacking !== undefined) this.#lacking.push({ where, manifest, blob, part: lacking });
     }
+    if (this.#hold) await this.#recordAwaited(manifest);
+  }
+
+  /** Every blob this bundle lists parts of and did not put together: what its parts are held for. */
+  async #recordAwaited(manifest: BundleManifest): Promise<void> {
+    const byBlob = new Map<Digest, Digest[]>();
+    for (const part of manifest.blobs.parts ?? []) {
+      if (!this.#assembled.has(part.blob)) byBlob.set(part.blob, [...(byBlob.get(part.blob) ?? []), part.digest]);
+    }
+    for (const [blob, parts] of byBlob) await this.#awaited.recordAwaitedParts?.(blob, parts);
   }
 
   /** After the whole batch verified: the blobs still lacking a part (none held, none made by a later bundle), in bundle order. */
@@ -85,8 +101,9 @@ export class SplitBlobs {
 
   /**
    * After the whole batch verified: removes the parts of every blob now held whole, keeping
-   * a part that a blob of the batch still unassembled (held by no one) lists too. Idempotent:
-   * a run stopped midway leaves parts whose blob is held, which the next run removes.
+   * a part that a blob still unassembled (held by no one) lists too — of this batch, or
+   * recorded by an earlier import. Idempotent: a run stopped midway leaves parts whose blob
+   * is held, which the next run removes.
    */
   async dropAssembledParts(): Promise<void> {
     const pending = new Set<Digest>();
@@ -97,8 +114,21 @@ export class SplitBlobs {
       if (heldWhole.get(part.blob) === false) pending.add(part.digest);
     }
     for (const blob of this.#assembled.values()) {
-      for (const part of blob.parts) if (!pending.has(part.digest)) await this.#held.deleteBlob(part.digest);
+      for (const part of blob.parts) {
+        if (!pending.has(part.digest) && !(await this.#awaitedElsewhere(part.digest))) await this.#held.deleteBlob(part.digest);
+      }
     }
+    for (const blob of this.#assembled.values()) await this.#awaited.forgetAwaitedParts?.(blob.digest, blob.parts.map((p) => p.digest));
+  }
+
+  /** A blob recorded as waiting for this part is not held whole yet; records of blobs held since are forgotten. */
+  async #awaitedElsewhere(part: Digest): Promise<boolean> {
+    for (const blob of (await this.#awaited.blobsAwaiting?.(part)) ?? []) {
+      if (this.#assembled.has(blob)) continue;
+      if ((await this.#held.statBlob(blob)) === undefined) return true;
+      await this.#awaited.forgetAwaitedParts?.(blob, [part]);
+    }
+    return false;
   }
 
   /** Puts the blob together in the held store; returns the first part lacking instead, if any. */

@@ -491,6 +491,16 @@ export interface ImportState {
    */
   deletionDecision?(bundleDigest: Digest, index: number): Promise<RecordedDeletion | undefined>;
   recordDeletionDecisions?(bundleDigest: Digest, decisions: readonly RecordedDeletion[]): Promise<void>;
+  /**
+   * The parts a blob not yet put together lists (held for it by this or an earlier import).
+   * The held store keeps parts under their own digest, so two blobs that begin alike share a
+   * part: removing the parts of one blob put together must keep a part another still waits
+   * for. Optional: without them a later import may find such a part gone, and asks again.
+   */
+  recordAwaitedParts?(blob: Digest, parts: readonly Digest[]): Promise<void>;
+  /** The blobs recorded as waiting for this part (some may be put together since). */
+  blobsAwaiting?(part: Digest): Promise<Digest[]>;
+  forgetAwaitedParts?(blob: Digest, parts: readonly Digest[]): Promise<void>;
   /** Where on a target registry Ferry put a blob before: a cross-repository mount source. */
   blobLocation?(registry: string, digest: Digest): Promise<string | undefined>;
   recordBlobLocation?(registry: string, digest: Digest, name: string): Promise<void>;
