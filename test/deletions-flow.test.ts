@@ -120,6 +120,34 @@ describe('deletions carried as tombstones (raw)', () => {
     expect((await receipt(world, 2)).deletions).toEqual([expect.objectContaining({ path: '/d/gone.bin', outcome: 'kept', reason: expect.stringMatching(/^changed on the target since Ferry imported it/) })]);
   });
 
+  it('a tombstone for a repository made read-only on the target keeps the artifact and says why; the bundle\'s other entries import', async () => {
+    // Prepare: raw-b is carried without deletions; after bundle 1, ops make raw-a read-only on the target
+    world = await makeWorld({
+      configRepositories: [{ name: 'raw-a', format: 'raw', deletions: 'carry' }, { name: 'raw-b', format: 'raw' }],
+      exportOverrides: { serve: { scanIntervalSeconds: 3600, sealIntervalSeconds: 3600 } },
+    });
+    ({ serve } = await carryThenDelete(world));
+    await until(() => /1 tombstone\(s\) pending/.test(serve!.stderr), 'ferry serve to record the tombstone');
+    await stopServe(serve);
+    world.source.putRawAsset('raw-b', '/e/new.bin', content('new', 2500));
+    await exportOnce(world);
+    world.target.setWritePolicy('raw-a', 'deny');
+
+    // Act
+    const second = (await bundles(world))[1]!;
+    const verified = await runFerry(['verify', '--config', world.importConfig, second], world.env);
+    const imported = await importAll(world, [second]);
+
+    // Assess
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/would keep raw-a\/d\/gone\.bin: target repository raw-a is read-only \(write policy deny\)/);
+    expect(imported.stdout).toContain('1 uploaded');
+    expect(world.target.assetPaths('raw-a').sort()).toEqual(['/d/gone.bin', '/d/stays.bin']);
+    expect(world.target.getAsset('raw-b', '/e/new.bin')!.content).toEqual(content('new', 2500));
+    expect(world.target.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
+    expect((await receipt(world, 2)).deletions).toEqual([expect.objectContaining({ path: '/d/gone.bin', outcome: 'kept', reason: 'target repository raw-a is read-only (write policy deny)' })]);
+  });
+
   it('a tombstone for an artifact Ferry never imported there (it was already present) keeps it', async () => {
     // Prepare: the target has the same bytes before the first import, so Ferry finds it present and imports nothing
     world = await deletionsWorld('carry');

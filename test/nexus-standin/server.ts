@@ -230,6 +230,11 @@ export async function startNexusStandin(options: StandinOptions): Promise<NexusS
       if (component === undefined) throw new Error('putRawAsset: component vanished');
       return { componentId: store.componentRestId(component), assetId: store.assetRestId(asset) };
     },
+    setWritePolicy(repository, policy) {
+      const repo = store.repositories.get(repository);
+      if (repo === undefined || repo.type !== 'hosted') throw new Error(`setWritePolicy: ${repository} is not a hosted repository`);
+      repo.writePolicy = policy;
+    },
     putDockerTag(repository, name, tag, manifest, mediaType, seedOptions) {
       const repo = store.repositories.get(repository);
       if (repo === undefined || repo.format !== 'docker') throw new Error(`putDockerTag: ${repository} is not a docker repository`);

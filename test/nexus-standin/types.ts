@@ -102,6 +102,8 @@ export interface NexusStandin {
   seedUpload(repository: string, form: SeedForm, options?: { lastModified?: Date }): Promise<{ paths: string[] }>;
   /** Seed through the format's PUT handler (a maven client's deploy of a snapshot file). */
   seedPut(repository: string, path: string, content: Buffer | string, options?: { lastModified?: Date }): Promise<{ paths: string[] }>;
+  /** Changes a hosted repository's write policy, as an admin does in its settings (Nexus keeps its content). */
+  setWritePolicy(repository: string, policy: 'allow' | 'allow_once' | 'deny'): void;
   /** Current content and checksums of an asset, or undefined. path with or without leading '/'. */
   getAsset(
     repository: string,

@@ -37,7 +37,8 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
     const done = (await deps.state.entryOutcome(bundleDigest, index)) !== undefined;
     const target = repositories.get(repository);
     // An entry done in an earlier run writes nothing more: the target's state now is no reason to refuse it.
-    const refused = done ? undefined : repositoryRefusal(repository, target, format.targetFormat?.(entry) ?? format.format);
+    // A tombstone writes nothing: a read-only repository keeps what it removes (tombstone/import.ts), never refuses the bundle.
+    const refused = done ? undefined : repositoryRefusal(repository, target, format.targetFormat?.(entry) ?? format.format, entry.kind !== 'tombstone');
     if (refused !== undefined) {
       refusals.push({ index, entry: label, reason: refused });
       continue;
@@ -70,14 +71,14 @@ export async function planImport(deps: PlanDeps, manifest: BundleManifest, bundl
 }
 
 /** Why a repository takes no write of this format, or undefined when it does (as far as the target says). */
-function repositoryRefusal(name: string, repo: TargetRepository | undefined, format: string): string | undefined {
+function repositoryRefusal(name: string, repo: TargetRepository | undefined, format: string, writes: boolean): string | undefined {
   if (repo === undefined) return `target repository ${name} does not exist on the target Nexus`;
   if (repo.type !== 'hosted') {
     return `target repository ${name} is a ${repo.type} repository, which takes no uploads; map the bundle's repository to a hosted one (target.repositories)`;
   }
   if (repo.format !== format) return `target repository ${name} is a ${repo.format} repository, not ${format}`;
   if (repo.online === false) return `target repository ${name} is offline`;
-  if (repo.writePolicy === 'deny') return `target repository ${name} is read-only (write policy deny)`;
+  if (writes && repo.writePolicy === 'deny') return `target repository ${name} is read-only (write policy deny)`;
   return undefined;
 }
 

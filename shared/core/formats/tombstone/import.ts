@@ -3,9 +3,9 @@
  * delete only when Ferry's own record says it imported exactly this content at that place
  * AND the target still has exactly that content there (an asset's sha256, a tag's manifest
  * digest); anything else is kept and reported — a foreign asset, one changed since, one
- * already gone. Docker: the tag goes by deleting its manifest, which the registry API allows
- * only by digest and which removes every tag on it, so a manifest another tag still names is
- * kept; blobs are never deleted (other images share them, and Nexus's cleanup owns them).
+ * already gone, one in a repository made read-only (write policy deny). Docker: the tag goes
+ * by deleting its manifest, which the registry API allows only by digest and which removes
+ * every tag on it, so a manifest another tag still names is kept; blobs are never deleted (other images share them, and Nexus's cleanup owns them).
  * The decisions are recorded before the first deletion, and a re-run goes by them: it keeps
  * what was kept, and reports a deletion it finds done as deleted by this import.
  */
@@ -83,6 +83,8 @@ async function decide(
   listed: (repository: string) => Promise<Map<string, Checksums>>,
 ): Promise<['delete' | 'keep', string?]> {
   const { index, entry, repository } = planned;
+  // Ops made it read-only: nothing there changes, deletions included; the bundle's other entries still import.
+  if (planned.target.writePolicy === 'deny') return ['keep', `target repository ${repository} is read-only (write policy deny)`];
   // A later entry of the same bundle writing the same place wins: its write is what the source has now.
   const again = manifest.entries.findIndex((other, i) => i > index && other.kind !== 'tombstone' && other.target.repository === entry.target.repository && coordinatesLabel(other.target) === coordinatesLabel(entry.target));
   if (again >= 0) return ['keep', `written again by entries[${again}] of this bundle`];
