@@ -26,7 +26,7 @@ import { formatOfEntry, type DeletionDecision, type TargetRegistry } from '../fo
 import { deletionDecisions, receiptDeletions, recordImportedLocations } from './deletions.ts';
 import { planImport, type ImportPlan } from './plan.ts';
 import { BlobsAtHand, type RangeReader } from './at-hand.ts';
-import { missingPart, SplitBlobs, type UnfinishedBlob } from './split-blobs.ts';
+import { dropLayersOnTarget, missingPart, SplitBlobs, type UnfinishedBlob } from './split-blobs.ts';
 import { StagedUploads } from './staged-uploads.ts';
 import { checkChain, ChainView, AlreadyImported, type BundleIdentity } from './chain.ts';
 import type { Log } from '../log.ts';
@@ -370,6 +370,7 @@ async function importBatch(ctx: ImportContext, inputs: BundleInput[], options: I
       reports.push(report);
       await options.onReport?.(report);
     }
+    await dropLayersOnTarget(ctx.ports.held, verified.map((v) => ({ manifest: v.manifest, kept: keptByTarget(v.manifest) })));
     return reports;
   } finally {
     // A refusal, a failure, or entries found present: nothing staged stays behind.

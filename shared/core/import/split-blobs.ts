@@ -204,6 +204,20 @@ interface Running {
   lacking?: BundlePart;
 }
 
+/**
+ * After every bundle of a batch applied: a split blob the target keeps (an image layer put
+ * together from its parts; `kept`) leaves the held store. Its registry has it now, and later
+ * imports mount it from where Ferry put it, as they do every layer that was never held;
+ * receipts list it as held on the target. A kill before this only leaves it held.
+ */
+export async function dropLayersOnTarget(held: ObjectStore, batch: { manifest: BundleManifest; kept: Set<Digest> }[]): Promise<void> {
+  for (const { manifest, kept } of batch) {
+    for (const blob of assembledBlobs(manifest.blobs.parts)) {
+      if (kept.has(blob.digest) && (await held.statBlob(blob.digest)) !== undefined) await held.deleteBlob(blob.digest);
+    }
+  }
+}
+
 /** The refusal for a blob still lacking a part, naming the bundle that carries it. */
 export function missingPart(u: UnfinishedBlob, resendRequest?: ResendRequestDocument): MissingPartError {
   return new MissingPartError(u.where, u.part, bundleFileName(u.manifest.sourceId, u.part.shippedIn), resendRequest);

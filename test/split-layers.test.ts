@@ -1,0 +1,77 @@
+/**
+ * An image layer bigger than the media (`bundles.maxBytes`), through the real CLI and
+ * docker-registry 2.8 on both sides: the layer travels as parts across several bundles, the
+ * import puts it together and verifies it before the first write, the image arrives as
+ * skopeo reads it, and the layer does not stay held once its registry has it (later imports
+ * mount it from there, as they do every layer).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { readBundleSummary } from '../shared/bundle/index.ts';
+import { makeImage, makeLayer } from './support/images.ts';
+import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { skopeoCopy, skopeoInspectRaw } from './support/skopeo.ts';
+import { bundles, runFerry } from './support/world.ts';
+
+const CAP = 1024 * 1024;
+
+let world: ImageWorld | undefined;
+let scratch: string | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** The held store's blobs (`import-work/objects/blobs/sha256/<hex>`). */
+async function heldBlobs(w: ImageWorld): Promise<string[]> {
+  return readdir(path.join(w.dir, 'import-work', 'objects', 'blobs', 'sha256')).catch(() => [] as string[]);
+}
+
+describe('an image layer bigger than the media', () => {
+  it('travels in parts across bundles within the cap, arrives as skopeo reads it, and is not held once the registry has it', async () => {
+    // Prepare: a layer of about 3 MiB of random bytes (gzip cannot shrink it) through a 1 MiB cap
+    world = await makeImageWorld();
+    const config = parse(await readFile(world.exportConfig, 'utf8')) as Record<string, unknown>;
+    await writeFile(world.exportConfig, stringify({ ...config, bundles: { directory: 'bundles', maxBytes: CAP } }));
+    const layer = await makeLayer({ 'data/big.bin': randomBytes(3 * CAP + 4321) });
+    const image = makeImage({ layers: [layer] });
+    await world.publish('split/app', '1.0', image);
+
+    // Act
+    const exported = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const files = await bundles(world);
+    const verified = await runFerry(['verify', '--config', world.importConfig, ...files], world.env);
+    const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-split-layer-'));
+    await skopeoCopy(`docker://${world.target.host}/split/app:1.0`, `oci:${scratch}:app`, { all: false });
+
+    // Assess
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    const parts = [];
+    for (const file of files) {
+      const summary = await readBundleSummary(createReadStream(file), file);
+      expect((await stat(file)).size).toBeLessThanOrEqual(CAP);
+      parts.push(...(summary.manifest.blobs.parts ?? []).filter((p) => p.shippedIn === summary.manifest.sequence));
+    }
+    expect(new Set(parts.map((p) => p.blob))).toEqual(new Set([layer.digest]));
+    expect(parts.reduce((n, p) => n + p.length, 0)).toBe(layer.bytes.length);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await skopeoInspectRaw(`${world.target.host}/split/app:1.0`)).equals(image.manifest.bytes)).toBe(true);
+    const copied = await readFile(path.join(scratch, 'blobs', 'sha256', layer.digest.slice(7)));
+    expect(sha256(copied)).toBe(layer.digest.slice(7));
+    const held = await heldBlobs(world);
+    expect(held).not.toContain(layer.digest.slice(7));
+    for (const part of parts) expect(held).not.toContain(part.digest.slice(7));
+  }, 120_000);
+});
