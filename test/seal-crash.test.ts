@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,6 +16,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTableInput, DynamoExportState } from '../shared/adapters/aws/dynamo-export-state.ts';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.ts';
+import { readBundleSummary } from '../shared/bundle/index.ts';
 import { SEAL_FAULT_POINTS } from '../shared/core/export/seal.ts';
 import { makeDynamoClient, makeS3Client } from './support/emulators.ts';
 import { content, makeWorld, REPO_ROOT, runFerry, type FerryRun, type World } from './support/world.ts';
@@ -70,6 +72,43 @@ describe('a seal killed at any step (SIGKILL), then run again', () => {
     for (const report of ['test-source-00000001.html', 'test-source-00000002.html']) expect((await stat(path.join(world.bundlesDir, report))).size, report).toBeGreaterThan(0);
     expect(imported.code, imported.stderr).toBe(0);
     for (const p of [...first, ...second]) expect(world.target.getAsset('raw-a', p)?.content.equals(content(p, 5000)), p).toBe(true);
+  });
+});
+
+describe('a seal killed between the bundles of one split blob (SIGKILL), then run again', () => {
+  const CAP = 1024 * 1024;
+  const BIG = content('split-on-media', 3 * CAP + 777);
+  let world: World | undefined;
+  afterEach(async () => world?.close());
+
+  it('goes on where it stopped: no part is shipped twice, the first bundle keeps its bytes, and the blob arrives byte-identical', async () => {
+    // Prepare
+    world = await makeWorld({ exportOverrides: { bundles: { directory: 'bundles', maxBytes: CAP } } });
+    world.source.putRawAsset('raw-a', '/big/media.iso', BIG);
+
+    // Act: killed once the first part bundle is published and marked, then run again
+    const killed = await runFerry(['export', '--once', '--config', world.exportConfig], { ...world.env, FERRY_FAULT_POINT: 'seal:after-mark' });
+    const carried = await outbox(world);
+    const rerun = await runFerry(['export', '--once', '--config', world.exportConfig], world.env);
+    const after = await outbox(world);
+    const files = [...after.keys()].map((f) => path.join(world!.bundlesDir, f));
+    const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
+
+    // Assess
+    expect(killed.signal).toBe('SIGKILL');
+    expect([...carried.keys()]).toEqual(['test-source-00000001.tar']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/its split goes on from where a seal that stopped left it/);
+    expect(after.get('test-source-00000001.tar')).toBe(carried.get('test-source-00000001.tar'));
+    const shipped: [number, number][] = [];
+    for (const file of files) {
+      const { manifest } = await readBundleSummary(createReadStream(file), file);
+      for (const part of (manifest.blobs.parts ?? []).filter((p) => p.shippedIn === manifest.sequence)) shipped.push([part.offset, part.length]);
+    }
+    expect(shipped.reduce((n, [, length]) => n + length, 0)).toBe(BIG.length);
+    shipped.forEach(([offset], i) => expect(offset).toBe(shipped.slice(0, i).reduce((n, [, length]) => n + length, 0)));
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(world.target.getAsset('raw-a', '/big/media.iso')!.content.equals(BIG)).toBe(true);
   });
 });
 

@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planBundles } from '../shared/core/export/seal.ts';
-import { manifestParts } from '../shared/core/export/split.ts';
+import { manifestParts, partDigests } from '../shared/core/export/split.ts';
+import { Readable } from 'node:stream';
+import { sha256Of } from '../shared/digest.ts';
+import { MemoryObjectStore } from './support/fakes.ts';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_V3, bundleFormatFor, validateManifest, type BundlePart } from '../shared/bundle/index.ts';
 import type { PendingEntry } from '../shared/core/ports/index.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -79,6 +82,47 @@ describe('planBundles with a blob bigger than the cap', () => {
     expect(plan.bundles.flatMap((b) => b.entries)).toEqual([]);
   });
 
+  it('goes on with a split an earlier seal left unfinished: the parts it published are listed, not planned again', async () => {
+    // Prepare: bundle 3 carried the first 2 MiB of a 7 MiB blob, then that seal stopped
+    const earlier: BundlePart = { blob: d('b'), size: 7 * MiB, offset: 0, length: 2 * MiB, digest: d('1'), shippedIn: 3 };
+
+    // Act
+    const plan = await planBundles([entry(1, d('b'), 7 * MiB)], async () => undefined, 4, 3 * MiB, [], new Map([[d('b'), [earlier]]]));
+
+    // Assess
+    const parts = plan.bundles.flatMap((b) => b.parts);
+    expect(parts[0]!.offset).toBe(2 * MiB);
+    expect(parts.reduce((n, p) => n + p.length, 0)).toBe(5 * MiB);
+    expect(plan.earlier).toEqual([earlier]);
+    const listed = plan.bundles.map((b, i) => manifestParts(b, 4 + i, plan.bundles, plan.earlier).map((p) => [p.offset, p.shippedIn]));
+    expect(listed.at(-1)![0]).toEqual([0, 3]);
+    expect(listed.at(-1)!.map(([, shippedIn]) => shippedIn)).toEqual([3, ...plan.bundles.map((_, i) => 4 + i)]);
+    expect(plan.bundles.at(-1)!.entries.map((e) => e.seq)).toEqual([1]);
+  });
+
+  it.each<[string, BundlePart]>([
+    ['of another size', { blob: d('b'), size: 8 * MiB, offset: 0, length: 2 * MiB, digest: d('1'), shippedIn: 3 }],
+    ['not from offset 0', { blob: d('b'), size: 7 * MiB, offset: MiB, length: 2 * MiB, digest: d('1'), shippedIn: 3 }],
+    ['of a sequence this plan seals', { blob: d('b'), size: 7 * MiB, offset: 0, length: 2 * MiB, digest: d('1'), shippedIn: 4 }],
+  ])('starts the split over when the unfinished parts are %s', async (_what, earlier) => {
+    // Act
+    const plan = await planBundles([entry(1, d('b'), 7 * MiB)], async () => undefined, 4, 3 * MiB, [], new Map([[d('b'), [earlier]]]));
+
+    // Assess
+    expect(plan.bundles[0]!.parts[0]!.offset).toBe(0);
+    expect(plan.earlier).toEqual([]);
+  });
+
+  it('starts a resend over, whatever an earlier seal left of the blob', async () => {
+    // Act
+    const earlier: BundlePart = { blob: d('r'), size: 4 * MiB, offset: 0, length: 2 * MiB, digest: d('1'), shippedIn: 1 };
+    const plan = await planBundles([], async () => undefined, 2, 3 * MiB, [{ digest: d('r'), size: 4 * MiB }], new Map([[d('r'), [earlier]]]));
+
+    // Assess
+    expect(plan.bundles[0]!.parts[0]!.offset).toBe(0);
+    expect(plan.earlier).toEqual([]);
+  });
+
   it('keeps the entry pending when a blob it needs is split but the cap leaves no room for data', async () => {
     // Act
     const plan = await planBundles([entry(1, d('b'), MiB)], async () => undefined, 1, 24 * 1024);
@@ -86,6 +130,23 @@ describe('planBundles with a blob bigger than the cap', () => {
     // Assess
     expect(plan.oversized.map((e) => e.seq)).toEqual([1]);
     expect(plan.bundles).toEqual([]);
+  });
+});
+
+describe('partDigests', () => {
+  it('hashes each part from its own offset, the bytes before a continued split left out', async () => {
+    // Prepare
+    const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    const store = new MemoryObjectStore();
+    await store.putBlob(Readable.from([bytes.subarray(0, 1234), bytes.subarray(1234)]));
+    const blob = sha256Of(bytes);
+    const part = (offset: number, length: number) => ({ blob, size: bytes.length, offset, length, shippedIn: 2 });
+
+    // Act
+    const digests = await partDigests(store, blob, [part(2000, 1500), part(3500, 1500)]);
+
+    // Assess
+    expect(digests).toEqual(new Map([[2000, sha256Of(bytes.subarray(2000, 3500))], [3500, sha256Of(bytes.subarray(3500))]]));
   });
 });
 

@@ -5,12 +5,13 @@
  * staging order, so the importer applies changes in the order they were seen.
  */
 import type { Signer } from '../../signing.ts';
-import { assembledBlobs, bundleFileName, carriedParts, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry, type BundlePart } from '../../bundle/index.ts';
+import { assembledBlobs, bundleFileName, carriedParts, bundleFormatFor, EMPTY_OCI_INDEX, prepareBundle, type BundleEntry, type BundleManifest, type BundlePart } from '../../bundle/index.ts';
 import { formatOfEntry } from '../formats/index.ts';
 import { faultPoint } from '../../fault-points.ts';
 import type { Digest } from '../../digest.ts';
 import { OversizedEntryError, StagedPartError } from './errors.ts';
 import { writeSealReport } from './seal-report.ts';
+import { readBundleHead } from '../../bundle/report/read.ts';
 import type { BlobSource, BundleRecord, Clock, ExportState, ObjectStore, PendingEntry } from '../ports/index.ts';
 import type { Log } from '../log.ts';
 import {
@@ -64,7 +65,8 @@ export type { PlannedBundle } from './split.ts';
  * Splits the pending entries into bundles under `maxBytes`. `shippedIn` says which blobs
  * the far side already has (or will, from an earlier bundle of this same plan). Blobs the
  * far side asked for again (`resend`) go first, needed by no entry of the bundle. An entry
- * whose new blobs exceed one bundle has them split into parts (split.ts).
+ * whose new blobs exceed one bundle has them split into parts (split.ts); a split an earlier
+ * seal left unfinished (`continued`: its parts already published) goes on from there.
  */
 export async function planBundles(
   pending: PendingEntry[],
@@ -72,18 +74,20 @@ export async function planBundles(
   firstSequence: number,
   maxBytes: number,
   resend: { digest: Digest; size: number }[] = [],
-): Promise<{ bundles: PlannedBundle[]; oversized: PendingEntry[]; oversizedResends: { digest: Digest; size: number }[] }> {
+  continued: ReadonlyMap<Digest, readonly BundlePart[]> = new Map(),
+): Promise<{ bundles: PlannedBundle[]; oversized: PendingEntry[]; oversizedResends: { digest: Digest; size: number }[]; earlier: BundlePart[] }> {
   const bundles: PlannedBundle[] = [];
   const oversized: PendingEntry[] = [];
   const oversizedResends: { digest: Digest; size: number }[] = [];
   const plannedIn = new Map<Digest, number>();
+  const earlier: BundlePart[] = [];
   let current: PlannedBundle | undefined;
   const open = openBundle;
   for (const blob of resend) {
     if (plannedIn.has(blob.digest)) continue;
     const cost = tarMemberBytes(blob.size);
     if (TAR_FIXED_OVERHEAD + cost > maxBytes) {
-      const cursor: PlanCursor = { bundles, current, firstSequence, maxBytes, plannedIn };
+      const cursor: PlanCursor = { bundles, current, firstSequence, maxBytes, plannedIn, continued, earlier };
       if (placeSplitEntry(cursor, undefined, new Map([[blob.digest, { size: blob.size, shipped: undefined }]]))) current = cursor.current;
       else oversizedResends.push(blob);
       continue;
@@ -105,7 +109,7 @@ export async function planBundles(
     const newBytes = [...needs.values()].reduce((n, b) => n + (b.shipped === undefined ? tarMemberBytes(b.size) : 0), 0);
     const cost = MANIFEST_BYTES_PER_ENTRY * (1 + Math.floor(needs.size / 8)) + newBytes;
     if (TAR_FIXED_OVERHEAD + cost > maxBytes) {
-      const cursor: PlanCursor = { bundles, current, firstSequence, maxBytes, plannedIn };
+      const cursor: PlanCursor = { bundles, current, firstSequence, maxBytes, plannedIn, continued, earlier };
       if (placeSplitEntry(cursor, entry, needs)) current = cursor.current;
       else oversized.push(entry);
       continue;
@@ -127,7 +131,7 @@ export async function planBundles(
     current.entries.push(entry);
   }
   if (current !== undefined && (current.entries.length > 0 || current.included.length > 0 || current.parts.length > 0)) bundles.push(current);
-  return { bundles, oversized, oversizedResends };
+  return { bundles, oversized, oversizedResends, earlier };
 }
 
 /** The crash points of a seal, in order (see shared/fault-points.ts). */
@@ -147,17 +151,21 @@ export async function sealPending(deps: SealDeps, options: { maxBytes: number })
   const pending = await state.listPendingEntries();
   const resend = await stagedResends(deps, result);
   if (pending.length === 0 && resend.length === 0) return result;
-  const plan = await planBundles(pending, (d) => state.shippedIn(d), (last?.sequence ?? 0) + 1, options.maxBytes, resend);
+  const continued = await unfinishedSplits(deps, last, pending, options.maxBytes, resend);
+  const plan = await planBundles(pending, (d) => state.shippedIn(d), (last?.sequence ?? 0) + 1, options.maxBytes, resend, continued);
   result.oversized = [
     ...plan.oversized.map((e) => new OversizedEntryError(e.sourceRepository, e.path, e.size, options.maxBytes)),
     ...plan.oversizedResends.map((b) => new OversizedEntryError('resend of', ` ${b.digest}`, b.size, options.maxBytes)),
   ];
   for (const error of result.oversized) log.error(error.message, { repository: error.repository, path: error.path });
 
-  const digests = await splitDigests(deps.store, plan.bundles);
+  for (const blob of new Set(plan.earlier.map((p) => p.blob))) {
+    log.info(`${blob}: its split goes on from where a seal that stopped left it (parts up to bundle ${last!.sequence} are not shipped again)`, { digest: blob });
+  }
+  const digests = await splitDigests(deps.store, plan.bundles, plan.earlier);
   for (const planned of plan.bundles) {
     const sequence = (last?.sequence ?? 0) + 1;
-    const parts = manifestParts(planned, sequence, plan.bundles).map((p) => ({ ...p, digest: digestOfPart(digests, p) }));
+    const parts = manifestParts(planned, sequence, plan.bundles, plan.earlier).map((p) => ({ ...p, digest: digestOfPart(digests, p) }));
     const sealed = await sealOne(deps, planned, last, parts);
     result.bundles.push(sealed);
     log.info(
@@ -235,13 +243,44 @@ async function sealOne(deps: SealDeps, planned: PlannedBundle, last: BundleRecor
   };
 }
 
-/** The digest of every planned part, one pass over each split blob. */
-async function splitDigests(store: ObjectStore, bundles: PlannedBundle[]): Promise<Map<Digest, Map<number, Digest>>> {
+/** The digest of every planned part, one pass over each split blob; those of earlier bundles as their manifest signed them. */
+async function splitDigests(store: ObjectStore, bundles: PlannedBundle[], earlier: readonly BundlePart[]): Promise<Map<Digest, Map<number, Digest>>> {
   const byBlob = new Map<Digest, PlannedPart[]>();
   for (const part of bundles.flatMap((b) => b.parts)) byBlob.set(part.blob, [...(byBlob.get(part.blob) ?? []), part]);
   const digests = new Map<Digest, Map<number, Digest>>();
   for (const [blob, parts] of byBlob) digests.set(blob, await partDigests(store, blob, parts));
+  for (const part of earlier) digests.get(part.blob)?.set(part.offset, part.digest);
   return digests;
+}
+
+/**
+ * The splits the last bundle left unfinished (it lists parts of a blob that no bundle
+ * completed yet): a seal stopped between the bundles of one split. Read from the published
+ * bundle's signed manifest, so what goes on is exactly what ops may have carried. A blob the
+ * far side asked for again starts over instead.
+ */
+async function unfinishedSplits(deps: SealDeps, last: BundleRecord | undefined, pending: PendingEntry[], maxBytes: number, resend: { digest: Digest }[]): Promise<Map<Digest, BundlePart[]>> {
+  const unfinished = new Map<Digest, BundlePart[]>();
+  // Only a blob over half the cap is ever split (split.ts): otherwise there is nothing to go on with.
+  const splits = pending.some((entry) => blobsOf(entry).some((blob) => blob.size > maxBytes / 2));
+  if (last === undefined || deps.store.openBundle === undefined || !splits) return unfinished;
+  let manifest: BundleManifest;
+  try {
+    const input = await deps.store.openBundle(last.name);
+    const head = await readBundleHead(input, last.name).finally(() => input.destroy());
+    if (head.manifestDigest !== last.digest) throw new Error(`its manifest is not the one recorded (${head.manifestDigest}, recorded ${last.digest})`);
+    manifest = head.manifest;
+  } catch (error) {
+    // Only an optimisation: without it, an unfinished split ships again from its first byte.
+    deps.log.warn(`${last.name}: could not read it back to go on with a split it began (${(error as Error).message}); such a blob is split again from the start`, { bundle: last.name });
+    return unfinished;
+  }
+  const complete = new Set(assembledBlobs(manifest.blobs.parts).map((b) => b.digest));
+  const again = new Set(resend.map((r) => r.digest));
+  for (const part of manifest.blobs.parts ?? []) {
+    if (!complete.has(part.blob) && !again.has(part.blob)) unfinished.set(part.blob, [...(unfinished.get(part.blob) ?? []), part]);
+  }
+  return unfinished;
 }
 
 function digestOfPart(digests: Map<Digest, Map<number, Digest>>, part: PlannedPart): Digest {

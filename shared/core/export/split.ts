@@ -36,6 +36,13 @@ export interface PlanCursor {
   firstSequence: number;
   maxBytes: number;
   plannedIn: Map<Digest, number>;
+  /**
+   * Split blobs an earlier seal left unfinished: their parts already published (a seal
+   * stopped between the bundles of one split). Their split goes on from there.
+   */
+  continued: ReadonlyMap<Digest, readonly BundlePart[]>;
+  /** The continued parts this plan lists before its own. */
+  earlier: BundlePart[];
 }
 
 export const openBundle = (): PlannedBundle => ({ entries: [], included: [], required: new Map(), parts: [], bytes: TAR_FIXED_OVERHEAD });
@@ -57,9 +64,12 @@ const sequenceOf = (cursor: PlanCursor) => cursor.firstSequence + cursor.bundles
 export function placeSplitEntry(cursor: PlanCursor, entry: PendingEntry | undefined, needs: Map<Digest, { size: number; shipped: number | undefined }>): boolean {
   const { maxBytes } = cursor;
   const fresh = [...needs].filter(([, b]) => b.shipped === undefined);
-  const newBytes = fresh.reduce((n, [, b]) => n + b.size, 0);
+  // A resend starts its blob over (the far side lost it); an entry's blob goes on where a stopped seal left it.
+  const earlier = new Map(fresh.map(([digest, blob]) => [digest, entry === undefined ? [] : continuedParts(cursor, digest, blob.size)]));
+  const earlierParts = [...earlier.values()].flat();
+  const newBytes = fresh.reduce((n, [digest, b]) => n + b.size - bytesIn(earlier.get(digest)!), 0);
   // Every bundle of the run reserves room for the entry and all part listings: the last one lists every part.
-  const parts = Math.ceil(newBytes / (maxBytes / 2)) + fresh.length + 1;
+  const parts = Math.ceil(newBytes / (maxBytes / 2)) + fresh.length + 1 + earlierParts.length;
   const reserve = MANIFEST_BYTES_PER_ENTRY * (1 + Math.floor(needs.size / 8)) + MANIFEST_BYTES_PER_PART * parts;
   const capacity = maxBytes - TAR_FIXED_OVERHEAD - reserve;
   if (capacity < maxBytes / 2 || capacity < 4096) return false;
@@ -69,14 +79,15 @@ export function placeSplitEntry(cursor: PlanCursor, entry: PendingEntry | undefi
   else current.bytes += reserve;
   for (const [digest, blob] of fresh) {
     const cost = tarMemberBytes(blob.size);
-    if (cost <= capacity) {
+    let offset = bytesIn(earlier.get(digest)!);
+    if (cost <= capacity && offset === 0) {
       if (current.bytes + cost > maxBytes) current = nextBundle(cursor, reserve);
       current.included.push({ digest, size: blob.size });
       current.bytes += cost;
       cursor.plannedIn.set(digest, sequenceOf(cursor));
       continue;
     }
-    let offset = 0;
+    cursor.earlier.push(...earlier.get(digest)!);
     while (offset < blob.size) {
       const room = maxBytes - current.bytes - 512;
       if (room < 1024) {
@@ -101,13 +112,27 @@ export function placeSplitEntry(cursor: PlanCursor, entry: PendingEntry | undefi
   return true;
 }
 
+/** The parts of `blob` an earlier seal published, when they are a usable start of it (contiguous from 0, this size). */
+function continuedParts(cursor: PlanCursor, blob: Digest, size: number): readonly BundlePart[] {
+  const parts = cursor.continued.get(blob) ?? [];
+  let next = 0;
+  for (const part of parts) {
+    if (part.size !== size || part.offset !== next || part.shippedIn >= cursor.firstSequence) return [];
+    next += part.length;
+  }
+  return next < size ? parts : [];
+}
+
+const bytesIn = (parts: readonly { length: number }[]) => parts.reduce((n, p) => n + p.length, 0);
+
 /**
  * What each bundle's manifest lists in `blobs.parts`: for every blob it carries a part of,
- * that blob's parts from offset 0 up to its own last one (earlier ones with their bundle).
+ * that blob's parts from offset 0 up to its own last one (earlier ones with their bundle,
+ * `earlier` those of bundles sealed before this plan).
  */
-export function manifestParts(bundle: PlannedBundle, sequence: number, all: readonly PlannedBundle[]): PlannedPart[] {
+export function manifestParts(bundle: PlannedBundle, sequence: number, all: readonly PlannedBundle[], earlier: readonly PlannedPart[] = []): PlannedPart[] {
   const blobs = [...new Set(bundle.parts.map((p) => p.blob))];
-  const everyPart = all.flatMap((b) => b.parts);
+  const everyPart = [...earlier, ...all.flatMap((b) => b.parts)];
   return blobs.flatMap((blob) => everyPart.filter((p) => p.blob === blob && p.shippedIn <= sequence));
 }
 
@@ -130,6 +155,13 @@ export async function partDigests(store: ObjectStore, blob: Digest, parts: reado
       let at = 0;
       while (at < chunk.byteLength && index < ordered.length) {
         const part = ordered[index]!;
+        // Bytes before the part (a split continued from an earlier seal) hash into nothing.
+        if (position < part.offset) {
+          const skip = Math.min(chunk.byteLength - at, part.offset - position);
+          at += skip;
+          position += skip;
+          continue;
+        }
         const take = Math.min(chunk.byteLength - at, part.offset + part.length - position);
         hash.update(chunk.subarray(at, at + take));
         at += take;
