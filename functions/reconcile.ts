@@ -77,3 +77,28 @@ export async function reconcileCarried(
   }
   return summary;
 }
+
+/**
+ * The reconciles deletions asked for (ExportState.requestReconcile: a PURGED event named bare
+ * ids), run by the scheduled scan after its scan rather than on the reconcile's own, slower
+ * schedule. Each request is cleared once its repository reconciled, unless a newer one came;
+ * one for a repository no longer carried with deletions is cleared unrun.
+ */
+export async function reconcileRequested(
+  deps: Parameters<typeof reconcileCarried>[0],
+  repositories: readonly ScanRepository[],
+): Promise<ReconcileSummary | undefined> {
+  const requests = (await deps.state.reconcileRequests?.()) ?? [];
+  if (requests.length === 0) return undefined;
+  const requestedAt = new Map(requests.map((r) => [r.repository, r.requestedAt]));
+  const wanted = repositories.filter((r) => r.carryDeletions === true && requestedAt.has(r.name));
+  for (const request of requests) {
+    if (!wanted.some((r) => r.name === request.repository)) await deps.state.clearReconcileRequest?.(request.repository, request.requestedAt);
+  }
+  if (wanted.length === 0) return undefined;
+  deps.logger.info(`reconcile of deletions asked for by a PURGED event: ${wanted.map((r) => r.name).join(', ')}`);
+  const summary = await reconcileCarried(deps, wanted);
+  for (const result of summary.reconciled) await deps.state.clearReconcileRequest?.(result.repository, requestedAt.get(result.repository)!);
+  return summary;
+}
+

@@ -3,7 +3,8 @@
  * its watermark and queue copy tasks. A scan that would outlive the Lambda stops at a page
  * boundary a minute before the timeout; its checkpoint (DynamoDB) names the next page and
  * the next scheduled invocation continues from there. Invoked with `{"reconcile": true}` (its
- * own, slower schedule) it runs the full reconcile of deletions instead (reconcile.ts).
+ * own, slower schedule) it runs the full reconcile of deletions instead (reconcile.ts); after
+ * a scan, it runs the reconciles a PURGED event asked for.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -12,7 +13,7 @@ import { ExportError } from '../shared/core/export/errors.ts';
 import { RECONCILE_METRICS, SCAN_LAG_MAX_METRIC, SCAN_LAG_METRIC, SCAN_METRICS } from './metrics.ts';
 import { scanEnvSchema, loadEnv } from './env.ts';
 import { eventBridgeSchema, type ReconcileEvent } from './events.ts';
-import { isReconcileEvent, reconcileCarried, throwOnFailures, type ReconcileSummary } from './reconcile.ts';
+import { isReconcileEvent, reconcileCarried, reconcileRequested, throwOnFailures, type ReconcileSummary } from './reconcile.ts';
 import { activeDefinitions } from '../shared/config/definitions.ts';
 import { definitionStore, exporterSettings, exportPorts, registriesFor } from './export-wiring.ts';
 import { errorFields, once, powertools } from './wiring.ts';
@@ -34,6 +35,8 @@ async function exporterNow() {
 }
 
 export interface ScanSummary {
+  /** Repositories reconciled after the scan because a PURGED event asked for it. */
+  reconciled?: string[];
   repositories: { repository: string; via?: string; complete: boolean; resumed: boolean; pages: number; queued: number; watermark: string | undefined }[];
   failures: { repository: string; error: string }[];
 }
@@ -41,6 +44,14 @@ export interface ScanSummary {
 /** Some repositories could not be scanned; the others' results stand. */
 export class ScanFailedError extends ExportError {
   override readonly name = 'ScanFailedError';
+}
+
+/** A reconcile's metrics (its alarm counts failures) and its summary in the log. */
+function recordReconcile(summary: ReconcileSummary): void {
+  metrics.addMetric(RECONCILE_METRICS.tombstones, MetricUnit.Count, summary.reconciled.reduce((n, r) => n + r.staged, 0));
+  metrics.addMetric(RECONCILE_METRICS.failures, MetricUnit.Count, summary.failures.length);
+  metrics.addMetric(RECONCILE_METRICS.pathIndexIncomplete, MetricUnit.Count, summary.pathIndex?.complete === false ? 1 : 0);
+  logger.info('reconcile of deletions finished', { ...summary });
 }
 
 export async function handler(event: ReconcileEvent, context: Context): Promise<ReconcileSummary>;
@@ -53,17 +64,17 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
       logger.info('reconcile of deletions started');
       const { ports, settings } = await exporterNow();
       const summary = await reconcileCarried({ source: ports.source, state: ports.state, logger, shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS }, settings.repositories);
-      metrics.addMetric(RECONCILE_METRICS.tombstones, MetricUnit.Count, summary.reconciled.reduce((n, r) => n + r.staged, 0));
-      metrics.addMetric(RECONCILE_METRICS.failures, MetricUnit.Count, summary.failures.length);
-      metrics.addMetric(RECONCILE_METRICS.pathIndexIncomplete, MetricUnit.Count, summary.pathIndex?.complete === false ? 1 : 0);
-      logger.info('reconcile of deletions finished', { ...summary });
+      recordReconcile(summary);
       return throwOnFailures(summary);
     }
     // Scheduled (EventBridge) or invoked by hand with any payload: only the former is described.
     const scheduled = eventBridgeSchema.safeParse(event);
     logger.info('scan started', scheduled.success ? { trigger: scheduled.data['detail-type'], eventId: scheduled.data.id } : { trigger: 'direct' });
-    const { exporter } = await exporterNow();
-    const { results, failures } = await exporter.scan({ shouldStop: () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS });
+    const { exporter, ports, settings } = await exporterNow();
+    const shouldStop = () => context.getRemainingTimeInMillis() < STOP_MARGIN_MS;
+    const { results, failures } = await exporter.scan({ shouldStop });
+    const requested = shouldStop() ? undefined : await reconcileRequested({ source: ports.source, state: ports.state, logger, shouldStop }, settings.repositories);
+    if (requested !== undefined) recordReconcile(requested);
     const now = Date.now();
     let worstLag: number | undefined;
     for (const result of results) {
@@ -83,6 +94,7 @@ export async function handler(event: unknown, context: Context): Promise<ScanSum
     metrics.addMetric(SCAN_METRICS.incomplete, MetricUnit.Count, results.filter((r) => !r.complete).length);
     metrics.addMetric(SCAN_METRICS.failures, MetricUnit.Count, failures.length);
     const summary: ScanSummary = {
+      ...(requested !== undefined ? { reconciled: requested.reconciled.map((r) => r.repository) } : {}),
       repositories: results.map((r) => ({ repository: r.repository, ...(r.via !== undefined ? { via: r.via } : {}), complete: r.complete, resumed: r.resumed, pages: r.pages, queued: r.queued, watermark: r.watermark })),
       failures: failures.map((f) => ({ repository: f.repository, error: (f.error as Error).message })),
     };

@@ -31,7 +31,10 @@ export function grantExportAccess(ferry: Construct & ExportResources, functions:
   webhookSecret.grantRead(webhook);
   nexusSecret.grantRead(webhook);
   idempotencyTable.grantReadWriteData(webhook);
-  table.grantReadData(webhook); // skips assets whose content is already recorded
+  // Reads skip assets whose content is already recorded; writes record what a DELETED event
+  // carries (tombstones) and what a PURGED one asks for (a reconcile request). Sync
+  // definitions change by API without a deploy, so this cannot hang on `deletions: carry`.
+  table.grantReadWriteData(webhook);
 
   queue.grantSendMessages(scan);
   table.grantReadWriteData(scan);

@@ -275,6 +275,29 @@ describe('deletions carried as tombstones (raw)', () => {
     expect(second.manifest.entries).toEqual([expect.objectContaining({ kind: 'tombstone', target: { repository: 'raw-a', path: '/d/gone.bin' } })]);
   });
 
+  it('a PURGED event (bare ids) makes ferry serve run the full reconcile at once, without waiting for the next scan', async () => {
+    // Prepare: scans hourly; the asset goes with no webhook, as a cleanup task's purge reports it
+    world = await deletionsWorld('carry');
+    world.source.putRawAsset('raw-a', '/d/purged.bin', content('purged', 3000));
+    await exportOnce(world);
+    serve = await startServe(world);
+    await until(() => /reconciled deletions of raw-a: 0 tombstone/.test(serve!.stderr), 'the reconcile after the first scan');
+    await deleteOnSource(world, 'raw-a', '/d/purged.bin');
+    const purged = JSON.stringify({ timestamp: '2025-01-15T10:20:30.123+00:00', nodeId: '52905B51-085CCABB-CEBBEAAD-16795588-FC927D93', initiator: 'system', repositoryName: 'raw-a', action: 'PURGED', components: ['fa8cfc42'] });
+
+    // Act
+    const answered = await deliver(serve, purged, { deliveryId: 'purge-1' });
+    await until(() => /reconciled deletions of raw-a: 1 tombstone/.test(serve!.stderr), 'the reconcile the PURGED event asked for');
+    await stopServe(serve);
+    await exportOnce(world);
+
+    // Assess
+    expect(answered).toMatchObject({ status: 202, body: { tombstones: 0 } });
+    expect(serve.stderr).toMatch(/the full reconcile of raw-a runs now/);
+    const second = await readBundleSummary(createReadStream((await bundles(world))[1]!), 'second');
+    expect(second.manifest.entries).toEqual([expect.objectContaining({ kind: 'tombstone', target: { repository: 'raw-a', path: '/d/purged.bin' } })]);
+  });
+
   it('without deletions: carry a deletion is only logged and nothing is carried', async () => {
     // Prepare
     world = await deletionsWorld(undefined);

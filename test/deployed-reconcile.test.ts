@@ -23,11 +23,13 @@ import { DynamoTable } from '../shared/adapters/aws/dynamo-table.ts';
 import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { seedDefinitions } from '../shared/config/definitions.ts';
 import { tombstoneFor } from '../shared/core/export/tombstones.ts';
-import { startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
+import { signWebhookBody, startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
-import { lambdaContext, sqsEvent } from './support/lambda-events.ts';
+import { lambdaContext, sqsEvent, urlEvent } from './support/lambda-events.ts';
 
 const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
+const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
+const WEBHOOK_SECRET = 'reconcile-webhook-s3cret';
 const NEXUS_USER = { username: 'ferry-reader', password: 'reader-pa55' };
 const credentials = { accessKeyId: 'ferrytest', secretAccessKey: 'ferrytest' };
 const awsEndpoint = inject('awsEndpoint');
@@ -46,6 +48,7 @@ afterAll(async () => nexus.close());
 beforeEach(() => {
   secrets.reset();
   secrets.on(GetSecretValueCommand, { SecretId: NEXUS_SECRET_ARN }).resolves({ SecretString: JSON.stringify(NEXUS_USER) });
+  secrets.on(GetSecretValueCommand, { SecretId: WEBHOOK_SECRET_ARN }).resolves({ SecretString: WEBHOOK_SECRET });
   for (const method of ['log', 'info', 'warn', 'debug'] as const) vi.spyOn(console, method).mockImplementation(() => undefined);
 });
 afterEach(() => {
@@ -88,11 +91,19 @@ async function deploy() {
     FERRY_NEXUS_URL: nexus.url,
     FERRY_NEXUS_SECRET_ARN: NEXUS_SECRET_ARN,
     FERRY_IDEMPOTENCY_TABLE: idempotency.TableName,
+    FERRY_WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_ARN,
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
   const state = new DynamoExportState({ client: makeDynamoClient(dynamoEndpoint), table, sourceId: 'test-source' });
-  return { queueUrl, state, table, scan: (await import('../functions/scan.ts')).handler, copy: (await import('../functions/copy.ts')).handler };
+  return {
+    queueUrl,
+    state,
+    table,
+    scan: (await import('../functions/scan.ts')).handler,
+    copy: (await import('../functions/copy.ts')).handler,
+    webhook: (await import('../functions/webhook.ts')).handler,
+  };
 }
 
 /** Every message now visible, as the SQS event source would deliver them. */
@@ -170,6 +181,65 @@ describe('the reconcile schedule on the scan function', () => {
     expect(full).toEqual({ reconciled: [{ repository: 'raw-a', staged: 1 }], failures: [], pathIndex: { complete: true, written: removed } });
     const tombstones = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone');
     expect(tombstones.map((t) => t.path)).toEqual(['/old/gone.bin']);
+  });
+});
+
+/** A PURGED delivery as Nexus's SQL store sends it: bare ids, no single component. */
+function purgedDelivery(repositoryName: string, ids: string[], deliveryId: string) {
+  const body = Buffer.from(JSON.stringify({ timestamp: '2025-01-15T10:20:30.123+00:00', nodeId: '52905B51-085CCABB-CEBBEAAD-16795588-FC927D93', initiator: 'system', repositoryName, action: 'PURGED', components: ids }));
+  return urlEvent(body, {
+    'content-type': 'application/json; charset=UTF-8',
+    'x-nexus-webhook-id': 'rm:repository:component',
+    'x-nexus-webhook-delivery': deliveryId,
+    'x-nexus-webhook-signature': signWebhookBody(WEBHOOK_SECRET, body),
+  });
+}
+
+describe('a PURGED event on the webhook function', () => {
+  it('asks for the full reconcile of its repository, which the next scheduled scan runs once; none for a repository that does not carry, and one left from when it did is dropped unrun', async () => {
+    // Prepare: an asset staged the deployed way, then purged on the source (the event names only ids)
+    const d = await deploy();
+    const purged = nexus.putRawAsset('raw-a', '/purged/old.bin', Buffer.alloc(600, 7));
+    await d.scan({}, lambdaContext());
+    expect((await d.copy(await drain(d.queueUrl), lambdaContext())).batchItemFailures).toEqual([]);
+    await deleteOnSource(purged.assetId);
+
+    // Act
+    const answered = await d.webhook(purgedDelivery('raw-a', ['fa8cfc42'], 'purged-1'), lambdaContext());
+    await d.webhook(purgedDelivery('raw-b', ['fa8cfc43'], 'purged-2'), lambdaContext());
+    const requested = await d.state.reconcileRequests();
+    await d.state.requestReconcile('raw-b', new Date().toISOString());
+    const first = await d.scan({}, lambdaContext());
+    const second = await d.scan({}, lambdaContext());
+
+    // Assess
+    expect(answered.statusCode).toBe(202);
+    expect(requested.map((r) => r.repository)).toEqual(['raw-a']);
+    expect(first.reconciled).toEqual(['raw-a']);
+    expect(second.reconciled).toBeUndefined();
+    expect(await d.state.reconcileRequests()).toEqual([]);
+    const tombstones = (await d.state.listPendingEntries()).filter((e) => e.kind === 'tombstone');
+    expect(tombstones.map((t) => t.path)).toContain('/purged/old.bin');
+  });
+});
+
+describe('reconcile requests in the state table', () => {
+  it('keeps the latest request of each repository, and clearing an older one leaves a newer one for the next scan', async () => {
+    // Prepare
+    const d = await deploy();
+    const [t0, t1, t2] = ['2026-12-03T10:00:00.000Z', '2026-12-03T10:00:01.000Z', '2026-12-03T10:00:02.000Z'];
+
+    // Act: a request at t1, a newer at t2, a late delivery's older t0; the run for t1 clears
+    await d.state.requestReconcile('raw-a', t1);
+    await d.state.requestReconcile('raw-a', t2);
+    await d.state.requestReconcile('raw-a', t0);
+    await d.state.clearReconcileRequest('raw-a', t1);
+    const afterStaleClear = await d.state.reconcileRequests();
+    await d.state.clearReconcileRequest('raw-a', t2);
+
+    // Assess
+    expect(afterStaleClear).toEqual([{ repository: 'raw-a', requestedAt: t2 }]);
+    expect(await d.state.reconcileRequests()).toEqual([]);
   });
 });
 

@@ -292,8 +292,9 @@ describe('FerryExportStack', () => {
     // Scan only looks at staged blobs (a resend request's blob is fetched again when it is not there).
     expect(actions.scan.filter((a) => a.startsWith('s3:') && !/^s3:(Get|List)/.test(a))).toEqual([]);
     expect(JSON.stringify(policyStatements(exp, scan.role).filter((s) => actionsOf([s]).includes('s3:GetObject*')).map((s) => s.Resource))).toContain('/blobs/*');
-    // The state table is read-only for the webhook (its idempotency table is read-write).
-    expect(policyStatements(exp, webhook.role).some((s) => s.Resource && JSON.stringify(s.Resource).includes(logicalId(exportStack.ferry.table)) && actionsOf([s]).includes('dynamodb:PutItem'))).toBe(false);
+    // The webhook writes the state table: a DELETED event's tombstones, a PURGED event's reconcile request.
+    const webhookOnTable = policyStatements(exp, webhook.role).filter((s) => s.Resource && JSON.stringify(s.Resource).includes(logicalId(exportStack.ferry.table)));
+    expect(actionsOf(webhookOnTable)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query', 'dynamodb:GetItem']));
     expect(sealKms).toMatchObject({ Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: getAtt(signingKey) });
     for (const fnActions of Object.values(actions)) expect(fnActions.some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
     expect(actions.webhook.concat(actions.scan, actions.copy).some((a) => a === 'kms:Sign')).toBe(false);

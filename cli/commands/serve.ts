@@ -87,6 +87,7 @@ async function startServing(exported: EmbeddedExport, settings: ServeSettings, s
     log: out.log,
     metrics,
     queued: () => loop.kick(),
+    reconcileSoon: () => loop.reconcileSoon(),
   });
   const health = (): Health => {
     let db = 'ok';

@@ -38,6 +38,9 @@ export class ServeLoop {
   readonly #controller = new AbortController();
   /** Work arrived since the copier last looked: a kick that lands between two drains is not lost. */
   #kicked = false;
+  /** A reconcile was asked for since the last one started (reconcileSoon). */
+  #reconcileWanted = false;
+  #wakeSchedule: AbortController | undefined;
   #wake: (() => void) | undefined;
   #state: LoopState = 'idle';
   #running: Promise<void> | undefined;
@@ -79,6 +82,17 @@ export class ServeLoop {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+
+  /**
+   * Nexus reported deletions without naming what (a PURGED event's bare ids): the schedule
+   * runs the full reconcile now rather than after the next scan. Requests while one runs
+   * make one more run after it.
+   */
+  reconcileSoon(): void {
+    if (this.#deps.reconcileDeletions === undefined) return;
+    this.#reconcileWanted = true;
+    this.#wakeSchedule?.abort();
   }
 
   /** Stops scheduling and taking tasks; resolves once the work in hand is finished. */
@@ -145,8 +159,22 @@ export class ServeLoop {
         await this.#seal();
         nextSeal = Date.now() + this.#schedule.sealIntervalMs;
       }
-      const pause = Math.max(0, Math.min(nextScan, nextSeal) - Date.now());
-      await sleep(pause, undefined, { signal }).catch(() => undefined);
+      if (this.#reconcileWanted && !signal.aborted) await this.#reconcile();
+      const wake = new AbortController();
+      this.#wakeSchedule = wake;
+      const pause = this.#reconcileWanted ? 0 : Math.max(0, Math.min(nextScan, nextSeal) - Date.now());
+      await sleep(pause, undefined, { signal: AbortSignal.any([signal, wake.signal]) }).catch(() => undefined);
+    }
+  }
+
+  /** The full reconcile of deletions; a failure is logged, and the next scan reconciles again. */
+  async #reconcile(): Promise<void> {
+    this.#reconcileWanted = false;
+    try {
+      await this.#deps.reconcileDeletions?.();
+    } catch (error) {
+      this.#deps.metrics.failed('scan');
+      this.#deps.log.error(`reconcile of deletions failed: ${(error as Error).message}`);
     }
   }
 
@@ -162,7 +190,7 @@ export class ServeLoop {
       const components = results.reduce((n, r) => n + r.components, 0);
       const queued = results.reduce((n, r) => n + r.queued, 0);
       log.info(`scan finished: ${components} components, ${queued} new tasks${failures.length > 0 ? `, ${failures.length} repositories failed` : ''}`);
-      if (!signal.aborted) await this.#deps.reconcileDeletions?.();
+      if (!signal.aborted) await this.#reconcile();
     } catch (error) {
       // The source unreachable, say: the next scan tries again; webhooks still queue work.
       metrics.failed('scan');

@@ -31,6 +31,8 @@ export interface WebhookEndpointDeps {
   metrics: ServeMetrics;
   /** Tasks were queued: the copier should look now. */
   queued(): void;
+  /** A deletion named only by ids (PURGED): the full reconcile should run now. */
+  reconcileSoon?: (() => void) | undefined;
 }
 
 export interface Reply {
@@ -84,9 +86,10 @@ export function makeWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoint 
 async function accept(deps: WebhookEndpointDeps, delivery: WebhookDelivery, membersOf: (group: string) => Promise<string[]>, about: Record<string, unknown>): Promise<Reply> {
   const { log, metrics } = deps;
   const { tasks, alreadyStaged, ignored, deletion, carried } = await tasksForWebhook({ source: deps.source, state: deps.state, log, membersOf }, delivery.event, deps.repositories);
+  if (carried?.reconcileRequested !== undefined) deps.reconcileSoon?.();
   if (carried !== undefined) {
     const still = carried.stillAtSource ? `; ${carried.stillAtSource} path(s) still served by the source (uploaded again since): no tombstone` : '';
-    log.info(`deletion reported by Nexus: ${carried.staged} tombstone(s) pending for the next bundle${still}${carried.unresolved ? ` (not resolved: ${carried.unresolved})` : ''}`, { ...about, deletion });
+    log.info(`deletion reported by Nexus: ${carried.staged} tombstone(s) pending for the next bundle${still}${carried.unresolved ? ` (not resolved: ${carried.unresolved})` : ''}${carried.reconcileRequested ? `; the full reconcile of ${carried.reconcileRequested} runs now` : ''}`, { ...about, deletion });
   } else if (deletion !== undefined) log.info('deletion reported by Nexus (not carried: the repository does not say deletions: carry)', { ...about, deletion });
   // Durable before the answer: the queue commits with synchronous=FULL and drops ids it has seen.
   if (tasks.length > 0) await deps.queue.enqueue(tasks);

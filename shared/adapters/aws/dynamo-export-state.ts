@@ -21,6 +21,7 @@
  * | `SHIPPED#<sid>#<digest>`             | `#`                              | bundleSequence, via (bundle/receipt)               |
  * | `SOURCE#<sid>`                       | `RESEND#<digest>`                | size, from, requestedAt: a blob the far side lacks |
  * | `SOURCE#<sid>`                       | `MIGRATION#PATHS`                | cursor, or done: the PATH items' one-time backfill |
+ * | `SOURCE#<sid>`                       | `RECONCILE#<repository>`         | requestedAt: its full reconcile was asked for      |
  *
  * GSI `pending` (gsi1pk, gsi1sk; keys only) is sparse: only pending entries carry its
  * keys, so listing them does not read the sealed history. GSIs are eventually
@@ -43,6 +44,7 @@ import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
 import { entryAtRecords, latestEntriesAt, latestRecord, recordsAt, toPendingEntry, type AssetRecord } from './dynamo-asset-ledger.ts';
 import { normaliseInstant } from '../../core/ports/instants.ts';
 import { backfillPathItems, type PathBackfillResult } from './dynamo-path-backfill.ts';
+import { clearReconcileRequest, reconcileRequests, requestReconcile } from './dynamo-reconcile-requests.ts';
 
 export const PENDING_INDEX = 'pending';
 /** Bundles are numbered from 1, as in the embedded state. */
@@ -210,6 +212,18 @@ export class DynamoExportState implements ExportState {
   /** PATH items for entries older than them: see dynamo-path-backfill.ts. */
   completePathIndex(shouldStop: () => boolean): Promise<PathBackfillResult> {
     return backfillPathItems(this.#t, this.sourceId, shouldStop);
+  }
+
+  requestReconcile(repository: string, requestedAt: string): Promise<void> {
+    return requestReconcile(this.#t, this.sourceId, repository, requestedAt);
+  }
+
+  reconcileRequests(): Promise<{ repository: string; requestedAt: string }[]> {
+    return reconcileRequests(this.#t, this.sourceId);
+  }
+
+  clearReconcileRequest(repository: string, requestedAt: string): Promise<void> {
+    return clearReconcileRequest(this.#t, this.sourceId, repository, requestedAt);
   }
 
   #recordsAt(sourceRepository: string, path: string): Promise<AssetRecord[]> {

@@ -6,7 +6,9 @@
  * side. Duplicate events collapse: a tombstone's ledger key is derived from the path and the
  * content it removes. Webhooks are unordered: a DELETED event can arrive after the path was
  * uploaded again, so each path is first asked of the source, and one it still serves gets no
- * tombstone (the reconcile, which lists the source, settles anything this leaves).
+ * tombstone (the reconcile, which lists the source, settles anything this leaves). A PURGED
+ * event names bare ids, which nothing here maps to paths: it asks for the repository's full
+ * reconcile, which the next scheduled scan (or `ferry serve`, at once) runs.
  */
 import { sha256Of } from '../../digest.ts';
 import type { ScanRepository } from '../formats/index.ts';
@@ -21,6 +23,8 @@ export interface CarriedDeletion {
   stillAtSource?: number | undefined;
   /** What the event named that this side cannot resolve to paths (a PURGED event's bare ids). */
   unresolved?: string | undefined;
+  /** The repository (a group, for a member's event) whose full reconcile was asked for, to find what `unresolved` named. */
+  reconcileRequested?: string | undefined;
 }
 
 /** Where a deletion's content sits in the ledger: one path, or a prefix (a component's directory). */
@@ -84,7 +88,12 @@ export async function carryDeletion(
 ): Promise<CarriedDeletion> {
   const { state, source } = deps;
   const wheres = pathsOf(repository, deletion);
-  if (wheres === undefined) return { staged: 0, unresolved: `${deletion.action} ${deletion.kind} ${deletion.ids.join(', ')}: no path or coordinates to match` };
+  if (wheres === undefined) {
+    // Only a listing of the whole repository tells what went: the next scheduled scan runs its reconcile.
+    const configured = group ?? repository.name;
+    await state.requestReconcile?.(configured, new Date().toISOString());
+    return { staged: 0, unresolved: `${deletion.action} ${deletion.kind} ${deletion.ids.join(', ')}: no path or coordinates to match`, reconcileRequested: configured };
+  }
   if (state.latestEntries === undefined) return { staged: 0, unresolved: 'this state store keeps no ledger lookup by path' };
   let staged = 0;
   let stillAtSource = 0;

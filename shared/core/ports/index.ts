@@ -280,6 +280,17 @@ export interface ExportState {
    */
   completePathIndex?(shouldStop: () => boolean): Promise<{ complete: boolean; written: number }>;
 
+  /**
+   * Nexus reported a deletion without naming what (a PURGED event's bare ids): the next
+   * scheduled scan runs this repository's full reconcile, not only the reconcile's own
+   * schedule. Optional: without it such deletions wait for that schedule.
+   */
+  requestReconcile?(repository: string, requestedAt: string): Promise<void>;
+  /** Repositories whose reconcile was asked for, each with its latest request. */
+  reconcileRequests?(): Promise<{ repository: string; requestedAt: string }[]>;
+  /** The reconcile ran: forgets the request, unless a newer one came meanwhile. */
+  clearReconcileRequest?(repository: string, requestedAt: string): Promise<void>;
+
   /** The bundle sequence that shipped (or the receipt that confirmed) this blob, if any. */
   shippedIn(digest: Digest): Promise<number | undefined>;
   /**
