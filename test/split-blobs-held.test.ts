@@ -106,4 +106,38 @@ describe('SplitBlobs.dropAssembledParts', () => {
     expect([...held.blobs.keys()].sort()).toEqual([split.a.blob, split.b.blob].sort());
     for (const part of split.b.parts) expect(await state.blobsAwaiting(part.digest)).toEqual([]);
   });
+
+  it('removes, once a blob is put together from a split anew (a resend), the parts an earlier import held of its first split', async () => {
+    // Prepare: import 1 holds B's first two parts of 1000 bytes, then its last part is lost;
+    // import 2 carries B again, split at other offsets (700 bytes), and puts it together
+    const b = Buffer.from(Array.from({ length: 2500 }, (_, i) => (i * 7) % 251));
+    const first = partsOf(b).parts.slice(0, 2);
+    const blob = sha256Of(b);
+    const again: BundlePart[] = [];
+    for (let offset = 0; offset < b.length; offset += 700) {
+      const length = Math.min(700, b.length - offset);
+      again.push({ blob, size: b.length, offset, length, digest: sha256Of(b.subarray(offset, offset + length)), shippedIn: 2 });
+    }
+    const held = new MemoryObjectStore();
+    const state = new SqliteImportState(':memory:');
+    const importOne = async (manifest: BundleManifest, carried: BundlePart[]) => {
+      const blobs = new SplitBlobs(held, true, state);
+      for (const part of carried) await blobs.onPart(manifest, part, Readable.from([b.subarray(part.offset, part.offset + part.length)]));
+      await blobs.complete('bundle.tar', manifest);
+      const unfinished = await blobs.unfinished();
+      await blobs.dropAssembledParts();
+      return unfinished;
+    };
+
+    // Act
+    await importOne(manifestOf(first), first);
+    const heldBetween = held.blobs.size;
+    const unfinished = await importOne(manifestOf(again), again);
+
+    // Assess: only B is held, and nothing waits
+    expect(heldBetween).toBe(2);
+    expect(unfinished).toEqual([]);
+    expect([...held.blobs.keys()]).toEqual([blob]);
+    expect(await state.partsAwaitedBy(blob)).toEqual([]);
+  });
 });

@@ -76,5 +76,10 @@ describe('a lost bundle carrying a part of a blob bigger than the media', () => 
     expect(verifiedTogether.code, verifiedTogether.stderr).toBe(0);
     expect(healed.code, healed.stderr).toBe(0);
     expect(world.target.getAsset('raw-a', '/layers/big.bin')!.content.equals(BIG)).toBe(true);
+    // No part stays held: neither the new split's nor the first one's the received bundles brought
+    const everyPart = new Set<string>();
+    for (const file of [...received, ...resent]) for (const part of (await readBundleSummary(createReadStream(file), file)).manifest.blobs.parts ?? []) everyPart.add(part.digest.slice(7));
+    const held = await readdir(path.join(world.dir, 'import-work', 'objects', 'blobs', 'sha256'));
+    expect(held.filter((hex) => everyPart.has(hex))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { sha256Of, type Digest } from '../../shared/digest.ts';
 import type { ImportedBundleRecord, ImportState } from '../../shared/core/ports/index.ts';
 
 /** The optional methods every adapter here has, which the contract covers too. */
-type Optional = 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt' | 'recordAwaitedParts' | 'blobsAwaiting' | 'forgetAwaitedParts';
+type Optional = 'blobLocation' | 'recordBlobLocation' | 'importedAt' | 'recordImportedAt' | 'recordAwaitedParts' | 'blobsAwaiting' | 'partsAwaitedBy' | 'forgetAwaitedParts';
 
 export interface ImportStateHarness {
   /** The state under test; the contract covers the optional methods too (every adapter here has them). */
@@ -257,24 +257,28 @@ export function importStateContract(makeHarness: () => Promise<ImportStateHarnes
     expect(await reopened.importedAt('docker-hosted', '/team/app:1.0')).toBeUndefined();
   });
 
-  it('records which blobs wait for a held part, forgets them per blob and part, and keeps the rest for a reopened state', async () => {
-    // Prepare: B and C both begin with part p1 (content-addressed); B has a second part
+  it('records which blobs wait for which held parts, both ways, forgets a blob whole, and keeps the rest for a reopened state', async () => {
+    // Prepare: B and C both begin with part p1 (content-addressed); B has a second part, and a third from a split of it before a resend
     const { state } = harness;
-    const [b, c, p1, p2] = [sha256Of('blob B'), sha256Of('blob C'), sha256Of('part 1'), sha256Of('part 2')];
+    const [b, c, p1, p2, p3] = [sha256Of('blob B'), sha256Of('blob C'), sha256Of('part 1'), sha256Of('part 2'), sha256Of('part 3')];
 
     // Act
     await state.recordAwaitedParts(b, [p1, p2]);
     await state.recordAwaitedParts(c, [p1]);
     await state.recordAwaitedParts(b, [p1, p2]);
-    const before = { p1: await state.blobsAwaiting(p1), p2: await state.blobsAwaiting(p2) };
-    await state.forgetAwaitedParts(b, [p1, p2]);
+    await state.recordAwaitedParts(b, [p3]);
+    const before = { p1: await state.blobsAwaiting(p1), p2: await state.blobsAwaiting(p2), ofB: await state.partsAwaitedBy(b) };
+    await state.forgetAwaitedParts(b);
     const reopened = await harness.reopen();
 
     // Assess
     expect(before.p1.sort()).toEqual([b, c].sort());
     expect(before.p2).toEqual([b]);
+    expect(before.ofB.sort()).toEqual([p1, p2, p3].sort());
     expect(await reopened.blobsAwaiting(p1)).toEqual([c]);
     expect(await reopened.blobsAwaiting(p2)).toEqual([]);
+    expect(await reopened.partsAwaitedBy(b)).toEqual([]);
+    expect(await reopened.partsAwaitedBy(c)).toEqual([p1]);
     expect(await reopened.blobsAwaiting(sha256Of('no such part'))).toEqual([]);
   });
 

@@ -268,8 +268,11 @@ export class MemoryImportState implements ImportState {
   async blobsAwaiting(part: Digest) {
     return [...(this.awaited.get(part) ?? [])];
   }
-  async forgetAwaitedParts(blob: Digest, parts: readonly Digest[]) {
-    for (const part of parts) this.awaited.get(part)?.delete(blob);
+  async partsAwaitedBy(blob: Digest) {
+    return [...this.awaited].filter(([, blobs]) => blobs.has(blob)).map(([part]) => part);
+  }
+  async forgetAwaitedParts(blob: Digest) {
+    for (const blobs of this.awaited.values()) blobs.delete(blob);
   }
 }
 

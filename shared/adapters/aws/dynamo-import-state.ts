@@ -14,6 +14,7 @@
  * IMPORTED#<repository>      | <path>             digest                    what Ferry put there (tombstones)
  * NEXT#<sourceId>#<seq, 16>  | <previous digest>  digest                    an imported bundle, by its link
  * PART#<part digest>         | <blob digest>                                a held part a blob not yet put together waits for
+ * AWAITS#<blob digest>       | <part digest>                                the same, by blob
  * ```
  *
  * NEXT items let the chain move over bundles imported out of sequence: once the head
@@ -47,6 +48,8 @@ const keys = {
   imported: (repository: string, path: string) => ({ pk: `IMPORTED#${repository}`, sk: path }),
   awaitedBy: (part: Digest) => `PART#${part}`,
   awaited: (part: Digest, blob: Digest) => ({ pk: `PART#${part}`, sk: blob }),
+  awaitsPk: (blob: Digest) => `AWAITS#${blob}`,
+  awaits: (blob: Digest, part: Digest) => ({ pk: `AWAITS#${blob}`, sk: part }),
   next: (sourceId: string, sequence: number, previous: Digest | null) => ({
     pk: `NEXT#${sourceId}#${String(sequence).padStart(16, '0')}`,
     sk: previous ?? 'none',
@@ -187,11 +190,20 @@ export class DynamoImportState implements ImportState {
     }
   }
 
+  /** Both ways (by part, by blob); a run stopped between the two writes them again. */
   async recordAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
     await forEachLimited([...new Set(parts)], 8, async (part) => {
-      const key = keys.awaited(part, blob);
-      await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: key })));
+      for (const key of [keys.awaits(blob, part), keys.awaited(part, blob)]) {
+        await this.#t.call('PutItem', `${key.pk} ${key.sk}`, () => this.client.send(new PutCommand({ TableName: this.table, Item: key })));
+      }
     });
+  }
+
+  async partsAwaitedBy(blob: Digest): Promise<Digest[]> {
+    const parts: Digest[] = [];
+    const query = { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.awaitsPk(blob) }, ConsistentRead: true };
+    for await (const item of this.#t.query(query)) parts.push(String(item.sk) as Digest);
+    return parts;
   }
 
   async blobsAwaiting(part: Digest): Promise<Digest[]> {
@@ -201,10 +213,13 @@ export class DynamoImportState implements ImportState {
     return blobs;
   }
 
-  async forgetAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
-    await forEachLimited([...new Set(parts)], 8, async (part) => {
-      const key = keys.awaited(part, blob);
-      await this.#t.call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+  /** The by-part items first: a run stopped midway leaves by-blob items, which the next call finds. */
+  async forgetAwaitedParts(blob: Digest): Promise<void> {
+    const parts = await this.partsAwaitedBy(blob);
+    await forEachLimited(parts, 8, async (part) => {
+      for (const key of [keys.awaited(part, blob), keys.awaits(blob, part)]) {
+        await this.#t.call('DeleteItem', `${key.pk} ${key.sk}`, () => this.client.send(new DeleteCommand({ TableName: this.table, Key: key })));
+      }
     });
   }
 

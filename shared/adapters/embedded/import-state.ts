@@ -70,6 +70,10 @@ const MIGRATIONS = [
     PRIMARY KEY (part, blob)
   );
   `,
+  // Every part of a blob put together goes, those of an earlier split of it too.
+  `
+  CREATE INDEX awaited_parts_by_blob ON awaited_parts (blob);
+  `,
 ];
 
 export class SqliteImportState extends SqliteComponent implements ImportState {
@@ -146,11 +150,15 @@ export class SqliteImportState extends SqliteComponent implements ImportState {
       .map((row) => text(row, 'blob') as Digest);
   }
 
-  async forgetAwaitedParts(blob: Digest, parts: readonly Digest[]): Promise<void> {
-    const remove = this.db.prepare('DELETE FROM awaited_parts WHERE part = ? AND blob = ?');
-    transaction(this.db, () => {
-      for (const part of parts) remove.run(part, blob);
-    });
+  async partsAwaitedBy(blob: Digest): Promise<Digest[]> {
+    return this.db
+      .prepare('SELECT part FROM awaited_parts WHERE blob = ? ORDER BY part')
+      .all(blob)
+      .map((row) => text(row, 'part') as Digest);
+  }
+
+  async forgetAwaitedParts(blob: Digest): Promise<void> {
+    this.db.prepare('DELETE FROM awaited_parts WHERE blob = ?').run(blob);
   }
 
   async entryOutcome(bundleDigest: Digest, index: number): Promise<'imported' | 'present' | undefined> {

@@ -28,7 +28,7 @@ import { AssembledBlobMismatchError, MissingPartError } from './errors.ts';
 type SplitBlob = { digest: Digest; size: number; parts: BundlePart[] };
 
 /** Where an import records which parts blobs not yet put together wait for. */
-export type AwaitedParts = Pick<ImportState, 'recordAwaitedParts' | 'blobsAwaiting' | 'forgetAwaitedParts'>;
+export type AwaitedParts = Pick<ImportState, 'recordAwaitedParts' | 'blobsAwaiting' | 'partsAwaitedBy' | 'forgetAwaitedParts'>;
 
 /** A blob some bundle completes whose parts are not all there: `part` is the first one lacking. */
 export interface UnfinishedBlob {
@@ -102,7 +102,8 @@ export class SplitBlobs {
   /**
    * After the whole batch verified: removes the parts of every blob now held whole, keeping
    * a part that a blob still unassembled (held by no one) lists too — of this batch, or
-   * recorded by an earlier import. Idempotent: a run stopped midway leaves parts whose blob
+   * recorded by an earlier import. Parts of an earlier split of the same blob (held before
+   * its resend) go too. Idempotent: a run stopped midway leaves parts whose blob
    * is held, which the next run removes.
    */
   async dropAssembledParts(): Promise<void> {
@@ -114,11 +115,13 @@ export class SplitBlobs {
       if (heldWhole.get(part.blob) === false) pending.add(part.digest);
     }
     for (const blob of this.#assembled.values()) {
-      for (const part of blob.parts) {
-        if (!pending.has(part.digest) && !(await this.#awaitedElsewhere(part.digest))) await this.#held.deleteBlob(part.digest);
+      // Its parts now, and those of an earlier split of it (a resend splits a blob anew).
+      const parts = new Set([...blob.parts.map((p) => p.digest), ...((await this.#awaited.partsAwaitedBy?.(blob.digest)) ?? [])]);
+      for (const part of parts) {
+        if (!pending.has(part) && !(await this.#awaitedElsewhere(part))) await this.#held.deleteBlob(part);
       }
     }
-    for (const blob of this.#assembled.values()) await this.#awaited.forgetAwaitedParts?.(blob.digest, blob.parts.map((p) => p.digest));
+    for (const blob of this.#assembled.values()) await this.#awaited.forgetAwaitedParts?.(blob.digest);
   }
 
   /** A blob recorded as waiting for this part is not held whole yet; records of blobs held since are forgotten. */
@@ -126,7 +129,7 @@ export class SplitBlobs {
     for (const blob of (await this.#awaited.blobsAwaiting?.(part)) ?? []) {
       if (this.#assembled.has(blob)) continue;
       if ((await this.#held.statBlob(blob)) === undefined) return true;
-      await this.#awaited.forgetAwaitedParts?.(blob, [part]);
+      await this.#awaited.forgetAwaitedParts?.(blob);
     }
     return false;
   }

@@ -511,7 +511,10 @@ export interface ImportState {
   recordAwaitedParts?(blob: Digest, parts: readonly Digest[]): Promise<void>;
   /** The blobs recorded as waiting for this part (some may be put together since). */
   blobsAwaiting?(part: Digest): Promise<Digest[]>;
-  forgetAwaitedParts?(blob: Digest, parts: readonly Digest[]): Promise<void>;
+  /** Every part recorded for this blob, of each split of it (a resend splits it anew). */
+  partsAwaitedBy?(blob: Digest): Promise<Digest[]>;
+  /** The blob is put together: it waits for nothing any more. */
+  forgetAwaitedParts?(blob: Digest): Promise<void>;
   /** Where on a target registry Ferry put a blob before: a cross-repository mount source. */
   blobLocation?(registry: string, digest: Digest): Promise<string | undefined>;
   recordBlobLocation?(registry: string, digest: Digest, name: string): Promise<void>;
