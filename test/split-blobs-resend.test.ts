@@ -3,7 +3,8 @@
  * raw artifact through a 3 MiB bundle cap, one part bundle lost. The import is refused,
  * naming the part, and writes a resend request for the whole blob; applied on the export
  * side, the next export ships the blob again in new parts, and the bundles the far side has
- * (the lost one still missing) import with the artifact byte-identical.
+ * (the lost one still missing) import with the artifact byte-identical. Two lost bundles
+ * with parts of two blobs give two resend requests in one run: one trip back heals both.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -83,3 +84,52 @@ describe('a lost bundle carrying a part of a blob bigger than the media', () => 
     expect(held.filter((hex) => everyPart.has(hex))).toEqual([]);
   });
 });
+
+describe('lost bundles carrying parts of two blobs that complete in different bundles', () => {
+  let world: World | undefined;
+  afterAll(async () => world?.close());
+
+  it('writes a resend request for each refused bundle in one run, and one trip back heals both', async () => {
+    // Prepare: two 3 MiB artifacts through a 1 MiB cap; lose a bundle carrying only a part of
+    // the first blob (not its last), and one carrying only a part of the second
+    world = await makeWorld({ exportOverrides: { bundles: { directory: 'bundles', maxBytes: 1024 * 1024 } } });
+    const a = content('first-big', 3 * 1024 * 1024 + 11);
+    const b = content('second-big', 3 * 1024 * 1024 + 22);
+    world.source.putRawAsset('raw-a', '/big/a.bin', a);
+    world.source.putRawAsset('raw-a', '/big/b.bin', b);
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const files = await bundles(world);
+    const carried = await Promise.all(
+      files.map(async (file) => {
+        const { manifest } = await readBundleSummary(createReadStream(file), file);
+        return (manifest.blobs.parts ?? []).filter((p) => p.shippedIn === manifest.sequence);
+      }),
+    );
+    const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const onlyMiddleOf = (blob: string) => carried.findIndex((parts) => parts.length > 0 && parts.every((p) => p.blob === blob && p.offset + p.length < p.size));
+    const lost = [onlyMiddleOf(digestOf(a)), onlyMiddleOf(digestOf(b))];
+    expect(lost.every((i) => i >= 0)).toBe(true);
+    const received = files.filter((_, i) => !lost.includes(i));
+    const requests = async () => (await readdir(world!.receiptsDir).catch(() => [] as string[])).filter((f) => f.endsWith('.resend-request.json')).sort();
+
+    // Act
+    const refused = await runFerry(['import', '--config', world.importConfig, '--allow-gap', ...received], world.env);
+    const written = await requests();
+    const afterRefusal = world.target.assetPaths('raw-a');
+    for (const file of written) expect((await runFerry(['receipt', 'apply', '--config', world.exportConfig, path.join(world.receiptsDir, file)], world.env)).code).toBe(0);
+    expect((await runFerry(['export', '--once', '--config', world.exportConfig], world.env)).code).toBe(0);
+    const resent = (await bundles(world)).slice(files.length);
+    const healed = await runFerry(['import', '--config', world.importConfig, '--allow-gap', ...received, ...resent], world.env);
+
+    // Assess
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.match(/part at offset \d+ .* is missing/g)).toHaveLength(2);
+    expect(written).toHaveLength(2);
+    expect(refused.stderr).toContain('wrote the resend requests');
+    expect(afterRefusal).toEqual([]);
+    expect(healed.code, healed.stderr).toBe(0);
+    expect(world.target.getAsset('raw-a', '/big/a.bin')!.content.equals(a)).toBe(true);
+    expect(world.target.getAsset('raw-a', '/big/b.bin')!.content.equals(b)).toBe(true);
+  }, 120_000);
+});
+

@@ -6,7 +6,7 @@ import { loadImportConfig, type ResolvedImportConfig } from '../../shared/config
 import { resolveCredentials } from '../../shared/config/credentials.ts';
 import { loadConfiguredPrivateKey, loadConfiguredPublicKeys, loadPublicKeyOr } from '../../shared/config/keys.ts';
 import { bundleFileInput, DirObjectStore, openDatabase, SqliteImportState } from '../../shared/adapters/embedded/index.ts';
-import { BundleRefusedError, ImportError, MissingPartError } from '../../shared/core/import/errors.ts';
+import { BundleRefusedError, ImportError, MissingPartError, resendRequestsOf } from '../../shared/core/import/errors.ts';
 import { makeImporter, type Importer } from '../../shared/core/import/importer.ts';
 import { systemClock, type ArtifactTarget } from '../../shared/core/ports/index.ts';
 import { encodeReceipt } from '../../shared/core/receipts/codec.ts';
@@ -98,11 +98,14 @@ export async function importCommand(files: string[], options: { config: string; 
     } catch (error) {
       bar?.stop();
       // Refused for want of blobs, or of parts of one (a lost part bundle): the far side asks for them again.
-      if ((error instanceof BundleRefusedError || error instanceof MissingPartError) && error.resendRequest !== undefined) {
-        const file = await writeFarSideDocument(config, `${error.bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(error.resendRequest, receiptSigner));
+      const requests = error instanceof BundleRefusedError || error instanceof MissingPartError ? resendRequestsOf(error) : [];
+      if (requests.length > 0) {
+        const files = [];
+        for (const { bundle, request } of requests) files.push(await writeFarSideDocument(config, `${bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(request, receiptSigner)));
+        const bundles = requests.map((r) => r.bundle).join(', ');
         throw new ImportStoppedError(
-          `${error.message}\nwrote the resend request ${file}: carry it back and run \`ferry receipt apply\` on the export side; ` +
-            `its next bundle carries the missing blobs — then import ${error.bundle} together with that bundle`,
+          `${(error as Error).message}\nwrote the resend request${files.length > 1 ? 's' : ''} ${files.join(', ')}: carry ${files.length > 1 ? 'them' : 'it'} back and run \`ferry receipt apply\` on the export side; ` +
+            `its next bundle carries the missing blobs — then import ${bundles} together with that bundle`,
           { cause: error },
         );
       }

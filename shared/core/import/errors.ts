@@ -91,31 +91,43 @@ export class EntriesNotAppliedError extends ImportError {
   }
 }
 
+type LackingPart = { where: string; part: { blob: Digest; offset: number; length: number; digest: Digest; shippedIn: number }; carrier: string };
+
 /**
- * A part of a split blob is neither in a bundle given nor held from an earlier import: named so ops find the bundle.
- * From an import, `resendRequest` names the whole blob (the caller signs and writes it): shipped again,
- * it heals a lost part bundle.
+ * Parts of split blobs are neither in a bundle given nor held from an earlier import: each
+ * named (the first as the headline) so ops find the bundles. From an import,
+ * `resendRequests` holds one document per bundle that completes such a blob, naming the whole
+ * blobs (the caller signs and writes them): shipped again, they heal a lost part bundle.
  */
 export class MissingPartError extends ImportError {
   override readonly name = 'MissingPartError';
-  /** The bundle the missing part keeps from being imported (the one that completes the blob). */
+  /** The bundle the first missing part keeps from being imported (the one that completes the blob). */
   readonly bundle: string;
   readonly blob: Digest;
   readonly offset: number;
   readonly shippedIn: number;
-  readonly resendRequest: ResendRequestDocument | undefined;
-  constructor(where: string, part: { blob: Digest; offset: number; length: number; digest: Digest; shippedIn: number }, carrier: string, resendRequest?: ResendRequestDocument) {
+  readonly resendRequests: { bundle: string; request: ResendRequestDocument }[];
+  constructor(lacking: readonly LackingPart[], resendRequests: { bundle: string; request: ResendRequestDocument }[] = []) {
+    const line = ({ where, part, carrier }: LackingPart) =>
+      `${where}: blob ${part.blob}: part at offset ${part.offset} (${part.length} bytes, ${part.digest}) is missing: it travels in bundle sequence ${part.shippedIn} (${carrier})`;
+    const [first, ...more] = lacking;
     super(
-      `${where}: blob ${part.blob}: part at offset ${part.offset} (${part.length} bytes, ${part.digest}) is missing: ` +
-        `it travels in bundle sequence ${part.shippedIn} (${carrier}); import that bundle first or together with this one` +
-        (resendRequest === undefined ? '' : ', or carry back the resend request'),
+      `${line(first!)}; import that bundle first or together with this one` +
+        (resendRequests.length === 0 ? '' : `, or carry back the resend request${resendRequests.length > 1 ? 's' : ''}`) +
+        more.map((m) => `\n${line(m)}`).join(''),
     );
-    this.bundle = where;
-    this.blob = part.blob;
-    this.offset = part.offset;
-    this.shippedIn = part.shippedIn;
-    this.resendRequest = resendRequest;
+    this.bundle = first!.where;
+    this.blob = first!.part.blob;
+    this.offset = first!.part.offset;
+    this.shippedIn = first!.part.shippedIn;
+    this.resendRequests = resendRequests;
   }
+}
+
+/** Every resend request a refusal carries, with the bundle each is for (none when it names no missing blob). */
+export function resendRequestsOf(refusal: BundleRefusedError | MissingPartError): { bundle: string; request: ResendRequestDocument }[] {
+  if (refusal instanceof MissingPartError) return refusal.resendRequests;
+  return refusal.resendRequest === undefined ? [] : [{ bundle: refusal.bundle, request: refusal.resendRequest }];
 }
 
 /** The parts of a split blob, each verified, do not put together into the blob the manifest names. */

@@ -205,24 +205,28 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
 }
 
 /**
- * The refusal for blobs still lacking a part after the whole batch: it names the first part
- * lacking. From an import it carries a resend request for every such blob of that bundle —
- * the whole blob, which ships again split anew (a lost part bundle heals like a lost blob).
+ * The refusal for blobs still lacking a part after the whole batch: it names every part
+ * lacking. From an import it carries a resend request for each bundle that completes such a
+ * blob — the whole blob, which ships again split anew (a lost part bundle heals like a lost
+ * blob) — so one trip back covers every bundle the lost media held parts for.
  */
 function partsLacking(ctx: ImportContext, verified: Verified[], unfinished: UnfinishedBlob[], hold: boolean): MissingPartError {
-  const first = unfinished[0]!;
-  const bundle = verified.find((v) => v.input.name === first.where);
-  if (!hold || bundle === undefined) return missingPart(first);
-  const { manifest } = bundle;
-  const missing = unfinished
-    .filter((u) => u.where === first.where)
-    .map(({ blob }) => ({
-      digest: blob.digest,
-      size: blob.size,
-      shippedIn: manifest.sequence,
-      neededBy: manifest.entries.flatMap((entry, index) => (entryBlobs(entry).some((b) => b.digest === blob.digest) ? [{ index }] : [])),
-    }));
-  return missingPart(first, resendRequestOf(bundle, missing, ctx.ports.clock.now().toISOString()));
+  const requests = [];
+  for (const where of hold ? new Set(unfinished.map((u) => u.where)) : []) {
+    const bundle = verified.find((v) => v.input.name === where);
+    if (bundle === undefined) continue;
+    const { manifest } = bundle;
+    const missing = unfinished
+      .filter((u) => u.where === where)
+      .map(({ blob }) => ({
+        digest: blob.digest,
+        size: blob.size,
+        shippedIn: manifest.sequence,
+        neededBy: manifest.entries.flatMap((entry, index) => (entryBlobs(entry).some((b) => b.digest === blob.digest) ? [{ index }] : [])),
+      }));
+    requests.push({ bundle: where, request: resendRequestOf(bundle, missing, ctx.ports.clock.now().toISOString()) });
+  }
+  return missingPart(unfinished, requests);
 }
 
 /** Blobs the target keeps where later imports find them: read again from the bundle, never held. */

@@ -8,7 +8,7 @@ import type { Signer } from '../../signing.ts';
 import type { Log } from '../log.ts';
 import type { BundleInbox, InboxBundle, InboxDocument } from '../ports/inbox.ts';
 import { encodeReceipt } from '../receipts/codec.ts';
-import { BundleRefusedError, MissingPartError, SequenceError } from './errors.ts';
+import { BundleRefusedError, MissingPartError, resendRequestsOf, SequenceError } from './errors.ts';
 import type { Importer, ImportReport } from './importer.ts';
 
 export interface InboxPorts {
@@ -30,7 +30,8 @@ export interface InboxImport {
  * Imports the bundle at `key` of the inbox and writes a receipt for each bundle imported.
  * When its chain needs earlier bundles that are waiting in the inbox (one refused for want
  * of blobs that this one re-sends), they are imported together, in order. A refusal for
- * want of blobs (or of parts of one) leaves a (signed) resend request beside the receipts, then throws.
+ * want of blobs (or of parts of one) leaves (signed) resend requests beside the receipts, one
+ * per bundle refused, then throws.
  */
 export async function importFromInbox(ports: InboxPorts, key: string): Promise<InboxImport[]> {
   const { importer, inbox, receiptSigner, log } = ports;
@@ -80,9 +81,10 @@ export async function importFromInbox(ports: InboxPorts, key: string): Promise<I
 
 /** For a bundle refused for want of blobs: the resend request, beside the receipts, for ops to carry back. */
 async function leaveResendRequest({ inbox, receiptSigner, log }: InboxPorts, refusal: BundleRefusedError | MissingPartError): Promise<void> {
-  if (refusal.resendRequest === undefined) return;
-  const request = await inbox.put(`${refusal.bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(refusal.resendRequest, receiptSigner));
-  log.error(`${refusal.bundle}: refused for want of ${refusal.resendRequest.missing.length} blob(s); wrote the resend request ${request.location} for ops to carry back`, { bundle: refusal.bundle });
+  for (const { bundle, request } of resendRequestsOf(refusal)) {
+    const written = await inbox.put(`${bundle.replace(/\.tar$/, '')}.resend-request.json`, await encodeReceipt(request, receiptSigner));
+    log.error(`${bundle}: refused for want of ${request.missing.length} blob(s); wrote the resend request ${written.location} for ops to carry back`, { bundle });
+  }
 }
 
 /** The inbox keys of the arrival's source from sequence `from` up to its own, or undefined unless all are waiting. */

@@ -221,7 +221,8 @@ export async function dropLayersOnTarget(held: ObjectStore, batch: { manifest: B
   }
 }
 
-/** The refusal for a blob still lacking a part, naming the bundle that carries it. */
-export function missingPart(u: UnfinishedBlob, resendRequest?: ResendRequestDocument): MissingPartError {
-  return new MissingPartError(u.where, u.part, bundleFileName(u.manifest.sourceId, u.part.shippedIn), resendRequest);
+/** The refusal for blobs still lacking a part, naming each and the bundle that carries it; the first is the headline. */
+export function missingPart(unfinished: readonly UnfinishedBlob[], resendRequests: { bundle: string; request: ResendRequestDocument }[] = []): MissingPartError {
+  const lacking = unfinished.map((u) => ({ where: u.where, part: u.part, carrier: bundleFileName(u.manifest.sourceId, u.part.shippedIn) }));
+  return new MissingPartError(lacking, resendRequests);
 }
