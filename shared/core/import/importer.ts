@@ -206,27 +206,24 @@ async function verifyAll(ctx: ImportContext, inputs: BundleInput[], options: Imp
 
 /**
  * The refusal for blobs still lacking a part after the whole batch: it names every part
- * lacking. From an import it carries a resend request for each bundle that completes such a
- * blob — the whole blob, which ships again split anew (a lost part bundle heals like a lost
- * blob) — so one trip back covers every bundle the lost media held parts for.
+ * lacking. From an import it carries resend requests for the whole blobs, which ship again
+ * split anew (a lost part bundle heals like a lost blob), all in one run so one trip back
+ * covers every blob the lost media held parts of. Each request names the bundle whose entries
+ * need its blobs — the one completing them, or, for an image whose entry waits for a later
+ * layer, that later bundle — so the export side can fetch a blob it no longer stages.
  */
 function partsLacking(ctx: ImportContext, verified: Verified[], unfinished: UnfinishedBlob[], hold: boolean): MissingPartError {
-  const requests = [];
-  for (const where of hold ? new Set(unfinished.map((u) => u.where)) : []) {
-    const bundle = verified.find((v) => v.input.name === where);
-    if (bundle === undefined) continue;
-    const { manifest } = bundle;
-    const missing = unfinished
-      .filter((u) => u.where === where)
-      .map(({ blob }) => ({
-        digest: blob.digest,
-        size: blob.size,
-        shippedIn: manifest.sequence,
-        neededBy: manifest.entries.flatMap((entry, index) => (entryBlobs(entry).some((b) => b.digest === blob.digest) ? [{ index }] : [])),
-      }));
-    requests.push({ bundle: where, request: resendRequestOf(bundle, missing, ctx.ports.clock.now().toISOString()) });
+  const byBundle = new Map<Verified, { digest: Digest; size: number; shippedIn: number; neededBy: { index: number }[] }[]>();
+  for (const u of hold ? unfinished : []) {
+    const completing = verified.find((v) => v.input.name === u.where);
+    if (completing === undefined) continue;
+    const needing = (v: Verified) => v.manifest.entries.flatMap((entry, index) => (entryBlobs(entry).some((b) => b.digest === u.blob.digest) ? [{ index }] : []));
+    const holder = [completing, ...verified].find((v) => needing(v).length > 0) ?? completing;
+    const missing = { digest: u.blob.digest, size: u.blob.size, shippedIn: completing.manifest.sequence, neededBy: needing(holder) };
+    byBundle.set(holder, [...(byBundle.get(holder) ?? []), missing]);
   }
-  return missingPart(unfinished, requests);
+  const requestedAt = ctx.ports.clock.now().toISOString();
+  return missingPart(unfinished, [...byBundle].map(([v, missing]) => ({ bundle: v.input.name, request: resendRequestOf(v, missing, requestedAt) })));
 }
 
 /** Blobs the target keeps where later imports find them: read again from the bundle, never held. */
