@@ -7,9 +7,9 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ExportError } from '../shared/core/export/errors.ts';
-import { listingOnce, reconcileDeletions, type ReconcileResult } from '../shared/core/export/reconcile.ts';
+import { listingOnce, reconcileDeletions, type ReconcileResult, type ReconcileSource } from '../shared/core/export/reconcile.ts';
 import type { ScanRepository } from '../shared/core/formats/index.ts';
-import type { ArtifactSource, ExportState } from '../shared/core/ports/index.ts';
+import type { ExportState } from '../shared/core/ports/index.ts';
 import { issueLines } from '../shared/issues.ts';
 import { reconcileEventSchema } from './events.ts';
 import { errorFields } from './wiring.ts';
@@ -52,7 +52,7 @@ export function throwOnFailures(summary: ReconcileSummary): ReconcileSummary {
  * each scheduled run goes on with it.
  */
 export async function reconcileCarried(
-  deps: { source: Pick<ArtifactSource, 'componentPages' | 'repositories'>; state: ExportState; logger: Logger; shouldStop?: () => boolean },
+  deps: { source: ReconcileSource; state: ExportState; logger: Logger; shouldStop?: () => boolean },
   repositories: readonly ScanRepository[],
 ): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { reconciled: [], failures: [] };

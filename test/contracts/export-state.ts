@@ -210,6 +210,23 @@ export function exportStateContract(makeHarness: () => Promise<ExportStateHarnes
     expect(none).toEqual([]);
   });
 
+  it('lists every path of a source repository with an entry, sealed, pending or tombstoned, once each, in path order', async () => {
+    // Prepare
+    await state.addPendingEntry(entry('/b/one.jar', 'v1'));
+    await state.recordSeal(bundle(1), (await state.listPendingEntries()).map((e) => e.seq), []);
+    await state.addPendingEntry(entry('/b/one.jar', 'v2'));
+    await state.addPendingEntry(entry('/a/two.jar', 'v1'));
+    await state.addPendingEntry({ ...entry('/a/two.jar', 'tombstone of v1'), kind: 'tombstone', size: 0, detail: { of: 'raw' } });
+    await state.addPendingEntry({ ...entry('/c/other.jar', 'elsewhere'), sourceRepository: 'raw-other' });
+
+    // Act
+    const paths = await state.ledgerPaths!('raw-src');
+
+    // Assess
+    expect(paths).toEqual(['/a/two.jar', '/b/one.jar']);
+    expect(await state.ledgerPaths!('raw-none')).toEqual([]);
+  });
+
   it('matches entries by sha256 when given, else by sha1, else not at all', async () => {
     // Prepare
     await state.addPendingEntry(entry('/a.jar', 'v1', { sha1: 'aa'.repeat(20) }));

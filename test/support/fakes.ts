@@ -176,6 +176,9 @@ export class MemoryExportState implements ExportState {
     }
     return [...latest.values()];
   }
+  async ledgerPaths(repo: string) {
+    return [...new Set(this.entries.filter((e) => e.sourceRepository === repo).map((e) => e.path))].sort();
+  }
   /** The latest entry (content or tombstone) at a path. */
   #latestAt(repo: string, path: string): PendingEntry | undefined {
     return this.entries.findLast((e) => e.sourceRepository === repo && e.path === path);
@@ -304,6 +307,10 @@ export class FakeSource implements ArtifactSource {
       yield this.pages[index]!;
       index += 1;
     }
+  }
+  /** What `HEAD /repository/R<path>` answers: served while its content is here. */
+  async hasPath(repository: string, path: string) {
+    return this.contents.has(`${repository}${path}`);
   }
   async downloadAsset<T>(repository: string, path: string, _expected: unknown, consume: (body: Readable) => Promise<T>) {
     const data = this.contents.get(`${repository}${path}`);

@@ -88,7 +88,7 @@ export async function latestEntriesAt(t: DynamoTable, table: string, sourceId: s
 }
 
 /** The paths of a source repository starting with `prefix`, from its PATH items (one consistent Query). */
-async function pathsUnder(t: DynamoTable, table: string, sourceId: string, repository: string, prefix: string): Promise<string[]> {
+export async function pathsUnder(t: DynamoTable, table: string, sourceId: string, repository: string, prefix: string): Promise<string[]> {
   const paths: string[] = [];
   const items = t.query({
     TableName: table,

@@ -41,7 +41,7 @@ import { sealTail, type SealContext } from './dynamo-seal.ts';
 import { forEachLimited } from '../../concurrency.ts';
 import { cancellationCodes, keys, pad, type Item, type Key } from './dynamo-keys.ts';
 import { DynamoTable, stateTableInput, wrap } from './dynamo-table.ts';
-import { entryAtRecords, latestEntriesAt, latestRecord, recordsAt, toPendingEntry, type AssetRecord } from './dynamo-asset-ledger.ts';
+import { entryAtRecords, latestEntriesAt, latestRecord, pathsUnder, recordsAt, toPendingEntry, type AssetRecord } from './dynamo-asset-ledger.ts';
 import { normaliseInstant } from '../../core/ports/instants.ts';
 import { backfillPathItems, type PathBackfillResult } from './dynamo-path-backfill.ts';
 import { clearReconcileRequest, reconcileRequests, requestReconcile } from './dynamo-reconcile-requests.ts';
@@ -207,6 +207,11 @@ export class DynamoExportState implements ExportState {
   /** From the ASSET items of each path, listed by PATH items for a prefix (dynamo-asset-ledger.ts). */
   async latestEntries(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]> {
     return latestEntriesAt(this.#t, this.table, this.sourceId, sourceRepository, path, options.prefix);
+  }
+
+  /** One Query over the repository's PATH items (paths only): no ASSET or ENTRY item is read. */
+  ledgerPaths(sourceRepository: string): Promise<string[]> {
+    return pathsUnder(this.#t, this.table, this.sourceId, sourceRepository, '/');
   }
 
   /** PATH items for entries older than them: see dynamo-path-backfill.ts. */

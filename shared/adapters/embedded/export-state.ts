@@ -246,6 +246,12 @@ export class SqliteExportState extends SqliteComponent implements ExportState {
     });
   }
 
+  async ledgerPaths(sourceRepository: string): Promise<string[]> {
+    return this.prepared('SELECT DISTINCT path FROM entries WHERE source_repository = ? ORDER BY path')
+      .all(sourceRepository)
+      .map((row) => text(row, 'path'));
+  }
+
   async shippedIn(digest: Digest): Promise<number | undefined> {
     const row = this.prepared('SELECT bundle_sequence FROM shipped_blobs WHERE digest = ?').get(digest);
     return row === undefined ? undefined : integer(row, 'bundle_sequence');

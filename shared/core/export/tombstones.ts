@@ -100,11 +100,15 @@ export async function carryDeletion(
   const entries = [];
   for (const where of wheres) entries.push(...(await state.latestEntries(repository.name, where.path, { prefix: where.prefix })));
   for (const entry of entries) {
-    const accept = repository.format === 'docker' ? { accept: MANIFEST_TYPES } : {};
-    if (await source.hasPath(group ?? entry.sourceRepository, entry.path, accept)) stillAtSource += 1;
+    if (await stillServed(source, repository, group ?? entry.sourceRepository, entry.path)) stillAtSource += 1;
     else if (await state.addPendingEntry(tombstoneFor(entry))) staged += 1;
   }
   return { staged, ...(stillAtSource > 0 ? { stillAtSource } : {}) };
+}
+
+/** Whether `servedBy` (the repository, or the group carrying it) serves the path now: a deletion reported or inferred late is checked against it. */
+export function stillServed(source: Pick<WebhookSource, 'hasPath'>, repository: ScanRepository, servedBy: string, path: string): Promise<boolean> {
+  return source.hasPath(servedBy, path, repository.format === 'docker' ? { accept: MANIFEST_TYPES } : {});
 }
 
 /** The pending tombstone for the content a ledger entry staged at its path. */

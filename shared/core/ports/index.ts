@@ -274,6 +274,12 @@ export interface ExportState {
    */
   latestEntries?(sourceRepository: string, path: string, options: { prefix: boolean }): Promise<StagedEntry[]>;
   /**
+   * Every path of a source repository with an entry, without reading the entries: the full
+   * reconcile compares paths, and reads the entries of the few gone. Optional: without it
+   * the reconcile reads every latest entry.
+   */
+  ledgerPaths?(sourceRepository: string): Promise<string[]>;
+  /**
    * Makes `latestEntries` with `prefix` see entries recorded before the store could list
    * them by path (an older deployment's), stopping between steps when `shouldStop` says so;
    * `complete` false means call again. Optional: a store that always listed them has none.
