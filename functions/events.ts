@@ -92,6 +92,18 @@ export function parseImportEvent<S extends z.ZodType>(schema: S, event: unknown,
 }
 
 /**
+ * A manual invocation of the import function (`aws lambda invoke`), for a bundle lost for
+ * good: the bundles named, from the inbox bucket, imported together out of sequence (as
+ * `ferry import --allow-gap`). `allowGap` must be said in so many words.
+ */
+export const gapImportEventSchema = z.strictObject({
+  bucket: z.string().min(1),
+  bundles: z.array(z.string().regex(/^bundles\/[^/]+\.tar$/, 'must be bundles/<name>.tar')).min(1),
+  allowGap: z.literal(true),
+});
+export type GapImportEvent = z.output<typeof gapImportEventSchema>;
+
+/**
  * What the reconcile schedule hands the scan function (its rule's fixed input): a full
  * reconcile of deletions for repositories with `deletions: carry`, instead of a scan.
  */

@@ -2,7 +2,9 @@
  * The optional import function (an isolated side that runs in AWS): a bundle uploaded under
  * `bundles/` of the inbox bucket is imported into the target Nexus (with earlier bundles
  * waiting in the inbox when its chain needs them), and its receipt written under
- * `FERRY_RECEIPTS_PREFIX` of the same bucket for ops to carry back.
+ * `FERRY_RECEIPTS_PREFIX` of the same bucket for ops to carry back. Invoked by hand with
+ * `{"bucket", "bundles": [...], "allowGap": true}` it imports those bundles together out of
+ * sequence (a bundle lost for good), as `ferry import --allow-gap` does.
  *
  * Deploy with reserved concurrency 1 (bundles apply in sequence order). Bundles are read
  * from S3 in ranges, never copied to /tmp: Lambda's default ephemeral storage is enough.
@@ -12,9 +14,9 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { S3BundleInbox } from '../shared/adapters/aws/s3-inbox.ts';
 import type { ImportReport } from '../shared/core/import/importer.ts';
-import { importFromInbox } from '../shared/core/import/inbox.ts';
+import { importFromInbox, importGapFromInbox, type InboxImport } from '../shared/core/import/inbox.ts';
 import { importEnvSchema, loadEnv, trustedPublicKeys } from './env.ts';
-import { parseImportEvent, s3EventBridgeSchema, s3NotificationSchema } from './events.ts';
+import { gapImportEventSchema, parseImportEvent, s3EventBridgeSchema, s3NotificationSchema } from './events.ts';
 import { importPorts } from './import-wiring.ts';
 import { IMPORT_METRICS } from './metrics.ts';
 import { coreLog, once, powertools, s3Client } from './wiring.ts';
@@ -51,11 +53,10 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
   logger.addContext(context);
   const summary: ImportSummary = { bundles: [] };
   try {
-    const objects = bundlesIn(event);
     const { importer, receiptSigner } = await wired();
-    for (const { bucket, key } of objects) {
-      const inbox = new S3BundleInbox({ client: s3Client(), bucket, receiptsPrefix: env.FERRY_RECEIPTS_PREFIX });
-      for (const { key: bundleKey, report, receipt } of await importFromInbox({ importer, inbox, receiptSigner, log: coreLog(logger) }, key)) {
+    const portsFor = (bucket: string) => ({ importer, inbox: new S3BundleInbox({ client: s3Client(), bucket, receiptsPrefix: env.FERRY_RECEIPTS_PREFIX }), receiptSigner, log: coreLog(logger) });
+    const record = (imported: InboxImport[]) => {
+      for (const { key: bundleKey, report, receipt } of imported) {
         const sequence = report.bundle.sequence;
         if (report.status === 'already-imported') {
           summary.bundles.push({ key: bundleKey, status: report.status, sequence });
@@ -65,7 +66,14 @@ export async function handler(event: unknown, context: Context): Promise<ImportS
         metrics.addMetric(IMPORT_METRICS.entriesImported, MetricUnit.Count, report.imported);
         summary.bundles.push({ key: bundleKey, status: report.status, sequence, receipt: receipt?.key });
       }
+    };
+    if (typeof event === 'object' && event !== null && 'allowGap' in event) {
+      const gap = parseImportEvent(gapImportEventSchema, event, 'a manual import of bundles out of sequence');
+      logger.warn('importing out of sequence, as asked', { bundles: gap.bundles });
+      record(await importGapFromInbox(portsFor(gap.bucket), gap.bundles));
+      return summary;
     }
+    for (const { bucket, key } of bundlesIn(event)) record(await importFromInbox(portsFor(bucket), key));
     return summary;
   } catch (error) {
     // The invocation fails: S3's asynchronous invoke retries, then the failure destination.

@@ -246,6 +246,10 @@ function importOutputs(ferry: FerryImport): void {
   new CfnOutput(ferry, 'ImportTableName', { value: ferry.table.tableName, description: 'Import progress and chain position' });
   new CfnOutput(ferry, 'ReceiptSigningKeyId', { value: ferry.receiptSigningKey.keyId, description: 'KMS key that signs receipts; export its public key for ferry receipt apply --public-key' });
   new CfnOutput(ferry, 'FailedImportsQueueUrl', { value: ferry.failedImports.queueUrl, description: 'Import invocations that failed after retries' });
+  new CfnOutput(ferry, 'ImportFunctionName', {
+    value: ferry.importFunction.functionName,
+    description: 'Invoke with {"bucket","bundles":["bundles/<name>.tar"],"allowGap":true} to import bundles whose predecessor was lost for good',
+  });
 }
 
 /** Checks the props and returns the trusted keys as normalised PEM, one after another. */

@@ -623,5 +623,30 @@ describe('receipts carried back to the serverless export side', () => {
     ]);
     expect(d.world.target.getAsset('raw-a', '/b/x-again.bin')?.content.equals(x)).toBe(true);
   });
+
+  it('imports a bundle whose predecessor was lost for good only when ops invoke the function asking for it (allowGap), with its receipt', async () => {
+    // Prepare: bundle 1 imported, bundle 2 sealed but never carried, bundle 3 in the inbox
+    const d = await deploy();
+    d.world.source.putRawAsset('raw-a', '/gap/one.bin', content('gap-one', 2000));
+    const first = await sealIntoInbox(d);
+    expect((await d.handlers.import(s3ObjectCreated(d.inbox, first.key), lambdaContext())).bundles[0]?.status).toBe('imported');
+    d.world.source.putRawAsset('raw-a', '/gap/two.bin', content('gap-two', 2000));
+    const second = await sealIntoInbox(d);
+    await makeS3Client(awsEndpoint).send(new DeleteObjectCommand({ Bucket: d.inbox, Key: second.key }));
+    d.world.source.putRawAsset('raw-a', '/gap/three.bin', content('gap-three', 2000));
+    const third = await sealIntoInbox(d);
+
+    // Act
+    const onArrival = await d.handlers.import(s3ObjectCreated(d.inbox, third.key), lambdaContext()).catch((error: unknown) => error as Error);
+    const badAsk = await d.handlers.import({ bucket: d.inbox, bundles: [third.key], allowGap: 'yes' }, lambdaContext()).catch((error: unknown) => error as Error);
+    const asked = await d.handlers.import({ bucket: d.inbox, bundles: [third.key], allowGap: true }, lambdaContext());
+
+    // Assess
+    expect(onArrival).toMatchObject({ name: 'SequenceError' });
+    expect(badAsk).toMatchObject({ name: 'ImportEventError', message: expect.stringContaining('allowGap') });
+    expect(asked.bundles).toEqual([{ key: third.key, status: 'imported', sequence: 3, receipt: 'receipts/test-source-00000003.receipt.json' }]);
+    expect(d.world.target.getAsset('raw-a', '/gap/three.bin')?.content).toEqual(content('gap-three', 2000));
+    expect(d.world.target.getAsset('raw-a', '/gap/two.bin')).toBeUndefined();
+  });
 });
 

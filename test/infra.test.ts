@@ -371,6 +371,8 @@ describe('FerryImportStack', () => {
     expect(trigger?.LambdaFunctionArn).toEqual(getAtt(importFunction));
     expect(Object.fromEntries(trigger!.Filter.Key.FilterRules.map((r) => [r.Name, r.Value]))).toEqual({ prefix: 'bundles/', suffix: '.tar' });
     imp.hasResourceProperties('AWS::S3::BucketPolicy', { Bucket: { Ref: logicalId(inbox) }, PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
+    // Ops invoke it by name for bundles whose predecessor was lost for good (docs/deploy.md).
+    expect(Object.keys(imp.findOutputs('*', { Value: { Ref: logicalId(importFunction) } })).some((k) => k.includes('ImportFunctionName'))).toBe(true);
   });
 
   it('keeps import state in an on-demand, PITR table (pk/sk) and target credentials in a generated secret', () => {

@@ -1,8 +1,8 @@
 /**
  * The bundle inbox port: its S3 adapter against the S3 emulator (fauxqs, started once per
  * run by test/support/global-emulators.ts) — reads in ranges pinned to the bundle's ETag —
- * and `importFromInbox` over it with a scripted importer: which bundles it imports together,
- * which documents it leaves in the inbox. A connection that breaks off mid-body, which the
+ * and `importFromInbox` (and `importGapFromInbox`, asked for by ops) over it with a scripted
+ * importer: which bundles it imports together, which documents it leaves in the inbox. A connection that breaks off mid-body, which the
  * emulator cannot produce, is mocked (aws-sdk-client-mock).
  */
 import { randomUUID } from 'node:crypto';
@@ -21,10 +21,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { MAX_RESUMES } from '../shared/adapters/aws/s3-ranged-read.ts';
 import { S3BundleInbox } from '../shared/adapters/aws/s3-inbox.ts';
-import { BundleRefusedError, SequenceError } from '../shared/core/import/errors.ts';
+import { BundleRefusedError, MissingPartError, SequenceError } from '../shared/core/import/errors.ts';
 import type { BundleInput, Importer, ImportReport } from '../shared/core/import/importer.ts';
 import { silentLog } from '../shared/core/log.ts';
-import { importFromInbox } from '../shared/core/import/inbox.ts';
+import { importFromInbox, importGapFromInbox } from '../shared/core/import/inbox.ts';
 import { decodeFarSideDocument, type Receipt, type ResendRequestDocument } from '../shared/core/receipts/codec.ts';
 import { makeS3Client } from './support/emulators.ts';
 
@@ -366,3 +366,45 @@ describe('importFromInbox', () => {
     expect(written).toEqual({ kind: 'resend-request', request });
   });
 });
+
+describe('importGapFromInbox', () => {
+  it('imports the bundles named together, allowing a gap, and leaves a resend request for each bundle a refusal names', async () => {
+    // Prepare: 3 and 4 in the inbox (2 lost); the importer refuses unless asked to allow the gap, then for parts of two blobs
+    for (const n of [3, 4]) await drop(`bundles/src-0000000${n}.tar`, `bytes of ${n}`);
+    const request = (sequence: number): ResendRequestDocument => ({
+      format: 'ferry.resend-request.v1',
+      sourceId: 'src',
+      bundle: { name: `src-0000000${sequence}.tar`, digest: `sha256:${String(sequence).repeat(64)}`, sequence },
+      requestedAt: '2025-01-15T10:20:30.000Z',
+      missing: [{ digest: `sha256:${'e'.repeat(63)}${sequence}`, size: 10, shippedIn: sequence, neededBy: [] }],
+    });
+    const part = (sequence: number) => ({ where: `src-0000000${sequence}.tar`, part: { blob: `sha256:${'e'.repeat(63)}${sequence}` as const, offset: 0, length: 5, digest: `sha256:${'f'.repeat(64)}` as const, shippedIn: 2 }, carrier: 'src-00000002.tar' });
+    const calls: { names: string[]; allowGap: boolean | undefined }[] = [];
+    let refuse = false;
+    const importer: Importer = {
+      verify: async () => [],
+      importBundles: async (inputs, options) => {
+        calls.push({ names: inputs.map((i) => i.name), allowGap: options?.allowGap });
+        if (options?.allowGap !== true) throw needsSequence(2);
+        if (refuse) throw new MissingPartError([part(3), part(4)], [3, 4].map((n) => ({ bundle: `src-0000000${n}.tar`, request: request(n) })));
+        return inputs.map((i, k) => imported(i.name, k + 3));
+      },
+    };
+    const keys = ['bundles/src-00000003.tar', 'bundles/src-00000004.tar'];
+
+    // Act
+    const done = await importGapFromInbox({ importer, inbox, log: silentLog }, keys);
+    refuse = true;
+    const refusing = importGapFromInbox({ importer, inbox, log: silentLog }, keys);
+
+    // Assess
+    expect(calls[0]).toEqual({ names: ['src-00000003.tar', 'src-00000004.tar'], allowGap: true });
+    expect(done.map((d) => d.receipt?.key)).toEqual(['receipts/src-00000003.receipt.json', 'receipts/src-00000004.receipt.json']);
+    await expect(refusing).rejects.toBeInstanceOf(MissingPartError);
+    for (const n of [3, 4]) {
+      const written = decodeFarSideDocument(await (await object(`receipts/src-0000000${n}.resend-request.json`)).Body!.transformToString(), 'resend request');
+      expect(written).toEqual({ kind: 'resend-request', request: request(n) });
+    }
+  });
+});
+

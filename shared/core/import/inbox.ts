@@ -34,49 +34,80 @@ export interface InboxImport {
  * per bundle refused, then throws.
  */
 export async function importFromInbox(ports: InboxPorts, key: string): Promise<InboxImport[]> {
-  const { importer, inbox, receiptSigner, log } = ports;
-  const opened: InboxBundle[] = [];
-  const open = async (k: string): Promise<InboxBundle> => {
-    const bundle = await inbox.open(k);
-    opened.push(bundle);
-    return bundle;
-  };
-  try {
+  return withOpened(ports, async (open) => {
     const arrival = await open(key);
     let batch = [arrival];
     let reports: ImportReport[] | undefined;
     while (reports === undefined) {
       try {
-        reports = await importer.importBundles(batch);
+        reports = await ports.importer.importBundles(batch);
       } catch (error) {
-        const earlier = batch.length === 1 && error instanceof SequenceError ? await waitingBefore(inbox, arrival, error.missingSequence) : undefined;
-        if (earlier === undefined) {
-          if (error instanceof BundleRefusedError || error instanceof MissingPartError) await leaveResendRequest(ports, error);
-          throw error;
-        }
-        log.info(`${arrival.name}: importing it together with ${earlier.length} earlier bundle(s) waiting in the inbox`);
+        const earlier = batch.length === 1 && error instanceof SequenceError ? await waitingBefore(ports.inbox, arrival, error.missingSequence) : undefined;
+        if (earlier === undefined) throw await refused(ports, error);
+        ports.log.info(`${arrival.name}: importing it together with ${earlier.length} earlier bundle(s) waiting in the inbox`);
         batch = [];
         for (const k of earlier) batch.push(await open(k));
         batch.push(arrival);
       }
     }
-    const done: InboxImport[] = [];
-    for (const report of reports) {
-      const { name, sequence } = report.bundle;
-      const bundleKey = batch.find((b) => b.name === name)?.key ?? name;
-      if (report.status === 'already-imported') {
-        log.info(`${name}: already imported; nothing changed`, { bundle: name, sequence, importedAt: report.importedAt });
-        done.push({ key: bundleKey, report });
-        continue;
-      }
-      const receipt = await inbox.put(`${name.replace(/\.tar$/, '')}.receipt.json`, await encodeReceipt(report.receipt, receiptSigner));
-      log.info(`${name}: imported sequence ${sequence}`, { bundle: name, sequence, imported: report.imported, present: report.present, receipt: receipt.location });
-      done.push({ key: bundleKey, report, receipt });
+    return receipts(ports, batch, reports);
+  });
+}
+
+/**
+ * Imports the bundles at `keys` together, out of sequence where the chain has a gap (ops
+ * asked for it, as `ferry import --allow-gap` does): a bundle lost for good, its blobs asked
+ * for again by a resend request. Receipts and resend requests as {@link importFromInbox}.
+ */
+export async function importGapFromInbox(ports: InboxPorts, keys: readonly string[]): Promise<InboxImport[]> {
+  return withOpened(ports, async (open) => {
+    const batch = [];
+    for (const key of keys) batch.push(await open(key));
+    try {
+      return await receipts(ports, batch, await ports.importer.importBundles(batch, { allowGap: true }));
+    } catch (error) {
+      throw await refused(ports, error);
     }
-    return done;
+  });
+}
+
+/** Runs `work` with an opener whose bundles are all closed after it, whatever happened. */
+async function withOpened<T>(ports: InboxPorts, work: (open: (key: string) => Promise<InboxBundle>) => Promise<T>): Promise<T> {
+  const opened: InboxBundle[] = [];
+  try {
+    return await work(async (key) => {
+      const bundle = await ports.inbox.open(key);
+      opened.push(bundle);
+      return bundle;
+    });
   } finally {
     await Promise.all(opened.map((bundle) => bundle.close()));
   }
+}
+
+/** The error to throw, after leaving the resend requests a refusal for want of blobs carries. */
+async function refused(ports: InboxPorts, error: unknown): Promise<unknown> {
+  if (error instanceof BundleRefusedError || error instanceof MissingPartError) await leaveResendRequest(ports, error);
+  return error;
+}
+
+/** A receipt beside the bundles for each bundle imported now. */
+async function receipts(ports: InboxPorts, batch: InboxBundle[], reports: ImportReport[]): Promise<InboxImport[]> {
+  const { inbox, receiptSigner, log } = ports;
+  const done: InboxImport[] = [];
+  for (const report of reports) {
+    const { name, sequence } = report.bundle;
+    const bundleKey = batch.find((b) => b.name === name)?.key ?? name;
+    if (report.status === 'already-imported') {
+      log.info(`${name}: already imported; nothing changed`, { bundle: name, sequence, importedAt: report.importedAt });
+      done.push({ key: bundleKey, report });
+      continue;
+    }
+    const receipt = await inbox.put(`${name.replace(/\.tar$/, '')}.receipt.json`, await encodeReceipt(report.receipt, receiptSigner));
+    log.info(`${name}: imported sequence ${sequence}${report.gap ? ' out of sequence' : ''}`, { bundle: name, sequence, imported: report.imported, present: report.present, receipt: receipt.location });
+    done.push({ key: bundleKey, report, receipt });
+  }
+  return done;
 }
 
 /** For a bundle refused for want of blobs: the resend request, beside the receipts, for ops to carry back. */
