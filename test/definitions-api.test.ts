@@ -19,6 +19,7 @@ import { seedDefinitions } from '../shared/config/definitions.ts';
 import { signWebhookBody } from './nexus-standin/index.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
 import { iamUrlEvent, lambdaContext, sqsEvent, urlEvent } from './support/lambda-events.ts';
+import { emulatorEnv } from './support/lambda-env.ts';
 import { content, makeWorld, type World } from './support/world.ts';
 
 const awsEndpoint = inject('awsEndpoint');
@@ -86,15 +87,7 @@ async function deploy(): Promise<Deployment> {
   const created = await makeSqsClient(awsEndpoint).send(new CreateQueueCommand({ QueueName: `ferry-defs-${suffix}`, Attributes: { VisibilityTimeout: '60' } }));
   const queueUrl = String(created.QueueUrl).replace(/^https?:\/\/[^/]+/, awsEndpoint);
   const env: Record<string, string> = {
-    AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: awsEndpoint,
-    AWS_ENDPOINT_URL_SQS: awsEndpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    POWERTOOLS_SERVICE_NAME: 'ferry-definitions-test',
-    POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
-    POWERTOOLS_DEV: 'true',
+    ...emulatorEnv('ferry-definitions-test', { aws: awsEndpoint, dynamo: dynamoEndpoint }, credentials),
     FERRY_SOURCE_ID: 'test-source',
     FERRY_TABLE: table,
     FERRY_BUCKET: `ferry-defs-${suffix}`,

@@ -26,6 +26,7 @@ import { tombstoneFor } from '../shared/core/export/tombstones.ts';
 import { signWebhookBody, startNexusStandin, type NexusStandin } from './nexus-standin/index.ts';
 import { makeDynamoClient, makeS3Client, makeSqsClient } from './support/emulators.ts';
 import { lambdaContext, sqsEvent, urlEvent } from './support/lambda-events.ts';
+import { emulatorEnv } from './support/lambda-env.ts';
 
 const NEXUS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-nexus';
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry-webhook';
@@ -73,17 +74,7 @@ async function deploy() {
   await dynamo.send(new CreateTableCommand({ ...idempotency, BillingMode: 'PAY_PER_REQUEST', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] }));
   dynamo.destroy();
   const env: Record<string, string> = {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: awsEndpoint,
-    AWS_ENDPOINT_URL_SQS: awsEndpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    POWERTOOLS_SERVICE_NAME: 'ferry-reconcile',
-    POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
-    POWERTOOLS_DEV: 'true',
-    // Dev mode turns metrics off unless told otherwise; the reconcile's are asserted.
-    POWERTOOLS_METRICS_DISABLED: 'false',
+    ...emulatorEnv('ferry-reconcile', { aws: awsEndpoint, dynamo: dynamoEndpoint }, credentials),
     FERRY_SOURCE_ID: 'test-source',
     FERRY_TABLE: table,
     FERRY_BUCKET: bucket,

@@ -28,3 +28,25 @@ export function lambdaEnv(name: FunctionName, trustedPublicKeyPem: string): Node
     FERRY_TRUSTED_PUBLIC_KEYS: trustedPublicKeyPem,
   };
 }
+
+/**
+ * The part of a function's environment that points its SDK clients at the emulators (the
+ * SDK's own endpoint variables: the handlers have no endpoint code) and sets Powertools up
+ * for tests: dev mode, with metrics on, since the EMF records are asserted on.
+ */
+export function emulatorEnv(service: string, endpoints: { aws: string; dynamo: string }, credentials: { accessKeyId: string; secretAccessKey: string }): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: endpoints.aws,
+    AWS_ENDPOINT_URL_SQS: endpoints.aws,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamo,
+    POWERTOOLS_SERVICE_NAME: service,
+    POWERTOOLS_METRICS_NAMESPACE: 'Ferry',
+    POWERTOOLS_DEV: 'true',
+    // Dev mode turns metrics off unless told otherwise.
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  };
+}
+
