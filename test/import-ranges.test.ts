@@ -6,27 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bundleFileInput, DirObjectStore } from '../shared/adapters/embedded/index.ts';
 import { BlobsAtHand, type RangeReader } from '../shared/core/import/at-hand.ts';
 import { sha256Of } from '../shared/digest.ts';
 import { decodeFarSideDocument } from '../shared/core/receipts/codec.ts';
 import { makeImage, makeLayer } from './support/images.ts';
-import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { imageWorldsPerTest } from './support/image-world.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
 import { bundles as bundleFiles, runFerry } from './support/world.ts';
 
-let world: ImageWorld | undefined;
-let scratch: string | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
-  scratch = undefined;
-});
+const perTest = imageWorldsPerTest();
 
 const drain = async (stream: AsyncIterable<unknown>) => {
   for await (const _ of stream);
@@ -35,7 +27,7 @@ const drain = async (stream: AsyncIterable<unknown>) => {
 describe('importing by ranged reads of the bundle', () => {
   it('uploads an image layer straight from the bundle: the held store keeps its manifest, not its layer, and the receipt lists both', async () => {
     // Prepare: an image with a 300 KB layer, exported by the real CLI
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const layer = await makeLayer({ 'data/blob': randomBytes(300_000) });
     const image = makeImage({ layers: [layer] });
     await world.publish('ranges/app', '1.0', image);
@@ -61,7 +53,7 @@ describe('importing by ranged reads of the bundle', () => {
 
   it('refuses, naming the file, a range of a bundle file replaced since it was verified', async () => {
     // Prepare: a "bundle" file read whole once, as the verify pass reads it, then replaced
-    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-ranges-'));
+    const scratch = await perTest.scratch('ferry-ranges-');
     const file = path.join(scratch, 'src-00000001.tar');
     await writeFile(file, Buffer.alloc(4096, 1));
     const input = bundleFileInput(file);
@@ -80,7 +72,7 @@ describe('importing by ranged reads of the bundle', () => {
 
   it('rechecks every bundle it will read from before a bundle is applied, refusing one replaced since', async () => {
     // Prepare: a verified "bundle" whose blob is recorded as a range, then the file replaced
-    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-ranges-'));
+    const scratch = await perTest.scratch('ferry-ranges-');
     const file = path.join(scratch, 'src-00000002.tar');
     await writeFile(file, Buffer.alloc(4096, 3));
     const input = bundleFileInput(file);

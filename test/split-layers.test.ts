@@ -8,27 +8,19 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { readBundleSummary } from '../shared/bundle/index.ts';
 import { makeImage, makeLayer } from './support/images.ts';
-import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { imageWorldsPerTest, type ImageWorld } from './support/image-world.ts';
 import { skopeoCopy, skopeoInspectRaw } from './support/skopeo.ts';
 import { bundles, runFerry } from './support/world.ts';
 
 const CAP = 1024 * 1024;
 
-let world: ImageWorld | undefined;
-let scratch: string | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
-  scratch = undefined;
-});
+const perTest = imageWorldsPerTest();
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -40,7 +32,7 @@ async function heldBlobs(w: ImageWorld): Promise<string[]> {
 describe('an image layer bigger than the media', () => {
   it('travels in parts across bundles within the cap, arrives as skopeo reads it, and is not held once the registry has it', async () => {
     // Prepare: a layer of about 3 MiB of random bytes (gzip cannot shrink it) through a 1 MiB cap
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const config = parse(await readFile(world.exportConfig, 'utf8')) as Record<string, unknown>;
     await writeFile(world.exportConfig, stringify({ ...config, bundles: { directory: 'bundles', maxBytes: CAP } }));
     const layer = await makeLayer({ 'data/big.bin': randomBytes(3 * CAP + 4321) });
@@ -52,7 +44,7 @@ describe('an image layer bigger than the media', () => {
     const files = await bundles(world);
     const verified = await runFerry(['verify', '--config', world.importConfig, ...files], world.env);
     const imported = await runFerry(['import', '--config', world.importConfig, ...files], world.env);
-    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-split-layer-'));
+    const scratch = await perTest.scratch('ferry-split-layer-');
     await skopeoCopy(`docker://${world.target.host}/split/app:1.0`, `oci:${scratch}:app`, { all: false });
 
     // Assess
@@ -79,7 +71,7 @@ describe('an image layer bigger than the media', () => {
   it('lost in part, asks again for the layer from the bundle whose entry needs it, naming the image; one trip back heals it', async () => {
     // Prepare: two layers of about 3 MiB each: the first completes in a bundle without the
     // image entry (it waits for the second); the bundle carrying the first layer's middle part is lost
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const config = parse(await readFile(world.exportConfig, 'utf8')) as Record<string, unknown>;
     await writeFile(world.exportConfig, stringify({ ...config, bundles: { directory: 'bundles', maxBytes: CAP } }));
     const first = await makeLayer({ 'data/one.bin': randomBytes(3 * CAP + 11) });

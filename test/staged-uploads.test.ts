@@ -3,15 +3,15 @@
  * registry upload session while its bundle is hashed, and only a bundle that verified and
  * planned whole commits it. Judged on docker-registry 2.8 itself: nothing is visible in the
  * repository before the commit, no session outlives a refusal, a SIGKILL after staging
- * leaves nothing visible and the run again completes, so does a SIGKILL after the commit, a session lost before its commit is
- * uploaded again, and `uploadWhileVerifying: false` sends nothing before the bundle verified.
+ * leaves nothing visible and the run again completes (as it does after a SIGKILL just past
+ * the commit), a session lost before its commit is uploaded again, and
+ * `uploadWhileVerifying: false` sends nothing before the bundle verified.
  * The client's part: a staged blob is invisible until its commit, and the registry itself
  * refuses to commit bytes under a digest they do not have.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,11 +21,11 @@ import { NexusClient } from '../shared/adapters/nexus/index.ts';
 import { RegistryClient } from '../shared/adapters/registry/index.ts';
 import { sha256Of, type Digest } from '../shared/digest.ts';
 import { makeImporter } from '../shared/core/import/importer.ts';
-import { silentLog } from '../shared/core/log.ts';
 import { systemClock, type StagedBlob } from '../shared/core/ports/index.ts';
 import { loadPublicKey } from '../shared/signing.ts';
 import { makeImage, makeLayer, type TestImage } from './support/images.ts';
-import { makeImageWorld, type ImageWorld } from './support/image-world.ts';
+import { silentLog } from '../shared/core/log.ts';
+import { imageWorldsPerTest, type ImageWorld } from './support/image-world.ts';
 import { startRecordingProxy } from './support/proxy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { skopeoInspectRaw } from './support/skopeo.ts';
@@ -34,14 +34,7 @@ import { bundles, runFerry } from './support/world.ts';
 /** Over STAGE_MIN_BYTES (16 MiB), so the CLI stages it. */
 const BIG = 17 * 1024 * 1024;
 
-let world: ImageWorld | undefined;
-let scratch: string | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
-  scratch = undefined;
-});
+const perTest = imageWorldsPerTest();
 
 /** An image with one big layer, published and exported by the CLI: its bundle file. */
 async function exportedBigImage(w: ImageWorld, name: string): Promise<{ image: TestImage; bundle: string }> {
@@ -88,7 +81,7 @@ async function flipLateByte(bundle: string, digest: Digest): Promise<string> {
 describe('uploading a big layer while its bundle verifies', () => {
   it('killed (SIGKILL) right after the layer went into an upload session: nothing is visible, and the run again imports the image', async () => {
     // Prepare
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const { image, bundle } = await exportedBigImage(world, 'staged/app');
 
     // Act
@@ -109,7 +102,7 @@ describe('uploading a big layer while its bundle verifies', () => {
 
   it('killed (SIGKILL) right after the staged layer was committed, before its entry was recorded: the run again finds the layer and imports the image', async () => {
     // Prepare
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const { image, bundle } = await exportedBigImage(world, 'staged/app');
 
     // Act
@@ -128,7 +121,7 @@ describe('uploading a big layer while its bundle verifies', () => {
 
   it('refuses a bundle whose layer does not hash to its digest, and leaves no session, blob or tag behind', async () => {
     // Prepare
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const { image, bundle } = await exportedBigImage(world, 'staged/bad');
     const tampered = await flipLateByte(bundle, image.layers[0]!.digest);
 
@@ -145,7 +138,7 @@ describe('uploading a big layer while its bundle verifies', () => {
 
   it('cancels the session when the plan refuses a bundle that verified (no such repository on the target)', async () => {
     // Prepare: the target Nexus has no docker-hosted repository
-    world = await makeImageWorld({ targetRepository: 'docker-elsewhere' });
+    const world = await perTest.world({ targetRepository: 'docker-elsewhere' });
     const { image, bundle } = await exportedBigImage(world, 'staged/nowhere');
 
     // Act
@@ -161,7 +154,7 @@ describe('uploading a big layer while its bundle verifies', () => {
 
   it('with uploadWhileVerifying: false, sends no byte to the registry before the bundle verified', async () => {
     // Prepare
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const { image, bundle } = await exportedBigImage(world, 'staged/strict');
     const config = parse(await readFile(world.importConfig, 'utf8')) as { target: { registries: Record<string, Record<string, unknown>> } };
     config.target.registries['docker-hosted']!.uploadWhileVerifying = false;
@@ -180,7 +173,7 @@ describe('uploading a big layer while its bundle verifies', () => {
 describe('import.yaml\'s uploadChunkSize', () => {
   it('reaches the registry client: a layer uploaded while verifying goes in PATCHes of that size', async () => {
     // Prepare: the target registry behind a recording proxy, with a 4 MiB body limit configured
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const w = world;
     const { image, bundle } = await exportedBigImage(w, 'staged/chunked');
     const proxy = await startRecordingProxy(w.target.url);
@@ -226,13 +219,13 @@ class PurgingRegistry extends RegistryClient {
 describe('an upload session lost before its commit', () => {
   it('is uploaded again from the bundle, and the image arrives', async () => {
     // Prepare: a small layer, staged (threshold 1 byte), its session purged before the commit
-    world = await makeImageWorld();
+    const world = await perTest.world();
     const w = world;
     const image = makeImage({ layers: [await makeLayer({ 'data/blob': randomBytes(300_000) })] });
     await w.publish('staged/lost', '1.0', image);
     expect((await runFerry(['export', '--once', '--config', w.exportConfig], w.env)).code).toBe(0);
     const [bundle] = await bundles(w);
-    scratch = await mkdtemp(path.join(tmpdir(), 'ferry-staged-'));
+    const scratch = await perTest.scratch('ferry-staged-');
     const registry = new PurgingRegistry(w.target.url, (name) => path.join(w.target.storageDir, 'docker/registry/v2/repositories', name, '_uploads'));
     const warnings: string[] = [];
     const importer = makeImporter(

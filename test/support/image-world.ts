@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { afterEach } from 'vitest';
 import { generateSigningKeyPair } from '../../shared/signing.ts';
 import { RegistryClient } from '../../shared/adapters/registry/index.ts';
 import { startNexusStandin, type NexusStandin } from '../nexus-standin/index.ts';
@@ -104,3 +105,30 @@ export async function makeImageWorld(
     },
   };
 }
+
+/**
+ * `const perTest = imageWorldsPerTest()`; in a test, `await perTest.world()` and
+ * `await perTest.scratch('prefix-')`: each world is closed and each scratch directory
+ * removed after its test.
+ */
+export function imageWorldsPerTest(): { world: (options?: Parameters<typeof makeImageWorld>[0]) => Promise<ImageWorld>; scratch: (prefix: string) => Promise<string> } {
+  const worlds: ImageWorld[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const world of worlds.splice(0)) await world.close();
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return {
+    world: async (options) => {
+      const world = await makeImageWorld(options);
+      worlds.push(world);
+      return world;
+    },
+    scratch: async (prefix) => {
+      const dir = await mkdtemp(path.join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+  };
+}
+

@@ -302,8 +302,9 @@ export class RegistryClient {
 
   /**
    * Streams `content` into a new upload session of `repository` and leaves it uncommitted
-   * (see `StagedBlob`: invisible until `commit`, purged by the registry if nobody commits or cancels it). `content` is read once, never retried, and is the caller's
-   * to verify: the importer passes a blob of a bundle while it hashes it.
+   * (see `StagedBlob`: invisible until `commit`, purged by the registry if nobody commits
+   * or cancels it). `content` is read once and never retried; the registry checks its
+   * digest at `commit`.
    */
   async stageBlob(repository: string, digest: Digest, size: number, content: AsyncIterable<Buffer>): Promise<StagedBlob> {
     return stageBlob(this.#t, checkName(repository), checkDigest(digest), size, content, this.#uploadChunkBytes, (r, d) => this.headBlob(r, d));
