@@ -253,6 +253,30 @@ describe('deletions carried as tombstones (raw)', () => {
     expect((await receipt(world, 2)).deletions ?? []).toEqual([]);
   });
 
+  it('a reconcile killed (SIGKILL) after its first tombstone, run again, records each deletion once, and the next bundle carries both', async () => {
+    // Prepare: two staged files deleted on the source with no webhook
+    world = await deletionsWorld('carry');
+    for (const name of ['one', 'two']) world.source.putRawAsset('raw-a', `/k/${name}.bin`, content(name, 1000));
+    await exportOnce(world);
+    for (const name of ['one', 'two']) await deleteOnSource(world, 'raw-a', `/k/${name}.bin`);
+
+    // Act
+    const killed = await runFerry(['export', '--once', '--reconcile-deletions', '--config', world.exportConfig], { ...world.env, FERRY_FAULT_POINT: 'reconcile:after-tombstone' });
+    const again = await runFerry(['export', '--once', '--reconcile-deletions', '--config', world.exportConfig], world.env);
+
+    // Assess
+    expect(killed.signal).toBe('SIGKILL');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/reconciled deletions of raw-a: 1 tombstone/);
+    const files = await bundles(world);
+    expect(files).toHaveLength(2);
+    const second = await readBundleSummary(createReadStream(files[1]!), 'second');
+    expect(second.manifest.entries.map((e) => [e.kind, (e.target as { path: string }).path]).sort()).toEqual([
+      ['tombstone', '/k/one.bin'],
+      ['tombstone', '/k/two.bin'],
+    ]);
+  });
+
   it('ferry serve reconciles after each scheduled scan and records a tombstone for a deletion no webhook reported', async () => {
     // Prepare: scans every second, no webhook
     world = await makeWorld({

@@ -14,6 +14,7 @@
 import { formatOf, type ScanRepository } from '../formats/index.ts';
 import type { ArtifactSource, ExportState, StagedEntry } from '../ports/index.ts';
 import { leafMembers } from './groups.ts';
+import { faultPoint } from '../../fault-points.ts';
 import { stillServed, tombstoneFor } from './tombstones.ts';
 import type { WebhookSource } from './webhook-tasks.ts';
 
@@ -67,6 +68,7 @@ export async function reconcileDeletions(deps: { source: ReconcileSource; state:
     if (listed.has(path) || (await stillServed(deps.source, repository, repository.name, path))) continue;
     for (const entry of entries ?? (await deps.state.latestEntries!(name, path, { prefix: false }))) {
       if (await deps.state.addPendingEntry(tombstoneFor(entry))) staged += 1;
+      faultPoint('reconcile:after-tombstone');
     }
   }
   return result(staged);
